@@ -1,0 +1,238 @@
+//! One worker device as the grid state describes it (Tables 2 and 3 of the paper).
+//!
+//! Every measured input is optional: a missing one makes its capacity term take the
+//! term's default (see [`capacity`](crate::capacity)). Only the id is required.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::fault::FaultHistory;
+use crate::worker::WorkerPrefs;
+
+/// The kind of internet access a device has (the network category score's input).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum NetworkCategory {
+    /// Fiber to the premises.
+    Fiber,
+    /// Cable broadband.
+    Cable,
+    /// DSL.
+    Dsl,
+    /// Satellite (Starlink).
+    Starlink,
+    /// A mobile (cellular) network.
+    Mobile,
+    /// Anything else.
+    Other,
+}
+
+/// The local link a device uses, which worker preferences may restrict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum Connection {
+    /// Wi-Fi.
+    Wifi,
+    /// Wired Ethernet.
+    Ethernet,
+    /// A cellular data link.
+    Cellular,
+    /// Anything else.
+    Other,
+}
+
+/// A geographical area jobs may be limited to (Table 6, "allowed regions").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum Region {
+    /// North and South America.
+    Americas,
+    /// Europe.
+    Europe,
+    /// Asia and the Pacific.
+    AsiaPacific,
+}
+
+/// What kind of machine a device is (Table 6, "preferred hardware").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum DeviceClass {
+    /// A smartphone.
+    Phone,
+    /// A tablet.
+    Tablet,
+    /// A laptop.
+    Laptop,
+    /// A desktop computer.
+    Desktop,
+    /// A server.
+    Server,
+    /// Anything else.
+    Other,
+}
+
+/// The state of one device at the snapshot's instant.
+///
+/// Field names and meanings are those of the grid file (spec §2).
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
+pub struct Device {
+    /// Unique id within a grid; ties in capacity are broken by id in byte order.
+    pub id: String,
+    /// Whether the Worker App is online; missing means online.
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    pub online: Option<bool>,
+    /// External processor benchmark score (the processor term, 1..=500).
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    pub processor_score: Option<f64>,
+    /// Kind of internet access.
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    pub network_category: Option<NetworkCategory>,
+    /// Local link type.
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    pub connection: Option<Connection>,
+    /// Download speed in Mbps.
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    pub download_mbps: Option<f64>,
+    /// Upload speed in Mbps.
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    pub upload_mbps: Option<f64>,
+    /// Speed measurements of the last ten minutes, for the stability term.
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Vec::is_empty"))]
+    pub speed_samples_mbps: Vec<f64>,
+    /// Unused RAM in MB.
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    pub ram_available_mb: Option<f64>,
+    /// Unused CPU time, percent.
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    pub cpu_available_pct: Option<f64>,
+    /// Battery level, percent; missing means the device has no battery.
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    pub battery_pct: Option<f64>,
+    /// Whether the device is plugged in.
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    pub charging: Option<bool>,
+    /// Core temperature in degrees Fahrenheit.
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    pub temperature_f: Option<f64>,
+    /// Where the device is.
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    pub region: Option<Region>,
+    /// Whether the device is verified for trusted processing.
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "is_false"))]
+    pub trusted: bool,
+    /// Version of the Worker App (semver).
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    pub app_version: Option<String>,
+    /// Kind of machine.
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    pub class: Option<DeviceClass>,
+    /// GPU model, if any.
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    pub gpu: Option<String>,
+    /// The last outcomes attributable to the device (Table 8).
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "FaultHistory::is_empty"))]
+    pub faults: FaultHistory,
+    /// Hours since the device last processed a task (or since registration when it
+    /// never has); the lottery's input. Missing means the device cannot win.
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    pub hours_since_last_task: Option<f64>,
+    /// Whether the device holds a valid (less than 24 h old) lottery win.
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "is_false"))]
+    pub lottery_winner: bool,
+    /// The worker's own limits (Table 3); missing means none.
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    pub worker: Option<WorkerPrefs>,
+}
+
+#[cfg(feature = "serde")]
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// A device field holds a value the scheduler cannot use.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("device `{id}`: field `{field}` {problem}")]
+pub struct DeviceError {
+    /// The device's id.
+    pub id: String,
+    /// The offending field, as named in the grid file.
+    pub field: &'static str,
+    /// What is wrong with it.
+    pub problem: &'static str,
+}
+
+impl Device {
+    /// A device with this id and every other input missing (all defaults).
+    pub fn new(id: impl Into<String>) -> Device {
+        Device { id: id.into(), ..Device::default() }
+    }
+
+    /// Checks the rules of spec §2: numbers finite and not negative, percentages
+    /// within 0..=100, an id that is not empty. Fault vectors and worker schedules
+    /// are checked when they are built.
+    pub fn validate(&self) -> Result<(), DeviceError> {
+        let err = |field, problem| DeviceError { id: self.id.clone(), field, problem };
+        if self.id.is_empty() {
+            return Err(err("id", "must not be empty"));
+        }
+        let numbers = [
+            ("processor_score", self.processor_score),
+            ("download_mbps", self.download_mbps),
+            ("upload_mbps", self.upload_mbps),
+            ("ram_available_mb", self.ram_available_mb),
+            ("cpu_available_pct", self.cpu_available_pct),
+            ("battery_pct", self.battery_pct),
+            ("temperature_f", self.temperature_f),
+            ("hours_since_last_task", self.hours_since_last_task),
+        ];
+        for (field, value) in numbers {
+            check_number(value).map_err(|p| err(field, p))?;
+        }
+        for s in &self.speed_samples_mbps {
+            check_number(Some(*s)).map_err(|p| err("speed_samples_mbps", p))?;
+        }
+        for (field, value) in [("cpu_available_pct", self.cpu_available_pct), ("battery_pct", self.battery_pct)] {
+            if value.is_some_and(|v| v > 100.0) {
+                return Err(err(field, "is a percentage and must be within 0..=100"));
+            }
+        }
+        if let Some(w) = &self.worker {
+            w.validate().map_err(|(field, problem)| err(field, problem))?;
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn check_number(value: Option<f64>) -> Result<(), &'static str> {
+    match value {
+        Some(v) if !v.is_finite() => Err("must be a finite number"),
+        Some(v) if v < 0.0 => Err("must not be negative"),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_names_the_field() {
+        let mut d = Device::new("dev-1");
+        assert!(d.validate().is_ok());
+        d.battery_pct = Some(101.0);
+        let e = d.validate().unwrap_err();
+        assert_eq!((e.id.as_str(), e.field), ("dev-1", "battery_pct"));
+        d.battery_pct = None;
+        d.download_mbps = Some(f64::NAN);
+        assert_eq!(d.validate().unwrap_err().field, "download_mbps");
+        d.download_mbps = Some(-1.0);
+        assert_eq!(d.validate().unwrap_err().problem, "must not be negative");
+        assert_eq!(Device::new("").validate().unwrap_err().field, "id");
+    }
+}

@@ -1,0 +1,2 @@
+//! placeholder
+pub use byterank_core as core;
