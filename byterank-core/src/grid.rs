@@ -4,7 +4,9 @@
 //! implements it over its own store. [`Grid`] is the owned, validated
 //! implementation, and the serde form of the grid file.
 
-use alloc::string::{String, ToString};
+use alloc::string::String;
+#[cfg(feature = "json")]
+use alloc::string::ToString;
 use alloc::vec::Vec;
 
 use crate::device::{Device, DeviceError};

@@ -1,7 +1,63 @@
+//! This crate provides the scheduling core of ByteRank: the grid indexes and
+//! ByteRank of the ByteNite white paper (§3.3), as pure functions over plain data.
+//!
+//! It is `no_std` + `alloc`, reads no clock and does no I/O: time is passed in as a
+//! [`Timestamp`], randomness comes from seeds, and every decision is returned as
+//! data. The `byterank` package re-exports it beside `byterank-sim` (synthetic grids
+//! and the simulator) and `byterank-http` (the Core System as a service).
+//!
+//! # A tour
+//!
+//! - [`device`] and [`worker`]: one device's state (Tables 2 and 3), as in the grid
+//!   file of the spec.
+//! - [`grid`]: a snapshot of all devices at one instant. [`GridSnapshot`] is the
+//!   trait an embedding scheduler implements over its own store; [`Grid`] is the
+//!   owned, validated one (and, with the `json` feature, the grid-file reader).
+//! - The grid indexes: [`capacity`] (Table 7), [`fault`] (fault history, fault rate
+//!   and fault policies), [`flags`] (Table 9 and the worker's limits) and
+//!   [`lottery`] (the repechage lottery).
+//! - [`rank`]: ByteRank (Algorithm 1) in O(m log m), on plain [`RankEntry`] data.
+//! - [`indexes`]: all of the above for a whole snapshot, in one call.
+//!
+//! # Example
+//!
+//! ```
+//! use byterank_core::device::{Device, NetworkCategory};
+//! use byterank_core::fault::Outcome;
+//! use byterank_core::grid::Grid;
+//! use byterank_core::indexes::{rank_grid, IndexConfig, Lottery};
+//! use byterank_core::time::Timestamp;
+//!
+//! let desktop = Device { processor_score: Some(480.0), network_category: Some(NetworkCategory::Fiber), ..Device::new("desktop") };
+//! let phone = Device { processor_score: Some(150.0), battery_pct: Some(64.0), ..Device::new("phone") };
+//! // A laptop as able as the desktop, but failing and late: the fault push moves it down.
+//! let mut laptop = Device { processor_score: Some(480.0), network_category: Some(NetworkCategory::Fiber), ..Device::new("laptop") };
+//! for _ in 0..20 {
+//!     laptop.faults.push(Outcome { failed: true, delayed: true, incorrect: false });
+//! }
+//! let now = Timestamp::parse_rfc3339("2026-11-26T03:00:00Z")?;
+//! let grid = Grid::new(now, vec![desktop, phone, laptop])?;
+//! let ranked = rank_grid(&grid, &IndexConfig::default(), Lottery::Recorded);
+//! // Devices are indexed in id order: desktop, laptop, phone.
+//! assert_eq!(ranked.ranking.ranks(), &[1, 0, 2], "R = 2/3 > 0.5 flags the laptop");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Features
+//!
+//! - `std` (default): `std::error::Error` for the error types.
+//! - `serde`: `Serialize`/`Deserialize` for the data types.
+//! - `json`: [`Grid::from_json_str`], with errors that name the device and field.
+//!
+//! # Determinism
+//!
+//! The same inputs give the same bits on every platform: transcendental functions
+//! come from `libm` in every build (not the platform's), the lottery draws from
+//! ChaCha8 with a `u64` seed, and ties are broken by device id.
+
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
-//! ByteRank core.
 
 extern crate alloc;
 
@@ -15,3 +71,7 @@ pub mod lottery;
 pub mod rank;
 pub mod time;
 pub mod worker;
+
+pub use grid::{Grid, GridSnapshot};
+pub use rank::{RankEntry, Ranking};
+pub use time::Timestamp;

@@ -220,8 +220,10 @@ fn lottery(pushed: &[u32], boost: usize) -> Vec<u32> {
 }
 
 const WORD_BITS: usize = 64;
-/// Entries per tree node: 32 prefix counts, one or two cache lines.
+/// Entries per low and mid node: 32 prefix counts of 16 bits, one cache line.
 const FANOUT: usize = 32;
+/// Entries per node above: 16 prefix counts of 32 bits, one cache line.
+const HIGH: usize = 16;
 
 /// The slots `0..n` of an order, each free or taken, answering "take the k-th free
 /// slot" with a fixed number of branch-free steps.
@@ -239,8 +241,8 @@ pub struct FreeSlots {
     low: Vec<[u16; FANOUT]>,
     /// One node per 32 low nodes (65,536 slots).
     mid: Vec<[u16; FANOUT]>,
-    /// Levels above, bottom first; the last holds the single root node.
-    high: Vec<Vec<[u32; FANOUT]>>,
+    /// Levels above, bottom first, 16-way; the last holds the single root node.
+    high: Vec<Vec<[u32; HIGH]>>,
     free: usize,
 }
 
@@ -261,11 +263,11 @@ impl FreeSlots {
                 live as u32
             })
             .collect();
-        let (low, low_counts) = build_level::<u16>(&word_counts);
-        let (mid, mut counts) = build_level::<u16>(&low_counts);
+        let (low, low_counts) = build_level::<u16, FANOUT>(&word_counts);
+        let (mid, mut counts) = build_level::<u16, FANOUT>(&low_counts);
         let mut high = Vec::new();
         while counts.len() > 1 {
-            let (level, up) = build_level::<u32>(&counts);
+            let (level, up) = build_level::<u32, HIGH>(&counts);
             high.push(level);
             counts = up;
         }
@@ -288,7 +290,7 @@ impl FreeSlots {
         let mut k = k as u32;
         let mut node = 0;
         for level in self.high.iter_mut().rev() {
-            node = node * FANOUT + descend(&mut level[node], &mut k);
+            node = node * HIGH + descend(&mut level[node], &mut k);
         }
         node = node * FANOUT + descend(&mut self.mid[node], &mut k);
         let w = node * FANOUT + descend(&mut self.low[node], &mut k);
@@ -302,7 +304,7 @@ impl FreeSlots {
 /// A prefix count: `u16` or `u32`.
 trait Count: Copy + Ord + core::ops::Sub<Output = Self> + core::iter::Sum {
     /// `[0, 1, .., 31]`, so lane-wise comparisons with a child index vectorise.
-    const LANES: [Self; FANOUT];
+    const LANES: [Self; 32];
     const ONE: Self;
     const ZERO: Self;
     fn from_u32(x: u32) -> Self;
@@ -312,10 +314,10 @@ trait Count: Copy + Ord + core::ops::Sub<Output = Self> + core::iter::Sum {
 macro_rules! count_impl {
     ($t:ty) => {
         impl Count for $t {
-            const LANES: [Self; FANOUT] = {
-                let mut l = [0; FANOUT];
+            const LANES: [Self; 32] = {
+                let mut l = [0; 32];
                 let mut i = 0;
-                while i < FANOUT {
+                while i < 32 {
                     l[i] = i as $t;
                     i += 1;
                 }
@@ -337,14 +339,14 @@ macro_rules! count_impl {
 count_impl!(u16);
 count_impl!(u32);
 
-/// Groups `counts` into nodes of [`FANOUT`] prefix counts; returns the nodes and
-/// each node's total, the counts of the level above.
-fn build_level<T: Count>(counts: &[u32]) -> (Vec<[T; FANOUT]>, Vec<u32>) {
+/// Groups `counts` into nodes of `N` prefix counts; returns the nodes and each
+/// node's total, the counts of the level above.
+fn build_level<T: Count, const N: usize>(counts: &[u32]) -> (Vec<[T; N]>, Vec<u32>) {
     counts
-        .chunks(FANOUT)
+        .chunks(N)
         .map(|chunk| {
             let total: u32 = chunk.iter().sum();
-            let mut node = [T::from_u32(total); FANOUT];
+            let mut node = [T::from_u32(total); N];
             let mut sum = 0;
             for (entry, c) in node.iter_mut().zip(chunk) {
                 *entry = T::from_u32(sum);
@@ -358,11 +360,11 @@ fn build_level<T: Count>(counts: &[u32]) -> (Vec<[T; FANOUT]>, Vec<u32>) {
 /// Picks the child holding the `k`-th free slot of `node`, makes `k` relative to
 /// it, and counts the slot as taken in the entries after it.
 #[inline(always)]
-fn descend<T: Count>(node: &mut [T; FANOUT], k: &mut u32) -> usize {
+fn descend<T: Count, const N: usize>(node: &mut [T; N], k: &mut u32) -> usize {
     let kt = T::from_u32(*k);
     // Entries rise along the node: the child is the last entry <= k.
     let below: T = node.iter().map(|&p| if p <= kt { T::ONE } else { T::ZERO }).sum::<T>() - T::ONE;
-    let child = below.to_u32() as usize & (FANOUT - 1);
+    let child = below.to_u32() as usize & (N - 1);
     *k -= node[child].to_u32();
     for (p, &lane) in node.iter_mut().zip(&T::LANES) {
         *p = *p - if lane > below { T::ONE } else { T::ZERO };
