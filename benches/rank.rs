@@ -1,11 +1,18 @@
 //! ByteRank on a 1,000,000-device snapshot against a plain sort of the same scores.
 //!
-//! Run with `cargo bench --bench rank`. The ratio `byterank / sort_baseline` is the
-//! figure quoted in `docs/benchmarks.md`.
+//! `cargo bench --bench rank`. The group `rank_1m` holds:
+//! - `sort_baseline`: `sort_unstable_by` of the 1M capacity scores, descending;
+//! - `byterank`: ByteRank of the same 1M devices (fault rates up to 0.5, 5% winners);
+//! - `indexes`: capacity, fault rate and flags of 1M synthetic devices.
+//!
+//! The ratio `byterank / sort_baseline` is the figure `docs/benchmarks.md` quotes.
 
 use std::hint::black_box;
 
+use byterank::core::grid::Grid;
+use byterank::core::indexes::{compute_indexes, IndexConfig, Lottery};
 use byterank::core::rank::{byte_rank, RankEntry};
+use byterank::sim::synth::{synth_grid, SynthConfig};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -29,6 +36,8 @@ fn snapshot(n: usize, seed: u64) -> Vec<RankEntry> {
 fn rank_1m(c: &mut Criterion) {
     let entries = snapshot(DEVICES, 7);
     let scores: Vec<f64> = entries.iter().map(|e| e.capacity).collect();
+    let grid: Grid = synth_grid(&SynthConfig { devices: DEVICES, seed: 7, ..SynthConfig::default() });
+    let cfg = IndexConfig::default();
     let mut g = c.benchmark_group("rank_1m");
     g.sample_size(20);
     g.bench_function("sort_baseline", |b| {
@@ -39,6 +48,7 @@ fn rank_1m(c: &mut Criterion) {
         )
     });
     g.bench_function("byterank", |b| b.iter(|| byte_rank(black_box(&entries), 100)));
+    g.bench_function("indexes", |b| b.iter(|| compute_indexes(black_box(&grid), &cfg, Lottery::Recorded)));
     g.finish();
 }
 
