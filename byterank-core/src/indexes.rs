@@ -4,6 +4,7 @@
 use alloc::vec::Vec;
 
 use crate::capacity::{capacity_score, CapacityConfig};
+use crate::eligibility::EligibilityIndex;
 use crate::flags::{flags, FlagConfig, Flags};
 use crate::grid::GridSnapshot;
 use crate::lottery::{draw, win_probability, LotteryConfig};
@@ -43,13 +44,16 @@ pub struct DeviceIndexes {
     pub lottery_winner: bool,
 }
 
-/// A snapshot's indexes and ByteRank, by device index (ascending id order).
+/// Everything job-independent about a snapshot, computed once per ranking refresh:
+/// each device's indexes, ByteRank, and the traits eligibility reads.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RankedGrid {
-    /// The indexes of each device.
+    /// The indexes of each device, by device index (ascending id order).
     pub indexes: Vec<DeviceIndexes>,
     /// ByteRank over them.
     pub ranking: Ranking,
+    /// What eligibility checks, packed, by device index.
+    pub eligibility: EligibilityIndex,
 }
 
 /// Computes every device's indexes at the snapshot's instant.
@@ -75,7 +79,7 @@ pub fn compute_indexes<G: GridSnapshot + ?Sized>(grid: &G, cfg: &IndexConfig, lo
     out
 }
 
-/// Computes the indexes of a snapshot and ranks it.
+/// Computes the indexes of a snapshot, ranks it, and packs its eligibility traits.
 pub fn rank_grid<G: GridSnapshot + ?Sized>(grid: &G, cfg: &IndexConfig, lottery: Lottery) -> RankedGrid {
     let indexes = compute_indexes(grid, cfg, lottery);
     let entries: Vec<RankEntry> = indexes
@@ -88,7 +92,7 @@ pub fn rank_grid<G: GridSnapshot + ?Sized>(grid: &G, cfg: &IndexConfig, lottery:
         })
         .collect();
     let ranking = byte_rank(&entries, cfg.lottery.boost);
-    RankedGrid { indexes, ranking }
+    RankedGrid { indexes, ranking, eligibility: EligibilityIndex::new(grid) }
 }
 
 #[cfg(test)]

@@ -63,12 +63,18 @@ extern crate alloc;
 
 pub mod capacity;
 pub mod device;
+pub mod eligibility;
 pub mod fault;
 pub mod flags;
 pub mod grid;
 pub mod indexes;
+pub mod job;
 pub mod lottery;
+pub mod plan;
+pub mod pools;
 pub mod rank;
+pub mod replication;
+pub mod reward;
 pub mod time;
 pub mod worker;
 

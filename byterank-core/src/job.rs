@@ -1,0 +1,401 @@
+//! Jobs: what a user submits (Tables 4, 5 and 6 of the paper; spec §2b).
+//!
+//! A [`JobSpec`] names the application, says how much work there is (a number of
+//! chunks, or an input size and a chunk size), what the job may cost, and the
+//! user's preferences: ByteLevel, trusted processing, allowed regions, preferred
+//! hardware. Requirements (§3.3.4.1) restrict the Worker App versions. Optional
+//! blocks set the capacity-pool thresholds and the replication goal.
+
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::device::{Connection, DeviceClass, Region};
+use crate::reward::ByteChips;
+
+/// A job as submitted.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
+pub struct JobSpec {
+    /// Unique job id.
+    pub id: String,
+    /// The application that processes each chunk (e.g. `synthetic`, `gzip`).
+    #[cfg_attr(feature = "serde", serde(default = "default_application"))]
+    pub application: String,
+    /// Number of equal chunks (alternative to `input_bytes` + `chunk_bytes`).
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    pub chunks: Option<u64>,
+    /// Size of the input, bytes.
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    pub input_bytes: Option<u64>,
+    /// Size of a chunk, bytes (the last chunk holds the rest).
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    pub chunk_bytes: Option<u64>,
+    /// What the user pays, in ByteChips.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub price_chips: ByteChips,
+    /// Application parameters and metadata (Tables 4 and 5), passed through.
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "BTreeMap::is_empty"))]
+    pub metadata: BTreeMap<String, String>,
+    /// The user's preferences (Table 6).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub preferences: Preferences,
+    /// Compatibility requirements (§3.3.4.1).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub requirements: Requirements,
+    /// Capacity-pool thresholds; missing ones take the documented defaults.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub pools: PoolSettings,
+    /// The replication goal; missing means no replication (r = 1).
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    pub replication: Option<ReplicationGoal>,
+}
+
+#[cfg(feature = "serde")]
+fn default_application() -> String {
+    String::from("synthetic")
+}
+
+/// How fast, and on how much of the grid, a job runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum ByteLevel {
+    /// Slower: only the best pools, covering half of the target subset.
+    Low,
+    /// The default: the best pools covering three quarters of the target subset.
+    #[default]
+    Balanced,
+    /// Fastest: every pool of the target subset.
+    High,
+}
+
+/// The user's preferences (Table 6).
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields, default))]
+pub struct Preferences {
+    /// Speed and priority.
+    pub byte_level: ByteLevel,
+    /// Only trusted (verified) devices may process the job.
+    pub trusted: bool,
+    /// Where the job may be processed.
+    pub regions: Regions,
+    /// Hardware the job must run on.
+    pub hardware: Hardware,
+}
+
+/// Allowed regions: `["any"]` (the default) or a set of regions.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(try_from = "Vec<RegionName>", into = "Vec<RegionName>"))]
+pub enum Regions {
+    /// Anywhere.
+    #[default]
+    Any,
+    /// Only these.
+    Only(Vec<Region>),
+}
+
+/// One entry of the `regions` list: a region, or `any`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum RegionName {
+    /// Anywhere.
+    Any,
+    /// North and South America.
+    Americas,
+    /// Europe.
+    Europe,
+    /// Asia and the Pacific.
+    AsiaPacific,
+}
+
+/// A `regions` list that means nothing.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("`regions` must be [\"any\"] or a non-empty list of regions (americas, europe, asia_pacific), not both")]
+pub struct RegionsError;
+
+impl TryFrom<Vec<RegionName>> for Regions {
+    type Error = RegionsError;
+    fn try_from(names: Vec<RegionName>) -> Result<Self, Self::Error> {
+        let any = names.contains(&RegionName::Any);
+        match (any, names.len()) {
+            (true, 1) => Ok(Regions::Any),
+            (true, _) | (false, 0) => Err(RegionsError),
+            (false, _) => Ok(Regions::Only(
+                names
+                    .into_iter()
+                    .map(|n| match n {
+                        RegionName::Americas => Region::Americas,
+                        RegionName::Europe => Region::Europe,
+                        RegionName::AsiaPacific => Region::AsiaPacific,
+                        RegionName::Any => unreachable!("handled above"),
+                    })
+                    .collect(),
+            )),
+        }
+    }
+}
+
+impl From<Regions> for Vec<RegionName> {
+    fn from(r: Regions) -> Self {
+        match r {
+            Regions::Any => alloc::vec![RegionName::Any],
+            Regions::Only(list) => list
+                .into_iter()
+                .map(|r| match r {
+                    Region::Americas => RegionName::Americas,
+                    Region::Europe => RegionName::Europe,
+                    Region::AsiaPacific => RegionName::AsiaPacific,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl Regions {
+    /// Whether a device in `region` (unknown: `None`) may take the job. A device
+    /// whose region is unknown qualifies only when any region is allowed.
+    pub fn allows(&self, region: Option<Region>) -> bool {
+        match (self, region) {
+            (Regions::Any, _) => true,
+            (Regions::Only(list), Some(r)) => list.contains(&r),
+            (Regions::Only(_), None) => false,
+        }
+    }
+}
+
+/// Preferred hardware (Table 6): every part that is set must hold.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields, default))]
+pub struct Hardware {
+    /// Allowed device classes; empty means any.
+    pub classes: Vec<DeviceClass>,
+    /// Whether a GPU is required (`false`: no requirement).
+    pub gpu: bool,
+    /// Allowed connection types; empty means any.
+    pub connections: Vec<Connection>,
+}
+
+/// Compatibility requirements (§3.3.4.1).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields, default))]
+pub struct Requirements {
+    /// Accepted Worker App versions, a Cargo-style semver range (`>=1.2.0`,
+    /// `^1.4`, `>=1.2, <2`); missing means any version.
+    #[cfg_attr(feature = "serde", serde(with = "version_req"))]
+    pub app_version: Option<semver::VersionReq>,
+}
+
+#[cfg(feature = "serde")]
+mod version_req {
+    use alloc::string::{String, ToString};
+    use serde::{de, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<semver::VersionReq>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(r) => s.serialize_str(&r.to_string()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<semver::VersionReq>, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            None => Ok(None),
+            Some(s) => semver::VersionReq::parse(&s)
+                .map(Some)
+                .map_err(|e| de::Error::custom(alloc::format!("`{s}` is not a semver range like \">=1.2.0\": {e}"))),
+        }
+    }
+}
+
+/// Capacity-pool thresholds (Algorithm 2); missing ones take the defaults of
+/// [`pools`](crate::pools).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields, default))]
+pub struct PoolSettings {
+    /// Least cumulative capacity of a pool.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
+    pub c_min: Option<f64>,
+    /// Least number of devices in a pool.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
+    pub s_min: Option<usize>,
+}
+
+/// How much replication a job wants.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case", deny_unknown_fields))]
+pub enum ReplicationGoal {
+    /// Solve for the least r whose probability of joint failure is at most this.
+    MaxPjf(f64),
+    /// A fixed replication factor (1 means none).
+    R(f64),
+}
+
+/// A job that cannot be scheduled as written.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum JobError {
+    /// The id must name the job.
+    #[error("job id must not be empty")]
+    EmptyId,
+    /// Neither or both ways of sizing the work were given.
+    #[error("job `{0}`: give either `chunks` or both `input_bytes` and `chunk_bytes`")]
+    NoWork(String),
+    /// Zero chunks, or a zero chunk size.
+    #[error("job `{0}`: `{1}` must be at least 1")]
+    Zero(String, &'static str),
+    /// A bound outside its domain.
+    #[error("job `{id}`: `{field}` = {value} must be {rule}")]
+    OutOfRange {
+        /// The job.
+        id: String,
+        /// The field, as named in the job file.
+        field: &'static str,
+        /// The value given.
+        value: f64,
+        /// What it must be.
+        rule: &'static str,
+    },
+}
+
+/// The work of a job once sized: one entry per chunk (unique task).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Work {
+    /// Each chunk's size: bytes, or 1 per chunk for jobs sized by `chunks`.
+    pub sizes: Vec<u64>,
+    /// The largest chunk in bytes, when the job gave byte sizes (for data caps).
+    pub chunk_bytes: Option<u64>,
+}
+
+impl JobSpec {
+    /// A job of `chunks` equal chunks with every other field at its default.
+    pub fn new(id: impl Into<String>, chunks: u64) -> JobSpec {
+        JobSpec {
+            id: id.into(),
+            application: String::from("synthetic"),
+            chunks: Some(chunks),
+            input_bytes: None,
+            chunk_bytes: None,
+            price_chips: ByteChips::ZERO,
+            metadata: BTreeMap::new(),
+            preferences: Preferences::default(),
+            requirements: Requirements::default(),
+            pools: PoolSettings::default(),
+            replication: None,
+        }
+    }
+
+    /// Checks the job and sizes its work.
+    pub fn work(&self) -> Result<Work, JobError> {
+        let id = || self.id.clone();
+        if self.id.is_empty() {
+            return Err(JobError::EmptyId);
+        }
+        let range = |field, value: f64, ok: bool, rule| {
+            if ok {
+                Ok(())
+            } else {
+                Err(JobError::OutOfRange { id: id(), field, value, rule })
+            }
+        };
+        if let Some(c) = self.pools.c_min {
+            range("pools.c_min", c, c.is_finite() && c >= 0.0, "a finite number >= 0")?;
+        }
+        if let Some(s) = self.pools.s_min {
+            range("pools.s_min", s as f64, s >= 1, "at least 1")?;
+        }
+        match self.replication {
+            Some(ReplicationGoal::MaxPjf(d)) => range("replication.max_pjf", d, d > 0.0 && d < 1.0, "within (0, 1)")?,
+            Some(ReplicationGoal::R(r)) => range("replication.r", r, r.is_finite() && r >= 1.0, "a number >= 1")?,
+            None => {}
+        }
+        match (self.chunks, self.input_bytes, self.chunk_bytes) {
+            (Some(0), None, None) => Err(JobError::Zero(id(), "chunks")),
+            (Some(n), None, None) => Ok(Work { sizes: alloc::vec![1; n as usize], chunk_bytes: None }),
+            (None, Some(0), Some(_)) => Err(JobError::Zero(id(), "input_bytes")),
+            (None, Some(_), Some(0)) => Err(JobError::Zero(id(), "chunk_bytes")),
+            (None, Some(total), Some(chunk)) => {
+                let n = total.div_ceil(chunk);
+                let sizes = (0..n).map(|i| chunk.min(total - i * chunk)).collect();
+                Ok(Work { sizes, chunk_bytes: Some(chunk.min(total)) })
+            }
+            _ => Err(JobError::NoWork(id())),
+        }
+    }
+}
+
+#[cfg(all(test, feature = "serde"))]
+mod tests {
+    use super::*;
+
+    const SPEC_EXAMPLE: &str = r#"{
+      "id": "job-0001",
+      "application": "synthetic",
+      "chunks": 1000,
+      "price_chips": 60000,
+      "preferences": {
+        "byte_level": "balanced",
+        "trusted": false,
+        "regions": ["any"],
+        "hardware": { "classes": ["laptop", "desktop"], "gpu": false, "connections": ["wifi", "ethernet"] }
+      },
+      "requirements": { "app_version": ">=1.2.0" },
+      "pools": { "c_min": 5000.0, "s_min": 3 },
+      "replication": { "max_pjf": 0.01 }
+    }"#;
+
+    #[test]
+    fn reads_the_spec_example() {
+        let j: JobSpec = serde_json::from_str(SPEC_EXAMPLE).unwrap();
+        assert_eq!(j.work().unwrap().sizes.len(), 1000);
+        assert_eq!(j.price_chips, ByteChips(60_000));
+        assert_eq!(j.preferences.regions, Regions::Any);
+        assert_eq!(j.preferences.hardware.classes, [DeviceClass::Laptop, DeviceClass::Desktop]);
+        assert!(j.requirements.app_version.as_ref().unwrap().matches(&semver::Version::new(1, 4, 0)));
+        assert!(!j.requirements.app_version.as_ref().unwrap().matches(&semver::Version::new(1, 1, 9)));
+        assert_eq!(j.replication, Some(ReplicationGoal::MaxPjf(0.01)));
+        let back: JobSpec = serde_json::from_str(&serde_json::to_string(&j).unwrap()).unwrap();
+        assert_eq!(back, j);
+    }
+
+    #[test]
+    fn minimal_job_and_byte_sizes() {
+        let j: JobSpec = serde_json::from_str(r#"{"id": "j", "input_bytes": 2500, "chunk_bytes": 1000}"#).unwrap();
+        assert_eq!(j.work().unwrap(), Work { sizes: alloc::vec![1000, 1000, 500], chunk_bytes: Some(1000) });
+        assert_eq!(j.preferences.byte_level, ByteLevel::Balanced);
+        assert_eq!(j.application, "synthetic");
+    }
+
+    #[test]
+    fn bad_jobs_are_rejected_with_the_field() {
+        let err = |s: &str| serde_json::from_str::<JobSpec>(s).unwrap_err().to_string();
+        assert!(
+            err(r#"{"id": "j", "chunks": 1, "preferences": {"regions": ["mars"]}}"#).contains("unknown variant `mars`")
+        );
+        assert!(err(r#"{"id": "j", "chunks": 1, "preferences": {"regions": ["any", "europe"]}}"#).contains("regions"));
+        assert!(err(r#"{"id": "j", "chunks": 1, "requirements": {"app_version": "new"}}"#).contains("semver"));
+        assert!(err(r#"{"id": "j", "chunk": 1}"#).contains("unknown field `chunk`"));
+        let work = |s: &str| serde_json::from_str::<JobSpec>(s).unwrap().work().unwrap_err().to_string();
+        assert_eq!(work(r#"{"id": "j"}"#), "job `j`: give either `chunks` or both `input_bytes` and `chunk_bytes`");
+        assert_eq!(work(r#"{"id": "j", "chunks": 0}"#), "job `j`: `chunks` must be at least 1");
+        assert!(work(r#"{"id": "j", "chunks": 3, "replication": {"max_pjf": 1.5}}"#).contains("replication.max_pjf"));
+        assert!(work(r#"{"id": "j", "chunks": 3, "replication": {"r": 0.5}}"#).contains("replication.r"));
+        assert!(work(r#"{"id": "j", "chunks": 3, "pools": {"s_min": 0}}"#).contains("pools.s_min"));
+    }
+
+    #[test]
+    fn regions_filter() {
+        let only = Regions::Only(alloc::vec![Region::Europe]);
+        assert!(only.allows(Some(Region::Europe)));
+        assert!(!only.allows(Some(Region::Americas)));
+        assert!(!only.allows(None));
+        assert!(Regions::Any.allows(None));
+    }
+}

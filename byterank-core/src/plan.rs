@@ -1,0 +1,233 @@
+//! The job plan: everything the scheduling algorithm decides at submission
+//! (§3.3.4 of the paper), in one call over a ranked snapshot.
+//!
+//! 1. **Eligibility**: the target subset, in rank order ([`eligibility`](crate::eligibility)).
+//! 2. **Capacity pools** over it, and the pools the job's ByteLevel reaches
+//!    ([`pools`](crate::pools)).
+//! 3. **Replication**: the number of copies `M` of the `m` unique tasks, solved for
+//!    the job's bound on the probability of joint failure (or fixed by `r`)
+//!    ([`replication`](crate::replication)).
+//! 4. **Queues**: the `M` copies dealt to the used pools' queues round-robin from
+//!    pool 1, so queue lengths differ by at most one.
+//! 5. **Bounties**: the workers' 70% of the price, per task ([`reward`](crate::reward)).
+//!
+//! # How replicas reach pool queues
+//!
+//! The paper's replication model pins copies to devices; distribution is pull-based.
+//! The plan bridges the two with *slots*: slot `j` of the `M` is dealt to pool
+//! `j mod K` (K pools used), and its failure probability is that of a device drawn
+//! from its pool: the mean fault rate of the pool's devices, floored at
+//! [`PlanConfig::min_failure_probability`] (an empty fault history is not proof of
+//! reliability). The replication assignment then maps slots to tasks, so a task's
+//! copies sit in the queues of pools whose devices together make its joint failure
+//! unlikely. Within a queue, copies are ordered by replica number, then task, so
+//! that early pulls start distinct tasks.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::eligibility::{explain, target_subset, Ineligible};
+use crate::indexes::RankedGrid;
+use crate::job::{JobError, JobSpec, ReplicationGoal, Work};
+use crate::pools::{capacity_pools, default_params, pools_for_level, PoolConfig, PoolParams};
+use crate::replication::{self, Assignment, ReplicationError};
+use crate::reward::{bounties, split_price, ByteChips, PriceSplit, RewardConfig, RewardError};
+
+/// Planner settings. `Default` gives the documented choices.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct PlanConfig {
+    /// Pool defaults and ByteLevel shares.
+    pub pools: PoolConfig,
+    /// Largest replication factor the solver may use (default 10).
+    pub max_r: f64,
+    /// How copies are grouped into tasks (default: ours, balanced).
+    pub assignment: Assignment,
+    /// The least failure probability assumed for a pool (default 0.001).
+    pub min_failure_probability: f64,
+    /// The price split.
+    pub rewards: RewardConfig,
+}
+
+impl Default for PlanConfig {
+    fn default() -> Self {
+        PlanConfig {
+            pools: PoolConfig::default(),
+            max_r: 10.0,
+            assignment: Assignment::Balanced,
+            min_failure_probability: 0.001,
+            rewards: RewardConfig::default(),
+        }
+    }
+}
+
+/// One copy of a task in a pool queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct TaskCopy {
+    /// Replica number, 0 for the first copy.
+    pub replica: u32,
+    /// The unique task (chunk) index.
+    pub task: u32,
+}
+
+/// The replication part of a plan.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct ReplicationPlan {
+    /// `m`, the unique tasks.
+    pub unique: usize,
+    /// `M`, all copies.
+    pub copies: usize,
+    /// `r = M / m`.
+    pub r: f64,
+    /// The probability that some task fails on every copy, under the model above.
+    pub pjf: f64,
+    /// Whether the job's bound was met (always true for a fixed `r`).
+    pub achievable: bool,
+    /// The assignment used.
+    pub assignment: Assignment,
+    /// The failure probability assumed for each used pool, pool 1 first.
+    pub pool_failure: Vec<f64>,
+}
+
+/// Everything decided for one job.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JobPlan {
+    /// The job's id.
+    pub job: String,
+    /// Eligible active devices (indices into the snapshot), best rank first.
+    pub target_subset: Vec<u32>,
+    /// The thresholds the pools were built with.
+    pub params: PoolParams,
+    /// Every capacity pool of the target subset (device indices), pool 1 first.
+    pub pools: Vec<Vec<u32>>,
+    /// How many pools (from pool 1) the job's ByteLevel reaches.
+    pub pools_used: usize,
+    /// Each used pool's queue, in pull order.
+    pub queues: Vec<Vec<TaskCopy>>,
+    /// Copies and their probability of joint failure.
+    pub replication: ReplicationPlan,
+    /// Workers' and platform's shares of the price.
+    pub split: PriceSplit,
+    /// Each task's bounty; they sum to the workers' share.
+    pub bounties: Vec<ByteChips>,
+}
+
+/// A job the planner cannot plan.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum PlanError {
+    /// The job file is wrong.
+    #[error(transparent)]
+    Job(#[from] JobError),
+    /// No active device meets the job's requirements.
+    #[error(
+        "job `{job}`: no active device meets its requirements ({reasons}); relax the preferences or wait for devices"
+    )]
+    NoEligibleDevice {
+        /// The job.
+        job: String,
+        /// Devices counted by the first requirement they fail.
+        reasons: String,
+    },
+    /// The replication solver rejected its input.
+    #[error("job `{0}`: replication: {1}")]
+    Replication(String, ReplicationError),
+    /// The rewards cannot be computed.
+    #[error("job `{0}`: rewards: {1}")]
+    Reward(String, RewardError),
+}
+
+/// Plans `job` over a ranked snapshot ([`rank_grid`](crate::indexes::rank_grid)).
+pub fn plan_job(ranked: &RankedGrid, job: &JobSpec, cfg: &PlanConfig) -> Result<JobPlan, PlanError> {
+    let work = job.work()?;
+    let subset = target_subset(&ranked.eligibility, &ranked.ranking, job, &work);
+    if subset.is_empty() {
+        return Err(PlanError::NoEligibleDevice { job: job.id.clone(), reasons: count_reasons(ranked, job, &work) });
+    }
+    let capacities: Vec<f64> = subset.iter().map(|&i| ranked.indexes[i as usize].capacity).collect();
+    let defaults = default_params(&capacities, &cfg.pools);
+    let params = PoolParams {
+        c_min: job.pools.c_min.unwrap_or(defaults.c_min),
+        s_min: job.pools.s_min.unwrap_or(defaults.s_min),
+    };
+    let ranges = capacity_pools(&capacities, params);
+    let pools_used = pools_for_level(&ranges, job.preferences.byte_level, &cfg.pools);
+    let pools: Vec<Vec<u32>> = ranges.iter().map(|r| subset[r.clone()].to_vec()).collect();
+
+    let pool_failure: Vec<f64> = pools[..pools_used]
+        .iter()
+        .map(|pool| {
+            let mean = pool.iter().map(|&i| ranked.indexes[i as usize].fault_rate).sum::<f64>() / pool.len() as f64;
+            mean.clamp(cfg.min_failure_probability, 1.0)
+        })
+        .collect();
+    let m = work.sizes.len();
+    let k = pools_used;
+    let slots = |copies: usize| -> Vec<f64> { (0..copies).map(|j| pool_failure[j % k]).collect() };
+    let rep_err = |e| PlanError::Replication(job.id.clone(), e);
+    let (copies, achievable) = match job.replication {
+        None => (m, true),
+        Some(ReplicationGoal::R(r)) => (replication::copies_for(r, m).map_err(rep_err)?, true),
+        Some(ReplicationGoal::MaxPjf(delta)) => {
+            let most = replication::copies_for(cfg.max_r, m).map_err(rep_err)?;
+            let s = replication::solve(&slots(most), m, delta, cfg.max_r, cfg.assignment).map_err(rep_err)?;
+            (s.copies, s.achievable)
+        }
+    };
+    let probs = slots(copies);
+    let task_of_slot = replication::assign(&probs, m, cfg.assignment).map_err(rep_err)?;
+    let pjf = replication::pjf_of(&probs, &task_of_slot, m).map_err(rep_err)?;
+    let mut replicas_so_far = alloc::vec![0u32; m];
+    let mut queues: Vec<Vec<TaskCopy>> = (0..k).map(|_| Vec::with_capacity(copies / k + 1)).collect();
+    for (j, &task) in task_of_slot.iter().enumerate() {
+        let replica = &mut replicas_so_far[task as usize];
+        queues[j % k].push(TaskCopy { replica: *replica, task });
+        *replica += 1;
+    }
+    for q in &mut queues {
+        q.sort_unstable();
+    }
+
+    let reward_err = |e| PlanError::Reward(job.id.clone(), e);
+    let split = split_price(job.price_chips, &cfg.rewards).map_err(reward_err)?;
+    let bounties = bounties(split.workers, &work.sizes).map_err(reward_err)?;
+    Ok(JobPlan {
+        job: job.id.clone(),
+        target_subset: subset,
+        params,
+        pools,
+        pools_used,
+        queues,
+        replication: ReplicationPlan {
+            unique: m,
+            copies,
+            r: copies as f64 / m as f64,
+            pjf,
+            achievable,
+            assignment: cfg.assignment,
+            pool_failure,
+        },
+        split,
+        bounties,
+    })
+}
+
+fn count_reasons(ranked: &RankedGrid, job: &JobSpec, work: &Work) -> String {
+    use core::fmt::Write;
+    let mut counts: Vec<(Ineligible, usize)> = Vec::new();
+    for why in explain(&ranked.eligibility, &ranked.ranking, job, work).into_iter().filter_map(Result::err) {
+        match counts.iter_mut().find(|(r, _)| *r == why) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((why, 1)),
+        }
+    }
+    let mut s = String::new();
+    for (i, (why, n)) in counts.iter().enumerate() {
+        let _ = write!(s, "{}{n} {}", if i > 0 { ", " } else { "" }, why.name());
+    }
+    if s.is_empty() {
+        s.push_str("the grid has no device");
+    }
+    s
+}
