@@ -116,3 +116,105 @@ fn synth_writes_a_grid_that_ranks() {
     let v: Value = serde_json::from_slice(&ranked.stdout).unwrap();
     assert_eq!(v["devices"].as_array().unwrap().len(), 500);
 }
+
+const JOB: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/sample-job.json");
+
+#[test]
+fn plans_the_sample_job() {
+    let out = byterank(&["plan", "--grid", SAMPLE, "--job", JOB]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let subset: Vec<&str> = plan["target_subset"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    // Europe and the Americas, laptops, desktops and phones, app >= 1.2.0, active.
+    assert_eq!(subset, ["phone-lisbon", "desk-berlin", "laptop-austin", "dev-0001"]);
+    let pools: Vec<Vec<&str>> = plan["pools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect())
+        .collect();
+    assert_eq!(pools.concat(), subset, "pools partition the subset, pool 1 first");
+    let rep = &plan["replication"];
+    assert_eq!(rep["unique"], 40);
+    assert!(rep["achievable"].as_bool().unwrap());
+    assert!(rep["pjf"].as_f64().unwrap() <= 0.01);
+    let copies: usize = plan["queues"].as_array().unwrap().iter().map(|q| q.as_array().unwrap().len()).sum();
+    assert_eq!(copies as u64, rep["copies"].as_u64().unwrap());
+    let bounties: u64 = plan["bounties"].as_array().unwrap().iter().map(|b| b.as_u64().unwrap()).sum();
+    assert_eq!(bounties, 42_000, "70% of 60,000 ByteChips");
+    assert_eq!(plan["price"]["platform"], 18_000);
+}
+
+fn write_temp(name: &str, text: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("byterank-{}-{name}", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn plan_rejects_a_job_naming_an_unknown_region() {
+    let job = write_temp("mars.json", r#"{"id": "j", "chunks": 4, "preferences": {"regions": ["mars"]}}"#);
+    let out = byterank(&["plan", "--grid", SAMPLE, "--job", job.to_str().unwrap()]);
+    std::fs::remove_file(&job).unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("unknown variant `mars`"), "{err}");
+    let zero = write_temp("zero.json", r#"{"id": "j", "chunks": 0}"#);
+    let out = byterank(&["plan", "--grid", SAMPLE, "--job", zero.to_str().unwrap()]);
+    std::fs::remove_file(&zero).unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8(out.stderr).unwrap().contains("`chunks` must be at least 1"));
+}
+
+fn replication(args: &[&str]) -> Value {
+    let mut all = vec!["replication"];
+    all.extend_from_slice(args);
+    let out = byterank(&all);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn replication_example_1() {
+    let v = replication(&["--tasks", "10000", "--fault-rate", "0.0005", "--max-pjf", "0.01"]);
+    assert_eq!(v["copies"], 19985);
+    assert_eq!(v["r"], 1.9985);
+    assert_eq!(v["achievable"], true);
+    let floor = replication(&["--tasks", "10000", "--fault-rate", "0.0005", "--copies", "20000"]);
+    assert!((floor["pjf"].as_f64().unwrap() - 0.0025).abs() < 1e-5, "{floor}");
+}
+
+#[test]
+fn replication_example_2_from_a_rates_file() {
+    let mut rates = vec![0.04; 700];
+    rates.extend(vec![0.001; 6800]);
+    rates.extend(vec![0.00005; 1600]);
+    rates.extend(vec![0.30; 900]);
+    let path = write_temp("rates.json", &serde_json::to_string(&rates).unwrap());
+    let p = path.to_str().unwrap();
+    let paper = replication(&["--tasks", "5000", "--fault-rates", p, "--copies", "10000"]);
+    let balanced =
+        replication(&["--tasks", "5000", "--fault-rates", p, "--copies", "10000", "--assignment", "balanced"]);
+    let bound = replication(&["--tasks", "5000", "--fault-rates", p, "--max-pjf", "0.01", "--max-r", "2"]);
+    std::fs::remove_file(&path).unwrap();
+    let pjf = paper["pjf"].as_f64().unwrap();
+    assert!((pjf - 0.259).abs() < 0.001, "{pjf}");
+    assert!(balanced["pjf"].as_f64().unwrap() < pjf / 10.0, "{balanced}");
+    assert_eq!(bound["achievable"], false);
+}
+
+#[test]
+fn replication_rejects_bad_input() {
+    for args in [
+        &["replication", "--tasks", "10", "--fault-rate", "1.5", "--max-pjf", "0.01"][..],
+        &["replication", "--tasks", "10", "--fault-rate", "0.1", "--max-pjf", "1.0"],
+        &["replication", "--tasks", "0", "--fault-rate", "0.1", "--max-pjf", "0.01"],
+        &["replication", "--tasks", "10", "--max-pjf", "0.01"],
+    ] {
+        let out = byterank(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(out.stdout.is_empty());
+        assert!(!out.stderr.is_empty());
+    }
+}
