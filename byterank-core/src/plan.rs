@@ -1,15 +1,15 @@
 //! The job plan: everything the scheduling algorithm decides at submission
 //! (§3.3.4 of the paper), in one call over a ranked snapshot.
 //!
-//! 1. **Eligibility**: the target subset, in rank order ([`eligibility`](crate::eligibility)).
+//! 1. **Eligibility**: the target subset, in rank order ([`crate::eligibility`]).
 //! 2. **Capacity pools** over it, and the pools the job's ByteLevel reaches
-//!    ([`pools`](crate::pools)).
+//!    ([`crate::pools`]).
 //! 3. **Replication**: the number of copies `M` of the `m` unique tasks, solved for
 //!    the job's bound on the probability of joint failure (or fixed by `r`)
-//!    ([`replication`](crate::replication)).
+//!    ([`crate::replication`]).
 //! 4. **Queues**: the `M` copies dealt to the used pools' queues round-robin from
 //!    pool 1, so queue lengths differ by at most one.
-//! 5. **Bounties**: the workers' 70% of the price, per task ([`reward`](crate::reward)).
+//! 5. **Bounties**: the workers' 70% of the price, per task ([`crate::reward`]).
 //!
 //! # How replicas reach pool queues
 //!
