@@ -64,6 +64,8 @@ impl fmt::Display for Flag {
 
 /// A set of [`Flag`]s, one bit each.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(transparent))]
 pub struct Flags(u8);
 
 impl Flags {

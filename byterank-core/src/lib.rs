@@ -47,7 +47,8 @@
 //!
 //! - `std` (default): `std::error::Error` for the error types.
 //! - `serde`: `Serialize`/`Deserialize` for the data types.
-//! - `json`: [`Grid::from_json_str`], with errors that name the device and field.
+//! - `json`: `Grid::from_json_str`, with errors that name the device and field.
+//! - `gzip`: the gzip application's codec (`Gzip::compress_chunk`), with `flate2`.
 //!
 //! # Determinism
 //!
@@ -61,9 +62,11 @@
 
 extern crate alloc;
 
+pub mod application;
 pub mod capacity;
 pub mod device;
 pub mod eligibility;
+pub mod engine;
 pub mod fault;
 pub mod flags;
 pub mod grid;

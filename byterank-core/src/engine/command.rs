@@ -1,0 +1,105 @@
+//! What drives the engine: commands, each stamped with the engine time it happens at.
+
+use alloc::string::String;
+
+use crate::application::ResultMeta;
+use crate::device::Device;
+use crate::job::JobSpec;
+use crate::time::Timestamp;
+
+/// A device's handle, given when it registers. Never reused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(transparent))]
+pub struct DeviceId(pub u32);
+
+/// A job's handle, given when it is accepted. Never reused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(transparent))]
+pub struct JobId(pub u32);
+
+/// One attempt at one copy of a task on one device, given at assignment. Never reused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(transparent))]
+pub struct AttemptId(pub u64);
+
+/// An input to the engine, with the instant it happens at. Instants never go back.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Command {
+    /// When it happens (engine time).
+    pub at: Timestamp,
+    /// What happens.
+    pub kind: CommandKind,
+}
+
+/// Everything that can happen to the Core System.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case", tag = "type"))]
+pub enum CommandKind {
+    /// A new device joins the grid; its owner's wallet receives its rewards.
+    RegisterDevice {
+        /// Its state (Tables 2 and 3); its id must be new.
+        device: Device,
+        /// Who is paid for its work.
+        owner: String,
+    },
+    /// A device reports its measured state. The engine keeps what it owns: fault
+    /// history, lottery outcome, hours since the last task.
+    UpdateDevice {
+        /// The device.
+        device: DeviceId,
+        /// Its new state (same id).
+        state: Device,
+    },
+    /// A device leaves for good; its tasks in hand fail.
+    RemoveDevice {
+        /// The device.
+        device: DeviceId,
+    },
+    /// A user submits a job; its price is charged now.
+    SubmitJob {
+        /// The job file.
+        job: JobSpec,
+        /// Who pays.
+        user: String,
+    },
+    /// A user cancels a running job.
+    CancelJob {
+        /// The job.
+        job: JobId,
+    },
+    /// A device asks for a task.
+    Pull {
+        /// The device.
+        device: DeviceId,
+    },
+    /// A device says it is still working on an attempt.
+    Heartbeat {
+        /// The device.
+        device: DeviceId,
+        /// The attempt.
+        attempt: AttemptId,
+    },
+    /// A device returns a result.
+    ReportResult {
+        /// The device.
+        device: DeviceId,
+        /// The attempt.
+        attempt: AttemptId,
+        /// What it produced (metadata; the bytes stay with the adapter).
+        result: ResultMeta,
+    },
+    /// A device reports that an attempt failed (execution or transfer error).
+    ReportError {
+        /// The device.
+        device: DeviceId,
+        /// The attempt.
+        attempt: AttemptId,
+    },
+    /// Time passes: fires heartbeat timeouts, ranking refreshes and the daily lottery.
+    Tick,
+}
