@@ -8,6 +8,8 @@
 //!
 //! # A tour
 //!
+//! The grid, and what is known of each device:
+//!
 //! - [`device`] and [`worker`]: one device's state (Tables 2 and 3), as in the grid
 //!   file of the spec.
 //! - [`grid`]: a snapshot of all devices at one instant. [`GridSnapshot`] is the
@@ -18,6 +20,17 @@
 //!   [`lottery`] (the repechage lottery).
 //! - [`rank`]: ByteRank (Algorithm 1) in O(m log m), on plain [`RankEntry`] data.
 //! - [`indexes`]: all of the above for a whole snapshot, in one call.
+//!
+//! A job, from submission to payment:
+//!
+//! - [`job`]: the job file (work size, price, preferences, requirements).
+//! - [`eligibility`], [`pools`], [`replication`], [`reward`]: the target subset,
+//!   capacity pools and ByteLevel, copies for a bound on joint failure, bounties.
+//! - [`plan`]: all of those decisions for one job, in one call.
+//! - [`application`]: how a job's input splits into chunks, and how results are
+//!   checked, compared and assembled (a synthetic application and gzip).
+//! - [`engine`]: the Core System as one deterministic state machine, commands in
+//!   and events out, for devices, jobs, pool queues, faults and rewards.
 //!
 //! # Example
 //!

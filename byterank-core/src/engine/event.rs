@@ -126,10 +126,9 @@ pub enum Event {
         /// The job.
         job: JobId,
     },
-    /// ByteChips were credited to a device owner's wallet.
+    /// ByteChips were credited to the wallet of a device's owner
+    /// ([`Engine::owner`](super::Engine::owner)).
     RewardCredited {
-        /// The owner.
-        owner: String,
         /// The device whose work earned it.
         device: DeviceId,
         /// The job.

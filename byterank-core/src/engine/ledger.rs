@@ -32,7 +32,12 @@ impl Ledger {
     }
 
     pub(crate) fn pay(&mut self, owner: &str, amount: ByteChips) {
-        *self.wallets.entry(owner.into()).or_default() += amount;
+        match self.wallets.get_mut(owner) {
+            Some(w) => *w += amount,
+            None => {
+                self.wallets.insert(owner.into(), amount);
+            }
+        }
     }
 
     pub(crate) fn refund(&mut self, user: &str, amount: ByteChips) {

@@ -90,6 +90,9 @@ pub struct EngineConfig {
     /// device may take it (default 60 s), so no job waits forever on a grid
     /// without one.
     pub rescue_wait_ms: i64,
+    /// A running job whose target subset stays empty this long fails (default 10
+    /// minutes): its devices left, or none qualifies any more.
+    pub starve_ms: i64,
     /// How far into a queue a pull looks past copies the device may not take.
     pub queue_window: usize,
     /// Seed of the daily lottery draws.
@@ -108,6 +111,7 @@ impl Default for EngineConfig {
             in_hand: 2,
             rescue_share: 0.25,
             rescue_wait_ms: 60_000,
+            starve_ms: 600_000,
             queue_window: 16,
             lottery_seed: 0,
         }
@@ -221,12 +225,44 @@ struct ResultRecord {
     verdict: Verdict,
 }
 
+/// A list that holds its first element inline: most tasks see one device and one
+/// result, and a heap allocation per task is most of a task cycle's cost.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+struct Few<T> {
+    first: Option<T>,
+    rest: Vec<T>,
+}
+
+impl<T> Default for Few<T> {
+    fn default() -> Self {
+        Few { first: None, rest: Vec::new() }
+    }
+}
+
+impl<T> Few<T> {
+    fn push(&mut self, x: T) {
+        match self.first {
+            None => self.first = Some(x),
+            Some(_) => self.rest.push(x),
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &T> {
+        self.first.iter().chain(self.rest.iter())
+    }
+
+    fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        self.first.iter_mut().chain(self.rest.iter_mut())
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 struct TaskEntry {
     accepted: Option<AttemptId>,
-    results: Vec<ResultRecord>,
-    tried: Vec<DeviceId>,
+    results: Few<ResultRecord>,
+    tried: Few<DeviceId>,
     blame: Vec<(DeviceId, Outcome)>,
     failures: u32,
     running: u32,
@@ -252,6 +288,8 @@ struct JobEntry<Q> {
     running: u32,
     open_tasks: u32,
     disputes: u32,
+    /// Since when no live device qualifies for the job.
+    starving_since: Option<Timestamp>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -264,6 +302,8 @@ struct Attempt {
     last_beat: Timestamp,
     delayed: bool,
     rescue: bool,
+    /// The deadline under which the attempt sits in `timers`.
+    timer: Timestamp,
 }
 
 /// The last ranking refresh.
@@ -298,7 +338,9 @@ pub struct Engine<Q: TaskQueue = MemQueue> {
     running: Vec<JobId>,
     attempts: BTreeMap<AttemptId, Attempt>,
     next_attempt: u64,
-    /// Lazy heartbeat deadlines: checked against the attempt when they fire.
+    /// One deadline per running attempt. Heartbeats do not move it (that would
+    /// cost a tree update per heartbeat); when it fires, it is checked against the
+    /// attempt's last heartbeat and set again if that moved.
     timers: BTreeSet<(Timestamp, AttemptId)>,
     /// Tasks waiting for a rescue copy, with the time they started waiting.
     rescue: VecDeque<(JobId, u32, Timestamp)>,
@@ -373,6 +415,11 @@ impl<Q: TaskQueue> Engine<Q> {
     /// The state of a device, as the engine knows it (fault history included).
     pub fn device(&self, device: DeviceId) -> Option<&Device> {
         self.devices.get(device.0 as usize).map(|d| &d.state)
+    }
+
+    /// Who is paid for a device's work.
+    pub fn owner(&self, device: DeviceId) -> Option<&str> {
+        self.devices.get(device.0 as usize).map(|d| d.owner.as_str())
     }
 
     /// A device's ByteRank at the last refresh (0: flagged or not yet ranked).
@@ -572,6 +619,7 @@ impl<Q: TaskQueue> Engine<Q> {
             account,
             running: 0,
             disputes: 0,
+            starving_since: None,
         });
         self.running.push(job);
         let level = |j: &JobId| core::cmp::Reverse(self.jobs[j.0 as usize].spec.preferences.byte_level);
@@ -628,13 +676,15 @@ impl<Q: TaskQueue> Engine<Q> {
     /// task still needs it, the device may take the job and never tried the task.
     fn rescuable(&self, job: JobId, task: u32, device: DeviceId) -> bool {
         let j = &self.jobs[job.0 as usize];
+        if j.status != JobStatus::Running {
+            return false;
+        }
         let t = &j.tasks[task as usize];
         let dev = &self.devices[device.0 as usize];
-        j.status == JobStatus::Running
-            && (t.accepted.is_none() || t.disputed)
+        (t.accepted.is_none() || t.disputed)
             && j.pool_of.get(device.0 as usize).is_some_and(|&k| k > 0)
             && (!j.spec.preferences.trusted || dev.state.trusted)
-            && !t.tried.contains(&device)
+            && !t.tried.iter().any(|&d| d == device)
     }
 
     /// The first copy `device` may take from its pool of `job` or a lower one.
@@ -651,7 +701,7 @@ impl<Q: TaskQueue> Engine<Q> {
                 let tasks = &j.tasks;
                 let Some(taken) = j.queues[k].take_first(window, &mut |c| {
                     let t = &tasks[c.task as usize];
-                    t.accepted.is_some() || !t.tried.contains(&device)
+                    t.accepted.is_some() || !t.tried.iter().any(|&d| d == device)
                 }) else {
                     break; // Nothing here for this device: inherit from the next pool.
                 };
@@ -677,15 +727,17 @@ impl<Q: TaskQueue> Engine<Q> {
         let dev = &mut self.devices[device.0 as usize];
         dev.held.push(attempt);
         dev.last_task = Some(self.now);
-        self.attempts
-            .insert(attempt, Attempt { job, task, replica, device, last_beat: self.now, delayed: false, rescue });
-        self.timers.insert((self.now.add_millis(self.cfg.t1_ms), attempt));
+        let timer = self.now.add_millis(self.cfg.t1_ms);
+        let a = Attempt { job, task, replica, device, last_beat: self.now, delayed: false, rescue, timer };
+        self.attempts.insert(attempt, a);
+        self.timers.insert((timer, attempt));
         out.push(Event::TaskAssigned { job, task, replica, device, attempt, rescue });
     }
 
     /// Removes a running attempt from the books and returns it.
     fn finish_attempt(&mut self, attempt: AttemptId) -> Attempt {
         let a = self.attempts.remove(&attempt).expect("checked before");
+        self.timers.remove(&(a.timer, attempt));
         self.devices[a.device.0 as usize].held.retain(|&h| h != attempt);
         let j = &mut self.jobs[a.job.0 as usize];
         j.running -= 1;
@@ -900,9 +952,8 @@ impl<Q: TaskQueue> Engine<Q> {
         self.ledger.release(price);
         for (task, device, amount) in payments {
             if amount > ByteChips::ZERO {
-                let owner = self.devices[device.0 as usize].owner.clone();
-                self.ledger.pay(&owner, amount);
-                out.push(Event::RewardCredited { owner, device, job, task, amount });
+                self.ledger.pay(&self.devices[device.0 as usize].owner, amount);
+                out.push(Event::RewardCredited { device, job, task, amount });
             }
         }
         self.ledger.platform += platform;
@@ -915,6 +966,9 @@ impl<Q: TaskQueue> Engine<Q> {
             JobStatus::Cancelled => Event::JobCancelled { job },
             _ => Event::JobFailed { job, reason },
         });
+        // An ended job keeps its id, status and account; its per-task state goes.
+        let j = &mut self.jobs[job.0 as usize];
+        (j.tasks, j.chunks, j.queues, j.pool_of) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     }
 
     fn tick(&mut self, out: &mut Vec<Event>) {
@@ -937,8 +991,10 @@ impl<Q: TaskQueue> Engine<Q> {
         let mut entries = core::mem::take(&mut self.rescue);
         entries.retain(|&(j, t, _)| {
             let job = &self.jobs[j.0 as usize];
-            let task = &job.tasks[t as usize];
-            job.status == JobStatus::Running && (task.accepted.is_none() || task.disputed)
+            job.status == JobStatus::Running && {
+                let task = &job.tasks[t as usize];
+                task.accepted.is_none() || task.disputed
+            }
         });
         let hopeless = entries.iter().copied().find(|&(j, t, _)| {
             !(0..self.devices.len()).any(|d| self.devices[d].live && self.rescuable(j, t, DeviceId(d as u32)))
@@ -956,19 +1012,21 @@ impl<Q: TaskQueue> Engine<Q> {
                 break;
             }
             self.timers.pop_first();
-            let Some(a) = self.attempts.get_mut(&attempt) else { continue };
+            let a = self.attempts.get_mut(&attempt).expect("finished attempts leave the timers");
             let (t1, t2) = (a.last_beat.add_millis(self.cfg.t1_ms), a.last_beat.add_millis(self.cfg.t2_ms));
             if self.now >= t2 {
                 let a = self.finish_attempt(attempt);
                 self.failure(a, attempt, AttemptState::Stale, out);
             } else if !a.delayed && self.now >= t1 {
                 a.delayed = true;
+                a.timer = t2;
                 let (job, task, device) = (a.job, a.task, a.device);
                 out.push(Event::AttemptChanged { job, task, attempt, device, state: AttemptState::Delayed });
                 self.timers.insert((t2, attempt));
             } else {
                 // A heartbeat moved the deadline.
-                self.timers.insert((if a.delayed { t2 } else { t1 }, attempt));
+                a.timer = if a.delayed { t2 } else { t1 };
+                self.timers.insert((a.timer, attempt));
             }
         }
     }
@@ -1021,21 +1079,29 @@ impl<Q: TaskQueue> Engine<Q> {
         let best = libm::ceil(self.cfg.rescue_share * f64::from(active)) as u32;
         self.snapshot = Snapshot { order, ranked: Some(ranked), rank, flags, best };
         out.push(Event::RankingRefreshed { active });
-        for r in 0..self.running.len() {
-            self.replan(self.running[r]);
+        for job in self.running.clone() {
+            if !self.replan(job) {
+                let since = *self.jobs[job.0 as usize].starving_since.get_or_insert(now);
+                if now.millis() - since.millis() >= self.cfg.starve_ms {
+                    let reason = format!("no device has qualified for the job since {since}");
+                    self.end_job(job, JobStatus::Failed, reason, out);
+                }
+            }
         }
     }
 
     /// Rebuilds a running job's pools on the new ranking and deals its queued
-    /// copies over them again, round-robin from pool 1.
-    fn replan(&mut self, job: JobId) {
+    /// copies over them again, round-robin from pool 1. Returns false, keeping the
+    /// old pools, when no device qualifies.
+    fn replan(&mut self, job: JobId) -> bool {
         let ranked = self.snapshot.ranked.as_ref().expect("set by refresh");
         let j = &mut self.jobs[job.0 as usize];
-        let Ok(work) = j.spec.work() else { return };
+        let Ok(work) = j.spec.work() else { return true };
         let subset = target_subset(&ranked.eligibility, &ranked.ranking, &j.spec, &work);
         if subset.is_empty() {
-            return; // Keep the old pools until devices come back.
+            return false;
         }
+        j.starving_since = None;
         let capacities: Vec<f64> = subset.iter().map(|&i| ranked.indexes[i as usize].capacity).collect();
         let defaults = crate::pools::default_params(&capacities, &self.cfg.plan.pools);
         let params = crate::pools::PoolParams {
@@ -1061,6 +1127,7 @@ impl<Q: TaskQueue> Engine<Q> {
         }
         j.queues = queues;
         j.pool_of = pool_of;
+        true
     }
 }
 
