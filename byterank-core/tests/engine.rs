@@ -265,6 +265,16 @@ fn check(s: &Scenario, w: &World) -> Result<(), TestCaseError> {
         prop_assert_eq!(ends.get(&job), Some(&1), "{:?} ended once", job);
     }
     prop_assert_eq!(w.engine.ledger().escrow, ByteChips::ZERO);
+    // Every chip in a wallet was credited by an event, for a task that validated.
+    let credited: u64 = w
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::RewardCredited { amount, .. } => Some(amount.0),
+            _ => None,
+        })
+        .sum();
+    prop_assert_eq!(credited, w.engine.ledger().wallets.values().map(|c| c.0).sum::<u64>());
     prop_assert!(w.engine.ledger().conserves());
     // Which device each attempt ran on; no device gets two copies of a task.
     let mut device_of: BTreeMap<AttemptId, DeviceId> = BTreeMap::new();

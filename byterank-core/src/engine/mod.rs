@@ -24,9 +24,11 @@
 //!    sends the task to a trusted device, whose result decides which are incorrect.
 //! 5. A task that loses every copy is rescheduled on a fast trusted device. A task
 //!    that fails `max_failures` times fails its job.
-//! 6. When every task has a validated result, no dispute is open and no copy is
-//!    running, the job completes: results in assembly order, bounties paid to the
-//!    owners of devices whose results validated, the rest to the platform.
+//! 6. Once a task's verdicts are final (it has its result, no dispute is open, no
+//!    copy runs), its bounty is paid to the owners of the devices whose results
+//!    validated. When every task has a validated result, no dispute is open and no
+//!    copy is running, the job completes: results in assembly order, the rest of
+//!    the price to the platform.
 //!
 //! Faults feed the devices' histories: a validated result records an on-time or
 //! delayed success; a lost comparison records an incorrect result; a failure is
@@ -786,6 +788,7 @@ impl<Q: TaskQueue> Engine<Q> {
             self.set_verdict(a.job, a.task, attempt, Verdict::Valid, out);
             self.blame(a.job, a.task);
         }
+        self.settle_task(a.job, a.task, false, out);
         self.maybe_complete(a.job, out);
     }
 
@@ -882,6 +885,7 @@ impl<Q: TaskQueue> Engine<Q> {
             self.rescue.push_back((a.job, a.task, self.now));
             out.push(Event::TaskRescued { job: a.job, task: a.task });
         }
+        self.settle_task(a.job, a.task, false, out);
         self.maybe_complete(a.job, out);
     }
 
@@ -889,6 +893,27 @@ impl<Q: TaskQueue> Engine<Q> {
         let j = &self.jobs[job.0 as usize];
         if j.status == JobStatus::Running && j.open_tasks == 0 && j.disputes == 0 && j.running == 0 {
             self.end_job(job, JobStatus::Completed, String::new(), out);
+        }
+    }
+
+    /// Pays a task's bounty to the owners of the devices whose results validated,
+    /// once the verdicts are final: it has its result, no dispute is open and no
+    /// copy runs (or the job is ending: `ending`). A task is paid once.
+    fn settle_task(&mut self, job: JobId, task: u32, ending: bool, out: &mut Vec<Event>) {
+        let j = &mut self.jobs[job.0 as usize];
+        let t = &j.tasks[task as usize];
+        if t.accepted.is_none() || (!ending && (t.disputed || t.running > 0)) {
+            return;
+        }
+        let valid: Vec<DeviceId> = t.results.iter().filter(|r| r.verdict == Verdict::Valid).map(|r| r.device).collect();
+        let each = j.account.settle(task as usize, valid.len());
+        if each == ByteChips::ZERO {
+            return;
+        }
+        for device in valid {
+            self.ledger.release(each);
+            self.ledger.pay(&self.devices[device.0 as usize].owner, each);
+            out.push(Event::RewardCredited { device, job, task, amount: each });
         }
     }
 
@@ -912,32 +937,19 @@ impl<Q: TaskQueue> Engine<Q> {
         for q in &mut j.queues {
             q.drain_all();
         }
-        let mut payments: Vec<(u32, DeviceId, ByteChips)> = Vec::new();
-        for (task, t) in j.tasks.iter_mut().enumerate() {
+        for t in &mut j.tasks {
             t.queued = 0;
-            if t.accepted.is_none() {
-                continue;
-            }
-            let valid: Vec<DeviceId> =
-                t.results.iter().filter(|r| r.verdict == Verdict::Valid).map(|r| r.device).collect();
-            let each = j.account.settle(task, valid.len());
-            payments.extend(valid.into_iter().map(|d| (task as u32, d, each)));
         }
-        let price = j.account.price();
+        for task in 0..j.tasks.len() as u32 {
+            self.settle_task(job, task, true, out);
+        }
+        let j = &self.jobs[job.0 as usize];
         let refund = match status {
             JobStatus::Completed => ByteChips::ZERO,
-            _ => {
-                let unearned: ByteChips = j
-                    .tasks
-                    .iter()
-                    .zip(j.account.bounties())
-                    .filter(|(t, _)| t.accepted.is_none())
-                    .map(|(_, b)| *b)
-                    .sum();
-                unearned
-            }
+            _ => j.tasks.iter().zip(j.account.bounties()).filter(|(t, _)| t.accepted.is_none()).map(|(_, b)| *b).sum(),
         };
-        let platform = j.account.platform().checked_sub(refund).expect("unearned bounties were not paid");
+        let rest = j.account.platform();
+        let platform = rest.checked_sub(refund).expect("unearned bounties were not paid");
         let user = j.user.clone();
         let results: Vec<AttemptId> = match status {
             JobStatus::Completed => {
@@ -949,13 +961,7 @@ impl<Q: TaskQueue> Engine<Q> {
             }
             _ => Vec::new(),
         };
-        self.ledger.release(price);
-        for (task, device, amount) in payments {
-            if amount > ByteChips::ZERO {
-                self.ledger.pay(&self.devices[device.0 as usize].owner, amount);
-                out.push(Event::RewardCredited { device, job, task, amount });
-            }
-        }
+        self.ledger.release(rest);
         self.ledger.platform += platform;
         if refund > ByteChips::ZERO {
             self.ledger.refund(&user, refund);
