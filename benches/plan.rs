@@ -7,6 +7,8 @@
 //! least M meeting PJF <= 1% for m = 1,000,000 tasks over 3,000,000 candidate
 //! devices with Example 2's mix, under each assignment.
 
+mod common;
+
 use std::hint::black_box;
 
 use byterank::core::indexes::{rank_grid, IndexConfig, Lottery};
@@ -14,7 +16,7 @@ use byterank::core::job::{ByteLevel, JobSpec, ReplicationGoal};
 use byterank::core::plan::{plan_job, PlanConfig};
 use byterank::core::replication::{solve, Assignment, DEFAULT_MAX_R};
 use byterank::sim::synth::{synth_grid, SynthConfig};
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use criterion::{criterion_group, criterion_main, Criterion};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -28,13 +30,7 @@ fn plan_1m(c: &mut Criterion) {
     let cfg = PlanConfig::default();
     let mut g = c.benchmark_group("plan_1m");
     g.sample_size(20);
-    g.bench_function("sort_baseline", |b| {
-        b.iter_batched_ref(
-            || scores.clone(),
-            |s| s.sort_unstable_by(|a, b| b.partial_cmp(a).unwrap()),
-            BatchSize::LargeInput,
-        )
-    });
+    common::sort_baseline(&mut g, &scores);
     g.bench_function("plan", |b| b.iter(|| plan_job(black_box(&ranked), &job, &cfg).unwrap()));
     g.finish();
 }

@@ -7,13 +7,15 @@
 //!
 //! The ratio `byterank / sort_baseline` is the figure `docs/benchmarks.md` quotes.
 
+mod common;
+
 use std::hint::black_box;
 
 use byterank::core::grid::Grid;
 use byterank::core::indexes::{compute_indexes, IndexConfig, Lottery};
 use byterank::core::rank::{byte_rank, RankEntry};
 use byterank::sim::synth::{synth_grid, SynthConfig};
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use criterion::{criterion_group, criterion_main, Criterion};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -40,13 +42,7 @@ fn rank_1m(c: &mut Criterion) {
     let cfg = IndexConfig::default();
     let mut g = c.benchmark_group("rank_1m");
     g.sample_size(20);
-    g.bench_function("sort_baseline", |b| {
-        b.iter_batched_ref(
-            || scores.clone(),
-            |s| s.sort_unstable_by(|a, b| b.partial_cmp(a).unwrap()),
-            BatchSize::LargeInput,
-        )
-    });
+    common::sort_baseline(&mut g, &scores);
     g.bench_function("byterank", |b| b.iter(|| byte_rank(black_box(&entries), 100)));
     g.bench_function("indexes", |b| b.iter(|| compute_indexes(black_box(&grid), &cfg, Lottery::Recorded)));
     g.finish();
