@@ -46,7 +46,7 @@ pub struct DeviceIndexes {
 
 /// Everything job-independent about a snapshot, computed once per ranking refresh:
 /// each device's indexes, ByteRank, and the traits eligibility reads.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct RankedGrid {
     /// The indexes of each device, by device index (ascending id order).
     pub indexes: Vec<DeviceIndexes>,

@@ -146,7 +146,10 @@ fn run(s: &Scenario) -> World {
             spec.preferences.regions = Regions::Only(vec![Region::Europe]);
         }
         // A job nobody may run is refused, and the refusal changes nothing.
-        let _ = w.apply(CommandKind::SubmitJob { job: spec, user: format!("user-{j}") });
+        let before = w.engine.clone();
+        if w.apply(CommandKind::SubmitJob { job: spec, user: format!("user-{j}") }).is_err() {
+            assert!(w.engine == before);
+        }
     }
     let mut held: BTreeMap<DeviceId, Vec<Held>> = BTreeMap::new();
     let mut live: Vec<DeviceId> = ids.clone();

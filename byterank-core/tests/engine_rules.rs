@@ -233,6 +233,10 @@ fn refused_commands_change_nothing() {
         assert_eq!(t.apply(kind), Err(error));
         assert!(t.engine == before);
     }
+    let mut nobody = job("n", 1);
+    nobody.preferences.trusted = true;
+    assert!(matches!(t.apply(CommandKind::SubmitJob { job: nobody, user: "u".into() }), Err(EngineError::Plan(_))));
+    assert!(t.engine == before, "a job nobody may run is refused and changes nothing");
     let mut odd = job("k", 1);
     odd.application = "render".into();
     assert!(matches!(

@@ -314,9 +314,10 @@ struct Attempt {
 struct Snapshot {
     /// Snapshot index (id order) to device.
     order: Vec<DeviceId>,
-    /// Indexes, ranking and eligibility traits; derived from the devices at refresh.
+    /// Indexes, ranking and eligibility traits of the devices as they were at the
+    /// refresh (not serialized: they follow from the refresh's inputs).
     #[cfg_attr(feature = "serde", serde(skip))]
-    ranked: Option<RankedGrid>,
+    ranked: RankedGrid,
     /// ByteRank by device handle (0: flagged, removed or registered since).
     rank: Vec<u32>,
     /// Flags by device handle.
@@ -570,8 +571,7 @@ impl<Q: TaskQueue> Engine<Q> {
         let app = application(&spec.application)
             .ok_or_else(|| EngineError::UnknownApplication(spec.id.clone(), spec.application.clone()))?;
         let chunks = app.split(spec).map_err(|e| EngineError::Application(spec.id.clone(), e))?;
-        let ranked = self.ranked();
-        let plan = plan_job(&ranked, spec, &self.cfg.plan)?;
+        let plan = plan_job(&self.snapshot.ranked, spec, &self.cfg.plan)?;
         let sizes: Vec<u64> = chunks.iter().map(|c| c.len).collect();
         let account = JobAccount::new(spec.price_chips, &sizes, &self.cfg.plan.rewards)
             .map_err(|e| EngineError::Reward(spec.id.clone(), e))?;
@@ -628,19 +628,7 @@ impl<Q: TaskQueue> Engine<Q> {
         let mut running = core::mem::take(&mut self.running);
         running.sort_by_key(|j| (level(j), *j));
         self.running = running;
-        self.snapshot.ranked = Some(ranked);
         Ok(())
-    }
-
-    /// The last snapshot's ranked grid (computed on demand after a restore).
-    fn ranked(&mut self) -> RankedGrid {
-        match self.snapshot.ranked.take() {
-            Some(r) => r,
-            None => {
-                let view = View { devices: &self.devices, order: &self.snapshot.order, now: self.now };
-                rank_grid(&view, &self.cfg.index, Lottery::Recorded)
-            }
-        }
     }
 
     fn pull(&mut self, device: DeviceId, out: &mut Vec<Event>) {
@@ -1083,7 +1071,7 @@ impl<Q: TaskQueue> Engine<Q> {
         }
         let active = ranked.ranking.active() as u32;
         let best = libm::ceil(self.cfg.rescue_share * f64::from(active)) as u32;
-        self.snapshot = Snapshot { order, ranked: Some(ranked), rank, flags, best };
+        self.snapshot = Snapshot { order, ranked, rank, flags, best };
         out.push(Event::RankingRefreshed { active });
         for job in self.running.clone() {
             if !self.replan(job) {
@@ -1100,7 +1088,7 @@ impl<Q: TaskQueue> Engine<Q> {
     /// copies over them again, round-robin from pool 1. Returns false, keeping the
     /// old pools, when no device qualifies.
     fn replan(&mut self, job: JobId) -> bool {
-        let ranked = self.snapshot.ranked.as_ref().expect("set by refresh");
+        let ranked = &self.snapshot.ranked;
         let j = &mut self.jobs[job.0 as usize];
         let Ok(work) = j.spec.work() else { return true };
         let subset = target_subset(&ranked.eligibility, &ranked.ranking, &j.spec, &work);
