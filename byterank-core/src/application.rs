@@ -16,7 +16,7 @@
 //!   function, [`Synthetic::expected`], and [`Synthetic::incorrect`] makes
 //!   well-formed wrong results that pass integrity but fail replica comparison.
 //! - [`Gzip`], real work: chunked gzip compression of a byte stream. The engine
-//!   side is `no_std`; with the `gzip` feature, [`Gzip::compress_chunk`] is the
+//!   side is `no_std`; with the `gzip` feature, `Gzip::compress_chunk` is the
 //!   worker's side. [`Gzip::assemble`] concatenates the members in chunk order into
 //!   one valid multi-member gzip file (RFC 1952 §2.2).
 
@@ -294,7 +294,7 @@ impl Application for Synthetic {
 /// The engine side (split, check, agree) needs no codec. A valid result has
 /// metadata `format` = `gzip`, a non-empty digest, and a size within
 /// [`MIN_MEMBER`](Gzip::MIN_MEMBER)`..=`[`max_member(len)`](Gzip::max_member).
-/// Replicas agree when size and digest are equal: [`Gzip::compress_chunk`] is
+/// Replicas agree when size and digest are equal: `Gzip::compress_chunk` is
 /// deterministic, so workers running the same codec build produce the same bytes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Gzip;

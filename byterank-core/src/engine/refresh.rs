@@ -1,0 +1,79 @@
+//! Time passing: heartbeat timers, the daily lottery, and the ranking refresh every
+//! 30 s of engine time.
+
+use super::*;
+
+impl<Q: TaskQueue> Engine<Q> {
+    pub(super) fn tick(&mut self, out: &mut Vec<Event>) {
+        self.fire_timers(out);
+        let day = self.now.millis().div_euclid(DAY_MS);
+        let mut refresh = self.now >= self.next_refresh;
+        if self.lottery_day != Some(day) {
+            self.draw_lottery(day, out);
+            refresh = true;
+        }
+        if refresh {
+            self.refresh(out);
+        }
+        self.check_rescues(out);
+    }
+
+    pub(super) fn draw_lottery(&mut self, day: i64, out: &mut Vec<Event>) {
+        self.lottery_day = Some(day);
+        let order: Vec<DeviceId> = self.names.values().copied().filter(|d| self.devices[d.0 as usize].live).collect();
+        let now = self.now;
+        let chances: Vec<f64> = order
+            .iter()
+            .map(|d| {
+                let e = &self.devices[d.0 as usize];
+                let since = e.last_task.unwrap_or(e.registered);
+                win_probability(Some((now.millis() - since.millis()) as f64 / HOUR_MS as f64), &self.cfg.index.lottery)
+            })
+            .collect();
+        let seed = self.cfg.lottery_seed ^ (day as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let mut winners = 0;
+        for (d, won) in order.iter().zip(draw(chances, seed)) {
+            self.devices[d.0 as usize].state.lottery_winner = won;
+            winners += u32::from(won);
+        }
+        out.push(Event::LotteryDrawn { day, winners });
+    }
+
+    pub(super) fn refresh(&mut self, out: &mut Vec<Event>) {
+        self.next_refresh = self.now.add_millis(self.cfg.refresh_ms);
+        let now = self.now;
+        for e in &mut self.devices {
+            let since = e.last_task.unwrap_or(e.registered);
+            e.state.hours_since_last_task = Some((now.millis() - since.millis()) as f64 / HOUR_MS as f64);
+        }
+        let order: Vec<DeviceId> = self.names.values().copied().filter(|d| self.devices[d.0 as usize].live).collect();
+        let view = View { devices: &self.devices, order: &order, now };
+        let ranked = rank_grid(&view, &self.cfg.index, Lottery::Recorded);
+        let n = self.devices.len();
+        let mut rank = alloc::vec![0u32; n];
+        let mut flags = alloc::vec![Flags::NONE; n];
+        for (i, d) in order.iter().enumerate() {
+            rank[d.0 as usize] = ranked.ranking.rank(i);
+            flags[d.0 as usize] = ranked.indexes[i].flags;
+        }
+        for (d, f) in flags.iter().enumerate() {
+            let before = self.snapshot.flags.get(d).copied().unwrap_or(Flags::NONE);
+            if *f != before {
+                out.push(Event::DeviceFlagged { device: DeviceId(d as u32), flags: *f });
+            }
+        }
+        let active = ranked.ranking.active() as u32;
+        let best = libm::ceil(self.cfg.rescue_share * f64::from(active)) as u32;
+        self.snapshot = Snapshot { order, ranked, rank, flags, best };
+        out.push(Event::RankingRefreshed { active });
+        for job in self.running.clone() {
+            if !self.replan(job) {
+                let since = *self.jobs[job.0 as usize].starving_since.get_or_insert(now);
+                if now.millis() - since.millis() >= self.cfg.starve_ms {
+                    let reason = format!("no device has qualified for the job since {since}");
+                    self.end_job(job, JobStatus::Failed, reason, out);
+                }
+            }
+        }
+    }
+}
