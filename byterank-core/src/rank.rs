@@ -12,19 +12,28 @@
 //!
 //! The paper does step 2 on a linked list, which is O(m²). Step 2 is the offline
 //! "insert at index" problem: each device is inserted at index `d` of the list of
-//! devices below it. Replaying the insertions backwards, each device takes the
-//! `d`-th still-free slot of the final order, so the whole step is `m` queries
-//! "take the k-th free slot" on [`FreeSlots`], a shallow counting tree.
+//! devices below it. Replaying the insertions backwards, device `s` (0 is the top)
+//! takes the `d_s`-th still-free slot of the final order, for `s = 0, 1, .., m-1`
+//! in turn; `fault_push` answers these `m` queries together, level by level.
 //!
-//! Why this layout: a Fenwick tree does the same in 20 dependent loads per query,
-//! most of them cache misses at a million devices, and ends up several times slower
-//! than sorting the scores. Here the tree is 32-way (three levels of prefix counts
-//! at a million devices, 36 KB) over a bit set of 128 KB, all of it in L2; each
-//! node on the way down is searched by a branch-free count that the compiler
-//! vectorises. The sort is a stable radix sort of packed keys (capacity
-//! bits over index bits), and a gather pass lays out each device's push distance in
-//! sorted order before the dependent loop starts, so that loop reads only
-//! sequentially.
+//! Why this layout: answering the queries one at a time on a counting tree is a
+//! chain of dependent loads and updates per query. The previous version, a 32-way
+//! tree of prefix counts over a bit set, took about 28 ms at a million devices,
+//! nearly twice the time of sorting the scores. Here one sequential pass over the
+//! queries, in time order, splits the slots into up to 32 parts: a query goes to
+//! the part that holds its slot, which only a few counters (free slots before each
+//! part) decide. Every query takes exactly one slot, so a part receives as many
+//! queries as it has slots, and it receives them in its own range of the array,
+//! still in time order, with `d` made relative to the part. The counters are lanes
+//! packed in a few machine words (SWAR), kept in registers, and a query compares
+//! `d` with all of them at once: a few dozen register operations, no branch.
+//! Splitting every part again, four levels bring a million slots down to parts of
+//! 16, and a part of 16 is finished in one `u64` (about 13 ms in all at a million
+//! devices). The sort deals each device, its fault rate with it, into one of 4,096
+//! buckets by the top of its capacity key in one pass and sorts each bucket in
+//! cache, so push distances are computed bucket by bucket, with no random-access
+//! pass over the devices (under 10 ms, where sorting keys and then gathering the
+//! rates took 14).
 
 use alloc::vec;
 use alloc::vec::Vec;
@@ -102,10 +111,10 @@ pub fn fault_push_distance(i: usize, fault_rate: f64) -> usize {
 /// With 2^31 devices or more.
 pub fn byte_rank(entries: &[RankEntry], boost: usize) -> Ranking {
     assert!(entries.len() < 1 << 31, "ByteRank takes fewer than 2^31 devices");
-    let mut sorted = sort_by_capacity(entries);
-    let pushed = fault_push(entries, &mut sorted);
-    drop(sorted);
-    let order = lottery(&pushed, boost);
+    let mut queries = sorted_queries(entries);
+    let pushed = fault_push(&mut queries);
+    drop(queries);
+    let order = lottery(pushed, boost);
     let mut ranks = vec![0u32; entries.len()];
     for (pos, &idx) in order.iter().enumerate() {
         ranks[idx as usize] = pos as u32 + 1;
@@ -113,6 +122,7 @@ pub fn byte_rank(entries: &[RankEntry], boost: usize) -> Ranking {
     Ranking { ranks, order }
 }
 
+/// The lottery bit of a tag (a device index with this bit set for a winner).
 const WINNER: u32 = 1 << 31;
 
 /// Maps a capacity to a `u64` whose ascending order is the capacity's descending
@@ -123,75 +133,6 @@ fn descending_key(c: f64) -> u64 {
     !ascending
 }
 
-/// Step 1: indices of the unflagged devices by capacity, descending, ties by index.
-///
-/// Each device becomes one `u64`: the top bits of its capacity key over its index,
-/// so a plain integer sort does the work. Capacities that agree in the kept bits
-/// but not in all of them (rare: a relative gap below about 2^-32 at 1M devices)
-/// end up in index order; a linear pass finds such runs and sorts them by the
-/// full key. Returns the packed words; `word & index_mask(n)` is the index.
-fn sort_by_capacity(entries: &[RankEntry]) -> Vec<u64> {
-    let shift = index_bits(entries.len());
-    let mut keys: Vec<u64> = entries
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| !e.flagged)
-        .map(|(i, e)| (descending_key(e.capacity) >> shift << shift) | i as u64)
-        .collect();
-    // The indices are already ascending, so a stable sort on the capacity bits alone
-    // finishes the job.
-    radix_sort_from_bit(&mut keys, shift);
-    let mask = index_mask(entries.len());
-    let full = |w: &u64| (descending_key(entries[(w & mask) as usize].capacity), w & mask);
-    let mut start = 0;
-    while start < keys.len() {
-        let top = keys[start] >> shift;
-        let len = keys[start..].iter().take_while(|w| *w >> shift == top).count();
-        if len > 1 {
-            let run = &mut keys[start..start + len];
-            if run.windows(2).any(|p| full(&p[0]) > full(&p[1])) {
-                run.sort_unstable_by_key(full);
-            }
-        }
-        start += len;
-    }
-    keys
-}
-
-const RADIX_BITS: u32 = 11;
-
-/// Stable LSD radix sort of `keys` on their bits `low..64`, 11 bits a pass (the
-/// histogram stays in L1); passes whose digit is the same in every key are skipped.
-fn radix_sort_from_bit(keys: &mut Vec<u64>, low: u32) {
-    let passes = (64 - low).div_ceil(RADIX_BITS) as usize;
-    let digit = |k: u64, p: usize| ((k >> (low as usize + p * RADIX_BITS as usize)) & ((1 << RADIX_BITS) - 1)) as usize;
-    let mut counts = vec![[0u32; 1 << RADIX_BITS]; passes];
-    for &k in keys.iter() {
-        for (p, c) in counts.iter_mut().enumerate() {
-            c[digit(k, p)] += 1;
-        }
-    }
-    let n = keys.len() as u32;
-    let mut buf = vec![0u64; keys.len()];
-    for (p, c) in counts.iter().enumerate() {
-        if c.contains(&n) {
-            continue;
-        }
-        let mut offsets = [0u32; 1 << RADIX_BITS];
-        let mut sum = 0;
-        for (o, &k) in offsets.iter_mut().zip(c) {
-            *o = sum;
-            sum += k;
-        }
-        for &k in keys.iter() {
-            let d = digit(k, p);
-            buf[offsets[d] as usize] = k;
-            offsets[d] += 1;
-        }
-        core::mem::swap(keys, &mut buf);
-    }
-}
-
 fn index_bits(n: usize) -> u32 {
     usize::BITS - n.leading_zeros()
 }
@@ -200,284 +141,347 @@ fn index_mask(n: usize) -> u64 {
     (1u64 << index_bits(n)) - 1
 }
 
-/// Step 2: the order (as indices, with the lottery bit) after the fault push.
+/// Bits of the capacity key that choose a device's bucket in the first pass of the
+/// sort: 4,096 buckets, whose counters stay in L1.
+const BUCKET_BITS: u32 = 12;
+
+/// Step 1, with each device's push distance: the unflagged devices by capacity,
+/// descending, ties by index, each as a query `d << 32 | tag` for [`fault_push`]
+/// (`d` is the push distance, `tag` the index with [`WINNER`] for a lottery winner).
 ///
-/// A first pass gathers each device's push distance and lottery bit in sorted
-/// order: its reads of `entries` are independent, so they overlap in memory. The
-/// second pass, whose steps depend on each other, then reads only sequentially.
-fn fault_push(entries: &[RankEntry], sorted: &mut [u64]) -> Vec<u32> {
-    let m = sorted.len();
+/// Each device becomes a packed word: the top bits of its capacity key over its
+/// index. One pass deals the words, each with its fault rate and lottery bit, into
+/// buckets by the top [`BUCKET_BITS`] of the key bits that vary; it reads the
+/// devices in order. Each bucket (a few thousand devices at most when capacities are
+/// spread) is then sorted in cache on the remaining bits by a stable radix sort, so
+/// equal keys keep index order. Capacities that agree in the kept bits but not in
+/// all of them (rare: a relative gap below about 2^-32 at 1M devices) are then in
+/// index order; a scan of the bucket finds such runs and sorts them by the full
+/// key. A push distance needs the device's place in the sorted order, which is
+/// known once its bucket is sorted, and its fault rate, which travelled with it: no
+/// pass reads the devices in random order.
+fn sorted_queries(entries: &[RankEntry]) -> Vec<u64> {
+    let shift = index_bits(entries.len());
     let mask = index_mask(entries.len());
-    // Dense copies (8 bytes a device, sign bit = lottery win; negative and NaN rates,
-    // which push nothing, become 0) make the gather below touch a third as many
-    // cache lines and pages as reading `entries` would.
-    let rates: Vec<u64> =
-        entries.iter().map(|e| f64::max(e.fault_rate, 0.0).to_bits() | u64::from(e.lottery_winner) << 63).collect();
-    for (s, w) in sorted.iter_mut().enumerate() {
-        let idx = (*w & mask) as usize;
-        let packed = rates[idx];
-        let rate = f64::from_bits(packed & !(1 << 63));
-        let d = fault_push_distance(m - s, rate) as u64;
-        *w = d << 32 | idx as u64 | (packed >> 63) << 31;
+    let mut queries = Vec::with_capacity(entries.len());
+    let (mut lo, mut hi) = (u64::MAX, 0);
+    for (i, e) in entries.iter().enumerate() {
+        if !e.flagged {
+            let top = descending_key(e.capacity) >> shift;
+            (lo, hi) = (lo.min(top), hi.max(top));
+            queries.push(top << shift | i as u64);
+        }
     }
-    let mut slots = FreeSlots::new(m);
+    let m = queries.len();
+    if m == 0 {
+        return queries;
+    }
+    let varying = u64::BITS - (hi - lo).leading_zeros();
+    let bucket_bits = varying.min(BUCKET_BITS);
+    let low_bits = varying - bucket_bits;
+    // The kept capacity bits, counted from the least key: bucket over the rest.
+    let key = |w: u64| (w >> shift) - lo;
+    let bucket = |w: u64| (key(w) >> low_bits) as usize;
+    let mut starts = vec![0usize; (1 << bucket_bits) + 1];
+    for &w in &queries {
+        starts[bucket(w) + 1] += 1;
+    }
+    for b in 1..starts.len() {
+        starts[b] += starts[b - 1];
+    }
+    // [the rest of the key over the index, the fault rate's bits with the lottery
+    // bit on top]; negative and NaN rates, which push nothing, become 0 (and -0.0
+    // becomes 0.0, whose sign bit cannot pass for a lottery win).
+    let low_mask = (1u64 << low_bits) - 1;
+    let mut records = vec![[0u64; 2]; m];
+    let mut next = starts.clone();
+    for &w in &queries {
+        let e = &entries[(w & mask) as usize];
+        let b = bucket(w);
+        let rate = f64::max(e.fault_rate, 0.0).to_bits() & !(1 << 63) | u64::from(e.lottery_winner) << 63;
+        records[next[b]] = [(key(w) & low_mask) << shift | (w & mask), rate];
+        next[b] += 1;
+    }
+    let full = |r: &[u64; 2]| (descending_key(entries[(r[0] & mask) as usize].capacity), r[0] & mask);
+    let mut scratch = Vec::new();
+    for b in starts.windows(2) {
+        let (bucket, out) = (&mut records[b[0]..b[1]], &mut queries[b[0]..b[1]]);
+        sort_records(bucket, &mut scratch, shift, low_bits);
+        if emit(bucket, out, m - b[0], shift, mask) {
+            // Neighbours that agree in the kept bits: order each such run by the
+            // full key, then emit the bucket again.
+            for run in bucket.chunk_by_mut(|a, b| a[0] >> shift == b[0] >> shift) {
+                if run.windows(2).any(|p| full(&p[0]) > full(&p[1])) {
+                    run.sort_unstable_by_key(full);
+                }
+            }
+            emit(bucket, out, m - b[0], shift, mask);
+        }
+    }
+    queries
+}
+
+/// Writes the queries of the sorted `records` to `out`, the first of them having
+/// `below` devices from it to the bottom (itself included); tells whether two
+/// neighbours agree in all their kept key bits.
+fn emit(records: &[[u64; 2]], out: &mut [u64], below: usize, shift: u32, mask: u64) -> bool {
+    let mut tie = false;
+    let mut previous = u64::MAX;
+    for (p, (r, q)) in records.iter().zip(out).enumerate() {
+        tie |= r[0] >> shift == previous;
+        previous = r[0] >> shift;
+        // fault_push_distance(i, rate), for a rate that is neither negative nor NaN:
+        // the product, if below i - 1, truncated.
+        let i = f64::from((below - p) as u32);
+        let x = i * f64::from_bits(r[1] & !(1 << 63));
+        let d = if x < i - 1.0 { x } else { i - 1.0 } as u32;
+        *q = u64::from(d) << 32 | (r[0] & mask) | (r[1] >> 63) << 31;
+    }
+    tie
+}
+
+/// Digit width of the in-bucket radix sort: 256 counters a pass.
+const DIGIT_BITS: u32 = 8;
+
+/// Buckets smaller than this are sorted by insertion.
+const SMALL: usize = 32;
+
+/// Stable sort of `records` by `record[0] >> shift`, a value of `bits` bits: an LSD
+/// radix sort, one counting pass for all digits, skipping digits that are the same
+/// in every record; insertion sort for a handful.
+fn sort_records(records: &mut [[u64; 2]], scratch: &mut Vec<[u64; 2]>, shift: u32, bits: u32) {
+    if records.len() < SMALL {
+        for i in 1..records.len() {
+            let r = records[i];
+            let mut j = i;
+            while j > 0 && records[j - 1][0] >> shift > r[0] >> shift {
+                records[j] = records[j - 1];
+                j -= 1;
+            }
+            records[j] = r;
+        }
+        return;
+    }
+    const RADIX: usize = 1 << DIGIT_BITS;
+    let passes = bits.div_ceil(DIGIT_BITS) as usize;
+    let digit = |r: &[u64; 2], p: usize| (r[0] >> (shift as usize + p * DIGIT_BITS as usize)) as usize & (RADIX - 1);
+    let mut counts = [[0u32; RADIX]; (u64::BITS / DIGIT_BITS) as usize + 1];
+    let counts = &mut counts[..passes];
+    for r in records.iter() {
+        for (p, c) in counts.iter_mut().enumerate() {
+            c[digit(r, p)] += 1;
+        }
+    }
+    scratch.resize(records.len(), [0; 2]);
+    let n = records.len() as u32;
+    let mut in_scratch = false;
+    for (p, c) in counts.iter_mut().enumerate() {
+        if c.contains(&n) {
+            continue;
+        }
+        let mut sum = 0;
+        for o in c.iter_mut() {
+            (*o, sum) = (sum, sum + *o);
+        }
+        let (from, to): (&[[u64; 2]], &mut [[u64; 2]]) =
+            if in_scratch { (&scratch[..], &mut *records) } else { (&*records, &mut scratch[..]) };
+        for r in from {
+            let d = digit(r, p);
+            to[c[d] as usize] = *r;
+            c[d] += 1;
+        }
+        in_scratch = !in_scratch;
+    }
+    if in_scratch {
+        records.copy_from_slice(scratch);
+    }
+}
+
+/// Slots of a leaf: their order fits in a `u64`, four bits a slot.
+const LEAF: usize = 16;
+
+/// Step 2: the order (as tags) after the fault push.
+///
+/// `queries` holds, in sorted order, `d << 32 | tag`: device `s` (0-based; 0 is the
+/// top) takes the `d`-th (0-based) slot still free of the final order, for `s = 0,
+/// 1, .., m-1` in turn. A [`split`] sends each query to the part of the slots that
+/// holds its slot; a part gets as many queries as it has slots, so the queries of
+/// part `j` fill exactly the part's own range of the array, still in time order,
+/// with `d` now counted within the part. Splitting all parts again, level by level
+/// (each level one sequential pass over the array), brings the parts down to
+/// [`LEAF`] slots, finished by [`leaf`].
+fn fault_push(queries: &mut [u64]) -> Vec<u32> {
+    let m = queries.len();
+    let mut spare = vec![0u64; m];
+    let (mut from, mut to) = (queries, &mut spare[..]);
+    let mut range = m;
+    while range > LEAF {
+        let part_bits = part_bits(range);
+        for (f, t) in from.chunks(range).zip(to.chunks_mut(range)) {
+            split(f, t, part_bits);
+        }
+        core::mem::swap(&mut from, &mut to);
+        range = 1 << part_bits;
+    }
     let mut out = vec![0u32; m];
-    for &w in sorted.iter() {
-        out[slots.take((w >> 32) as usize)] = w as u32;
+    for (q, o) in from.chunks(LEAF).zip(out.chunks_mut(LEAF)) {
+        leaf(q, o);
     }
     out
 }
 
+/// Parts of `2^part_bits` slots for ranges of `range` slots: 32 parts while the
+/// counters need more than 15 bits, then 16, then 8 parts of a leaf each.
+fn part_bits(range: usize) -> u32 {
+    let bits = usize::BITS - (range - 1).leading_zeros();
+    if range > 1 << 15 {
+        (bits - 5).max(15)
+    } else if range > 1 << 7 {
+        (bits - 4).max(7)
+    } else {
+        LEAF.trailing_zeros()
+    }
+}
+
+/// One split of a range (`from`, its queries in time order) into parts of
+/// `2^part_bits` slots, written to `to`, with counters just wide enough for the
+/// ranges [`part_bits`] gives such parts.
+fn split(from: &[u64], to: &mut [u64], part_bits: u32) {
+    match part_bits {
+        0..=4 => split_with::<8, 1>(from, to, part_bits),
+        5..=11 => split_with::<16, 4>(from, to, part_bits),
+        _ => split_with::<32, 16>(from, to, part_bits),
+    }
+}
+
+/// Splits a range of slots into parts of `2^part_bits` slots: each query (`k << 32 |
+/// tag`, in time order) goes to the part holding the `k`-th free slot, with `k` made
+/// relative to that part, and the parts' queries are written to `to`, each part at
+/// its own offset, in time order.
+///
+/// The state is, for each part, the free slots before it, kept as `LANE`-bit lanes
+/// packed in `WORDS` words, each lane biased by its top bit. A query compares all
+/// lanes at once with `k + 1` by one subtraction a word (the bias stops borrows
+/// between lanes; a lane's top bit survives exactly when it exceeds `k`), takes the
+/// last part whose lane does not exceed `k`, and takes one slot off the lanes that
+/// do. What carries from one query to the next is those few words, in registers:
+/// about 50 instructions a query for 16 parts, with no branch, where descending a
+/// counting tree costs a chain of loads. Every lane must stay below `2^(LANE-1)`.
+fn split_with<const LANE: u32, const WORDS: usize>(from: &[u64], to: &mut [u64], part_bits: u32) {
+    let per_word = (u64::BITS / LANE) as usize;
+    let parts = WORDS * per_word;
+    let lane = |l: usize| LANE as usize * (l % per_word);
+    let ones = (0..per_word).fold(0u64, |o, l| o | 1 << lane(l));
+    let bias = ones << (LANE - 1);
+    let lane_mask = (1u64 << LANE) - 1;
+    let n = from.len();
+    debug_assert!(n <= parts << part_bits && n <= 1 << (LANE - 1));
+    debug_assert!(n.min((parts - 1) << part_bits) < 1 << (LANE - 1));
+    let mut before = [bias; WORDS];
+    let mut next = [0usize; 64];
+    for (l, x) in next.iter_mut().enumerate().take(parts) {
+        *x = (l << part_bits).min(n);
+        before[l / per_word] += (*x as u64) << lane(l);
+    }
+    for &q in from {
+        let k1 = ((q >> 32) + 1) * ones;
+        let old = before;
+        let mut above = 0;
+        for b in &mut before {
+            let over = ((*b - k1) >> (LANE - 1)) & ones;
+            *b -= over;
+            above += over;
+        }
+        // Sum the lanes of `above` into the top lane.
+        let above = ((above.wrapping_mul(ones) >> lane(per_word - 1)) & lane_mask) as usize;
+        let j = (parts - 1 - above) % parts;
+        let base = ((old[j / per_word] >> lane(j)) & lane_mask) - (1 << (LANE - 1));
+        to[next[j]] = q - (base << 32);
+        next[j] += 1;
+    }
+}
+
+/// Places the queries of one range of at most [`LEAF`] slots into `out`, by the same
+/// problem read backwards: the last query in time order takes the one slot left, and
+/// each earlier query `i` goes in front of the `k_i`-th of the later ones, in slot
+/// order. The order of the range is a list of query numbers, four bits each, in one
+/// `u64`, where inserting at `k` is a few shifts and masks.
+fn leaf(queries: &[u64], out: &mut [u32]) {
+    let mut list = 0u64;
+    for (i, &q) in queries.iter().enumerate().rev() {
+        let at = 4 * (q >> 32);
+        let front = list & ((1 << at) - 1);
+        list = front | (list - front) << 4 | (i as u64) << at;
+    }
+    for (p, o) in out.iter_mut().enumerate() {
+        *o = queries[(list >> (4 * p)) as usize & (LEAF - 1)] as u32;
+    }
+}
+
 /// Step 3: winners move up `boost` places, without overtaking each other.
-fn lottery(pushed: &[u32], boost: usize) -> Vec<u32> {
+fn lottery(mut pushed: Vec<u32>, boost: usize) -> Vec<u32> {
     let mut winners: Vec<(usize, u32)> = Vec::new();
     let mut next_free = 0;
-    for (p, &t) in pushed.iter().enumerate() {
+    // Collect the winners, and move the others to the front, in order.
+    let mut others = 0;
+    for p in 0..pushed.len() {
+        let t = pushed[p];
+        pushed[others] = t;
         if t & WINNER != 0 {
             let fin = p.saturating_sub(boost).max(next_free);
             winners.push((fin, t & !WINNER));
             next_free = fin + 1;
+        } else {
+            others += 1;
         }
     }
     if winners.is_empty() {
-        return pushed.to_vec();
+        return pushed;
     }
     let mut out = Vec::with_capacity(pushed.len());
-    let mut others = pushed.iter().filter(|&&t| t & WINNER == 0);
-    let mut w = winners.into_iter().peekable();
-    for pos in 0..pushed.len() {
-        match w.peek() {
-            Some(&(fin, idx)) if fin == pos => {
-                out.push(idx);
-                w.next();
-            }
-            _ => out.push(*others.next().expect("one device per position")),
-        }
+    let mut taken = 0;
+    for (fin, idx) in winners {
+        let before = fin - out.len();
+        out.extend_from_slice(&pushed[taken..taken + before]);
+        taken += before;
+        out.push(idx);
     }
+    out.extend_from_slice(&pushed[taken..others]);
     out
 }
-
-const WORD_BITS: usize = 64;
-/// Entries per low and mid node: 32 prefix counts of 16 bits, one cache line.
-const FANOUT: usize = 32;
-/// Entries per node above: 16 prefix counts of 32 bits, one cache line.
-const HIGH: usize = 16;
-
-/// The slots `0..n` of an order, each free or taken, answering "take the k-th free
-/// slot" with a fixed number of branch-free steps.
-///
-/// A bit per slot (1 = free) under a tree of 32-way nodes. A node holds, for each
-/// child, the free slots in the children before it (a prefix count); entries past
-/// the last child hold the node's total, so no query lands on them. The two lowest
-/// levels count in `u16` (a node covers at most 65,536 slots), the levels above in
-/// `u32`. Finding the k-th free slot counts, in each node on the way down, the
-/// entries `<= k`; taking it decrements the entries after the chosen child. Both
-/// are fixed-length loops over 32 lanes that the compiler turns into SIMD.
-pub struct FreeSlots {
-    words: Vec<u64>,
-    /// One node per 32 words (2,048 slots).
-    low: Vec<[u16; FANOUT]>,
-    /// One node per 32 low nodes (65,536 slots).
-    mid: Vec<[u16; FANOUT]>,
-    /// Levels above, bottom first, 16-way; the last holds the single root node.
-    high: Vec<Vec<[u32; HIGH]>>,
-    free: usize,
-}
-
-impl FreeSlots {
-    /// `n` free slots.
-    ///
-    /// # Panics
-    ///
-    /// When `n` does not fit in a `u32`.
-    pub fn new(n: usize) -> FreeSlots {
-        assert!(u32::try_from(n).is_ok(), "FreeSlots holds at most u32::MAX slots");
-        let n_words = n.div_ceil(WORD_BITS).max(1);
-        let mut words = vec![0u64; n_words.next_multiple_of(FANOUT)];
-        let word_counts: Vec<u32> = (0..n_words)
-            .map(|w| {
-                let live = n.saturating_sub(w * WORD_BITS).min(WORD_BITS);
-                words[w] = if live == WORD_BITS { u64::MAX } else { (1u64 << live) - 1 };
-                live as u32
-            })
-            .collect();
-        let (low, low_counts) = build_level::<u16, FANOUT>(&word_counts);
-        let (mid, mut counts) = build_level::<u16, FANOUT>(&low_counts);
-        let mut high = Vec::new();
-        while counts.len() > 1 {
-            let (level, up) = build_level::<u32, HIGH>(&counts);
-            high.push(level);
-            counts = up;
-        }
-        FreeSlots { words, low, mid, high, free: n }
-    }
-
-    /// Number of free slots.
-    pub fn free(&self) -> usize {
-        self.free
-    }
-
-    /// Marks the `k`-th (0-based) free slot taken and returns it.
-    ///
-    /// # Panics
-    ///
-    /// When `k >= self.free()`.
-    #[inline]
-    pub fn take(&mut self, k: usize) -> usize {
-        assert!(k < self.free, "slot {k} asked of {} free", self.free);
-        let mut k = k as u32;
-        let mut node = 0;
-        for level in self.high.iter_mut().rev() {
-            node = node * HIGH + descend(&mut level[node], &mut k);
-        }
-        node = node * FANOUT + descend(&mut self.mid[node], &mut k);
-        let w = node * FANOUT + descend(&mut self.low[node], &mut k);
-        let bit = select(self.words[w], k);
-        self.words[w] &= !(1u64 << bit);
-        self.free -= 1;
-        w * WORD_BITS + bit as usize
-    }
-}
-
-/// A prefix count: `u16` or `u32`.
-trait Count: Copy + Ord + core::ops::Sub<Output = Self> + core::iter::Sum {
-    /// `[0, 1, .., 31]`, so lane-wise comparisons with a child index vectorise.
-    const LANES: [Self; 32];
-    const ONE: Self;
-    const ZERO: Self;
-    fn from_u32(x: u32) -> Self;
-    fn to_u32(self) -> u32;
-}
-
-macro_rules! count_impl {
-    ($t:ty) => {
-        impl Count for $t {
-            const LANES: [Self; 32] = {
-                let mut l = [0; 32];
-                let mut i = 0;
-                while i < 32 {
-                    l[i] = i as $t;
-                    i += 1;
-                }
-                l
-            };
-            const ONE: Self = 1;
-            const ZERO: Self = 0;
-            #[inline(always)]
-            fn from_u32(x: u32) -> Self {
-                x as $t
-            }
-            #[inline(always)]
-            fn to_u32(self) -> u32 {
-                self as u32
-            }
-        }
-    };
-}
-count_impl!(u16);
-count_impl!(u32);
-
-/// Groups `counts` into nodes of `N` prefix counts; returns the nodes and each
-/// node's total, the counts of the level above.
-fn build_level<T: Count, const N: usize>(counts: &[u32]) -> (Vec<[T; N]>, Vec<u32>) {
-    counts
-        .chunks(N)
-        .map(|chunk| {
-            let total: u32 = chunk.iter().sum();
-            let mut node = [T::from_u32(total); N];
-            let mut sum = 0;
-            for (entry, c) in node.iter_mut().zip(chunk) {
-                *entry = T::from_u32(sum);
-                sum += c;
-            }
-            (node, total)
-        })
-        .unzip()
-}
-
-/// Picks the child holding the `k`-th free slot of `node`, makes `k` relative to
-/// it, and counts the slot as taken in the entries after it.
-#[inline(always)]
-fn descend<T: Count, const N: usize>(node: &mut [T; N], k: &mut u32) -> usize {
-    let kt = T::from_u32(*k);
-    // Entries rise along the node: the child is the last entry <= k.
-    let below: T = node.iter().map(|&p| if p <= kt { T::ONE } else { T::ZERO }).sum::<T>() - T::ONE;
-    let child = below.to_u32() as usize & (N - 1);
-    *k -= node[child].to_u32();
-    for (p, &lane) in node.iter_mut().zip(&T::LANES) {
-        *p = *p - if lane > below { T::ONE } else { T::ZERO };
-    }
-    child
-}
-
-/// Position of the `k`-th (0-based) set bit of `w`, which has more than `k`.
-/// Broadword (no `popcnt` needed): byte counts, their prefix sums by one
-/// multiplication, then a table for the bit within the byte.
-#[inline]
-fn select(w: u64, k: u32) -> u32 {
-    const L8: u64 = 0x0101_0101_0101_0101;
-    const H8: u64 = 0x8080_8080_8080_8080;
-    let mut s = w - ((w >> 1) & 0x5555_5555_5555_5555);
-    s = (s & 0x3333_3333_3333_3333) + ((s >> 2) & 0x3333_3333_3333_3333);
-    s = (s + (s >> 4)) & 0x0f0f_0f0f_0f0f_0f0f;
-    let prefix = s.wrapping_mul(L8); // byte i: set bits in bytes 0..=i
-                                     // Bytes whose inclusive prefix is <= k lie wholly before the answer.
-    let le = (((u64::from(k) * L8) | H8) - prefix) & H8;
-    let byte = ((le >> 7).wrapping_mul(L8) >> 56) as u32;
-    let before = if byte == 0 { 0 } else { (prefix >> (8 * (byte - 1))) as u32 & 0xff };
-    8 * byte + u32::from(SELECT_IN_BYTE[((w >> (8 * byte)) & 0xff) as usize][(k - before) as usize])
-}
-
-/// `SELECT_IN_BYTE[b][r]`: position of the `r`-th set bit of byte `b`.
-static SELECT_IN_BYTE: [[u8; 8]; 256] = {
-    let mut t = [[0u8; 8]; 256];
-    let mut b = 0;
-    while b < 256 {
-        let (mut bit, mut r) = (0, 0);
-        while bit < 8 {
-            if b >> bit & 1 == 1 {
-                t[b][r] = bit as u8;
-                r += 1;
-            }
-            bit += 1;
-        }
-        b += 1;
-    }
-    t
-};
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// [`fault_push`] against the problem done literally: device `s`, in order, takes
+    /// the `k`-th still free slot of a list of slots.
     #[test]
-    fn select_finds_each_set_bit() {
-        let w: u64 = 0xA5A5_0000_F00F_0001;
-        let bits: Vec<u32> = (0..64).filter(|b| w >> b & 1 == 1).collect();
-        for (k, &b) in bits.iter().enumerate() {
-            assert_eq!(select(w, k as u32), b);
-        }
-    }
-
-    #[test]
-    fn free_slots_match_a_list() {
-        for n in [1usize, 2, 63, 64, 65, 2047, 2048, 2049, 65_535, 65_536, 70_001, 2_100_000] {
-            let mut fs = FreeSlots::new(n);
-            let mut list: Vec<usize> = (0..n).collect();
-            let mut x = n as u64 * 2_654_435_761;
-            while list.len() > n.saturating_sub(20_000) {
+    fn fault_push_matches_a_list() {
+        let sizes = [0usize, 1, 2, 15, 16, 17, 127, 128, 129, 2047, 2048, 2049, 32_767, 32_768, 32_769, 70_001];
+        for n in sizes.into_iter().chain([2_100_000]) {
+            let mut free: Vec<usize> = (0..n).collect();
+            let mut expected = vec![0u32; n];
+            let mut queries = Vec::with_capacity(n);
+            let mut x = n as u64 * 2_654_435_761 + 1;
+            for s in 0..n {
+                let left = n - s;
                 x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-                let k = (x >> 33) as usize % list.len();
-                let k = if list.len() % 3 == 0 {
+                let r = (x >> 33) as usize;
+                let k = if s >= 20_000 {
+                    // Near the end of the list, where `Vec::remove` is cheap.
+                    left - 1 - r % left.min(5)
+                } else if left % 3 == 0 {
                     0
-                } else if list.len() % 5 == 0 {
-                    list.len() - 1
+                } else if left % 5 == 0 {
+                    left - 1
                 } else {
-                    k
+                    r % left
                 };
-                assert_eq!(fs.take(k), list.remove(k), "n = {n}");
+                expected[free.remove(k)] = s as u32;
+                queries.push((k as u64) << 32 | s as u64);
             }
-            assert_eq!(fs.free(), list.len());
+            assert_eq!(fault_push(&mut queries), expected, "n = {n}");
         }
     }
 
@@ -489,6 +493,51 @@ mod tests {
         let mut by_key = xs;
         by_key.sort_by_key(|c| descending_key(*c));
         assert_eq!(sorted.map(f64::to_bits), by_key.map(f64::to_bits));
+    }
+
+    /// The push distance computed as each bucket is emitted is
+    /// [`fault_push_distance`].
+    #[test]
+    fn emitted_push_distances_match_fault_push_distance() {
+        let rates = [0.0, 1e-300, 0.25, 1.0 / 60.0, 29.0 / 60.0, 0.5, 0.999_999, 1.0, 1.5, 1e300, f64::INFINITY];
+        for &rate in &rates {
+            let below = 100_000;
+            let records: Vec<[u64; 2]> = (0..below as u64).map(|i| [i, rate.to_bits()]).collect();
+            let mut out = vec![0u64; below];
+            emit(&records, &mut out, below, 20, (1 << 20) - 1);
+            for (p, q) in out.iter().enumerate() {
+                assert_eq!((q >> 32) as usize, fault_push_distance(below - p, rate), "rate {rate}, i {}", below - p);
+            }
+        }
+    }
+
+    /// A fault rate of -0.0 pushes nothing and wins no lottery.
+    #[test]
+    fn negative_zero_fault_rate_is_no_lottery_win() {
+        let mut es: Vec<RankEntry> =
+            (0..300).map(|i| RankEntry { capacity: 1000.0 - i as f64, ..RankEntry::default() }).collect();
+        es[250].fault_rate = -0.0;
+        assert_eq!(byte_rank(&es, 100).rank(250), 251);
+    }
+
+    /// Capacities crowded into one bucket, with ties and near-ties, come out in
+    /// capacity order, ties by index.
+    #[test]
+    fn sorted_queries_order_a_crowded_bucket() {
+        let capacities: Vec<f64> = (0..5000u64)
+            .map(|i| match i % 4 {
+                0 => 1000.0,
+                1 => f64::from_bits(1000f64.to_bits() + (i * 7919) % 3000),
+                2 => 2700.0 - (i % 97) as f64,
+                _ => 1.0 + (i * 7) as f64 / 5000.0,
+            })
+            .collect();
+        let entries: Vec<RankEntry> =
+            capacities.iter().map(|&capacity| RankEntry { capacity, ..RankEntry::default() }).collect();
+        let mut expected: Vec<u32> = (0..entries.len() as u32).collect();
+        expected.sort_by(|&a, &b| capacities[b as usize].total_cmp(&capacities[a as usize]).then(a.cmp(&b)));
+        let got: Vec<u32> = sorted_queries(&entries).iter().map(|&q| q as u32).collect();
+        assert_eq!(got, expected);
     }
 
     #[test]
