@@ -181,13 +181,6 @@ impl Default for FaultPolicy {
     }
 }
 
-/// Whether a failed attempt is recorded against the worker (spec §4): only when a
-/// double-check of the same task on a trusted device succeeded. When the trusted
-/// run fails too, the fault is the system's (application or scheduling).
-pub fn attributable_to_worker(trusted_recheck_succeeded: bool) -> bool {
-    trusted_recheck_succeeded
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -262,12 +255,6 @@ mod tests {
         }
         assert!(FaultPolicy::paper().flags(&all), "R = 2/3 > 0.5");
         assert_eq!(FaultPolicy::default(), FaultPolicy::paper());
-    }
-
-    #[test]
-    fn attribution_needs_a_trusted_success() {
-        assert!(attributable_to_worker(true));
-        assert!(!attributable_to_worker(false));
     }
 
     proptest! {
