@@ -58,7 +58,7 @@ impl<Q: TaskQueue> Engine<Q> {
         }
         for (d, f) in flags.iter().enumerate() {
             let before = self.snapshot.flags.get(d).copied().unwrap_or(Flags::NONE);
-            if *f != before {
+            if *f != before && self.devices[d].live {
                 out.push(Event::DeviceFlagged { device: DeviceId(d as u32), flags: *f });
             }
         }
