@@ -44,10 +44,11 @@ fn capacity() -> impl Strategy<Value = f64> {
 }
 
 /// Fault rates up to the flag limit: the values a 20-outcome window produces,
-/// arbitrary reals, and zero.
+/// arbitrary reals, and zero of both signs.
 fn fault_rate() -> impl Strategy<Value = f64> {
     prop_oneof![
         3 => Just(0.0),
+        1 => Just(-0.0),
         3 => (0u32..=30).prop_map(|k| f64::from(k) / 60.0),
         2 => 0.0..=0.5f64,
         1 => 0.5..=1.0f64,
