@@ -68,9 +68,7 @@ impl<Q: TaskQueue> Engine<Q> {
                 }) else {
                     break; // Nothing here for this device: inherit from the next pool.
                 };
-                let t = &mut j.tasks[taken.task as usize];
-                t.queued -= 1;
-                if t.accepted.is_none() {
+                if j.tasks[taken.task as usize].accepted.is_none() {
                     return Some(taken);
                 }
                 // A copy of a task that already has its result: drop it.

@@ -29,7 +29,6 @@ impl<Q: TaskQueue> Engine<Q> {
                 for c in copies {
                     q.push_back(QueuedCopy { task: c.task, replica: c.replica });
                     let t = &mut tasks[c.task as usize];
-                    t.queued += 1;
                     t.next_replica = t.next_replica.max(c.replica + 1);
                 }
                 q
@@ -112,14 +111,11 @@ impl<Q: TaskQueue> Engine<Q> {
                 state: AttemptState::Abandoned,
             });
         }
-        let j = &mut self.jobs[job.0 as usize];
-        for q in &mut j.queues {
+        // Queues may live outside the engine (`TaskQueue`): empty them explicitly.
+        for q in &mut self.jobs[job.0 as usize].queues {
             q.drain_all();
         }
-        for t in &mut j.tasks {
-            t.queued = 0;
-        }
-        for task in 0..j.tasks.len() as u32 {
+        for task in 0..self.jobs[job.0 as usize].tasks.len() as u32 {
             self.settle_task(job, task, true, out);
         }
         let j = &self.jobs[job.0 as usize];

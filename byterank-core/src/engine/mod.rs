@@ -273,7 +273,6 @@ struct TaskEntry {
     blame: Vec<(DeviceId, Outcome)>,
     failures: u32,
     running: u32,
-    queued: u32,
     next_replica: u32,
     disputed: bool,
 }
