@@ -62,11 +62,23 @@ impl fmt::Display for Flag {
     }
 }
 
-/// A set of [`Flag`]s, one bit each.
+/// A set of [`Flag`]s, one bit each. Serialized as the list of their names.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(transparent))]
+#[cfg_attr(feature = "serde", serde(into = "alloc::vec::Vec<Flag>", from = "alloc::vec::Vec<Flag>"))]
 pub struct Flags(u8);
+
+impl From<Flags> for alloc::vec::Vec<Flag> {
+    fn from(f: Flags) -> Self {
+        f.iter().collect()
+    }
+}
+
+impl From<alloc::vec::Vec<Flag>> for Flags {
+    fn from(list: alloc::vec::Vec<Flag>) -> Self {
+        list.into_iter().collect()
+    }
+}
 
 impl Flags {
     /// No flag raised.
@@ -174,6 +186,15 @@ mod tests {
         d.online = Some(false);
         let f = flags(&d, now, &cfg);
         assert_eq!(f.iter().collect::<alloc::vec::Vec<_>>(), [Flag::Disconnected, Flag::HighTemperature]);
+    }
+
+    #[cfg(feature = "serde")]
+    #[test]
+    fn flags_serialize_as_names() {
+        let f: Flags = [Flag::LowBattery, Flag::Disconnected].into_iter().collect();
+        let json = serde_json::to_string(&f).unwrap();
+        assert_eq!(json, r#"["disconnected","low_battery"]"#);
+        assert_eq!(serde_json::from_str::<Flags>(&json).unwrap(), f);
     }
 
     #[test]
