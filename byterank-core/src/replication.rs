@@ -545,6 +545,12 @@ impl<'a> Sorted<'a> {
     /// a copy. Returns the PJF; writes tasks relabelled so that `0..M - a*m` hold the
     /// `a+1`-copy tasks.
     fn balanced(&self, m: usize, scratch: &mut Scratch, tasks: Option<&mut [u32]>) -> f64 {
+        self.balanced_with(m, scratch, tasks, false)
+    }
+
+    /// [`balanced`](Self::balanced); `heap_only` turns off the O(M) path for `M <= 2m`
+    /// (the tests compare the two).
+    fn balanced_with(&self, m: usize, scratch: &mut Scratch, tasks: Option<&mut [u32]>, heap_only: bool) -> f64 {
         let Scratch { order, loads, task_of, ln_q } = scratch;
         let copies = order.len();
         let (a, extra) = ((copies / m) as u32, copies % m);
@@ -571,6 +577,30 @@ impl<'a> Sorted<'a> {
         }
         let mut sums: Vec<f64> = loads.iter().map(|l| l.sum).collect();
         let mut counts: Vec<u32> = vec![1; m];
+        if copies <= 2 * m && !heap_only {
+            // At most one more copy a task: the tasks' loads so far fall with their
+            // index (most reliable first), so LPT's least-loaded task is always the
+            // last single one, ties going to the lowest index of the tied run. This is
+            // the antitone pairing, in O(M) instead of a heap.
+            let mut rest = order[m..].iter();
+            let mut end = m;
+            'pairs: while end > 0 {
+                let mut start = end - 1;
+                while start > 0 && sums[start - 1] == sums[end - 1] {
+                    start -= 1;
+                }
+                for t in start..end {
+                    let Some(&i) = rest.next() else { break 'pairs };
+                    sums[t] += x(i);
+                    counts[t] += 1;
+                    if !task_of.is_empty() {
+                        task_of[i as usize] = t as u32;
+                    }
+                }
+                end = start;
+            }
+            return self.finish_balanced(m, a, extra, order, task_of, &sums, &counts, ln_q, tasks);
+        }
         let mut heap = BinaryHeap::from(core::mem::take(loads));
         let mut full = 0; // tasks with a+1 copies
         for &i in &order[m..] {
@@ -595,6 +625,24 @@ impl<'a> Sorted<'a> {
             }
         }
         *loads = heap.into_vec();
+        self.finish_balanced(m, a, extra, order, task_of, &sums, &counts, ln_q, tasks)
+    }
+
+    /// Relabels the tasks so that the `a+1`-copy ones come first, writes each copy's
+    /// task, and returns the PJF of the grouping.
+    #[allow(clippy::too_many_arguments)]
+    fn finish_balanced(
+        &self,
+        m: usize,
+        a: u32,
+        extra: usize,
+        order: &[u32],
+        task_of: &[u32],
+        sums: &[f64],
+        counts: &[u32],
+        ln_q: &mut Vec<f64>,
+        tasks: Option<&mut [u32]>,
+    ) -> f64 {
         if let Some(tasks) = tasks {
             // Relabel: the a+1-copy tasks first, each group in LPT index order.
             let mut label = vec![0u32; m];
@@ -707,6 +755,35 @@ mod tests {
         assert_eq!(a[0], a[3]);
         let expected = 1.0 - (1.0 - 0.5 * 0.01) * (1.0 - 0.4 * 0.1);
         assert!((pjf(&probs, 2, Assignment::Balanced).unwrap() - expected).abs() < 1e-15);
+    }
+
+    proptest::proptest! {
+        /// Up to two copies a task, the O(M) antitone pairing makes exactly the heap's
+        /// choices: the same tasks for every copy and the same PJF, bit for bit.
+        #[test]
+        fn pairing_matches_the_heap(
+            probs in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::sample::select(alloc::vec![0.0, -0.0, 1.0, 0.3, 0.1, 0.001]),
+                    0.0..=1.0f64,
+                ],
+                1..300,
+            ),
+            m_share in 0.5..=1.0f64,
+        ) {
+            let copies = probs.len();
+            let m = ((copies as f64 * m_share).ceil() as usize).clamp(1, copies);
+            let mut sorted = Sorted::new(&probs);
+            sorted.extend_to(copies);
+            let run = |heap_only: bool| {
+                let mut scratch = Scratch::default();
+                scratch.order.extend(sorted.order.iter().copied());
+                let mut tasks = alloc::vec![0u32; copies];
+                let pjf = sorted.balanced_with(m, &mut scratch, Some(&mut tasks), heap_only);
+                (pjf.to_bits(), tasks)
+            };
+            proptest::prop_assert_eq!(run(false), run(true));
+        }
     }
 
     #[test]
