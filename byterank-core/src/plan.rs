@@ -138,22 +138,44 @@ pub enum PlanError {
     Reward(String, RewardError),
 }
 
-/// Plans `job` over a ranked snapshot ([`rank_grid`](crate::indexes::rank_grid)).
-pub fn plan_job(ranked: &RankedGrid, job: &JobSpec, cfg: &PlanConfig) -> Result<JobPlan, PlanError> {
-    let work = job.work()?;
-    let subset = target_subset(&ranked.eligibility, &ranked.ranking, job, &work);
+/// A job's target subset cut into capacity pools (steps 1 and 2 of a plan).
+#[derive(Clone, Debug, PartialEq)]
+pub struct JobPools {
+    /// Eligible active devices (snapshot indices), best rank first.
+    pub subset: Vec<u32>,
+    /// The thresholds the pools were built with (the job's, or the defaults).
+    pub params: PoolParams,
+    /// Every pool (device indices), pool 1 first.
+    pub pools: Vec<Vec<u32>>,
+    /// How many pools, from pool 1, the job's ByteLevel reaches.
+    pub used: usize,
+}
+
+/// The target subset and capacity pools of `job` over a ranked snapshot; `None`
+/// when no device qualifies. The planner and the engine's re-planning share it.
+pub fn job_pools(ranked: &RankedGrid, job: &JobSpec, work: &Work, cfg: &PoolConfig) -> Option<JobPools> {
+    let subset = target_subset(&ranked.eligibility, &ranked.ranking, job, work);
     if subset.is_empty() {
-        return Err(PlanError::NoEligibleDevice { job: job.id.clone(), reasons: count_reasons(ranked, job, &work) });
+        return None;
     }
     let capacities: Vec<f64> = subset.iter().map(|&i| ranked.indexes[i as usize].capacity).collect();
-    let defaults = default_params(&capacities, &cfg.pools);
+    let defaults = default_params(&capacities, cfg);
     let params = PoolParams {
         c_min: job.pools.c_min.unwrap_or(defaults.c_min),
         s_min: job.pools.s_min.unwrap_or(defaults.s_min),
     };
     let ranges = capacity_pools(&capacities, params);
-    let pools_used = pools_for_level(&ranges, job.preferences.byte_level, &cfg.pools);
-    let pools: Vec<Vec<u32>> = ranges.iter().map(|r| subset[r.clone()].to_vec()).collect();
+    let used = pools_for_level(&ranges, job.preferences.byte_level, cfg);
+    let pools = ranges.iter().map(|r| subset[r.clone()].to_vec()).collect();
+    Some(JobPools { subset, params, pools, used })
+}
+
+/// Plans `job` over a ranked snapshot ([`rank_grid`](crate::indexes::rank_grid)).
+pub fn plan_job(ranked: &RankedGrid, job: &JobSpec, cfg: &PlanConfig) -> Result<JobPlan, PlanError> {
+    let work = job.work()?;
+    let Some(JobPools { subset, params, pools, used: pools_used }) = job_pools(ranked, job, &work, &cfg.pools) else {
+        return Err(PlanError::NoEligibleDevice { job: job.id.clone(), reasons: count_reasons(ranked, job, &work) });
+    };
 
     let pool_failure: Vec<f64> = pools[..pools_used]
         .iter()

@@ -117,29 +117,26 @@ impl<Q: TaskQueue> Engine<Q> {
     /// Rebuilds a running job's pools on the new ranking and deals its queued
     /// copies over them again, round-robin from pool 1. Returns false, keeping the
     /// old pools, when no device qualifies.
-    pub(super) fn replan(&mut self, job: JobId) -> bool {
-        let ranked = &self.snapshot.ranked;
-        let j = &mut self.jobs[job.0 as usize];
-        let Ok(work) = j.spec.work() else { return true };
-        let subset = target_subset(&ranked.eligibility, &ranked.ranking, &j.spec, &work);
-        if subset.is_empty() {
-            return false;
-        }
-        j.starving_since = None;
-        let capacities: Vec<f64> = subset.iter().map(|&i| ranked.indexes[i as usize].capacity).collect();
-        let defaults = crate::pools::default_params(&capacities, &self.cfg.plan.pools);
-        let params = crate::pools::PoolParams {
-            c_min: j.spec.pools.c_min.unwrap_or(defaults.c_min),
-            s_min: j.spec.pools.s_min.unwrap_or(defaults.s_min),
-        };
-        let ranges = capacity_pools(&capacities, params);
-        let used = pools_for_level(&ranges, j.spec.preferences.byte_level, &self.cfg.plan.pools);
+    /// Each device's pool number (1-based; 0: none) for pools of snapshot indices.
+    pub(super) fn pool_of(&self, pools: &[Vec<u32>]) -> Vec<u16> {
         let mut pool_of = alloc::vec![0u16; self.devices.len()];
-        for (k, r) in ranges.iter().take(used).enumerate() {
-            for &i in &subset[r.clone()] {
+        for (k, pool) in pools.iter().enumerate() {
+            for &i in pool {
                 pool_of[self.snapshot.order[i as usize].0 as usize] = k as u16 + 1;
             }
         }
+        pool_of
+    }
+
+    pub(super) fn replan(&mut self, job: JobId) -> bool {
+        let j = &self.jobs[job.0 as usize];
+        let Ok(work) = j.spec.work() else { return true };
+        let Some(p) = job_pools(&self.snapshot.ranked, &j.spec, &work, &self.cfg.plan.pools) else {
+            return false;
+        };
+        let (used, pool_of) = (p.used, self.pool_of(&p.pools[..p.used]));
+        let j = &mut self.jobs[job.0 as usize];
+        j.starving_since = None;
         let mut waiting: Vec<QueuedCopy> = Vec::new();
         for q in &mut j.queues {
             waiting.extend(q.drain_all());

@@ -14,12 +14,7 @@ impl<Q: TaskQueue> Engine<Q> {
             .map_err(|e| EngineError::Reward(spec.id.clone(), e))?;
         // Nothing fails past this point.
         let job = JobId(self.jobs.len() as u32);
-        let mut pool_of = alloc::vec![0u16; self.devices.len()];
-        for (k, pool) in plan.pools.iter().take(plan.pools_used).enumerate() {
-            for &i in pool {
-                pool_of[self.snapshot.order[i as usize].0 as usize] = k as u16 + 1;
-            }
-        }
+        let pool_of = self.pool_of(&plan.pools[..plan.pools_used]);
         let mut tasks = alloc::vec![TaskEntry::default(); chunks.len()];
         let queues = plan
             .queues

@@ -60,15 +60,13 @@ use alloc::vec::Vec;
 
 use crate::application::{application, ApplicationError, Chunk, ResultMeta};
 use crate::device::{Device, DeviceError};
-use crate::eligibility::target_subset;
 use crate::fault::Outcome;
 use crate::flags::Flags;
 use crate::grid::GridSnapshot;
 use crate::indexes::{rank_grid, IndexConfig, Lottery, RankedGrid};
 use crate::job::JobSpec;
 use crate::lottery::{draw, win_probability};
-use crate::plan::{plan_job, PlanConfig, PlanError};
-use crate::pools::{capacity_pools, pools_for_level};
+use crate::plan::{job_pools, plan_job, PlanConfig, PlanError};
 use crate::reward::{ByteChips, JobAccount, RewardError};
 use crate::time::{Timestamp, DAY_MS, HOUR_MS};
 
