@@ -83,8 +83,13 @@ pub struct ReplicationPlan {
     pub r: f64,
     /// The probability that some task fails on every copy, under the model above.
     pub pjf: f64,
-    /// Whether the job's bound was met (always true for a fixed `r`).
+    /// Whether the job's bound was met by the copies as placed (always true for a
+    /// fixed `r`).
     pub achievable: bool,
+    /// Copies the solver asked for that no pool could hold: a task never gets more
+    /// copies than the used pools have devices, since a device never runs two
+    /// copies of one task.
+    pub unplaced: usize,
     /// The assignment used.
     pub assignment: Assignment,
     /// The failure probability assumed for each used pool, pool 1 first.
@@ -199,17 +204,24 @@ pub fn plan_job(ranked: &RankedGrid, job: &JobSpec, cfg: &PlanConfig) -> Result<
     };
     let probs = slots(copies);
     let task_of_slot = replication::assign(&probs, m, cfg.assignment).map_err(rep_err)?;
-    let pjf = replication::pjf_of(&probs, &task_of_slot, m).map_err(rep_err)?;
-    let mut replicas_so_far = alloc::vec![0u32; m];
-    let mut queues: Vec<Vec<TaskCopy>> = (0..k).map(|_| Vec::with_capacity(copies / k + 1)).collect();
-    for (j, &task) in task_of_slot.iter().enumerate() {
-        let replica = &mut replicas_so_far[task as usize];
-        queues[j % k].push(TaskCopy { replica: *replica, task });
-        *replica += 1;
+    let sizes: Vec<usize> = pools[..k].iter().map(Vec::len).collect();
+    let placed = place_copies(&task_of_slot, m, &sizes);
+    let placed_probs: Vec<f64> = placed.iter().map(|c| pool_failure[c.pool as usize]).collect();
+    let placed_tasks: Vec<u32> = placed.iter().map(|c| c.copy.task).collect();
+    let pjf = replication::pjf_of(&placed_probs, &placed_tasks, m).map_err(rep_err)?;
+    let achievable = match job.replication {
+        Some(ReplicationGoal::MaxPjf(delta)) => achievable && pjf <= delta,
+        _ => achievable,
+    };
+    let mut queues: Vec<Vec<TaskCopy>> = (0..k).map(|_| Vec::with_capacity(placed.len() / k + 1)).collect();
+    for c in &placed {
+        queues[c.pool as usize].push(c.copy);
     }
     for q in &mut queues {
         q.sort_unstable();
     }
+    let unplaced = copies - placed.len();
+    let copies = placed.len();
 
     let reward_err = |e| PlanError::Reward(job.id.clone(), e);
     let split = split_price(job.price_chips, &cfg.rewards).map_err(reward_err)?;
@@ -227,12 +239,62 @@ pub fn plan_job(ranked: &RankedGrid, job: &JobSpec, cfg: &PlanConfig) -> Result<
             r: copies as f64 / m as f64,
             pjf,
             achievable,
+            unplaced,
             assignment: cfg.assignment,
             pool_failure,
         },
         split,
         bounties,
     })
+}
+
+/// A copy placed in a pool queue (0-based pool).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Placed {
+    pool: u32,
+    copy: TaskCopy,
+}
+
+/// Places slot `j` (task `task_of_slot[j]`) in pool `j mod K`, except that no pool
+/// holds more copies of one task than it has devices: such a copy goes to the next
+/// pool down (wrapping to pool 1 after the last), and a copy no pool can hold is
+/// not placed. Replica numbers follow slot order within each task.
+fn place_copies(task_of_slot: &[u32], m: usize, sizes: &[usize]) -> Vec<Placed> {
+    let k = sizes.len();
+    // Slots grouped by task (a counting sort), so each task's pools are a short list.
+    let mut start = alloc::vec![0u32; m + 1];
+    for &t in task_of_slot {
+        start[t as usize + 1] += 1;
+    }
+    for t in 0..m {
+        start[t + 1] += start[t];
+    }
+    let mut next = start.clone();
+    let mut by_task = alloc::vec![0u32; task_of_slot.len()];
+    for (j, &t) in task_of_slot.iter().enumerate() {
+        by_task[next[t as usize] as usize] = j as u32;
+        next[t as usize] += 1;
+    }
+    let mut placed = Vec::with_capacity(task_of_slot.len());
+    let mut used: Vec<(u32, u32)> = Vec::new(); // (pool, copies of this task in it)
+    for t in 0..m {
+        used.clear();
+        let mut replica = 0;
+        for &j in &by_task[start[t] as usize..start[t + 1] as usize] {
+            let home = j as usize % k;
+            let fits = |p: usize, used: &[(u32, u32)]| {
+                used.iter().find(|(q, _)| *q as usize == p).map_or(0, |(_, n)| *n as usize) < sizes[p]
+            };
+            let Some(pool) = (0..k).map(|i| (home + i) % k).find(|&p| fits(p, &used)) else { continue };
+            match used.iter_mut().find(|(q, _)| *q as usize == pool) {
+                Some((_, n)) => *n += 1,
+                None => used.push((pool as u32, 1)),
+            }
+            placed.push(Placed { pool: pool as u32, copy: TaskCopy { replica, task: t as u32 } });
+            replica += 1;
+        }
+    }
+    placed
 }
 
 fn count_reasons(ranked: &RankedGrid, job: &JobSpec, work: &Work) -> String {

@@ -121,18 +121,30 @@ proptest! {
         if job.preferences.byte_level == ByteLevel::High {
             prop_assert_eq!(plan.pools_used, plan.pools.len());
         }
-        // Queues: one per used pool, lengths within one, M copies in all, every
-        // task at least once, replicas numbered 0.. per task.
+        // Queues: one per used pool, M copies in all, every task at least once, no
+        // pool with more copies of a task than it has devices, lengths within one
+        // where no pool is that small, replicas numbered 0.. per task.
         prop_assert_eq!(plan.queues.len(), plan.pools_used);
         let lens: Vec<usize> = plan.queues.iter().map(Vec::len).collect();
-        prop_assert!(lens.iter().max().unwrap() - lens.iter().min().unwrap() <= 1);
         prop_assert_eq!(lens.iter().sum::<usize>(), plan.replication.copies);
         let m = job.chunks.unwrap() as usize;
         let mut per_task = vec![0u32; m];
-        for c in plan.queues.iter().flatten() {
-            per_task[c.task as usize] += 1;
+        for (k, q) in plan.queues.iter().enumerate() {
+            let mut here = std::collections::BTreeMap::<u32, usize>::new();
+            for c in q {
+                per_task[c.task as usize] += 1;
+                *here.entry(c.task).or_default() += 1;
+            }
+            prop_assert!(here.values().all(|&n| n <= plan.pools[k].len()), "pool {} holds too many copies", k + 1);
         }
         prop_assert!(per_task.iter().all(|&n| n >= 1));
+        let most = *per_task.iter().max().unwrap() as usize;
+        if plan.pools[..plan.pools_used].iter().all(|p| p.len() >= most) {
+            prop_assert!(lens.iter().max().unwrap() - lens.iter().min().unwrap() <= 1);
+        }
+        // A copy goes unplaced only when its task already has one on every device.
+        let devices: usize = plan.pools[..plan.pools_used].iter().map(Vec::len).sum();
+        prop_assert!(plan.replication.unplaced == 0 || most == devices);
         let mut replicas: Vec<Vec<u32>> = vec![Vec::new(); m];
         for c in plan.queues.iter().flatten() {
             replicas[c.task as usize].push(c.replica);
@@ -144,7 +156,10 @@ proptest! {
         // Replication: r = M / m, a fixed r is honoured, a met bound holds.
         prop_assert!(plan.replication.copies >= m);
         match job.replication {
-            Some(ReplicationGoal::R(r)) => prop_assert_eq!(plan.replication.copies, (r * m as f64).floor() as usize),
+            Some(ReplicationGoal::R(r)) => prop_assert_eq!(
+                plan.replication.copies + plan.replication.unplaced,
+                (r * m as f64).floor() as usize
+            ),
             Some(ReplicationGoal::MaxPjf(d)) if plan.replication.achievable => prop_assert!(plan.replication.pjf <= d),
             _ => {}
         }
