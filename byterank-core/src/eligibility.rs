@@ -9,7 +9,7 @@
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
-use crate::device::{Connection, DeviceClass, Region};
+use crate::device::{Connection, Device, DeviceClass, Region};
 use crate::grid::GridSnapshot;
 use crate::job::{JobSpec, Work};
 use crate::rank::Ranking;
@@ -102,15 +102,7 @@ impl EligibilityIndex {
                         u16::try_from(versions.len() - 1).unwrap_or(u16::MAX)
                     }),
                 };
-                Traits {
-                    data_left_mb: d.worker.as_ref().map_or(f64::INFINITY, WorkerPrefs::data_left_mb),
-                    version,
-                    region: d.region,
-                    class: d.class,
-                    connection: d.connection,
-                    trusted: d.trusted,
-                    gpu: d.gpu.as_deref().is_some_and(|g| !g.is_empty()),
-                }
+                traits_of(d, version)
             })
             .collect();
         EligibilityIndex { traits, versions }
@@ -142,6 +134,41 @@ impl EligibilityIndex {
 /// Checks one device's traits against a job, rank aside. `accepted[v]` says
 /// whether the job accepts version `v` of the index.
 pub fn check(t: &Traits, job: &JobSpec, work: &Work, accepted: &[bool]) -> Result<(), Ineligible> {
+    let version_ok = || accepted.get(usize::from(t.version)).copied().unwrap_or(false);
+    check_traits(t, job, work.chunk_bytes, version_ok)
+}
+
+/// Checks one device's current state against a job, rank aside: what a pull asks
+/// of the device that pulls, so that a device whose region, trust or hardware
+/// changed since the last ranking gets no task it may no longer take.
+pub fn check_device(d: &Device, job: &JobSpec, chunk_bytes: Option<u64>) -> Result<(), Ineligible> {
+    let t = traits_of(d, 0);
+    let version_ok = || match (&job.requirements.app_version, d.app_version.as_deref()) {
+        (None, _) => true,
+        (Some(req), Some(v)) => semver::Version::parse(v).is_ok_and(|v| req.matches(&v)),
+        (Some(_), None) => false,
+    };
+    check_traits(&t, job, chunk_bytes, version_ok)
+}
+
+fn traits_of(d: &Device, version: u16) -> Traits {
+    Traits {
+        data_left_mb: d.worker.as_ref().map_or(f64::INFINITY, WorkerPrefs::data_left_mb),
+        version,
+        region: d.region,
+        class: d.class,
+        connection: d.connection,
+        trusted: d.trusted,
+        gpu: d.gpu.as_deref().is_some_and(|g| !g.is_empty()),
+    }
+}
+
+fn check_traits(
+    t: &Traits,
+    job: &JobSpec,
+    chunk_bytes: Option<u64>,
+    version_ok: impl FnOnce() -> bool,
+) -> Result<(), Ineligible> {
     let prefs = &job.preferences;
     if !prefs.regions.allows(t.region) {
         return Err(Ineligible::Region);
@@ -159,10 +186,10 @@ pub fn check(t: &Traits, job: &JobSpec, work: &Work, accepted: &[bool]) -> Resul
     if !hw.connections.is_empty() && !t.connection.is_some_and(|c| hw.connections.contains(&c)) {
         return Err(Ineligible::Connection);
     }
-    if job.requirements.app_version.is_some() && !accepted.get(usize::from(t.version)).copied().unwrap_or(false) {
+    if job.requirements.app_version.is_some() && !version_ok() {
         return Err(Ineligible::AppVersion);
     }
-    if work.chunk_bytes.is_some_and(|bytes| bytes as f64 / BYTES_PER_MB > t.data_left_mb) {
+    if chunk_bytes.is_some_and(|bytes| bytes as f64 / BYTES_PER_MB > t.data_left_mb) {
         return Err(Ineligible::DataCap);
     }
     Ok(())
