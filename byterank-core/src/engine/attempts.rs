@@ -6,7 +6,8 @@
 //! as well as at ticks ([`Attempts::pop_due`]), so a result that arrives after T2
 //! is late whether or not a tick came between.
 
-use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::collections::BTreeSet;
+use alloc::vec::Vec;
 
 use super::command::{AttemptId, DeviceId, JobId};
 use crate::time::Timestamp;
@@ -81,15 +82,33 @@ pub(super) enum Due {
 }
 
 /// Every running attempt, and one timer each.
+///
+/// Attempts live in a slab: a handle is a slot and the slot's generation
+/// (`generation << 32 | slot`), so lookups take no tree walk and a handle is never
+/// given twice. Freed slots are reused last-freed first, which keeps the order of
+/// handles a function of the commands alone.
 #[derive(Clone, Debug, Default, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub(super) struct Attempts {
-    running: BTreeMap<AttemptId, Attempt>,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    running: usize,
     /// One deadline per running attempt. Heartbeats do not move it (that would
     /// cost a tree update per heartbeat); when it fires it is checked against the
     /// attempt's last heartbeat and set again if that moved.
     timers: BTreeSet<(Timestamp, AttemptId)>,
-    next: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+struct Slot {
+    /// The generation of the slot's current (or last) attempt.
+    generation: u32,
+    attempt: Option<Attempt>,
+}
+
+fn split(id: AttemptId) -> (usize, u32) {
+    ((id.0 & 0xFFFF_FFFF) as usize, (id.0 >> 32) as u32)
 }
 
 impl Attempts {
@@ -102,32 +121,56 @@ impl Attempts {
         now: Timestamp,
         d: &Deadlines,
     ) -> AttemptId {
-        let id = AttemptId(self.next);
-        self.next += 1;
+        let slot = match self.free.pop() {
+            Some(s) => {
+                let slot = &mut self.slots[s as usize];
+                slot.generation += 1;
+                s
+            }
+            None => {
+                self.slots.push(Slot::default());
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let id = AttemptId(u64::from(self.slots[slot as usize].generation) << 32 | u64::from(slot));
         let mut a =
             Attempt { job, task, replica, device, kind, started: now, last_beat: now, delayed: false, timer: now };
         a.timer = d.next(&a);
         self.timers.insert((a.timer, id));
-        self.running.insert(id, a);
+        self.slots[slot as usize].attempt = Some(a);
+        self.running += 1;
         id
     }
 
     pub fn get(&self, id: AttemptId) -> Option<&Attempt> {
-        self.running.get(&id)
+        let (slot, generation) = split(id);
+        let s = self.slots.get(slot)?;
+        s.attempt.as_ref().filter(|_| s.generation == generation)
+    }
+
+    fn get_mut(&mut self, id: AttemptId) -> Option<&mut Attempt> {
+        let (slot, generation) = split(id);
+        let s = self.slots.get_mut(slot)?;
+        s.attempt.as_mut().filter(|_| s.generation == generation)
     }
 
     /// Whether this handle was ever given (running or ended).
     pub fn issued(&self, id: AttemptId) -> bool {
-        id.0 < self.next
+        let (slot, generation) = split(id);
+        self.slots.get(slot).is_some_and(|s| generation <= s.generation)
     }
 
     pub fn len(&self) -> usize {
-        self.running.len()
+        self.running
     }
 
     /// Takes an attempt off the books.
     pub fn finish(&mut self, id: AttemptId) -> Option<Attempt> {
-        let a = self.running.remove(&id)?;
+        self.get(id)?;
+        let (slot, _) = split(id);
+        let a = self.slots[slot].attempt.take().expect("just found");
+        self.free.push(slot as u32);
+        self.running -= 1;
         self.timers.remove(&(a.timer, id));
         Some(a)
     }
@@ -135,7 +178,7 @@ impl Attempts {
     /// Applies the deadlines at a command concerning the attempt; a heartbeat
     /// (`beat`) then moves its last sign of life to `now`.
     pub fn touch(&mut self, id: AttemptId, now: Timestamp, beat: bool, d: &Deadlines) -> Touch {
-        let Some(a) = self.running.get_mut(&id) else { return Touch::Late };
+        let Some(a) = self.get_mut(id) else { return Touch::Late };
         if d.late(a, now) {
             return Touch::Late;
         }
@@ -159,7 +202,7 @@ impl Attempts {
                 return None;
             }
             self.timers.pop_first();
-            let a = self.running.get_mut(&id).expect("every timer has its attempt");
+            let a = self.get_mut(id).expect("every timer has its attempt");
             let due = if d.late(a, now) {
                 Some(Due::Stale)
             } else if !a.delayed && now >= a.last_beat.add_millis(d.t1_ms) {
@@ -172,7 +215,8 @@ impl Attempts {
                 a.timer = d.next(a);
             }
             // A stale attempt keeps its timer until the caller finishes it.
-            self.timers.insert((a.timer, id));
+            let timer = a.timer;
+            self.timers.insert((timer, id));
             if let Some(due) = due {
                 return Some((id, due));
             }
@@ -198,6 +242,11 @@ mod tests {
         assert_eq!(at.pop_due(Timestamp(280), &D), Some((id, Due::Stale)));
         assert!(at.finish(id).is_some());
         assert!(at.timers.is_empty());
+        // The slot is reused under a new generation: the old handle stays ended.
+        let next = at.start((JobId(0), 1, 0), DeviceId(0), CopyKind::Planned, Timestamp(300), &D);
+        assert_ne!(next, id);
+        assert!(at.issued(id) && at.get(id).is_none() && at.get(next).is_some());
+        assert!(!at.issued(AttemptId(7)), "never given");
     }
 
     #[test]

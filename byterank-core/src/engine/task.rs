@@ -13,27 +13,39 @@ use super::command::{AttemptId, DeviceId};
 use crate::application::{Application, ResultMeta};
 use crate::fault::Outcome;
 
-/// A list that holds its first two elements inline: most tasks see one or two
-/// copies, devices and results, and a heap allocation per task is most of a task
-/// cycle's cost.
+/// A list that holds its first `N` (1 or 2) elements inline: most tasks see one
+/// or two copies, devices and results, and a heap allocation per task is a large
+/// part of a task cycle's cost.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
-pub(super) struct Few<T> {
-    inline: [Option<T>; 2],
+#[cfg_attr(feature = "serde", serde(bound(serialize = "T: serde::Serialize")))]
+pub(super) struct Few<T, const N: usize = 2> {
+    #[cfg_attr(feature = "serde", serde(with = "inline"))]
+    inline: [Option<T>; N],
     rest: Vec<T>,
 }
 
-impl<T> Default for Few<T> {
-    fn default() -> Self {
-        Few { inline: [None, None], rest: Vec::new() }
+#[cfg(feature = "serde")]
+mod inline {
+    pub fn serialize<S: serde::Serializer, T: serde::Serialize, const N: usize>(
+        xs: &[Option<T>; N],
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        serde::Serialize::serialize(&xs[..], s)
     }
 }
 
-impl<T: PartialEq> Few<T> {
+impl<T, const N: usize> Default for Few<T, N> {
+    fn default() -> Self {
+        Few { inline: core::array::from_fn(|_| None), rest: Vec::new() }
+    }
+}
+
+impl<T: PartialEq, const N: usize> Few<T, N> {
     pub fn push(&mut self, x: T) {
-        match &mut self.inline {
-            [slot @ None, _] | [Some(_), slot @ None] => *slot = Some(x),
-            _ => self.rest.push(x),
+        match self.inline.iter_mut().find(|s| s.is_none()) {
+            Some(slot) => *slot = Some(x),
+            None => self.rest.push(x),
         }
     }
 
@@ -56,14 +68,11 @@ impl<T: PartialEq> Few<T> {
     /// Removes the first element equal to `x`, keeping the order of the others;
     /// whether there was one.
     pub fn remove(&mut self, x: &T) -> bool {
-        let next = |rest: &mut Vec<T>| if rest.is_empty() { None } else { Some(rest.remove(0)) };
-        if self.inline[0].as_ref() == Some(x) {
-            self.inline[0] = self.inline[1].take();
-            self.inline[1] = next(&mut self.rest);
-            return true;
-        }
-        if self.inline[1].as_ref() == Some(x) {
-            self.inline[1] = next(&mut self.rest);
+        if let Some(i) = self.inline.iter().position(|y| y.as_ref() == Some(x)) {
+            for k in i..N - 1 {
+                self.inline[k] = self.inline[k + 1].take();
+            }
+            self.inline[N - 1] = if self.rest.is_empty() { None } else { Some(self.rest.remove(0)) };
             return true;
         }
         match self.rest.iter().position(|y| y == x) {
@@ -75,15 +84,15 @@ impl<T: PartialEq> Few<T> {
         }
     }
 
-    pub fn take(&mut self) -> Few<T> {
+    pub fn take(&mut self) -> Few<T, N> {
         core::mem::take(self)
     }
 }
 
-impl<T> IntoIterator for Few<T> {
+impl<T, const N: usize> IntoIterator for Few<T, N> {
     type Item = T;
     type IntoIter =
-        core::iter::Chain<core::iter::Flatten<core::array::IntoIter<Option<T>, 2>>, alloc::vec::IntoIter<T>>;
+        core::iter::Chain<core::iter::Flatten<core::array::IntoIter<Option<T>, N>>, alloc::vec::IntoIter<T>>;
 
     fn into_iter(self) -> Self::IntoIter {
         self.inline.into_iter().flatten().chain(self.rest)
@@ -133,8 +142,9 @@ pub(super) struct Task {
     pub arbiter: bool,
     /// Attempts running now.
     pub running: Few<AttemptId>,
-    /// Provisional results, in arrival order.
-    pub results: Few<Report>,
+    /// Provisional results, in arrival order (one inline: a second result
+    /// usually makes the verdict final, and they go).
+    pub results: Few<Report, 1>,
     /// Devices that ran a copy (a device never gets two).
     pub tried: Few<DeviceId>,
     /// Outcomes to record on devices once the task's verdict is final elsewhere.
@@ -224,7 +234,7 @@ mod tests {
 
     #[test]
     fn few_keeps_order_through_removals() {
-        let mut f = Few::default();
+        let mut f: Few<i32> = Few::default();
         for x in [1, 2, 3, 4] {
             f.push(x);
         }
@@ -239,5 +249,11 @@ mod tests {
         assert!(f.is_empty());
         f.push(5);
         assert_eq!(f.into_iter().collect::<Vec<_>>(), [5]);
+        let mut one: Few<i32, 1> = Few::default();
+        for x in [1, 2, 3] {
+            one.push(x);
+        }
+        assert!(one.remove(&1) && one.remove(&3));
+        assert_eq!(one.iter().copied().collect::<Vec<_>>(), [2]);
     }
 }
