@@ -184,3 +184,34 @@ fn a_job_nobody_can_take_says_why() {
     let e = plan_job(&ranked, &job, &PlanConfig::default()).unwrap_err().to_string();
     assert_eq!(e, "job `secret`: no active device meets its requirements (1 untrusted, 1 inactive); relax the preferences or wait for devices");
 }
+
+#[test]
+fn the_baseline_distributions_keep_the_subset_and_drop_the_ranking() {
+    use byterank_core::plan::Distribution;
+    let devices: Vec<Device> = (0..200)
+        .map(|i| Device { processor_score: Some(1.0 + f64::from(i) * 2.0), ..Device::new(format!("d{i:03}")) })
+        .collect();
+    let grid = Grid::new(Timestamp::EPOCH, devices).unwrap();
+    let ranked = rank_grid(&grid, &IndexConfig::default(), Lottery::Recorded);
+    let mut job = JobSpec::new("j", 100);
+    job.preferences.byte_level = ByteLevel::High;
+    job.replication = Some(ReplicationGoal::R(2.0));
+    let with = |distribution| plan_job(&ranked, &job, &PlanConfig { distribution, ..PlanConfig::default() }).unwrap();
+    let paper = with(Distribution::ByteRank);
+    let sorted = |p: &byterank_core::plan::JobPlan| {
+        let mut all: Vec<u32> = p.pools.iter().flatten().copied().collect();
+        all.sort_unstable();
+        all
+    };
+    // FCFS: one queue for the whole subset, every copy in it, in task order.
+    let fcfs = with(Distribution::Fcfs);
+    assert_eq!((fcfs.pools.len(), fcfs.pools_used, fcfs.queues.len()), (1, 1, 1));
+    assert_eq!(fcfs.pools[0], paper.target_subset);
+    assert_eq!(fcfs.queues[0].len(), 200);
+    // Random: pools of the same subset, not in rank order, the same for a seed.
+    let random = with(Distribution::Random { seed: 5 });
+    assert_eq!(sorted(&random), sorted(&paper));
+    assert_ne!(random.pools, paper.pools);
+    assert_eq!(random, with(Distribution::Random { seed: 5 }));
+    assert_ne!(random.pools, with(Distribution::Random { seed: 6 }).pools);
+}

@@ -148,7 +148,7 @@ impl<Q: TaskQueue> Engine<Q> {
     pub(super) fn replan(&mut self, job: JobId, out: &mut Vec<Event>) -> bool {
         let j = &self.jobs[job.0 as usize];
         let work = Work { sizes: Vec::new(), chunk_bytes: j.chunk_bytes };
-        let Some(p) = job_pools(&self.snapshot.ranked, &j.spec, &work, &self.cfg.plan.pools) else {
+        let Some(p) = job_pools(&self.snapshot.ranked, &j.spec, &work, &self.cfg.plan) else {
             return false;
         };
         let order = &self.snapshot.order;
