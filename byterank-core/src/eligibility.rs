@@ -61,8 +61,10 @@ impl Ineligible {
 /// scans a dense array instead of the whole device records. Built once per
 /// snapshot, with the grid indexes.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Traits {
-    /// Data the worker still allows, MB (infinite when uncapped).
+    /// Data the worker still allows, MB (infinite when uncapped; `null` in JSON).
+    #[cfg_attr(feature = "serde", serde(with = "finite_or_null"))]
     pub data_left_mb: f64,
     /// Index into [`EligibilityIndex::versions`]; `u16::MAX` when missing.
     pub version: u16,
@@ -78,9 +80,24 @@ pub struct Traits {
     pub gpu: bool,
 }
 
+/// JSON has no infinity: an uncapped data allowance is written as `null`.
+#[cfg(feature = "serde")]
+mod finite_or_null {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
+        x.is_finite().then_some(*x).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::INFINITY))
+    }
+}
+
 /// The eligibility traits of every device of a snapshot, by device index, and the
 /// distinct app versions they name (parsed once).
 #[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct EligibilityIndex {
     traits: Vec<Traits>,
     versions: Vec<Option<semver::Version>>,

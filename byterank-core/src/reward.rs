@@ -194,6 +194,12 @@ impl JobAccount {
         each
     }
 
+    /// Frees the per-task books of a job that ended: what was paid and the price
+    /// stay, the bounties go (no task settles any more).
+    pub fn close(&mut self) {
+        (self.bounties, self.settled) = (Vec::new(), Vec::new());
+    }
+
     /// Paid to workers so far.
     pub fn paid(&self) -> ByteChips {
         self.paid

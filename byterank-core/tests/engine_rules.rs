@@ -600,6 +600,37 @@ fn bad_configurations_are_refused_when_the_engine_is_made() {
 }
 
 #[test]
+fn an_ended_job_is_forgotten_once_released() {
+    let (mut t, d) = T::new(&[false; 2]);
+    let j = t.submit(job("j", 1));
+    assert_eq!(t.apply(CommandKind::ReleaseJob { job: j }), Err(EngineError::JobRunning(j)));
+    let (task, a) = t.pull(d[0]).unwrap();
+    t.report(d[0], a, "j", task, true);
+    assert_eq!(t.engine.job_status(j), Some(JobStatus::Completed));
+    assert_eq!(t.ok(CommandKind::ReleaseJob { job: j }), [Event::JobReleased { job: j }]);
+    assert_eq!(t.engine.job_status(j), None);
+    assert_eq!(t.apply(CommandKind::ReleaseJob { job: j }), Err(EngineError::UnknownJob(j)));
+    let again = t.submit(job("j", 1));
+    assert_ne!(again, j, "handles are never reused; the id may be");
+}
+
+#[test]
+fn a_price_the_ledger_cannot_hold_is_refused() {
+    let (mut t, _) = T::new(&[false; 2]);
+    let mut rich = job("rich", 1);
+    rich.price_chips = ByteChips(u64::MAX);
+    t.submit(rich);
+    let before = t.engine.clone();
+    let mut one = job("one", 1);
+    one.price_chips = ByteChips(1);
+    assert_eq!(
+        t.apply(CommandKind::SubmitJob { job: one, user: "u".into() }),
+        Err(EngineError::LedgerFull("one".into()))
+    );
+    assert!(t.engine == before);
+}
+
+#[test]
 fn refused_commands_change_nothing() {
     let (mut t, d) = T::new(&[false, false, false]);
     t.submit(job("j", 2));
@@ -642,6 +673,12 @@ fn refused_commands_change_nothing() {
         t.engine.apply(&Command { at: Timestamp(t.now - 1), kind: CommandKind::Tick }, &mut past),
         Err(EngineError::TimeWentBack { .. })
     ));
+    let far = Timestamp(Timestamp::MAX.millis() + 1);
+    assert_eq!(
+        t.engine.apply(&Command { at: far, kind: CommandKind::Tick }, &mut past),
+        Err(EngineError::TimeOutOfRange(far.millis())),
+        "a time no journal could read back"
+    );
     assert!(t.engine == before);
 }
 

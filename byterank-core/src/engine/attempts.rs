@@ -14,7 +14,7 @@ use crate::time::Timestamp;
 
 /// How a copy came to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub(super) enum CopyKind {
     /// A copy of the plan, from a pool queue.
@@ -28,7 +28,7 @@ pub(super) enum CopyKind {
 
 /// One running attempt.
 #[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub(super) struct Attempt {
     pub job: JobId,
     pub task: u32,
@@ -88,7 +88,7 @@ pub(super) enum Due {
 /// given twice. Freed slots are reused last-freed first, which keeps the order of
 /// handles a function of the commands alone.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub(super) struct Attempts {
     slots: Vec<Slot>,
     free: Vec<u32>,
@@ -100,7 +100,7 @@ pub(super) struct Attempts {
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 struct Slot {
     /// The generation of the slot's current (or last) attempt.
     generation: u32,

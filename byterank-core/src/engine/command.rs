@@ -88,6 +88,12 @@ pub enum CommandKind {
         /// The job.
         job: JobId,
     },
+    /// The adapter has taken an ended job's results: the engine forgets the job,
+    /// its id included (it may be submitted again).
+    ReleaseJob {
+        /// The job.
+        job: JobId,
+    },
     /// A device asks for a task.
     Pull {
         /// The device.

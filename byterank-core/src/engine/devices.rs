@@ -17,7 +17,7 @@ use crate::time::Timestamp;
 
 /// One device.
 #[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub(super) struct DeviceEntry {
     /// The last reported state, with the engine-owned fields set by the engine
     /// (`trusted` mirrors the operator's decision, for ranking and eligibility).
@@ -31,7 +31,7 @@ pub(super) struct DeviceEntry {
 
 /// Every device ever registered, by dense handle.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub(super) struct Devices {
     entries: Vec<DeviceEntry>,
     names: BTreeMap<String, DeviceId>,
@@ -126,10 +126,14 @@ impl Devices {
         e.state = next;
     }
 
-    /// Marks a device gone; returns the attempts it held.
+    /// Marks a device gone, keeping only its id, trust, history and owner (results
+    /// it returned before leaving may still validate and be paid); returns the
+    /// attempts it held.
     pub fn remove(&mut self, id: DeviceId) -> Vec<AttemptId> {
         let e = self.entry_mut(id);
         e.live = false;
+        let id = core::mem::take(&mut e.state.id);
+        e.state = Device { trusted: e.state.trusted, faults: e.state.faults, ..Device::new(id) };
         core::mem::take(&mut e.held)
     }
 

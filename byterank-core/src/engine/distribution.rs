@@ -21,8 +21,8 @@ impl<Q: TaskQueue> Engine<Q> {
         let taken = {
             let (jobs, devices) = (&self.jobs, &self.devices);
             let dead = |e: &Entry| {
-                let j = &jobs[e.job.0 as usize];
-                j.status != JobStatus::Running || j.tasks[e.task as usize].verdict.is_some()
+                jobs.get(e.job)
+                    .is_none_or(|j| j.status != JobStatus::Running || j.tasks[e.task as usize].verdict.is_some())
             };
             let take = |e: &Entry| {
                 let waited = e.since <= patience;
@@ -30,12 +30,12 @@ impl<Q: TaskQueue> Engine<Q> {
                     RescueNeed::Arbitration => trusted && (fast_trusted || waited),
                     RescueNeed::Copy => fast_trusted || waited,
                 };
-                allowed && may_take(&jobs[e.job.0 as usize], e.task, device, devices)
+                allowed && may_take(&jobs[e.job], e.task, device, devices)
             };
             self.rescue.take_first(dead, take)
         };
         if let Some(e) = taken {
-            let t = &mut self.jobs[e.job.0 as usize].tasks[e.task as usize];
+            let t = &mut self.jobs[e.job].tasks[e.task as usize];
             let kind = match e.need {
                 RescueNeed::Copy => {
                     t.rescue -= 1;
@@ -50,7 +50,7 @@ impl<Q: TaskQueue> Engine<Q> {
         }
         for r in 0..self.running.len() {
             let job = self.running[r];
-            let j = &self.jobs[job.0 as usize];
+            let j = &self.jobs[job];
             if !self.devices.may_run(device, &j.spec, j.chunk_bytes) {
                 continue;
             }
@@ -66,7 +66,7 @@ impl<Q: TaskQueue> Engine<Q> {
     /// Copies of tasks whose verdict is final were withdrawn: they are dropped here.
     fn take_from_pools(&mut self, job: JobId, device: DeviceId) -> Option<QueuedCopy> {
         let window = self.cfg.queue_window;
-        let j = &mut self.jobs[job.0 as usize];
+        let j = &mut self.jobs[job];
         let own = *j.pool_of.get(device.0 as usize)? as usize;
         if own == 0 {
             return None;
@@ -101,7 +101,7 @@ impl<Q: TaskQueue> Engine<Q> {
     ) {
         let deadlines = self.cfg.deadlines();
         let attempt = self.attempts.start((job, task, replica), device, kind, self.now, &deadlines);
-        let j = &mut self.jobs[job.0 as usize];
+        let j = &mut self.jobs[job];
         j.last_assigned = self.now;
         j.running += 1;
         let t = &mut j.tasks[task as usize];
@@ -121,7 +121,7 @@ impl<Q: TaskQueue> Engine<Q> {
     pub(super) fn finish_attempt(&mut self, attempt: AttemptId) -> Option<Attempt> {
         let a = self.attempts.finish(attempt)?;
         self.devices.entry_mut(a.device).held.retain(|&h| h != attempt);
-        let j = &mut self.jobs[a.job.0 as usize];
+        let j = &mut self.jobs[a.job];
         j.running -= 1;
         if let Some(t) = j.tasks.get_mut(a.task as usize) {
             t.running.remove(&attempt);
@@ -146,7 +146,7 @@ impl<Q: TaskQueue> Engine<Q> {
     /// copies of a task in a pool than it has devices. Returns false, keeping the
     /// old pools, when no device qualifies.
     pub(super) fn replan(&mut self, job: JobId, out: &mut Vec<Event>) -> bool {
-        let j = &self.jobs[job.0 as usize];
+        let j = &self.jobs[job];
         let work = Work { sizes: Vec::new(), chunk_bytes: j.chunk_bytes };
         let Some(p) = job_pools(&self.snapshot.ranked, &j.spec, &work, &self.cfg.plan) else {
             return false;
@@ -155,7 +155,7 @@ impl<Q: TaskQueue> Engine<Q> {
         let pools: Vec<Vec<DeviceId>> =
             p.pools[..p.used].iter().map(|pool| pool.iter().map(|&i| order[i as usize]).collect()).collect();
         let trusted = self.trusted_in(&pools);
-        let j = &mut self.jobs[job.0 as usize];
+        let j = &mut self.jobs[job];
         j.starving_since = None;
         j.trusted = trusted;
         if pools == j.pools {
@@ -170,7 +170,7 @@ impl<Q: TaskQueue> Engine<Q> {
             })
             .collect();
         let pool_of = self.pool_of(&pools);
-        let j = &mut self.jobs[job.0 as usize];
+        let j = &mut self.jobs[job];
         let used = pools.len();
         let moved: Vec<QueuedCopy> = j.queues.iter_mut().skip(used).flat_map(|q| q.drain_all()).collect();
         j.queues.truncate(used);
@@ -210,7 +210,7 @@ impl<Q: TaskQueue> Engine<Q> {
     /// that of their device's pool (the worst pool's when it has none), rescue
     /// copies with the pools' mean.
     fn pjf_in_force(&mut self, job: JobId) -> f64 {
-        let j = &self.jobs[job.0 as usize];
+        let j = &self.jobs[job];
         let worst = j.pool_failure.iter().copied().fold(0.0, f64::max);
         let mean = j.pool_failure.iter().sum::<f64>() / j.pool_failure.len().max(1) as f64;
         let device_failure = |a: &AttemptId| {
@@ -230,7 +230,7 @@ impl<Q: TaskQueue> Engine<Q> {
                 t.running.iter().map(device_failure).fold(libm::pow(mean, f64::from(t.rescue)), |acc, p| acc * p)
             })
             .collect();
-        let j = &mut self.jobs[job.0 as usize];
+        let j = &mut self.jobs[job];
         for (k, q) in j.queues.iter_mut().enumerate() {
             let p = j.pool_failure[k];
             q.retain(&mut |c| {

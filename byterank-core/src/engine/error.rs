@@ -32,6 +32,10 @@ pub enum EngineError {
         /// The command's.
         at: Timestamp,
     },
+    /// The command's time cannot be written down (RFC 3339 years 0000 to 9999),
+    /// so a journal holding it could not be read back.
+    #[error("command at {0} ms since the epoch is outside the years 0000 to 9999")]
+    TimeOutOfRange(i64),
     /// No device has this handle.
     #[error("unknown device {0:?}: register it first")]
     UnknownDevice(DeviceId),
@@ -53,6 +57,9 @@ pub enum EngineError {
     /// The job already ended.
     #[error("job {0:?} is no longer running")]
     JobEnded(JobId),
+    /// A job must end before it is released.
+    #[error("job {0:?} is still running: cancel it, or wait for it to end, before releasing it")]
+    JobRunning(JobId),
     /// A job with this id was submitted before.
     #[error("job `{0}` was already submitted: job ids are unique")]
     DuplicateJob(String),
@@ -68,6 +75,9 @@ pub enum EngineError {
     /// The job's money cannot be set up.
     #[error("job `{0}`: {1}")]
     Reward(String, RewardError),
+    /// The job's price would overflow the ledger's sums.
+    #[error("job `{0}`: its price would overflow the ledger (all prices charged must sum below 2^64 ByteChips)")]
+    LedgerFull(String),
     /// No attempt has this handle.
     #[error("unknown attempt {0:?}")]
     UnknownAttempt(AttemptId),

@@ -159,6 +159,11 @@ pub enum Event {
         /// The job.
         job: JobId,
     },
+    /// An ended job was released and forgotten.
+    JobReleased {
+        /// The job.
+        job: JobId,
+    },
     /// ByteChips were credited to the wallet of a device's owner
     /// ([`Engine::owner`](super::Engine::owner)).
     RewardCredited {

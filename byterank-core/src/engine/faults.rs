@@ -10,7 +10,7 @@ impl<Q: TaskQueue> Engine<Q> {
     /// if the job fails instead, the fault is the system's and nothing is recorded.
     pub(super) fn failed(&mut self, a: Attempt, attempt: AttemptId, state: AttemptState, out: &mut Vec<Event>) {
         out.push(Event::AttemptChanged { job: a.job, task: a.task, attempt, device: a.device, state });
-        let j = &mut self.jobs[a.job.0 as usize];
+        let j = &mut self.jobs[a.job];
         if j.status != JobStatus::Running {
             return;
         }
@@ -44,7 +44,7 @@ impl<Q: TaskQueue> Engine<Q> {
     pub(super) fn progress(&mut self, job: JobId, task: u32, out: &mut Vec<Event>) {
         let app = self.app(job);
         let (quorum, max_extra) = (self.cfg.quorum, self.cfg.max_failures);
-        let j = &mut self.jobs[job.0 as usize];
+        let j = &mut self.jobs[job];
         if j.status != JobStatus::Running {
             return;
         }
@@ -109,12 +109,12 @@ impl<Q: TaskQueue> Engine<Q> {
     pub(super) fn check_liveness(&mut self, out: &mut Vec<Event>) {
         let jobs = &self.jobs;
         self.rescue.retain(|e| {
-            let j = &jobs[e.job.0 as usize];
-            j.status == JobStatus::Running && j.tasks[e.task as usize].verdict.is_none()
+            jobs.get(e.job)
+                .is_some_and(|j| j.status == JobStatus::Running && j.tasks[e.task as usize].verdict.is_none())
         });
         let live: Vec<DeviceId> = self.devices.live_in_id_order();
-        let can = |e: &Entry, jobs: &[JobEntry<Q>]| {
-            let j = &jobs[e.job.0 as usize];
+        let can = |e: &Entry, jobs: &Jobs<Q>| {
+            let j = &jobs[e.job];
             live.iter().any(|&d| {
                 (e.need == RescueNeed::Copy || self.devices.entry(d).state.trusted)
                     && distribution::may_take(j, e.task, d, &self.devices)
@@ -122,7 +122,7 @@ impl<Q: TaskQueue> Engine<Q> {
         };
         let stuck: Vec<Entry> = self.rescue.iter().copied().filter(|e| !can(e, &self.jobs)).collect();
         for e in stuck {
-            let j = &mut self.jobs[e.job.0 as usize];
+            let j = &mut self.jobs[e.job];
             if j.status != JobStatus::Running {
                 continue;
             }
@@ -142,7 +142,7 @@ impl<Q: TaskQueue> Engine<Q> {
         }
         let patience = self.now.add_millis(-self.cfg.rescue_wait_ms);
         for job in self.running.clone() {
-            let j = &mut self.jobs[job.0 as usize];
+            let j = &mut self.jobs[job];
             if j.last_assigned > patience || j.running > 0 || j.queues.iter().all(|q| q.is_empty()) {
                 continue;
             }

@@ -18,6 +18,9 @@ pub(super) struct Ready {
 impl<Q: TaskQueue> Engine<Q> {
     /// Everything submission decides, without changing anything.
     pub(super) fn prepare(&self, spec: &JobSpec, at: Timestamp) -> Result<Ready, EngineError> {
+        if !self.ledger.can_charge(spec.price_chips) {
+            return Err(EngineError::LedgerFull(spec.id.clone()));
+        }
         let app = application(&spec.application)
             .ok_or_else(|| EngineError::UnknownApplication(spec.id.clone(), spec.application.clone()))?;
         let work = spec.work().map_err(crate::plan::PlanError::from)?;
@@ -36,7 +39,7 @@ impl<Q: TaskQueue> Engine<Q> {
         if let Some((order, ranked)) = ranking {
             self.install(order, ranked, out);
         }
-        let job = JobId(self.jobs.len() as u32);
+        let job = self.jobs.next_id();
         let pools: Vec<Vec<DeviceId>> = plan.pools[..plan.pools_used]
             .iter()
             .map(|p| p.iter().map(|&i| self.snapshot.order[i as usize]).collect())
@@ -70,10 +73,11 @@ impl<Q: TaskQueue> Engine<Q> {
         self.job_names.insert(spec.id.clone(), job);
         let pool_of = self.pool_of(&pools);
         let trusted = self.trusted_in(&pools);
-        self.jobs.push(JobEntry {
+        self.jobs.insert(JobEntry {
             id: spec.id.clone(),
             user: user.into(),
             status: JobStatus::Running,
+            task_count: chunks.len() as u32,
             open_tasks: chunks.len() as u32,
             unverified: 0,
             chunks,
@@ -90,7 +94,7 @@ impl<Q: TaskQueue> Engine<Q> {
             starving_since: None,
             spec,
         });
-        let level = |j: &JobId| core::cmp::Reverse(self.jobs[j.0 as usize].spec.preferences.byte_level);
+        let level = |j: &JobId| core::cmp::Reverse(self.jobs[*j].spec.preferences.byte_level);
         let mut running = core::mem::take(&mut self.running);
         running.push(job);
         running.sort_by_key(|j| (level(j), *j));
@@ -103,7 +107,7 @@ impl<Q: TaskQueue> Engine<Q> {
     }
 
     pub(super) fn maybe_complete(&mut self, job: JobId, out: &mut Vec<Event>) {
-        let j = &self.jobs[job.0 as usize];
+        let j = &self.jobs[job];
         if j.status == JobStatus::Running && j.open_tasks == 0 {
             self.end_job(job, JobStatus::Completed, String::new(), out);
         }
@@ -113,10 +117,9 @@ impl<Q: TaskQueue> Engine<Q> {
     /// returns the bounties of tasks without a verdict to the user of a failed or
     /// cancelled job, and keeps only the job's summary.
     pub(super) fn end_job(&mut self, job: JobId, status: JobStatus, reason: String, out: &mut Vec<Event>) {
-        self.jobs[job.0 as usize].status = status;
+        self.jobs[job].status = status;
         self.running.retain(|&j| j != job);
-        let running: Vec<AttemptId> =
-            self.jobs[job.0 as usize].tasks.iter().flat_map(|t| t.running.iter().copied()).collect();
+        let running: Vec<AttemptId> = self.jobs[job].tasks.iter().flat_map(|t| t.running.iter().copied()).collect();
         for attempt in running {
             if let Some(a) = self.finish_attempt(attempt) {
                 out.push(Event::AttemptChanged {
@@ -128,7 +131,7 @@ impl<Q: TaskQueue> Engine<Q> {
                 });
             }
         }
-        let j = &mut self.jobs[job.0 as usize];
+        let j = &mut self.jobs[job];
         // Queues may live outside the engine (`TaskQueue`): empty them explicitly.
         for q in &mut j.queues {
             q.drain_all();
@@ -162,9 +165,12 @@ impl<Q: TaskQueue> Engine<Q> {
             JobStatus::Cancelled => Event::JobCancelled { job },
             _ => Event::JobFailed { job, reason },
         });
-        // An ended job keeps its id, status and account; its per-task state goes.
-        let j = &mut self.jobs[job.0 as usize];
+        // An ended job keeps its id, spec, status and totals until it is released;
+        // its per-task state goes.
+        let j = &mut self.jobs[job];
         (j.tasks, j.chunks, j.queues, j.pool_of, j.pools) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        j.pool_failure = Vec::new();
+        j.account.close();
     }
 }

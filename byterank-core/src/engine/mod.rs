@@ -217,8 +217,11 @@ pub struct JobProgress {
 }
 
 #[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-#[cfg_attr(feature = "serde", serde(bound(serialize = "Q: serde::Serialize")))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(bound(serialize = "Q: serde::Serialize", deserialize = "Q: serde::Deserialize<'de>"))
+)]
 struct JobEntry<Q> {
     id: String,
     user: String,
@@ -238,6 +241,7 @@ struct JobEntry<Q> {
     queues: Vec<Q>,
     tasks: Vec<Task>,
     account: JobAccount,
+    task_count: u32,
     open_tasks: u32,
     unverified: u32,
     /// Attempts of the job running now.
@@ -248,15 +252,71 @@ struct JobEntry<Q> {
     starving_since: Option<Timestamp>,
 }
 
+/// The jobs the engine remembers: running ones, and ended ones until they are
+/// released.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(bound(serialize = "Q: serde::Serialize", deserialize = "Q: serde::Deserialize<'de>"))
+)]
+struct Jobs<Q> {
+    entries: BTreeMap<JobId, JobEntry<Q>>,
+    next: u32,
+}
+
+impl<Q> Default for Jobs<Q> {
+    fn default() -> Self {
+        Jobs { entries: BTreeMap::new(), next: 0 }
+    }
+}
+
+impl<Q> Jobs<Q> {
+    fn get(&self, id: JobId) -> Option<&JobEntry<Q>> {
+        self.entries.get(&id)
+    }
+
+    fn next_id(&self) -> JobId {
+        JobId(self.next)
+    }
+
+    fn insert(&mut self, e: JobEntry<Q>) -> JobId {
+        let id = self.next_id();
+        self.next += 1;
+        self.entries.insert(id, e);
+        id
+    }
+
+    fn remove(&mut self, id: JobId) -> Option<JobEntry<Q>> {
+        self.entries.remove(&id)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (JobId, &JobEntry<Q>)> {
+        self.entries.iter().map(|(id, j)| (*id, j))
+    }
+}
+
+impl<Q> core::ops::Index<JobId> for Jobs<Q> {
+    type Output = JobEntry<Q>;
+    fn index(&self, id: JobId) -> &JobEntry<Q> {
+        &self.entries[&id]
+    }
+}
+
+impl<Q> core::ops::IndexMut<JobId> for Jobs<Q> {
+    fn index_mut(&mut self, id: JobId) -> &mut JobEntry<Q> {
+        self.entries.get_mut(&id).expect("a job the engine remembers")
+    }
+}
+
 /// The last ranking refresh.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 struct Snapshot {
     /// Snapshot index (id order) to device.
     order: Vec<DeviceId>,
     /// Indexes, ranking and eligibility traits of the devices as they were at the
-    /// refresh (not serialized: they follow from the refresh's inputs).
-    #[cfg_attr(feature = "serde", serde(skip))]
+    /// refresh.
     ranked: RankedGrid,
     /// ByteRank by device handle (0: flagged, removed or registered since).
     rank: Vec<u32>,
@@ -268,13 +328,16 @@ struct Snapshot {
 
 /// The engine. `Q` is the pool-queue implementation.
 #[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-#[cfg_attr(feature = "serde", serde(bound(serialize = "Q: serde::Serialize")))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(bound(serialize = "Q: serde::Serialize", deserialize = "Q: serde::Deserialize<'de>"))
+)]
 pub struct Engine<Q: TaskQueue = MemQueue> {
     cfg: EngineConfig,
     now: Timestamp,
     devices: Devices,
-    jobs: Vec<JobEntry<Q>>,
+    jobs: Jobs<Q>,
     job_names: BTreeMap<String, JobId>,
     /// Running jobs, in the order pulls serve them: ByteLevel high first, then age.
     running: Vec<JobId>,
@@ -321,7 +384,7 @@ impl<Q: TaskQueue> Engine<Q> {
             cfg,
             now: Timestamp::EPOCH,
             devices: Devices::default(),
-            jobs: Vec::new(),
+            jobs: Jobs::default(),
             job_names: BTreeMap::new(),
             running: Vec::new(),
             attempts: Attempts::default(),
@@ -377,12 +440,12 @@ impl<Q: TaskQueue> Engine<Q> {
 
     /// A job's status.
     pub fn job_status(&self, job: JobId) -> Option<JobStatus> {
-        self.jobs.get(job.0 as usize).map(|j| j.status)
+        self.jobs.get(job).map(|j| j.status)
     }
 
     /// Every job's handle and status.
     pub fn jobs(&self) -> impl Iterator<Item = (JobId, JobStatus)> + '_ {
-        self.jobs.iter().enumerate().map(|(i, j)| (JobId(i as u32), j.status))
+        self.jobs.iter().map(|(id, j)| (id, j.status))
     }
 
     /// Attempts running now.
@@ -397,10 +460,10 @@ impl<Q: TaskQueue> Engine<Q> {
 
     /// How far a job has come.
     pub fn job_progress(&self, job: JobId) -> Option<JobProgress> {
-        let j = self.jobs.get(job.0 as usize)?;
+        let j = self.jobs.get(job)?;
         Some(JobProgress {
             status: j.status,
-            tasks: j.account.bounties().len() as u32,
+            tasks: j.task_count,
             open: j.open_tasks,
             unverified: j.unverified,
             running: j.running,
@@ -412,6 +475,9 @@ impl<Q: TaskQueue> Engine<Q> {
     /// Applies one command, appending what it decided to `out`. On error nothing
     /// changes, the clock included, and nothing is appended.
     pub fn apply(&mut self, cmd: &Command, out: &mut Vec<Event>) -> Result<(), EngineError> {
+        if !(Timestamp::MIN..=Timestamp::MAX).contains(&cmd.at) {
+            return Err(EngineError::TimeOutOfRange(cmd.at.millis()));
+        }
         if cmd.at < self.now {
             return Err(EngineError::TimeWentBack { now: self.now, at: cmd.at });
         }
@@ -445,6 +511,11 @@ impl<Q: TaskQueue> Engine<Q> {
             CommandKind::RemoveDevice { device } => self.remove(*device, out),
             CommandKind::SubmitJob { .. } => unreachable!("handled above"),
             CommandKind::CancelJob { job } => self.end_job(*job, JobStatus::Cancelled, String::new(), out),
+            CommandKind::ReleaseJob { job } => {
+                let j = self.jobs.remove(*job).expect("checked");
+                self.job_names.remove(&j.id);
+                out.push(Event::JobReleased { job: *job });
+            }
             CommandKind::Pull { device } => self.pull(*device, out),
             CommandKind::Heartbeat { attempt, .. } => self.heartbeat(*attempt, out),
             CommandKind::ReportResult { attempt, result, .. } => self.report_result(*attempt, result, out),
@@ -481,7 +552,12 @@ impl<Q: TaskQueue> Engine<Q> {
                 }
                 Ok(())
             }
-            CommandKind::CancelJob { job } => match self.jobs.get(job.0 as usize) {
+            CommandKind::ReleaseJob { job } => match self.jobs.get(*job) {
+                None => Err(EngineError::UnknownJob(*job)),
+                Some(j) if j.status == JobStatus::Running => Err(EngineError::JobRunning(*job)),
+                Some(_) => Ok(()),
+            },
+            CommandKind::CancelJob { job } => match self.jobs.get(*job) {
                 None => Err(EngineError::UnknownJob(*job)),
                 Some(j) if j.status != JobStatus::Running => Err(EngineError::JobEnded(*job)),
                 Some(_) => Ok(()),
@@ -502,7 +578,7 @@ impl<Q: TaskQueue> Engine<Q> {
             }
         }
         for &job in &self.running {
-            let j = &mut self.jobs[job.0 as usize];
+            let j = &mut self.jobs[job];
             if j.pool_of.get(device.0 as usize).is_some_and(|&k| k > 0) && self.devices.entry(device).state.trusted {
                 j.trusted = j.trusted.saturating_sub(1);
             }
@@ -511,7 +587,7 @@ impl<Q: TaskQueue> Engine<Q> {
     }
 
     fn app(&self, job: JobId) -> &'static dyn Application {
-        application(&self.jobs[job.0 as usize].spec.application).expect("checked at submission")
+        application(&self.jobs[job].spec.application).expect("checked at submission")
     }
 }
 

@@ -79,10 +79,10 @@ impl<Q: TaskQueue> Engine<Q> {
         self.snapshot = Snapshot { order, ranked, rank, flags, best };
         out.push(Event::RankingRefreshed { active });
         for job in self.running.clone() {
-            if self.jobs[job.0 as usize].status != JobStatus::Running || self.replan(job, out) {
+            if self.jobs[job].status != JobStatus::Running || self.replan(job, out) {
                 continue;
             }
-            let since = *self.jobs[job.0 as usize].starving_since.get_or_insert(now);
+            let since = *self.jobs[job].starving_since.get_or_insert(now);
             if now.millis() - since.millis() >= self.cfg.starve_ms {
                 let reason = format!("no device has qualified for the job since {since}");
                 self.end_job(job, JobStatus::Failed, reason, out);

@@ -22,7 +22,7 @@ pub enum RescueNeed {
 
 /// One waiting entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub(super) struct Entry {
     pub job: JobId,
     pub task: u32,
@@ -32,7 +32,7 @@ pub(super) struct Entry {
 
 /// The queue, first come first served among the entries a device may take.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub(super) struct Rescue {
     entries: VecDeque<Entry>,
 }

@@ -17,8 +17,11 @@ use crate::fault::Outcome;
 /// or two copies, devices and results, and a heap allocation per task is a large
 /// part of a task cycle's cost.
 #[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-#[cfg_attr(feature = "serde", serde(bound(serialize = "T: serde::Serialize")))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(bound(serialize = "T: serde::Serialize", deserialize = "T: serde::Deserialize<'de>"))
+)]
 pub(super) struct Few<T, const N: usize = 2> {
     #[cfg_attr(feature = "serde", serde(with = "inline"))]
     inline: [Option<T>; N],
@@ -32,6 +35,14 @@ mod inline {
         s: S,
     ) -> Result<S::Ok, S::Error> {
         serde::Serialize::serialize(&xs[..], s)
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>, const N: usize>(
+        d: D,
+    ) -> Result<[Option<T>; N], D::Error> {
+        let v: alloc::vec::Vec<Option<T>> = serde::Deserialize::deserialize(d)?;
+        let len = v.len();
+        v.try_into().map_err(|_| serde::de::Error::invalid_length(len, &"the inline slots of a list"))
     }
 }
 
@@ -101,7 +112,7 @@ impl<T, const N: usize> IntoIterator for Few<T, N> {
 
 /// A result that passed integrity and waits for the task's verdict.
 #[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub(super) struct Report {
     pub attempt: AttemptId,
     pub device: DeviceId,
@@ -111,7 +122,7 @@ pub(super) struct Report {
 
 /// A task's final verdict.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub(super) struct Verdict {
     /// The result assembled for the task.
     pub attempt: AttemptId,
@@ -130,7 +141,7 @@ pub(super) struct Decision {
 
 /// One task (chunk) of a running job.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub(super) struct Task {
     /// Copies in the plan.
     pub planned: u32,

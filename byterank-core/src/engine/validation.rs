@@ -47,7 +47,7 @@ impl<Q: TaskQueue> Engine<Q> {
         }
         let a = self.finish_attempt(attempt).expect("checked before");
         let app = self.app(a.job);
-        let j = &self.jobs[a.job.0 as usize];
+        let j = &self.jobs[a.job];
         if app.check(&j.chunks[a.task as usize], meta).is_err() {
             // A malformed result: an incorrect outcome, attributed like a failure.
             self.failed(a, attempt, AttemptState::Incorrect, out);
@@ -55,7 +55,7 @@ impl<Q: TaskQueue> Engine<Q> {
         }
         let trusted = self.devices.entry(a.device).state.trusted;
         let quorum = self.cfg.quorum;
-        let t = &mut self.jobs[a.job.0 as usize].tasks[a.task as usize];
+        let t = &mut self.jobs[a.job].tasks[a.task as usize];
         t.results.push(Report { attempt, device: a.device, meta: meta.clone(), delayed: a.delayed });
         if a.kind == CopyKind::Arbiter {
             t.arbiter = false;
@@ -72,7 +72,7 @@ impl<Q: TaskQueue> Engine<Q> {
     /// task's other copies are withdrawn (queued) or cancelled (running).
     fn finalize(&mut self, job: JobId, task: u32, d: Decision, out: &mut Vec<Event>) {
         let app = self.app(job);
-        let j = &mut self.jobs[job.0 as usize];
+        let j = &mut self.jobs[job];
         let t = &mut j.tasks[task as usize];
         let results = t.results.take();
         let truth = &results.iter().nth(d.truth).expect("the deciding result").meta;
