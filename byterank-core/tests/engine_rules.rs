@@ -600,6 +600,29 @@ fn bad_configurations_are_refused_when_the_engine_is_made() {
 }
 
 #[test]
+fn running_jobs_share_the_grid_by_weight_and_none_starves() {
+    let (mut t, d) = T::new(&[false; 4]);
+    let mut low = job("low", 100);
+    low.preferences.byte_level = byterank_core::job::ByteLevel::Low;
+    let (high, low) = (t.submit(job("high", 100)), t.submit(low));
+    let mut served = std::collections::BTreeMap::<JobId, u32>::new();
+    for _ in 0..25 {
+        for &dev in &d {
+            for e in t.ok(CommandKind::Pull { device: dev }) {
+                if let Event::TaskAssigned { job, task, attempt, .. } = e {
+                    *served.entry(job).or_default() += 1;
+                    let name = if job == high { "high" } else { "low" };
+                    t.report(dev, attempt, name, task, true);
+                }
+            }
+        }
+    }
+    // Weights 4 (high) to 1 (low): 80 and 20 of the first 100 copies, though
+    // strict ByteLevel order would give the high job all of them.
+    assert_eq!((served[&high], served[&low]), (80, 20), "{served:?}");
+}
+
+#[test]
 fn an_ended_job_is_forgotten_once_released() {
     let (mut t, d) = T::new(&[false; 2]);
     let j = t.submit(job("j", 1));

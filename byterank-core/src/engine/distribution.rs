@@ -48,13 +48,24 @@ impl<Q: TaskQueue> Engine<Q> {
             self.assign(e.job, e.task, replica, device, kind, out);
             return;
         }
-        for r in 0..self.running.len() {
-            let job = self.running[r];
+        // Jobs in fair-share order; a pull visits only those ahead of the first
+        // that has a copy for the device.
+        let mut at = None;
+        while let Some(key) = self.share.after(at) {
+            at = Some(key);
+            let job = key.1;
             let j = &self.jobs[job];
-            if !self.devices.may_run(device, &j.spec, j.chunk_bytes) {
+            if j.pool_of.get(device.0 as usize).is_none_or(|&k| k == 0)
+                || !self.devices.may_run(device, &j.spec, j.chunk_bytes)
+            {
                 continue;
             }
-            if let Some(copy) = self.take_from_pools(job, device) {
+            let copy = self.take_from_pools(job, device);
+            if self.jobs[job].queues.waiting() == 0 {
+                self.share.leave(job);
+            }
+            if let Some(copy) = copy {
+                self.share.served(job);
                 self.assign(job, copy.task, copy.replica, device, CopyKind::Planned, out);
                 return;
             }
@@ -71,23 +82,20 @@ impl<Q: TaskQueue> Engine<Q> {
         if own == 0 {
             return None;
         }
-        for k in own - 1..j.queues.len() {
-            loop {
-                let tasks = &j.tasks;
-                let Some(taken) = j.queues[k].take_first(window, &mut |c| {
-                    let t = &tasks[c.task as usize];
-                    t.verdict.is_some() || !t.tried.contains(&device)
-                }) else {
-                    break; // Nothing here for this device: inherit from the next pool.
-                };
-                let t = &mut j.tasks[taken.task as usize];
-                if t.verdict.is_none() {
-                    t.queued -= 1;
-                    return Some(taken);
-                }
+        // The own pool first, then lower ones (inheritance), never higher.
+        loop {
+            let tasks = &j.tasks;
+            let (_, taken) = j.queues.take_from(own - 1, window, &mut |c| {
+                let t = &tasks[c.task as usize];
+                t.verdict.is_some() || !t.tried.contains(&device)
+            })?;
+            let t = &mut j.tasks[taken.task as usize];
+            if t.verdict.is_none() {
+                t.queued -= 1;
+                return Some(taken);
             }
+            // A withdrawn copy of a decided task: dropped.
         }
-        None
     }
 
     pub(super) fn assign(
@@ -172,29 +180,28 @@ impl<Q: TaskQueue> Engine<Q> {
         let pool_of = self.pool_of(&pools);
         let j = &mut self.jobs[job];
         let used = pools.len();
-        let moved: Vec<QueuedCopy> = j.queues.iter_mut().skip(used).flat_map(|q| q.drain_all()).collect();
-        j.queues.truncate(used);
-        j.queues.resize_with(used, Q::default);
+        let moved = j.queues.resize(used);
         if !moved.is_empty() {
             // Copies of each moved task already in each kept pool.
             let mut held: BTreeMap<(u32, usize), usize> = BTreeMap::new();
             let moving: alloc::collections::BTreeSet<u32> = moved.iter().map(|c| c.task).collect();
-            for (k, q) in j.queues.iter_mut().enumerate() {
-                q.retain(&mut |c| {
-                    if moving.contains(&c.task) {
-                        *held.entry((c.task, k)).or_default() += 1;
-                    }
-                    true
-                });
-            }
+            j.queues.visit(&mut |k, c| {
+                if moving.contains(&c.task) {
+                    *held.entry((c.task, k)).or_default() += 1;
+                }
+            });
             for (n, c) in moved.into_iter().enumerate() {
-                if j.tasks[c.task as usize].verdict.is_some() {
+                let t = &mut j.tasks[c.task as usize];
+                if t.verdict.is_some() {
                     continue;
                 }
                 let fits = |k: usize| held.get(&(c.task, k)).copied().unwrap_or(0) < pools[k].len();
                 let k = (0..used).map(|i| (n + i) % used).find(|&k| fits(k)).unwrap_or(n % used);
                 *held.entry((c.task, k)).or_default() += 1;
-                j.queues[k].push_back(c);
+                j.queues.push(k, c);
+            }
+            if j.queues.waiting() == 0 {
+                self.share.leave(job);
             }
         }
         j.pools = pools;
@@ -231,13 +238,8 @@ impl<Q: TaskQueue> Engine<Q> {
             })
             .collect();
         let j = &mut self.jobs[job];
-        for (k, q) in j.queues.iter_mut().enumerate() {
-            let p = j.pool_failure[k];
-            q.retain(&mut |c| {
-                fail[c.task as usize] *= p;
-                true
-            });
-        }
+        let pool_failure = &j.pool_failure;
+        j.queues.visit(&mut |k, c| fail[c.task as usize] *= pool_failure[k]);
         let ln_ok: f64 = fail.iter().map(|&f| libm::log1p(-f.min(1.0))).sum();
         -libm::expm1(ln_ok)
     }

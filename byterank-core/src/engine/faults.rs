@@ -143,10 +143,11 @@ impl<Q: TaskQueue> Engine<Q> {
         let patience = self.now.add_millis(-self.cfg.rescue_wait_ms);
         for job in self.running.clone() {
             let j = &mut self.jobs[job];
-            if j.last_assigned > patience || j.running > 0 || j.queues.iter().all(|q| q.is_empty()) {
+            if j.last_assigned > patience || j.running > 0 || j.queues.waiting() == 0 {
                 continue;
             }
-            let waiting: Vec<QueuedCopy> = j.queues.iter_mut().flat_map(|q| q.drain_all()).collect();
+            let waiting: Vec<QueuedCopy> = j.queues.drain_all();
+            self.share.leave(job);
             for c in waiting {
                 let t = &mut j.tasks[c.task as usize];
                 if t.verdict.is_none() {

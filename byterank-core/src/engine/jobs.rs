@@ -45,21 +45,16 @@ impl<Q: TaskQueue> Engine<Q> {
             .map(|p| p.iter().map(|&i| self.snapshot.order[i as usize]).collect())
             .collect();
         let mut tasks = alloc::vec![Task::default(); chunks.len()];
-        let queues = plan
-            .queues
-            .iter()
-            .map(|copies| {
-                let mut q = Q::default();
-                for c in copies {
-                    q.push_back(QueuedCopy { task: c.task, replica: c.replica });
-                    let t = &mut tasks[c.task as usize];
-                    t.planned += 1;
-                    t.queued += 1;
-                    t.next_replica = t.next_replica.max(c.replica + 1);
-                }
-                q
-            })
-            .collect();
+        let mut queues = PoolQueues::new(plan.queues.len());
+        for (k, copies) in plan.queues.iter().enumerate() {
+            for c in copies {
+                queues.push(k, QueuedCopy { task: c.task, replica: c.replica });
+                let t = &mut tasks[c.task as usize];
+                t.planned += 1;
+                t.queued += 1;
+                t.next_replica = t.next_replica.max(c.replica + 1);
+            }
+        }
         self.ledger.charge(user, spec.price_chips);
         out.push(Event::JobAccepted {
             job,
@@ -94,11 +89,14 @@ impl<Q: TaskQueue> Engine<Q> {
             starving_since: None,
             spec,
         });
-        let level = |j: &JobId| core::cmp::Reverse(self.jobs[*j].spec.preferences.byte_level);
-        let mut running = core::mem::take(&mut self.running);
-        running.push(job);
-        running.sort_by_key(|j| (level(j), *j));
-        self.running = running;
+        self.running.push(job);
+        let level = self.jobs[job].spec.preferences.byte_level;
+        let weight = self.cfg.share_weights[match level {
+            ByteLevel::Low => 0,
+            ByteLevel::Balanced => 1,
+            ByteLevel::High => 2,
+        }];
+        self.share.join(job, weight);
     }
 
     /// Trusted devices among pools.
@@ -119,6 +117,7 @@ impl<Q: TaskQueue> Engine<Q> {
     pub(super) fn end_job(&mut self, job: JobId, status: JobStatus, reason: String, out: &mut Vec<Event>) {
         self.jobs[job].status = status;
         self.running.retain(|&j| j != job);
+        self.share.leave(job);
         let running: Vec<AttemptId> = self.jobs[job].tasks.iter().flat_map(|t| t.running.iter().copied()).collect();
         for attempt in running {
             if let Some(a) = self.finish_attempt(attempt) {
@@ -133,9 +132,7 @@ impl<Q: TaskQueue> Engine<Q> {
         }
         let j = &mut self.jobs[job];
         // Queues may live outside the engine (`TaskQueue`): empty them explicitly.
-        for q in &mut j.queues {
-            q.drain_all();
-        }
+        j.queues.drain_all();
         let refund: ByteChips = match status {
             JobStatus::Completed => ByteChips::ZERO,
             _ => j.tasks.iter().zip(j.account.bounties()).filter(|(t, _)| t.verdict.is_none()).map(|(_, b)| *b).sum(),
@@ -168,8 +165,8 @@ impl<Q: TaskQueue> Engine<Q> {
         // An ended job keeps its id, spec, status and totals until it is released;
         // its per-task state goes.
         let j = &mut self.jobs[job];
-        (j.tasks, j.chunks, j.queues, j.pool_of, j.pools) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        (j.tasks, j.chunks, j.pool_of, j.pools) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        j.queues = PoolQueues::default();
         j.pool_failure = Vec::new();
         j.account.close();
     }

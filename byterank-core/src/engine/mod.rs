@@ -48,9 +48,11 @@ mod event;
 mod faults;
 mod jobs;
 mod ledger;
+mod pool_queues;
 mod queue;
 mod refresh;
 mod rescue;
+mod share;
 mod task;
 mod validation;
 
@@ -72,7 +74,7 @@ use crate::fault::Outcome;
 use crate::flags::Flags;
 use crate::grid::GridSnapshot;
 use crate::indexes::{rank_grid, IndexConfig, Lottery, RankedGrid};
-use crate::job::{JobSpec, Work};
+use crate::job::{ByteLevel, JobSpec, Work};
 use crate::lottery::{draw, win_probability};
 use crate::plan::{job_pools, plan_job, JobPlan, PlanConfig};
 use crate::reward::{ByteChips, JobAccount};
@@ -80,7 +82,9 @@ use crate::time::{Timestamp, DAY_MS, HOUR_MS};
 
 use attempts::{Attempt, Attempts, CopyKind, Deadlines, Due, Touch};
 use devices::Devices;
+use pool_queues::PoolQueues;
 use rescue::{Entry, Rescue};
+use share::Share;
 use task::{Decision, Few, Report, Task, Verdict};
 
 /// Engine settings. `Default` gives the documented values; [`Engine::new`] checks them.
@@ -120,6 +124,9 @@ pub struct EngineConfig {
     pub starve_ms: i64,
     /// How far into a queue a pull looks past copies the device may not take.
     pub queue_window: usize,
+    /// Fair-share weights of running jobs by ByteLevel: low, balanced, high
+    /// (default 1, 2, 4): a job gets copies in proportion to its weight.
+    pub share_weights: [u32; 3],
     /// Seed of the daily lottery draws.
     pub lottery_seed: u64,
 }
@@ -140,6 +147,7 @@ impl Default for EngineConfig {
             rescue_wait_ms: 60_000,
             starve_ms: 600_000,
             queue_window: 16,
+            share_weights: [1, 2, 4],
             lottery_seed: 0,
         }
     }
@@ -167,6 +175,8 @@ impl EngineConfig {
         rule(self.rescue_wait_ms >= 0, "rescue_wait_ms", &self.rescue_wait_ms, "0 or more")?;
         rule(self.starve_ms >= 0, "starve_ms", &self.starve_ms, "0 or more")?;
         rule(self.queue_window >= 1, "queue_window", &self.queue_window, "at least 1")?;
+        let weights = self.share_weights;
+        rule(weights.iter().all(|&w| w >= 1), "share_weights", &format!("{weights:?}"), "at least 1 each")?;
         let p = &self.plan;
         rule(p.max_r.is_finite() && p.max_r >= 1.0, "plan.max_r", &p.max_r, "a finite number >= 1")?;
         let floor = p.min_failure_probability;
@@ -238,7 +248,7 @@ struct JobEntry<Q> {
     pool_failure: Vec<f64>,
     /// Trusted devices in the target subset at the last plan.
     trusted: u32,
-    queues: Vec<Q>,
+    queues: PoolQueues<Q>,
     tasks: Vec<Task>,
     account: JobAccount,
     task_count: u32,
@@ -339,8 +349,10 @@ pub struct Engine<Q: TaskQueue = MemQueue> {
     devices: Devices,
     jobs: Jobs<Q>,
     job_names: BTreeMap<String, JobId>,
-    /// Running jobs, in the order pulls serve them: ByteLevel high first, then age.
+    /// Running jobs, oldest first.
     running: Vec<JobId>,
+    /// Running jobs with queued copies, in the order pulls serve them.
+    share: Share,
     attempts: Attempts,
     rescue: Rescue,
     snapshot: Snapshot,
@@ -387,6 +399,7 @@ impl<Q: TaskQueue> Engine<Q> {
             jobs: Jobs::default(),
             job_names: BTreeMap::new(),
             running: Vec::new(),
+            share: Share::default(),
             attempts: Attempts::default(),
             rescue: Rescue::default(),
             snapshot: Snapshot::default(),
@@ -467,7 +480,7 @@ impl<Q: TaskQueue> Engine<Q> {
             open: j.open_tasks,
             unverified: j.unverified,
             running: j.running,
-            queued: j.queues.iter().map(|q| q.len() as u64).sum(),
+            queued: j.queues.waiting(),
             pools: j.pools.len() as u32,
         })
     }
