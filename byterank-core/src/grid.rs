@@ -280,6 +280,10 @@ impl<'de> serde::de::Visitor<'de> for DevicesSeed<'_> {
 /// Parses one device from its own text, naming it by id and index on error.
 #[cfg(feature = "json")]
 fn parse_device(text: &str, index: usize) -> Result<Device, GridError> {
+    // The fast parse first; only a device in error is parsed again to find the field.
+    if let Ok(d) = serde_json::from_str(text) {
+        return Ok(d);
+    }
     let mut de = serde_json::Deserializer::from_str(text);
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
         #[derive(serde::Deserialize)]

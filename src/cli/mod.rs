@@ -17,7 +17,7 @@ use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Read, Write};
 use std::path::Path;
 
 use byterank::core::grid::{Grid, MAX_FILE_BYTES};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressFinish, ProgressStyle};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -40,7 +40,9 @@ impl From<io::Error> for Failure {
 pub struct Input {
     /// How error messages name it: the path, or `stdin`.
     pub name: String,
-    reader: Box<dyn BufRead>,
+    // Concrete, so that the JSON parser's byte-at-a-time reads inline; the boxed
+    // source is only called to refill the buffer.
+    reader: BufReader<Box<dyn Read>>,
 }
 
 impl Input {
@@ -69,7 +71,7 @@ impl Input {
         let limited = Limit { inner: raw, left: MAX_FILE_BYTES };
         let reader: Box<dyn Read> =
             if progress { Box::new(read_bar(len).wrap_read(limited)) } else { Box::new(limited) };
-        let mut reader: Box<dyn BufRead> = Box::new(BufReader::with_capacity(1 << 16, reader));
+        let mut reader = BufReader::with_capacity(1 << 16, reader);
         let head = reader.fill_buf().map_err(cannot)?;
         if head.starts_with(b"\xEF\xBB\xBF") {
             return Err(Failure::Input(format!(
@@ -81,6 +83,7 @@ impl Input {
 }
 
 impl Read for Input {
+    #[inline]
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.reader.read(buf)
     }
@@ -126,6 +129,7 @@ fn read_bar(len: Option<u64>) -> ProgressBar {
     };
     ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr_with_hz(4))
         .with_style(ProgressStyle::with_template(template).expect("the template is valid"))
+        .with_finish(ProgressFinish::AndClear)
 }
 
 /// A bar of items done, for long work when stderr is a terminal; hidden otherwise.
