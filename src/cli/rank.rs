@@ -11,7 +11,7 @@ use unicode_width::UnicodeWidthStr;
 
 use super::{print_json, read_grid, Failure};
 
-/// Rank every device of a grid file (ByteRank, spec §7).
+/// Rank every device of a grid file (ByteRank; docs/indexes.md explains it).
 ///
 /// Prints a one-line summary (devices active, flagged by reason, lottery winners),
 /// then the devices best rank first and flagged devices last. The grid file format
