@@ -3,8 +3,8 @@
 //! scheduling policies (fault policies, replication, pool sizes) on the same grid.
 //!
 //! Today the crate provides the synthetic grid generator ([`synth`]): reproducible
-//! grids whose device classes follow the white paper's Appendix, Example 2. The
-//! simulator itself comes in a later issue.
+//! grids whose device classes follow the white paper's Appendix, Example 2, built
+//! whole ([`synth_grid`]) or streamed one device at a time ([`synth_iter`]).
 //!
 //! ```
 //! use byterank_core::grid::GridSnapshot;
@@ -23,5 +23,6 @@
 pub mod synth;
 
 pub use synth::{
-    synth_devices, synth_grid, ClassMix, DeviceProfile, FaultProbs, MixError, SynthConfig, SynthDevice, DEFAULT_NOW,
+    synth_devices, synth_grid, synth_iter, ClassMix, DeviceProfile, FaultProbs, MixError, SynthConfig, SynthDevice,
+    SynthDevices, DEFAULT_NOW,
 };
