@@ -640,15 +640,23 @@ fn an_ended_job_is_forgotten_once_released() {
 #[test]
 fn a_price_the_ledger_cannot_hold_is_refused() {
     let (mut t, _) = T::new(&[false; 2]);
-    let mut rich = job("rich", 1);
-    rich.price_chips = ByteChips(u64::MAX);
-    t.submit(rich);
+    let mut absurd = job("absurd", 1);
+    absurd.price_chips = ByteChips(u64::MAX);
+    let err = t.apply(CommandKind::SubmitJob { job: absurd, user: "u".into() }).unwrap_err();
+    assert!(err.to_string().contains("price"), "{err}");
+    // At the largest price a job may have (2^53), the 2048th would overflow the
+    // ledger's u64 sums: it is refused, and the refusal changes nothing.
+    for n in 0..2047 {
+        let mut rich = job(&format!("rich-{n}"), 1);
+        rich.price_chips = ByteChips(1 << 53);
+        t.submit(rich);
+    }
     let before = t.engine.clone();
-    let mut one = job("one", 1);
-    one.price_chips = ByteChips(1);
+    let mut last = job("last", 1);
+    last.price_chips = ByteChips(1 << 53);
     assert_eq!(
-        t.apply(CommandKind::SubmitJob { job: one, user: "u".into() }),
-        Err(EngineError::LedgerFull("one".into()))
+        t.apply(CommandKind::SubmitJob { job: last, user: "u".into() }),
+        Err(EngineError::LedgerFull("last".into()))
     );
     assert!(t.engine == before);
 }
