@@ -82,10 +82,12 @@ impl<Q: TaskQueue> Engine<Q> {
         if own == 0 {
             return None;
         }
-        // The own pool first, then lower ones (inheritance), never higher.
+        // The own pool first, then lower ones (inheritance), never higher, unless
+        // the job's queues stalled and were opened to all its devices.
+        let from = if j.open { 0 } else { own - 1 };
         loop {
             let tasks = &j.tasks;
-            let (_, taken) = j.queues.take_from(own - 1, window, &mut |c| {
+            let (_, taken) = j.queues.take_from(from, window, &mut |c| {
                 let t = &tasks[c.task as usize];
                 t.verdict.is_some() || !t.tried.contains(&device)
             })?;
@@ -166,6 +168,7 @@ impl<Q: TaskQueue> Engine<Q> {
         let j = &mut self.jobs[job];
         j.starving_since = None;
         j.trusted = trusted;
+        j.members = pools.iter().map(|p| p.len() as u32).sum();
         if pools == j.pools {
             return true;
         }

@@ -97,30 +97,41 @@ impl<Q: TaskQueue> Engine<Q> {
         }
     }
 
+    /// Whether some live device of the job's pools (a trusted one, for an
+    /// arbitration) has not yet run the task: counts, not a scan of the grid.
+    fn someone_may_take(&self, job: JobId, task: u32, trusted_only: bool) -> bool {
+        let j = &self.jobs[job];
+        let counts = |d: &DeviceId| {
+            let e = self.devices.entry(*d);
+            e.live && j.pool_of.get(d.0 as usize).is_some_and(|&k| k > 0) && (!trusted_only || e.state.trusted)
+        };
+        let tried = j.tasks[task as usize].tried.iter().filter(|d| counts(d)).count() as u32;
+        (if trusted_only { j.trusted } else { j.members }) > tried
+    }
+
     /// Liveness, at each tick:
     /// - rescue entries no longer needed are dropped;
-    /// - an arbitration no live trusted device may take falls back to copies
-    ///   towards a majority (the job's pools lost their trusted devices);
-    /// - a copy no live device may take fails its job: every device that may run
-    ///   the task has tried it;
-    /// - a job with nothing running whose queued copies waited `rescue_wait` with
-    ///   no taker (the devices of their pools all tried those tasks, or left) has
-    ///   them moved to the rescue queue, open to every device of the job.
+    /// - an arbitration no live trusted device of the job may take falls back to
+    ///   copies towards a majority (the job's pools lost their trusted devices);
+    /// - a copy no live device of the job may take fails its job: every one of
+    ///   them has tried the task;
+    /// - a job with nothing running whose queued copies found no taker for
+    ///   `rescue_wait` (the devices of their pools all tried those tasks, or left)
+    ///   opens its queues to every device of its pools, lower pools included;
+    ///   stalled that long again, it fails if a queued task has been tried by every
+    ///   live device of its pools.
     pub(super) fn check_liveness(&mut self, out: &mut Vec<Event>) {
         let jobs = &self.jobs;
         self.rescue.retain(|e| {
             jobs.get(e.job)
                 .is_some_and(|j| j.status == JobStatus::Running && j.tasks[e.task as usize].verdict.is_none())
         });
-        let live: Vec<DeviceId> = self.devices.live_in_id_order();
-        let can = |e: &Entry, jobs: &Jobs<Q>| {
-            let j = &jobs[e.job];
-            live.iter().any(|&d| {
-                (e.need == RescueNeed::Copy || self.devices.entry(d).state.trusted)
-                    && distribution::may_take(j, e.task, d, &self.devices)
-            })
-        };
-        let stuck: Vec<Entry> = self.rescue.iter().copied().filter(|e| !can(e, &self.jobs)).collect();
+        let stuck: Vec<Entry> = self
+            .rescue
+            .iter()
+            .copied()
+            .filter(|e| !self.someone_may_take(e.job, e.task, e.need == RescueNeed::Arbitration))
+            .collect();
         for e in stuck {
             let j = &mut self.jobs[e.job];
             if j.status != JobStatus::Running {
@@ -143,19 +154,25 @@ impl<Q: TaskQueue> Engine<Q> {
         let patience = self.now.add_millis(-self.cfg.rescue_wait_ms);
         for job in self.running.clone() {
             let j = &mut self.jobs[job];
-            if j.last_assigned > patience || j.running > 0 || j.queues.waiting() == 0 {
+            if j.status != JobStatus::Running || j.last_assigned > patience || j.running > 0 || j.queues.waiting() == 0
+            {
                 continue;
             }
-            let waiting: Vec<QueuedCopy> = j.queues.drain_all();
-            self.share.leave(job);
-            for c in waiting {
-                let t = &mut j.tasks[c.task as usize];
-                if t.verdict.is_none() {
-                    t.queued -= 1;
-                    t.rescue += 1;
-                    self.rescue.push(Entry { job, task: c.task, since: patience, need: RescueNeed::Copy });
-                    out.push(Event::TaskRescued { job, task: c.task, need: RescueNeed::Copy });
-                }
+            if !j.open {
+                j.open = true;
+                j.last_assigned = self.now;
+                continue;
+            }
+            let mut waiting = Vec::new();
+            j.queues.visit(&mut |_, c| waiting.push(c.task));
+            let hopeless = waiting.into_iter().find(|&task| {
+                self.jobs[job].tasks[task as usize].verdict.is_none() && !self.someone_may_take(job, task, false)
+            });
+            if let Some(task) = hopeless {
+                let reason = format!("task {task} waits in a queue and every device of the job has tried it");
+                self.end_job(job, JobStatus::Failed, reason, out);
+            } else {
+                self.jobs[job].last_assigned = self.now;
             }
         }
     }

@@ -68,6 +68,7 @@ impl<Q: TaskQueue> Engine<Q> {
         self.job_names.insert(spec.id.clone(), job);
         let pool_of = self.pool_of(&pools);
         let trusted = self.trusted_in(&pools);
+        let members = pools.iter().map(|p| p.len() as u32).sum();
         self.jobs.insert(JobEntry {
             id: spec.id.clone(),
             user: user.into(),
@@ -81,6 +82,8 @@ impl<Q: TaskQueue> Engine<Q> {
             pool_of,
             pool_failure: plan.replication.pool_failure,
             trusted,
+            members,
+            open: false,
             queues,
             tasks,
             account,

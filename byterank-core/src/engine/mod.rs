@@ -246,8 +246,12 @@ struct JobEntry<Q> {
     pool_of: Vec<u32>,
     /// Each used pool's assumed failure probability.
     pool_failure: Vec<f64>,
-    /// Trusted devices in the target subset at the last plan.
+    /// Trusted devices in the used pools, as of the last plan, less those removed.
     trusted: u32,
+    /// Devices in the used pools, as of the last plan, less those removed.
+    members: u32,
+    /// The queues stalled and are open to every device of the pools.
+    open: bool,
     queues: PoolQueues<Q>,
     tasks: Vec<Task>,
     account: JobAccount,
@@ -592,8 +596,11 @@ impl<Q: TaskQueue> Engine<Q> {
         }
         for &job in &self.running {
             let j = &mut self.jobs[job];
-            if j.pool_of.get(device.0 as usize).is_some_and(|&k| k > 0) && self.devices.entry(device).state.trusted {
-                j.trusted = j.trusted.saturating_sub(1);
+            if j.pool_of.get(device.0 as usize).is_some_and(|&k| k > 0) {
+                j.members = j.members.saturating_sub(1);
+                if self.devices.entry(device).state.trusted {
+                    j.trusted = j.trusted.saturating_sub(1);
+                }
             }
         }
         out.push(Event::DeviceRemoved { device });
