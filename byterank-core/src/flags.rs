@@ -133,6 +133,16 @@ impl Default for FlagConfig {
 
 /// The flags a device raises at `now`.
 pub fn flags(d: &Device, now: Timestamp, cfg: &FlagConfig) -> Flags {
+    let mut f = state_flags(d, cfg);
+    if d.worker.as_ref().is_some_and(|w| !w.available_at(now)) {
+        f.insert(Flag::OutsideSchedule);
+    }
+    f
+}
+
+/// The flags a device raises whatever the time: all but `outside_schedule`, which
+/// only a worker schedule can raise.
+pub fn state_flags(d: &Device, cfg: &FlagConfig) -> Flags {
     let mut f = Flags::NONE;
     if d.online == Some(false) {
         f.insert(Flag::Disconnected);
@@ -147,9 +157,6 @@ pub fn flags(d: &Device, now: Timestamp, cfg: &FlagConfig) -> Flags {
         f.insert(Flag::HighTemperature);
     }
     if let Some(w) = &d.worker {
-        if !w.available_at(now) {
-            f.insert(Flag::OutsideSchedule);
-        }
         if !w.allows(d.connection) {
             f.insert(Flag::NetworkNotAllowed);
         }

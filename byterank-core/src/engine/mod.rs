@@ -509,20 +509,20 @@ impl<Q: TaskQueue> Engine<Q> {
         self.now = cmd.at;
         match &cmd.kind {
             CommandKind::RegisterDevice { device, owner } => {
-                let id = self.devices.register(device, owner, self.now);
+                let id = self.devices.register(device, owner, self.now, &self.cfg.index.flags);
                 self.stale_ranking = true;
                 out.push(Event::DeviceRegistered { device: id, id: device.id.clone() });
             }
             CommandKind::UpdateDevice { device, state } => {
-                self.devices.update(*device, state);
+                self.devices.update(*device, state, &self.cfg.index.flags);
                 self.stale_ranking = true;
             }
             CommandKind::SetTrust { device, trusted } => {
-                self.devices.set_trust(*device, *trusted);
+                self.devices.set_trust(*device, *trusted, &self.cfg.index.flags);
                 self.stale_ranking = true;
             }
             CommandKind::ResetHistory { device } => {
-                self.devices.entry_mut(*device).state.faults.reset();
+                self.devices.reset_history(*device, &self.cfg.index.flags);
                 self.stale_ranking = true;
             }
             CommandKind::RemoveDevice { device } => self.remove(*device, out),
@@ -560,9 +560,7 @@ impl<Q: TaskQueue> Engine<Q> {
             CommandKind::SetTrust { device, .. } | CommandKind::ResetHistory { device } => {
                 self.devices.get(*device).map(|_| ()).ok_or(EngineError::UnknownDevice(*device))
             }
-            CommandKind::RemoveDevice { device } | CommandKind::Pull { device } => {
-                self.devices.live(*device).map(|_| ())
-            }
+            CommandKind::RemoveDevice { device } | CommandKind::Pull { device } => self.devices.live(*device),
             CommandKind::SubmitJob { job, .. } => {
                 if self.job_names.contains_key(&job.id) {
                     return Err(EngineError::DuplicateJob(job.id.clone()));
