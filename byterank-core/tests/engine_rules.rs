@@ -515,6 +515,20 @@ fn a_device_leaving_with_two_tasks_abandons_both_without_failing_the_job() {
 }
 
 #[test]
+fn errors_name_the_job_once() {
+    let (mut t, _) = T::new(&[false; 2]);
+    let mut gz = job("bad", 1);
+    gz.application = "gzip".into();
+    let err = t.apply(CommandKind::SubmitJob { job: gz, user: "u".into() }).unwrap_err().to_string();
+    assert_eq!(err.matches("job `bad`").count(), 1, "{err}");
+    let mut huge = job("big", 20_000_000);
+    huge.price_chips = ByteChips(1);
+    let err = t.apply(CommandKind::SubmitJob { job: huge, user: "u".into() }).unwrap_err().to_string();
+    assert_eq!(err.matches("job `big`").count(), 1, "{err}");
+    assert!(err.contains("10000000"), "names the limit: {err}");
+}
+
+#[test]
 fn a_refused_submission_leaves_the_clock_alone() {
     let (mut t, d) = T::new(&[false; 2]);
     let start = t.now;

@@ -66,8 +66,8 @@ pub enum EngineError {
     /// The job names an application the engine does not have.
     #[error("job `{0}`: unknown application `{1}` (known: synthetic, gzip)")]
     UnknownApplication(String, String),
-    /// The application cannot split the job's input.
-    #[error("job `{0}`: {1}")]
+    /// The application cannot split the job's input (the message names the job).
+    #[error("{1}")]
     Application(String, ApplicationError),
     /// The job cannot be planned.
     #[error(transparent)]
