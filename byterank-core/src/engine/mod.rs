@@ -38,6 +38,48 @@
 //! Every 30 s of engine time the ranking is refreshed from the devices' states; a
 //! running job is re-planned only when its pools changed, its queued copies
 //! keeping their pools; once a day the lottery is drawn.
+//!
+//! # Example
+//!
+//! Two devices run a two-task job at r = 2: every task's two copies agree, so
+//! every verdict is final and the job completes.
+//!
+//! ```
+//! use byterank_core::application::{Chunk, Synthetic};
+//! use byterank_core::device::Device;
+//! use byterank_core::engine::{Command, CommandKind, Engine, Event};
+//! use byterank_core::job::{JobSpec, ReplicationGoal};
+//! use byterank_core::time::Timestamp;
+//!
+//! let mut engine = Engine::default();
+//! let at = Timestamp::parse_rfc3339("2026-11-26T03:00:00Z")?;
+//! let mut out = Vec::new();
+//! let mut apply = |engine: &mut Engine, kind| {
+//!     out.clear();
+//!     engine.apply(&Command { at, kind }, &mut out).map(|()| out.clone())
+//! };
+//! let mut devices = Vec::new();
+//! for id in ["laptop", "phone"] {
+//!     let events = apply(&mut engine, CommandKind::RegisterDevice { device: Device::new(id), owner: id.into() })?;
+//!     let [Event::DeviceRegistered { device, .. }] = events[..] else { unreachable!() };
+//!     devices.push(device);
+//! }
+//! let mut job = JobSpec::new("hello", 2);
+//! job.replication = Some(ReplicationGoal::R(2.0));
+//! apply(&mut engine, CommandKind::SubmitJob { job, user: "alice".into() })?;
+//! let mut completed = false;
+//! for _ in 0..2 {
+//!     for &device in &devices {
+//!         let events = apply(&mut engine, CommandKind::Pull { device })?;
+//!         let Some(&Event::TaskAssigned { task, attempt, .. }) = events.first() else { continue };
+//!         let result = Synthetic::expected("hello", &Chunk { index: task, offset: u64::from(task), len: 1 });
+//!         let events = apply(&mut engine, CommandKind::ReportResult { device, attempt, result })?;
+//!         completed |= events.iter().any(|e| matches!(e, Event::JobCompleted { unverified: 0, .. }));
+//!     }
+//! }
+//! assert!(completed, "both tasks cross-checked by two agreeing copies");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod attempts;
 mod command;
