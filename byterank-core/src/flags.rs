@@ -89,6 +89,11 @@ impl Flags {
         self.0 |= 1 << f as u8;
     }
 
+    /// Removes a flag.
+    pub fn remove(&mut self, f: Flag) {
+        self.0 &= !(1 << f as u8);
+    }
+
     /// Whether a flag is raised.
     pub fn contains(self, f: Flag) -> bool {
         self.0 >> f as u8 & 1 == 1

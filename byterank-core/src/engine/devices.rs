@@ -12,7 +12,7 @@ use super::error::EngineError;
 use crate::device::Device;
 use crate::eligibility::{check_traits, traits_of, Traits};
 use crate::fault::Outcome;
-use crate::flags::{flags, state_flags, FlagConfig, Flags};
+use crate::flags::{flags, state_flags, Flag, FlagConfig, Flags};
 use crate::job::JobSpec;
 use crate::time::Timestamp;
 
@@ -78,6 +78,11 @@ impl Devices {
         &mut self.entries[id.0 as usize]
     }
 
+    /// Whether the operator trusts the device.
+    pub fn trusted(&self, id: DeviceId) -> bool {
+        self.hot[id.0 as usize].traits.trusted
+    }
+
     pub fn hot(&self, id: DeviceId) -> &Hot {
         &self.hot[id.0 as usize]
     }
@@ -103,10 +108,16 @@ impl Devices {
         }
     }
 
-    /// Appends an outcome to the device's history.
+    /// Appends an outcome to the device's history (only the fault flag can
+    /// change).
     pub fn record(&mut self, id: DeviceId, outcome: Outcome, cfg: &FlagConfig) {
-        self.entry_mut(id).state.faults.push(outcome);
-        self.rehot(id, cfg);
+        let faults = &mut self.entries[id.0 as usize].state.faults;
+        faults.push(outcome);
+        let flags = &mut self.hot[id.0 as usize].flags;
+        match cfg.fault_policy.flags(faults) {
+            true => flags.insert(Flag::RepeatedFailures),
+            false => flags.remove(Flag::RepeatedFailures),
+        }
     }
 
     /// Clears the device's history (the operator reviewed it).

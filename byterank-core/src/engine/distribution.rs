@@ -7,7 +7,6 @@ use super::*;
 impl<Q: TaskQueue> Engine<Q> {
     pub(super) fn pull(&mut self, device: DeviceId, out: &mut Vec<Event>) {
         let rank = self.rank(device);
-        let e = self.devices.entry(device);
         if rank == 0
             || self.devices.hot(device).held as usize >= self.cfg.in_hand
             || self.devices.flags_now(device, self.now, &self.cfg.index.flags).any()
@@ -15,7 +14,7 @@ impl<Q: TaskQueue> Engine<Q> {
             out.push(Event::NoTask { device });
             return;
         }
-        let trusted = e.state.trusted;
+        let trusted = self.devices.trusted(device);
         let fast_trusted = trusted && rank <= self.snapshot.best;
         let patience = self.now.add_millis(-self.cfg.rescue_wait_ms);
         let taken = {

@@ -53,7 +53,7 @@ impl<Q: TaskQueue> Engine<Q> {
             self.failed(a, attempt, AttemptState::Incorrect, out);
             return;
         }
-        let trusted = self.devices.entry(a.device).state.trusted;
+        let trusted = self.devices.trusted(a.device);
         let quorum = self.cfg.quorum;
         let t = &mut self.jobs[a.job].tasks[a.task as usize];
         t.results.push(Report { attempt, device: a.device, meta: meta.clone(), delayed: a.delayed });
