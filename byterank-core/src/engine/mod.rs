@@ -81,6 +81,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod applications;
 mod attempts;
 mod command;
 mod devices;
@@ -110,7 +111,7 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use crate::application::{application, Application, Chunk, ResultMeta};
+use crate::application::{Application, Chunk, ResultMeta};
 use crate::device::Device;
 use crate::fault::Outcome;
 use crate::flags::Flags;
@@ -122,6 +123,7 @@ use crate::plan::{job_pools, plan_job, JobPlan, PlanConfig};
 use crate::reward::{ByteChips, JobAccount};
 use crate::time::{Timestamp, DAY_MS, HOUR_MS};
 
+use applications::Applications;
 use attempts::{Attempt, Attempts, CopyKind, Deadlines, Due, Touch};
 use devices::Devices;
 use pool_queues::PoolQueues;
@@ -391,6 +393,9 @@ struct Snapshot {
 )]
 pub struct Engine<Q: TaskQueue = MemQueue> {
     cfg: EngineConfig,
+    /// The applications jobs may name (code, not state: not in snapshots).
+    #[cfg_attr(feature = "serde", serde(skip))]
+    apps: Applications,
     now: Timestamp,
     devices: Devices,
     jobs: Jobs<Q>,
@@ -440,6 +445,7 @@ impl<Q: TaskQueue> Engine<Q> {
         cfg.validate()?;
         Ok(Engine {
             cfg,
+            apps: Applications::default(),
             now: Timestamp::EPOCH,
             devices: Devices::default(),
             jobs: Jobs::default(),
@@ -454,6 +460,13 @@ impl<Q: TaskQueue> Engine<Q> {
             lottery_day: None,
             ledger: Ledger::default(),
         })
+    }
+
+    /// Adds an application jobs may name (or replaces the one of its name): the
+    /// built-ins are `synthetic` and `gzip`. Register yours again after restoring
+    /// a snapshot: the registry is code, not state.
+    pub fn register_application(&mut self, app: &'static dyn Application) {
+        self.apps.register(app);
     }
 
     /// The configuration.
@@ -647,7 +660,7 @@ impl<Q: TaskQueue> Engine<Q> {
     }
 
     fn app(&self, job: JobId) -> &'static dyn Application {
-        application(&self.jobs[job].spec.application).expect("checked at submission")
+        self.apps.get(&self.jobs[job].spec.application).expect("checked at submission")
     }
 }
 
