@@ -10,7 +10,7 @@
 //! The life of a job:
 //!
 //! 1. [`CommandKind::SubmitJob`]: the job is split into chunks by its
-//!    [`Application`](crate::application::Application), planned over the current
+//!    [`Application`], planned over the current
 //!    ranking ([`plan_job`]), its copies dealt to one queue per capacity pool (never
 //!    more copies of a task in a pool than it has devices), and its price charged
 //!    into escrow.
