@@ -313,5 +313,95 @@ fn engine_mix_1m(c: &mut Criterion) {
     engine_mix(c, 1_000_000, "engine_mix_1m_devices");
 }
 
-criterion_group!(benches, engine_cycles, engine_mix_100k, engine_mix_1m);
+/// An engine of `devices` devices with `jobs` running jobs of `tasks` tasks each,
+/// at ByteLevel high, ranked; the device handles.
+fn loaded(devices: u32, jobs: u32, tasks: u64) -> Engine {
+    let mut engine = Engine::new(EngineConfig::default()).expect("the default configuration is valid");
+    let mut out = Vec::new();
+    let at = Timestamp(1_795_662_000_000);
+    for i in 0..devices {
+        let device = Device { processor_score: Some(100.0 + f64::from(i % 400)), ..Device::new(format!("dev-{i:07}")) };
+        engine
+            .apply(
+                &Command { at, kind: CommandKind::RegisterDevice { device, owner: format!("o{}", i % 100) } },
+                &mut out,
+            )
+            .unwrap();
+    }
+    for j in 0..jobs {
+        let mut job = JobSpec::new(format!("load-{j}"), tasks);
+        job.preferences.byte_level = ByteLevel::High;
+        engine.apply(&Command { at, kind: CommandKind::SubmitJob { job, user: "bench".into() } }, &mut out).unwrap();
+    }
+    engine
+}
+
+/// A pull's cost against the number of running jobs: pull, then report the copy
+/// (making the result included), with 1, 10 and 100 jobs running on 100,000
+/// devices; 1 job is the baseline.
+fn engine_pull_vs_jobs(c: &mut Criterion) {
+    let mut g = c.benchmark_group("engine_pull_vs_running_jobs");
+    g.throughput(Throughput::Elements(1));
+    g.sample_size(10);
+    g.warm_up_time(Duration::from_secs(1));
+    g.measurement_time(Duration::from_secs(2));
+    for jobs in [1u32, 10, 100] {
+        // Enough tasks that no iteration finds the grid's work done.
+        let mut engine = loaded(100_000, jobs, 4_000_000 / u64::from(jobs));
+        let mut out = Vec::new();
+        let at = Timestamp(1_795_662_000_000);
+        let mut next = 0u32;
+        g.bench_function(format!("{jobs}_jobs"), |b| {
+            b.iter(|| {
+                let device = DeviceId(next);
+                next = (next + 1) % 100_000;
+                out.clear();
+                engine.apply(&Command { at, kind: CommandKind::Pull { device } }, &mut out).unwrap();
+                if let Some(&Event::TaskAssigned { job, task, attempt, .. }) = out.first() {
+                    let name = format!("load-{}", job.0);
+                    let result = Synthetic::expected(&name, &Chunk { index: task, offset: u64::from(task), len: 1 });
+                    out.clear();
+                    engine
+                        .apply(&Command { at, kind: CommandKind::ReportResult { device, attempt, result } }, &mut out)
+                        .unwrap();
+                }
+            })
+        });
+    }
+    g.finish();
+}
+
+/// A ranking refresh with 8 running jobs, at 100,000 and 1,000,000 devices: the
+/// whole tick, ranking and re-planning every job whose pools changed.
+fn engine_refresh(c: &mut Criterion) {
+    let mut g = c.benchmark_group("engine_refresh_8_jobs");
+    g.sample_size(10);
+    for devices in [100_000u32, 1_000_000] {
+        let mut engine = loaded(devices, 8, 100_000);
+        let mut out = Vec::new();
+        let mut now = 1_795_662_000_000i64;
+        let mut flip = 0u32;
+        g.bench_function(format!("{devices}_devices"), |b| {
+            b.iter(|| {
+                // One device's report changes, and the refresh period has passed.
+                flip += 1;
+                let device = DeviceId(flip % devices);
+                let state = Device {
+                    processor_score: Some(100.0 + f64::from(flip % 400)),
+                    ..Device::new(format!("dev-{:07}", device.0))
+                };
+                now += 30_000;
+                out.clear();
+                engine
+                    .apply(&Command { at: Timestamp(now), kind: CommandKind::UpdateDevice { device, state } }, &mut out)
+                    .unwrap();
+                engine.apply(&Command { at: Timestamp(now), kind: CommandKind::Tick }, &mut out).unwrap();
+                assert!(out.iter().any(|e| matches!(e, Event::RankingRefreshed { .. })));
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, engine_cycles, engine_mix_100k, engine_mix_1m, engine_pull_vs_jobs, engine_refresh);
 criterion_main!(benches);

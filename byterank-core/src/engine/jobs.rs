@@ -3,6 +3,125 @@
 
 use super::*;
 
+/// How far a job has come ([`Engine::job_progress`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct JobProgress {
+    /// Where the job is.
+    pub status: JobStatus,
+    /// Its tasks.
+    pub tasks: u32,
+    /// Tasks without a final verdict (all of them, once a job failed or was
+    /// cancelled, minus those decided before).
+    pub open: u32,
+    /// Tasks decided by one untrusted result.
+    pub unverified: u32,
+    /// Attempts running now.
+    pub running: u32,
+    /// Entries in its pool queues (copies withdrawn since may still be counted
+    /// until a pull drops them).
+    pub queued: u64,
+    /// Pools it uses.
+    pub pools: u32,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(bound(serialize = "Q: serde::Serialize", deserialize = "Q: serde::Deserialize<'de>"))
+)]
+pub(super) struct JobEntry<Q> {
+    pub(super) id: String,
+    pub(super) user: String,
+    pub(super) spec: JobSpec,
+    pub(super) status: JobStatus,
+    pub(super) chunks: Vec<Chunk>,
+    /// What eligibility needs of the work (the sizes live in `chunks`).
+    pub(super) chunk_bytes: Option<u64>,
+    /// The used pools of the last plan, pool 1 first.
+    pub(super) pools: Vec<Vec<DeviceId>>,
+    /// Pool number (1-based) of each device for this job; 0: not targeted.
+    pub(super) pool_of: Vec<u32>,
+    /// Each used pool's assumed failure probability.
+    pub(super) pool_failure: Vec<f64>,
+    /// Trusted devices in the used pools, as of the last plan, less those removed.
+    pub(super) trusted: u32,
+    /// Devices in the used pools, as of the last plan, less those removed.
+    pub(super) members: u32,
+    /// The queues stalled and are open to every device of the pools.
+    pub(super) open: bool,
+    pub(super) queues: PoolQueues<Q>,
+    pub(super) tasks: Vec<Task>,
+    pub(super) account: JobAccount,
+    pub(super) task_count: u32,
+    pub(super) open_tasks: u32,
+    pub(super) unverified: u32,
+    /// Attempts of the job running now.
+    pub(super) running: u32,
+    /// When a copy of the job was last assigned.
+    pub(super) last_assigned: Timestamp,
+    /// Since when no live device qualifies for the job.
+    pub(super) starving_since: Option<Timestamp>,
+}
+
+/// The jobs the engine remembers: running ones, and ended ones until they are
+/// released.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(bound(serialize = "Q: serde::Serialize", deserialize = "Q: serde::Deserialize<'de>"))
+)]
+pub(super) struct Jobs<Q> {
+    pub(super) entries: BTreeMap<JobId, JobEntry<Q>>,
+    pub(super) next: u32,
+}
+
+impl<Q> Default for Jobs<Q> {
+    fn default() -> Self {
+        Jobs { entries: BTreeMap::new(), next: 0 }
+    }
+}
+
+impl<Q> Jobs<Q> {
+    pub(super) fn get(&self, id: JobId) -> Option<&JobEntry<Q>> {
+        self.entries.get(&id)
+    }
+
+    pub(super) fn next_id(&self) -> JobId {
+        JobId(self.next)
+    }
+
+    pub(super) fn insert(&mut self, e: JobEntry<Q>) -> JobId {
+        let id = self.next_id();
+        self.next += 1;
+        self.entries.insert(id, e);
+        id
+    }
+
+    pub(super) fn remove(&mut self, id: JobId) -> Option<JobEntry<Q>> {
+        self.entries.remove(&id)
+    }
+
+    pub(super) fn iter(&self) -> impl Iterator<Item = (JobId, &JobEntry<Q>)> {
+        self.entries.iter().map(|(id, j)| (*id, j))
+    }
+}
+
+impl<Q> core::ops::Index<JobId> for Jobs<Q> {
+    type Output = JobEntry<Q>;
+    fn index(&self, id: JobId) -> &JobEntry<Q> {
+        &self.entries[&id]
+    }
+}
+
+impl<Q> core::ops::IndexMut<JobId> for Jobs<Q> {
+    fn index_mut(&mut self, id: JobId) -> &mut JobEntry<Q> {
+        self.entries.get_mut(&id).expect("a job the engine remembers")
+    }
+}
+
 /// A job that passed every check and has its plan: submitting it cannot fail.
 pub(super) struct Ready {
     spec: JobSpec,

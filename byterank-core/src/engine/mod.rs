@@ -84,6 +84,7 @@
 mod applications;
 mod attempts;
 mod command;
+mod config;
 mod devices;
 mod distribution;
 mod error;
@@ -100,15 +101,17 @@ mod task;
 mod validation;
 
 pub use command::{AttemptId, Command, CommandKind, DeviceId, JobId};
+pub use config::EngineConfig;
 pub use error::{ConfigError, EngineError};
 pub use event::{AttemptState, Event, Idle};
+pub use jobs::JobProgress;
 pub use ledger::Ledger;
 pub use queue::{MemQueue, QueuedCopy, TaskQueue};
 pub use rescue::RescueNeed;
 
 use alloc::collections::BTreeMap;
 use alloc::format;
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::application::{Application, Chunk, ResultMeta};
@@ -116,122 +119,21 @@ use crate::device::Device;
 use crate::fault::Outcome;
 use crate::flags::Flags;
 use crate::grid::GridSnapshot;
-use crate::indexes::{rank_grid, IndexConfig, Lottery, RankedGrid};
+use crate::indexes::{rank_grid, Lottery, RankedGrid};
 use crate::job::{ByteLevel, JobSpec, Work};
 use crate::lottery::{draw, win_probability};
-use crate::plan::{job_pools, plan_job, JobPlan, PlanConfig};
+use crate::plan::{job_pools, plan_job, JobPlan};
 use crate::reward::{ByteChips, JobAccount};
 use crate::time::{Timestamp, DAY_MS, HOUR_MS};
 
 use applications::Applications;
-use attempts::{Attempt, Attempts, CopyKind, Deadlines, Due, Touch};
+use attempts::{Attempt, Attempts, CopyKind, Due, Touch};
 use devices::Devices;
+use jobs::{JobEntry, Jobs};
 use pool_queues::PoolQueues;
 use rescue::{Entry, Rescue};
 use share::Share;
 use task::{Decision, Few, Report, Task, Verdict};
-
-/// Engine settings. `Default` gives the documented values; [`Engine::new`] checks them.
-#[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct EngineConfig {
-    /// Grid indexes and flags.
-    pub index: IndexConfig,
-    /// Job planning.
-    pub plan: PlanConfig,
-    /// No heartbeat for this long marks an attempt delayed (default 60 s).
-    pub t1_ms: i64,
-    /// No heartbeat or result for this long makes it stale (default 180 s).
-    pub t2_ms: i64,
-    /// However many heartbeats it sent, an attempt running this long is stale
-    /// (default 30 minutes, like BOINC's report deadline).
-    pub max_attempt_ms: i64,
-    /// Ranking refresh period (default 30 s).
-    pub refresh_ms: i64,
-    /// Agreeing results that make a task's verdict final (default 2; a task
-    /// planned with fewer copies needs as many as it has).
-    pub quorum: u32,
-    /// Failed attempts after which a task fails its job, and extra copies a task
-    /// may get to reach a verdict (default 5).
-    pub max_failures: u32,
-    /// Tasks a device may hold at once (default 2: one running, one downloading).
-    pub in_hand: usize,
-    /// Share of the ranking, from the top, whose trusted devices serve the rescue
-    /// queue at once (default 0.25).
-    pub rescue_share: f64,
-    /// How long a rescue copy waits for a fast trusted device before any eligible
-    /// device may take it (default 60 s), and a job's queued copies wait, with
-    /// nothing of the job running, before they move to the rescue queue.
-    pub rescue_wait_ms: i64,
-    /// A running job whose target subset stays empty this long fails (default 10
-    /// minutes): its devices left, or none qualifies any more.
-    pub starve_ms: i64,
-    /// How far into a queue a pull looks past copies the device may not take.
-    pub queue_window: usize,
-    /// Fair-share weights of running jobs by ByteLevel: low, balanced, high
-    /// (default 1, 2, 4): a job gets copies in proportion to its weight.
-    pub share_weights: [u32; 3],
-    /// Seed of the daily lottery draws.
-    pub lottery_seed: u64,
-}
-
-impl Default for EngineConfig {
-    fn default() -> Self {
-        EngineConfig {
-            index: IndexConfig::default(),
-            plan: PlanConfig::default(),
-            t1_ms: 60_000,
-            t2_ms: 180_000,
-            max_attempt_ms: 1_800_000,
-            refresh_ms: 30_000,
-            quorum: 2,
-            max_failures: 5,
-            in_hand: 2,
-            rescue_share: 0.25,
-            rescue_wait_ms: 60_000,
-            starve_ms: 600_000,
-            queue_window: 16,
-            share_weights: [1, 2, 4],
-            lottery_seed: 0,
-        }
-    }
-}
-
-impl EngineConfig {
-    /// Checks every setting the engine relies on.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        let rule = |ok: bool, field: &'static str, value: &dyn core::fmt::Display, rule: &'static str| {
-            if ok {
-                Ok(())
-            } else {
-                Err(ConfigError { field, value: value.to_string(), rule })
-            }
-        };
-        rule(self.t1_ms > 0, "t1_ms", &self.t1_ms, "positive")?;
-        rule(self.t2_ms > self.t1_ms, "t2_ms", &self.t2_ms, "greater than t1_ms")?;
-        rule(self.max_attempt_ms > self.t2_ms, "max_attempt_ms", &self.max_attempt_ms, "greater than t2_ms")?;
-        rule(self.refresh_ms > 0, "refresh_ms", &self.refresh_ms, "positive")?;
-        rule(self.quorum >= 1, "quorum", &self.quorum, "at least 1")?;
-        rule(self.max_failures >= 1, "max_failures", &self.max_failures, "at least 1")?;
-        rule(self.in_hand >= 1, "in_hand", &self.in_hand, "at least 1")?;
-        let share = self.rescue_share;
-        rule((0.0..=1.0).contains(&share), "rescue_share", &share, "a number in [0, 1]")?;
-        rule(self.rescue_wait_ms >= 0, "rescue_wait_ms", &self.rescue_wait_ms, "0 or more")?;
-        rule(self.starve_ms >= 0, "starve_ms", &self.starve_ms, "0 or more")?;
-        rule(self.queue_window >= 1, "queue_window", &self.queue_window, "at least 1")?;
-        let weights = self.share_weights;
-        rule(weights.iter().all(|&w| w >= 1), "share_weights", &format!("{weights:?}"), "at least 1 each")?;
-        let p = &self.plan;
-        rule(p.max_r.is_finite() && p.max_r >= 1.0, "plan.max_r", &p.max_r, "a finite number >= 1")?;
-        let floor = p.min_failure_probability;
-        rule((0.0..=1.0).contains(&floor), "plan.min_failure_probability", &floor, "a number in [0, 1]")?;
-        Ok(())
-    }
-
-    fn deadlines(&self) -> Deadlines {
-        Deadlines { t1_ms: self.t1_ms, t2_ms: self.t2_ms, max_ms: self.max_attempt_ms }
-    }
-}
 
 /// Where a job is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -246,125 +148,6 @@ pub enum JobStatus {
     Failed,
     /// The user cancelled it.
     Cancelled,
-}
-
-/// How far a job has come ([`Engine::job_progress`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct JobProgress {
-    /// Where the job is.
-    pub status: JobStatus,
-    /// Its tasks.
-    pub tasks: u32,
-    /// Tasks without a final verdict (all of them, once a job failed or was
-    /// cancelled, minus those decided before).
-    pub open: u32,
-    /// Tasks decided by one untrusted result.
-    pub unverified: u32,
-    /// Attempts running now.
-    pub running: u32,
-    /// Entries in its pool queues (copies withdrawn since may still be counted
-    /// until a pull drops them).
-    pub queued: u64,
-    /// Pools it uses.
-    pub pools: u32,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(
-    feature = "serde",
-    serde(bound(serialize = "Q: serde::Serialize", deserialize = "Q: serde::Deserialize<'de>"))
-)]
-struct JobEntry<Q> {
-    id: String,
-    user: String,
-    spec: JobSpec,
-    status: JobStatus,
-    chunks: Vec<Chunk>,
-    /// What eligibility needs of the work (the sizes live in `chunks`).
-    chunk_bytes: Option<u64>,
-    /// The used pools of the last plan, pool 1 first.
-    pools: Vec<Vec<DeviceId>>,
-    /// Pool number (1-based) of each device for this job; 0: not targeted.
-    pool_of: Vec<u32>,
-    /// Each used pool's assumed failure probability.
-    pool_failure: Vec<f64>,
-    /// Trusted devices in the used pools, as of the last plan, less those removed.
-    trusted: u32,
-    /// Devices in the used pools, as of the last plan, less those removed.
-    members: u32,
-    /// The queues stalled and are open to every device of the pools.
-    open: bool,
-    queues: PoolQueues<Q>,
-    tasks: Vec<Task>,
-    account: JobAccount,
-    task_count: u32,
-    open_tasks: u32,
-    unverified: u32,
-    /// Attempts of the job running now.
-    running: u32,
-    /// When a copy of the job was last assigned.
-    last_assigned: Timestamp,
-    /// Since when no live device qualifies for the job.
-    starving_since: Option<Timestamp>,
-}
-
-/// The jobs the engine remembers: running ones, and ended ones until they are
-/// released.
-#[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(
-    feature = "serde",
-    serde(bound(serialize = "Q: serde::Serialize", deserialize = "Q: serde::Deserialize<'de>"))
-)]
-struct Jobs<Q> {
-    entries: BTreeMap<JobId, JobEntry<Q>>,
-    next: u32,
-}
-
-impl<Q> Default for Jobs<Q> {
-    fn default() -> Self {
-        Jobs { entries: BTreeMap::new(), next: 0 }
-    }
-}
-
-impl<Q> Jobs<Q> {
-    fn get(&self, id: JobId) -> Option<&JobEntry<Q>> {
-        self.entries.get(&id)
-    }
-
-    fn next_id(&self) -> JobId {
-        JobId(self.next)
-    }
-
-    fn insert(&mut self, e: JobEntry<Q>) -> JobId {
-        let id = self.next_id();
-        self.next += 1;
-        self.entries.insert(id, e);
-        id
-    }
-
-    fn remove(&mut self, id: JobId) -> Option<JobEntry<Q>> {
-        self.entries.remove(&id)
-    }
-
-    fn iter(&self) -> impl Iterator<Item = (JobId, &JobEntry<Q>)> {
-        self.entries.iter().map(|(id, j)| (*id, j))
-    }
-}
-
-impl<Q> core::ops::Index<JobId> for Jobs<Q> {
-    type Output = JobEntry<Q>;
-    fn index(&self, id: JobId) -> &JobEntry<Q> {
-        &self.entries[&id]
-    }
-}
-
-impl<Q> core::ops::IndexMut<JobId> for Jobs<Q> {
-    fn index_mut(&mut self, id: JobId) -> &mut JobEntry<Q> {
-        self.entries.get_mut(&id).expect("a job the engine remembers")
-    }
 }
 
 /// The last ranking refresh.
