@@ -4,6 +4,7 @@
 pub mod plan;
 pub mod rank;
 pub mod replication;
+pub mod simulate;
 pub mod synth;
 
 use std::io::{self, BufWriter, Write};
