@@ -74,6 +74,10 @@ pub struct GridSpec {
     /// within ±50%), seconds.
     #[serde(default = "d30")]
     pub poll_s: f64,
+    /// Each empty answer doubles the wait before the next pull, up to this many
+    /// seconds (BOINC clients back off likewise); a task resets it.
+    #[serde(default = "d120")]
+    pub poll_max_s: f64,
     /// Period of the engine's `Tick`, seconds.
     #[serde(default = "d5")]
     pub tick_s: f64,
@@ -367,6 +371,7 @@ impl Scenario {
         pos("grid.report_s", g.report_s)?;
         pos("grid.heartbeat_s", g.heartbeat_s)?;
         pos("grid.poll_s", g.poll_s)?;
+        pos("grid.poll_max_s", g.poll_max_s)?;
         pos("grid.tick_s", g.tick_s)?;
         pos("grid.sample_s", g.sample_s)?;
         pos("grid.reference_score", g.reference_score)?;

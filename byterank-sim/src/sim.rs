@@ -80,6 +80,7 @@ struct Dev {
     attempts: u32,
     sessions: u32,
     polls: u32,
+    idle_polls: u8,
     rate: f32,
     down_mbps: f32,
     up_mbps: f32,
@@ -329,6 +330,7 @@ struct Params {
     report_ms: u64,
     heartbeat_ms: u64,
     poll_ms: f64,
+    poll_max_ms: f64,
     tick_ms: u64,
     sample_ms: u64,
     horizon_ms: u64,
@@ -433,6 +435,7 @@ impl World {
                     attempts: 0,
                     sessions: 0,
                     polls: 0,
+                    idle_polls: 0,
                     rate: rate as f32,
                     down_mbps: d.download_mbps.unwrap_or(10.0).max(0.1) as f32,
                     up_mbps: d.upload_mbps.unwrap_or(2.0).max(0.05) as f32,
@@ -560,6 +563,7 @@ pub fn run_variant(
         report_ms: (g.report_s * 1000.0) as u64,
         heartbeat_ms: (g.heartbeat_s * 1000.0).max(1.0) as u64,
         poll_ms: g.poll_s * 1000.0,
+        poll_max_ms: g.poll_max_s.max(g.poll_s) * 1000.0,
         tick_ms: (g.tick_s * 1000.0).max(1.0) as u64,
         sample_ms: (g.sample_s * 1000.0).max(1.0) as u64,
         horizon_ms: (sc.horizon_s * 1000.0) as u64,
@@ -957,6 +961,7 @@ impl Sim<'_> {
         }
         let hb = p.heartbeat_ms;
         let dev = &mut self.devs[d as usize];
+        dev.idle_polls = 0;
         dev.attempts += 1;
         dev.n_attempts += 1;
         dev.gen += 1;
@@ -1120,7 +1125,11 @@ impl Sim<'_> {
                     let d = self.by_engine[device.0 as usize];
                     let dev = &mut self.devs[d as usize];
                     dev.polls += 1;
-                    let delay = self.p.poll_ms * (0.5 + unit(self.p.seed, d, dev.polls));
+                    // Back off while there is no work: poll_s, doubling per empty
+                    // answer up to poll_max_s, each within ±50%.
+                    let base = (self.p.poll_ms * f64::from(1u32 << dev.idle_polls.min(16))).min(self.p.poll_max_ms);
+                    dev.idle_polls = dev.idle_polls.saturating_add(1);
+                    let delay = base * (0.5 + unit(self.p.seed, d, dev.polls));
                     self.wake(d, now, delay as u64);
                 }
                 Notice::Withdrawn { device, attempt } => {
