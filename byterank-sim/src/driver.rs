@@ -138,12 +138,13 @@ impl Driver {
                 }
                 Event::NoTask { device } => Notice::NoTask { device },
                 Event::AttemptChanged { device, attempt, state, .. } => match state {
-                    AttemptState::Stale | AttemptState::Abandoned => Notice::Withdrawn { device, attempt },
-                    AttemptState::Incorrect => Notice::Incorrect { attempt },
                     // Delayed is informational; Failed and Completed answer the
-                    // device's own report. (The lead's `Cancelled` joins the
-                    // Withdrawn arm when it exists.)
-                    _ => continue,
+                    // device's own report.
+                    AttemptState::Delayed | AttemptState::Failed | AttemptState::Completed => continue,
+                    AttemptState::Incorrect => Notice::Incorrect { attempt },
+                    // Stale, Abandoned, and any state that ends an attempt without
+                    // the device's word (a withdrawn copy): the device stops.
+                    _ => Notice::Withdrawn { device, attempt },
                 },
                 Event::TaskValidated { job, task, attempt } => Notice::Validated { job, task, attempt },
                 Event::TaskRescued { job, task } => Notice::Rescued { job, task, dispute },

@@ -702,6 +702,11 @@ impl Sim<'_> {
             Ev::Reboot(d) => {
                 let dev = &mut self.devs[d as usize];
                 dev.set(CRASHED, false);
+                if dev.has(DIRTY) && !dev.has(GONE) {
+                    // What changed during the silence is reported now.
+                    self.q.push(now, Ev::Report(d));
+                }
+                let dev = &mut self.devs[d as usize];
                 if dev.awake() {
                     self.wake(d, now, 0);
                 }
@@ -892,7 +897,8 @@ impl Sim<'_> {
     fn report(&mut self, d: u32, now: SimTime) {
         self.advance(d, now);
         let dev = &mut self.devs[d as usize];
-        if dev.has(GONE) || !dev.has(DIRTY) {
+        // A crashed device is silent: its report waits for the reboot.
+        if dev.has(GONE) || !dev.has(DIRTY) || dev.has(CRASHED) {
             return;
         }
         dev.set(DIRTY, false);
