@@ -101,7 +101,8 @@ pub struct VariantSummary {
     pub pjf_predicted: f64,
     /// Mean of the simulator's own joint-failure probability over ended jobs.
     pub pjf_model: f64,
-    /// Share of ended jobs in which some task failed on every first-line copy.
+    /// Share of ended jobs in which some task failed on every planned first-line
+    /// copy.
     pub pjf_observed: Proportion,
     /// Gini coefficient of the rewards across every device.
     pub rewards_gini: f64,

@@ -161,6 +161,8 @@ struct TaskRec {
     /// Product of the model's failure probabilities of the task's first-line
     /// (non-rescue) copies that ran.
     p_prod: f32,
+    /// Sum of those probabilities.
+    p_sum: f32,
     ran: u16,
     ok: bool,
     validated: bool,
@@ -205,10 +207,11 @@ pub struct JobOut {
     pub lower_bound_s: f64,
     /// The plan's probability of joint failure.
     pub pjf_plan: f64,
-    /// The simulator's own probability that some task fails on every first-line
-    /// copy that ran, from the true per-attempt failure probabilities.
+    /// The simulator's own probability that some task fails on every planned
+    /// first-line copy, from the true per-attempt failure probabilities.
     pub pjf_model: f64,
-    /// Whether some task failed on every first-line copy that ran.
+    /// Whether some task failed on every planned first-line copy (at least
+    /// `copies / tasks` of them ran, and all failed).
     pub joint_failure: bool,
     /// Tasks with a result.
     pub validated: u32,
@@ -962,7 +965,8 @@ impl Sim<'_> {
         if !rescue {
             if let Some(t) = j.rec.get_mut(task as usize) {
                 t.p_prod *= p_fail;
-                t.ran += 1;
+                t.p_sum += p_fail;
+                t.ran = t.ran.saturating_add(1);
             }
         }
         let hb = p.heartbeat_ms;
@@ -1205,13 +1209,23 @@ impl Sim<'_> {
         let j = &mut self.jobs[ji];
         j.status = status;
         j.end_s = Some(now as f64 / 1000.0);
+        // A task fails jointly when every planned first-line copy failed. The plan
+        // gives each task at least `copies / tasks` copies; a copy that never ran
+        // (the engine dropped it once the task validated) takes the mean failure
+        // probability of the job's first-line attempts in the model.
+        let least = (j.copies / j.tasks.max(1)).max(1);
+        let (sum, n) = j.rec.iter().fold((0.0f64, 0u64), |(s, n), t| (s + f64::from(t.p_sum), n + u64::from(t.ran)));
+        let mean = if n == 0 { 0.0 } else { sum / n as f64 };
         let mut log_ok = 0.0f64;
         let mut joint = false;
         for t in &j.rec {
-            if t.ran > 0 {
-                log_ok += (1.0 - f64::from(t.p_prod)).max(1e-300).ln();
-                joint |= !t.ok;
+            if t.ran == 0 {
+                continue;
             }
+            let missing = least.saturating_sub(u32::from(t.ran));
+            let p = f64::from(t.p_prod) * mean.powi(missing as i32);
+            log_ok += (1.0 - p).max(1e-300).ln();
+            joint |= !t.ok && u32::from(t.ran) >= least;
         }
         j.pjf_model = 1.0 - log_ok.exp();
         j.joint_failure = joint;
