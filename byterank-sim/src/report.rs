@@ -478,14 +478,7 @@ fn plot_makespan(path: &Path, summary: &Summary) -> PlotResult {
         .x_label_area_size(40)
         .y_label_area_size(60)
         .build_cartesian_2d(0.0..n as f64, 0.0..top)?;
-    let names: Vec<String> = summary.variants.iter().map(|v| v.name.clone()).collect();
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_labels(n.max(1))
-        .x_label_formatter(&|x| names.get(x.floor() as usize).cloned().unwrap_or_default())
-        .y_desc("seconds")
-        .draw()?;
+    chart.configure_mesh().disable_x_mesh().x_labels(0).y_desc("seconds").draw()?;
     for (i, v) in summary.variants.iter().enumerate() {
         let x = i as f64;
         if let Some(m) = &v.makespan_s {
@@ -508,8 +501,39 @@ fn plot_makespan(path: &Path, summary: &Summary) -> PlotResult {
         .draw_series(LineSeries::new(std::iter::empty::<(f64, f64)>(), BLACK.stroke_width(3)))?
         .label("clairvoyant bound (mean)")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 15, y)], BLACK.stroke_width(3)));
-    chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()?;
+    variant_labels(&root, &chart, summary)?;
     root.present()?;
+    Ok(())
+}
+
+/// Each variant's name under its group of marks (the axis labels of plotters pick
+/// their own positions).
+fn variant_labels<DB: DrawingBackend>(
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    chart: &ChartContext<
+        '_,
+        DB,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+    summary: &Summary,
+) -> PlotResult
+where
+    DB::ErrorType: 'static,
+{
+    let style = ("sans-serif", 13).into_font().color(&BLACK).pos(plotters::style::text_anchor::Pos::new(
+        plotters::style::text_anchor::HPos::Center,
+        plotters::style::text_anchor::VPos::Top,
+    ));
+    for (i, v) in summary.variants.iter().enumerate() {
+        let (x, y) = chart.backend_coord(&(i as f64 + 0.5, 0.0));
+        root.draw(&Text::new(v.name.clone(), (x, y + 8), style.clone()))?;
+    }
     Ok(())
 }
 
@@ -520,20 +544,13 @@ fn plot_pjf(path: &Path, summary: &Summary) -> PlotResult {
     let top =
         summary.variants.iter().map(|v| v.pjf_observed.hi.max(v.pjf_predicted).max(v.pjf_model)).fold(0.01, f64::max)
             * 1.1;
-    let names: Vec<String> = summary.variants.iter().map(|v| v.name.clone()).collect();
     let mut chart = ChartBuilder::on(&root)
         .caption("Jobs with a joint failure: observed vs predicted", ("sans-serif", 20))
         .margin(15)
         .x_label_area_size(40)
         .y_label_area_size(60)
         .build_cartesian_2d(0.0..n as f64, 0.0..top.min(1.0))?;
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_labels(n.max(1))
-        .x_label_formatter(&|x| names.get(x.floor() as usize).cloned().unwrap_or_default())
-        .y_desc("share of jobs")
-        .draw()?;
+    chart.configure_mesh().disable_x_mesh().x_labels(0).y_desc("share of jobs").draw()?;
     for (i, v) in summary.variants.iter().enumerate() {
         let x = i as f64 + 0.4;
         let o = &v.pjf_observed;
@@ -555,6 +572,7 @@ fn plot_pjf(path: &Path, summary: &Summary) -> PlotResult {
         .label("model's PJF (true rates, mean)")
         .legend(|(x, y)| Cross::new((x + 5, y), 6, COLORS[2].stroke_width(2)));
     chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+    variant_labels(&root, &chart, summary)?;
     root.present()?;
     Ok(())
 }
