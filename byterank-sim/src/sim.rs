@@ -954,7 +954,19 @@ impl Sim<'_> {
         } else {
             0
         };
-        let p_fail = (1.0 - (1.0 - f64::from(dev.p_err)) * (1.0 - p_crash)) as f32;
+        // The session ending during the attempt, given how long it has lasted
+        // (the Weibull's survival ratio; memoryless for the exponential).
+        let age = now.saturating_sub(dev.t_online) as f64;
+        let p_off = match p.churn {
+            ChurnModel::None => 0.0,
+            ChurnModel::Exponential => 1.0 - (-(total as f64) / p.on_mean_ms).exp(),
+            ChurnModel::Weibull => {
+                let scale = p.on_mean_ms / statrs::function::gamma::gamma(1.0 + 1.0 / p.shape);
+                let h = |t: f64| (t / scale).powf(p.shape);
+                1.0 - (h(age) - h(age + total as f64)).exp()
+            }
+        };
+        let p_fail = (1.0 - (1.0 - f64::from(dev.p_err)) * (1.0 - p_crash) * (1.0 - p_off)) as f32;
         let id = attempt.0 as usize;
         if self.attempt_info.len() <= id {
             self.attempt_info.resize(id + 1, (NONE, 0, 3));

@@ -1,6 +1,6 @@
 //! `byterank simulate`: runs a scenario's variants and writes the report.
 
-use std::io::IsTerminal as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
 
 use byterank::sim::report::{run_scenario, table, write_all};
@@ -49,14 +49,16 @@ pub fn run(args: SimulateArgs) -> Result<(), Failure> {
     bar.finish_and_clear();
     std::fs::create_dir_all(&args.out)?;
     write_all(&args.out, &summary, &runs)?;
-    print!("{}", table(&summary));
-    println!(
+    let mut out = std::io::stdout().lock();
+    write!(out, "{}", table(&summary))?;
+    writeln!(
+        out,
         "{} events in {:.1} s ({:.0} events/s), peak {:.0} MB; report: {}",
         summary.events,
         summary.wall_s,
         summary.events as f64 / summary.wall_s.max(1e-9),
         summary.peak_rss_mb,
         args.out.join("report.html").display()
-    );
+    )?;
     Ok(())
 }
