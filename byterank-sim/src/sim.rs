@@ -934,19 +934,22 @@ impl Sim<'_> {
         let slow = if u[1] < p.slow_p { p.slow_factor } else { 1.0 };
         let compute = kind.task_work_s / f64::from(dev.rate) * jitter * slow;
         let transfer = kind.input_mb * 8.0 / f64::from(dev.down_mbps) + kind.output_mb * 8.0 / f64::from(dev.up_mbps);
+        // The attempt's full length (a delay gap included), then the points where
+        // an error or a crash would cut it short: whichever comes first ends it.
         let mut total = ((compute + transfer) * 1000.0).ceil() as u64;
-        let error = u[2] < f64::from(dev.p_err);
-        if error {
-            total = ((total as f64) * u[3]).max(1.0) as u64;
-        }
         let (mut gap_from, mut gap_to) = (0, 0);
         if u[4] < f64::from(dev.p_delay) {
             gap_from = now + (total as f64 * u[5]) as u64;
             gap_to = gap_from + p.gap_ms;
             total += p.gap_ms;
         }
-        let p_crash = 1.0 - (-p.crash_per_ms * total as f64).exp();
-        let crash_at = (u[6] < p_crash).then(|| now + ((total as f64) * u[7]) as u64);
+        let full = total;
+        let error = u[2] < f64::from(dev.p_err);
+        if error {
+            total = ((full as f64) * u[3]).max(1.0) as u64;
+        }
+        let p_crash = 1.0 - (-p.crash_per_ms * full as f64).exp();
+        let crash_at = (u[6] < p_crash).then(|| now + ((full as f64) * u[7]) as u64).filter(|&t| t < now + total);
         let wrong = if dev.has(COLLUDER) && u[8] < p.collude_rate {
             2
         } else if u[8] < f64::from(dev.p_wrong) {
@@ -959,11 +962,11 @@ impl Sim<'_> {
         let age = now.saturating_sub(dev.t_online) as f64;
         let p_off = match p.churn {
             ChurnModel::None => 0.0,
-            ChurnModel::Exponential => 1.0 - (-(total as f64) / p.on_mean_ms).exp(),
+            ChurnModel::Exponential => 1.0 - (-(full as f64) / p.on_mean_ms).exp(),
             ChurnModel::Weibull => {
                 let scale = p.on_mean_ms / statrs::function::gamma::gamma(1.0 + 1.0 / p.shape);
                 let h = |t: f64| (t / scale).powf(p.shape);
-                1.0 - (h(age) - h(age + total as f64)).exp()
+                1.0 - (h(age) - h(age + full as f64)).exp()
             }
         };
         let p_fail = (1.0 - (1.0 - f64::from(dev.p_err)) * (1.0 - p_crash) * (1.0 - p_off)) as f32;

@@ -121,6 +121,53 @@ fn pjf_observed_matches_the_model() {
     );
 }
 
+/// The same comparison on a churny grid (Weibull sessions of shape 0.6, crashes),
+/// where the model must also know the chance that a session ends during an
+/// attempt, given its age. Three grids (seeds) and two replication factors; each
+/// comparison misses its 95% interval with probability 0.05 if the model is right,
+/// so at least five of six must hold (two misses or more: 3% by chance). Measured:
+/// seed 8 with r = 1 misses (model 0.770, observed 0.723 [0.686, 0.758]).
+#[test]
+fn pjf_observed_matches_the_model_under_churn() {
+    const CHURNY: &str = r#"
+name = "pjf-churn"
+horizon_s = 86400
+[grid]
+devices = 400
+[churn]
+model = "weibull"
+on_mean_s = 1200
+off_mean_s = 600
+shape = 0.6
+[faults]
+crash_per_hour = 1.0
+delay_scale = 0
+[[jobs]]
+name = "small"
+count = 600
+rate_per_hour = 30
+tasks = 10
+task_work_s = 120
+replication = { r = 2 }
+[[variants]]
+name = "r2"
+[[variants]]
+name = "r1"
+job.replication = { r = 1 }
+"#;
+    let mut inside = 0;
+    for seed in [8, 9, 10] {
+        let (summary, _) = run(CHURNY, Some(seed));
+        for v in &summary.variants {
+            let o = &v.pjf_observed;
+            assert!(o.jobs >= 550 && o.rate > 0.1 && o.rate < 0.95, "{seed} {}: {o:?}", v.name);
+            assert!((v.pjf_model - o.rate).abs() < 0.06, "{seed} {}: model {} vs {o:?}", v.name, v.pjf_model);
+            inside += usize::from(o.lo <= v.pjf_model && v.pjf_model <= o.hi);
+        }
+    }
+    assert!(inside >= 5, "{inside} of 6 comparisons inside their interval");
+}
+
 /// Colluders agree with each other, so on the engine of main a task whose copies
 /// are all colluders' validates without a dispute, and a dispute's rescue copy goes
 /// to any eligible device (a colluder too) once `rescue_wait_ms` has passed. In
