@@ -22,6 +22,37 @@
 //! share every device's streams (common random numbers), so they differ only by
 //! what the engine decides.
 //!
+//! A scenario, run from Rust as `byterank simulate` runs it:
+//!
+//! ```
+//! use byterank_sim::report::run_scenario;
+//! use byterank_sim::Scenario;
+//!
+//! let sc = Scenario::from_toml_str(
+//!     r#"
+//!     name = "tiny"
+//!     horizon_s = 3600
+//!     [grid]
+//!     devices = 100
+//!     [[jobs]]
+//!     name = "a"
+//!     tasks = 20
+//!     [[variants]]
+//!     name = "balanced"
+//!     [[variants]]
+//!     name = "high"
+//!     job.byte_level = "high"
+//!     "#,
+//! )?;
+//! let (summary, _runs) = run_scenario(&sc, 7, &mut |_, _| {})?;
+//! assert_eq!(summary.variants.len(), 2);
+//! assert_eq!(summary.variants[0].jobs_completed, 1);
+//! assert_eq!(summary.variants[0].misassembled, 0);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The synthetic grids on their own:
+//!
 //! ```
 //! use byterank_core::grid::GridSnapshot;
 //! use byterank_sim::{synth_grid, ClassMix, SynthConfig};
