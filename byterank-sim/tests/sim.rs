@@ -71,7 +71,7 @@ fn the_same_seed_gives_the_same_summary() {
 #[test]
 fn variants_share_the_devices_luck() {
     let text = format!("{BUSY}[[variants]]\nname = \"default-again\"\n");
-    let (summary, runs) = run(&text, None);
+    let (summary, _) = run(&text, None);
     let (a, again) = (&summary.variants[0], &summary.variants[2]);
     assert_eq!(serde_json::to_value(a).unwrap()["makespan_s"], serde_json::to_value(again).unwrap()["makespan_s"]);
     assert_eq!((a.events, a.commands, a.tasks_completed), (again.events, again.commands, again.tasks_completed));
