@@ -4,12 +4,15 @@
 //! This package is the umbrella: it re-exports the member crates and holds the
 //! `byterank` command-line tool.
 //!
-//! - [`core`] (`byterank-core`, `no_std` + `alloc`): grid indexes, ByteRank and,
-//!   as later issues land, eligibility, capacity pools, replication and the engine.
+//! - [`core`] (`byterank-core`, `no_std` + `alloc`): grid indexes, ByteRank,
+//!   eligibility, capacity pools, replication, rewards, job plans and the engine.
 //!   Embed it directly when you write your own scheduler.
-//! - [`sim`] (`byterank-sim`): synthetic grids, and the simulator that drives the
-//!   engine with them.
-//! - [`http`] (`byterank-http`): the Core System's APIs as an HTTP service.
+//! - [`sim`] (`byterank-sim`): synthetic grids, built whole or streamed one device
+//!   at a time.
+//! - [`http`] (`byterank-http`): the Core System's APIs over HTTP; so far the crate
+//!   holds the API paths.
+//!
+//! The files the command reads are described field by field in `docs/formats.md`.
 //!
 //! Rank a grid file from Rust:
 //!

@@ -9,7 +9,13 @@ use clap::{Parser, Subcommand};
 use cli::Failure;
 
 #[derive(Parser)]
-#[command(name = "byterank", version, about = "An open scheduler for grids of consumer devices")]
+#[command(
+    name = "byterank",
+    version,
+    about = "An open scheduler for grids of consumer devices",
+    after_help = "File formats (grid, job, fault rates), field by field: docs/formats.md in the repository.\n\
+                  Bad input: one line on stderr naming the input, exit status 2, nothing on stdout."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -25,7 +31,15 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let result = match Cli::parse().command {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => e.exit(), // --help, --version
+        Err(e) => {
+            eprintln!("{}", one_line(&e.to_string()));
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cli.command {
         Command::Rank(args) => cli::rank::run(args),
         Command::Plan(args) => cli::plan::run(args),
         Command::Replication(args) => cli::replication::run(args),
@@ -45,4 +59,13 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Clap's error without its usage block, on one line: `error: invalid value '-1'
+/// for '--devices <N>': ... (see --help)`.
+fn one_line(rendered: &str) -> String {
+    let body = rendered.split("\nUsage:").next().unwrap_or(rendered);
+    let parts: Vec<&str> =
+        body.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("For more information")).collect();
+    format!("{} (see --help)", parts.join(" "))
 }

@@ -1,10 +1,14 @@
 //! What `byterank rank` and `byterank plan` print, as data.
 
+use std::collections::BTreeMap;
+use std::fmt;
+
 use byterank_core::grid::{Grid, GridSnapshot};
 use byterank_core::indexes::RankedGrid;
 use byterank_core::plan::{JobPlan, ReplicationPlan};
 use byterank_core::reward::{ByteChips, PriceSplit};
-use serde::Serialize;
+use serde::ser::SerializeStruct;
+use serde::{Serialize, Serializer};
 
 /// One device's line of the report.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -17,33 +21,114 @@ pub struct RankedDevice<'a> {
     pub capacity: f64,
     /// Fault rate.
     pub fault_rate: f64,
+    /// Whether the device holds a lottery win (recorded, or drawn with
+    /// `--lottery-seed`): an active winner is moved up by the lottery boost.
+    pub lottery_winner: bool,
     /// Flags raised, by name.
     pub flags: Vec<&'static str>,
 }
 
-/// Every device of a grid, best rank first, flagged devices last (in id order).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// The counts behind a ranking, for one summary line.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RankSummary {
+    /// Devices in the grid.
+    pub devices: usize,
+    /// Devices with a rank (no flag).
+    pub active: usize,
+    /// Devices with at least one flag (rank 0).
+    pub flagged: usize,
+    /// Devices per flag, by flag name; a device with two flags counts under both.
+    pub flags: BTreeMap<&'static str, usize>,
+    /// Devices holding a lottery win, active or not.
+    pub lottery_winners: usize,
+    /// Devices listed in the report.
+    pub shown: usize,
+}
+
+impl fmt::Display for RankSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = |n: usize| if n == 1 { "" } else { "s" };
+        write!(f, "{} device{}: {} active, {} flagged", self.devices, s(self.devices), self.active, self.flagged)?;
+        if !self.flags.is_empty() {
+            let reasons: Vec<String> = self.flags.iter().map(|(name, n)| format!("{n} {name}")).collect();
+            write!(f, " ({})", reasons.join(", "))?;
+        }
+        write!(f, ", {} lottery winner{}", self.lottery_winners, s(self.lottery_winners))?;
+        if self.shown < self.devices {
+            write!(f, "; the top {} shown", self.shown)?;
+        }
+        Ok(())
+    }
+}
+
+/// A grid's ranking, laid out: best rank first, then (unless only the top is
+/// asked for) flagged devices in id order. Lines are made as they are written, so a
+/// report of millions of devices takes no memory of its own.
+#[derive(Clone, Debug)]
 pub struct RankReport<'a> {
-    /// The devices.
-    pub devices: Vec<RankedDevice<'a>>,
+    grid: &'a Grid,
+    ranked: &'a RankedGrid,
+    top: Option<usize>,
+    /// The counts of the whole grid.
+    pub summary: RankSummary,
 }
 
 impl<'a> RankReport<'a> {
-    /// Lays out a ranked grid.
-    pub fn new(grid: &'a Grid, ranked: &RankedGrid) -> RankReport<'a> {
+    /// Lays out a ranked grid; `top: Some(n)` keeps the `n` best-ranked devices
+    /// only (flagged devices have no rank, so they are left out).
+    pub fn new(grid: &'a Grid, ranked: &'a RankedGrid, top: Option<usize>) -> RankReport<'a> {
+        let active = ranked.ranking.order().len();
+        let mut flags = BTreeMap::new();
+        let mut lottery_winners = 0;
+        for ix in &ranked.indexes {
+            for flag in ix.flags.iter() {
+                *flags.entry(flag.name()).or_insert(0) += 1;
+            }
+            lottery_winners += usize::from(ix.lottery_winner);
+        }
+        let shown = match top {
+            Some(n) => n.min(active),
+            None => grid.len(),
+        };
+        let summary =
+            RankSummary { devices: grid.len(), active, flagged: grid.len() - active, flags, lottery_winners, shown };
+        RankReport { grid, ranked, top, summary }
+    }
+
+    /// The lines of the report, in order.
+    pub fn devices(&self) -> impl Iterator<Item = RankedDevice<'a>> + '_ {
         let line = |i: usize| {
-            let ix = &ranked.indexes[i];
+            let ix = &self.ranked.indexes[i];
             RankedDevice {
-                id: &grid.device(i).id,
-                rank: ranked.ranking.rank(i),
+                id: &self.grid.device(i).id,
+                rank: self.ranked.ranking.rank(i),
                 capacity: ix.capacity,
                 fault_rate: ix.fault_rate,
+                lottery_winner: ix.lottery_winner,
                 flags: ix.flags.iter().map(|f| f.name()).collect(),
             }
         };
-        let active = ranked.ranking.order().iter().map(|&i| line(i as usize));
-        let flagged = (0..grid.len()).filter(|&i| ranked.ranking.rank(i) == 0).map(line);
-        RankReport { devices: active.chain(flagged).collect() }
+        let order = self.ranked.ranking.order();
+        let active = order[..self.top.unwrap_or(order.len()).min(order.len())].iter().map(move |&i| line(i as usize));
+        let flagged_count = if self.top.is_some() { 0 } else { self.grid.len() };
+        let flagged = (0..flagged_count).filter(|&i| self.ranked.ranking.rank(i) == 0).map(line);
+        active.chain(flagged)
+    }
+}
+
+impl Serialize for RankReport<'_> {
+    /// `{"summary": {...}, "devices": [...]}`.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        struct Lines<'r, 'a>(&'r RankReport<'a>);
+        impl Serialize for Lines<'_, '_> {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_seq(self.0.devices())
+            }
+        }
+        let mut map = serializer.serialize_struct("RankReport", 2)?;
+        map.serialize_field("summary", &self.summary)?;
+        map.serialize_field("devices", &Lines(self))?;
+        map.end()
     }
 }
 

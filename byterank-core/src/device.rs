@@ -155,11 +155,33 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
+/// The longest device id, in bytes (spec §15).
+pub const MAX_ID_BYTES: usize = 256;
+
+/// An id as error messages show it: control characters escaped (so an id cannot
+/// move the cursor or colour the terminal) and cut after 64 characters.
+pub fn display_id(id: &str) -> String {
+    use core::fmt::Write;
+    let mut out = String::new();
+    for (n, c) in id.chars().enumerate() {
+        if n == 64 {
+            let _ = write!(out, "... ({} bytes)", id.len());
+            break;
+        }
+        if c.is_control() {
+            let _ = write!(out, "{}", c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// A device field holds a value the scheduler cannot use.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("device `{id}`: field `{field}` {problem}")]
 pub struct DeviceError {
-    /// The device's id.
+    /// The device's id, as [`display_id`] shows it.
     pub id: String,
     /// The offending field, as named in the grid file.
     pub field: &'static str,
@@ -173,13 +195,24 @@ impl Device {
         Device { id: id.into(), ..Device::default() }
     }
 
-    /// Checks the rules of spec §2: numbers finite and not negative, percentages
-    /// within 0..=100, an id that is not empty. Fault vectors and worker schedules
-    /// are checked when they are built.
+    /// Checks the rules of spec §2 and §15: an id of 1..=256 bytes, not blank and
+    /// without control characters; numbers finite and not negative; percentages
+    /// within 0..=100. Fault vectors and worker schedules are checked when they are
+    /// built. An app version that is not semver is allowed here (it meets no
+    /// version requirement); grid files must not hold one ([`Device::validate_file`]).
     pub fn validate(&self) -> Result<(), DeviceError> {
-        let err = |field, problem| DeviceError { id: self.id.clone(), field, problem };
+        let err = |field, problem| DeviceError { id: display_id(&self.id), field, problem };
         if self.id.is_empty() {
             return Err(err("id", "must not be empty"));
+        }
+        if self.id.len() > MAX_ID_BYTES {
+            return Err(err("id", "is longer than the 256 bytes allowed"));
+        }
+        if self.id.chars().any(char::is_control) {
+            return Err(err("id", "holds a control character (newline, tab, escape...); ids are printable text"));
+        }
+        if self.id.chars().all(char::is_whitespace) {
+            return Err(err("id", "is blank; give a printable id"));
         }
         let numbers = [
             ("processor_score", self.processor_score),
@@ -204,6 +237,25 @@ impl Device {
         }
         if let Some(w) = &self.worker {
             w.validate().map_err(|(field, problem)| err(field, problem))?;
+        }
+        Ok(())
+    }
+}
+
+impl Device {
+    /// [`Device::validate`], and what a grid file must also hold: an `app_version`
+    /// that is a semver version, since a typo there would silently fail every
+    /// version requirement.
+    pub fn validate_file(&self) -> Result<(), DeviceError> {
+        self.validate()?;
+        if let Some(v) = &self.app_version {
+            if semver::Version::parse(v).is_err() {
+                return Err(DeviceError {
+                    id: display_id(&self.id),
+                    field: "app_version",
+                    problem: "must be a semver version like \"1.4.0\" (major.minor.patch)",
+                });
+            }
         }
         Ok(())
     }
@@ -234,5 +286,28 @@ mod tests {
         d.download_mbps = Some(-1.0);
         assert_eq!(d.validate().unwrap_err().problem, "must not be negative");
         assert_eq!(Device::new("").validate().unwrap_err().field, "id");
+    }
+
+    #[test]
+    fn ids_are_bounded_and_printable() {
+        let problem = |id: &str| Device::new(id).validate().map_err(|e| e.problem);
+        assert!(problem(&"x".repeat(MAX_ID_BYTES)).is_ok());
+        assert_eq!(problem(&"x".repeat(MAX_ID_BYTES + 1)), Err("is longer than the 256 bytes allowed"));
+        assert!(problem("a\nb").unwrap_err().starts_with("holds a control character"));
+        assert!(problem("\u{1b}[31mred").is_err());
+        assert_eq!(problem("  "), Err("is blank; give a printable id"));
+        assert!(problem("téléphone-東京").is_ok());
+        assert_eq!(display_id("a\u{1b}[31m"), "a\\u{1b}[31m");
+        assert!(display_id(&"y".repeat(10_000)).ends_with("... (10000 bytes)"));
+        let e = Device::new("a\nb").validate().unwrap_err().to_string();
+        assert!(!e.contains('\n'), "{e}");
+    }
+
+    #[test]
+    fn app_version_is_semver() {
+        let d = Device { app_version: Some("one.two".into()), ..Device::new("d") };
+        assert_eq!(d.validate_file().unwrap_err().field, "app_version");
+        assert!(d.validate().is_ok(), "the library lets it through: it meets no requirement");
+        assert!(Device { app_version: Some("1.4.0".into()), ..Device::new("d") }.validate_file().is_ok());
     }
 }

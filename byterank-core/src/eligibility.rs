@@ -9,7 +9,7 @@
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
-use crate::device::{Connection, DeviceClass, Region};
+use crate::device::{Connection, Device, DeviceClass, Region};
 use crate::grid::GridSnapshot;
 use crate::job::{JobSpec, Work};
 use crate::rank::Ranking;
@@ -61,8 +61,10 @@ impl Ineligible {
 /// scans a dense array instead of the whole device records. Built once per
 /// snapshot, with the grid indexes.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Traits {
-    /// Data the worker still allows, MB (infinite when uncapped).
+    /// Data the worker still allows, MB (infinite when uncapped; `null` in JSON).
+    #[cfg_attr(feature = "serde", serde(with = "finite_or_null"))]
     pub data_left_mb: f64,
     /// Index into [`EligibilityIndex::versions`]; `u16::MAX` when missing.
     pub version: u16,
@@ -78,9 +80,24 @@ pub struct Traits {
     pub gpu: bool,
 }
 
+/// JSON has no infinity: an uncapped data allowance is written as `null`.
+#[cfg(feature = "serde")]
+mod finite_or_null {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
+        x.is_finite().then_some(*x).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::INFINITY))
+    }
+}
+
 /// The eligibility traits of every device of a snapshot, by device index, and the
 /// distinct app versions they name (parsed once).
 #[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct EligibilityIndex {
     traits: Vec<Traits>,
     versions: Vec<Option<semver::Version>>,
@@ -102,15 +119,7 @@ impl EligibilityIndex {
                         u16::try_from(versions.len() - 1).unwrap_or(u16::MAX)
                     }),
                 };
-                Traits {
-                    data_left_mb: d.worker.as_ref().map_or(f64::INFINITY, WorkerPrefs::data_left_mb),
-                    version,
-                    region: d.region,
-                    class: d.class,
-                    connection: d.connection,
-                    trusted: d.trusted,
-                    gpu: d.gpu.as_deref().is_some_and(|g| !g.is_empty()),
-                }
+                traits_of(d, version)
             })
             .collect();
         EligibilityIndex { traits, versions }
@@ -142,6 +151,41 @@ impl EligibilityIndex {
 /// Checks one device's traits against a job, rank aside. `accepted[v]` says
 /// whether the job accepts version `v` of the index.
 pub fn check(t: &Traits, job: &JobSpec, work: &Work, accepted: &[bool]) -> Result<(), Ineligible> {
+    let version_ok = || accepted.get(usize::from(t.version)).copied().unwrap_or(false);
+    check_traits(t, job, work.chunk_bytes, version_ok)
+}
+
+/// Checks one device's current state against a job, rank aside: what a pull asks
+/// of the device that pulls, so that a device whose region, trust or hardware
+/// changed since the last ranking gets no task it may no longer take.
+pub fn check_device(d: &Device, job: &JobSpec, chunk_bytes: Option<u64>) -> Result<(), Ineligible> {
+    let t = traits_of(d, 0);
+    let version_ok = || match (&job.requirements.app_version, d.app_version.as_deref()) {
+        (None, _) => true,
+        (Some(req), Some(v)) => semver::Version::parse(v).is_ok_and(|v| req.matches(&v)),
+        (Some(_), None) => false,
+    };
+    check_traits(&t, job, chunk_bytes, version_ok)
+}
+
+fn traits_of(d: &Device, version: u16) -> Traits {
+    Traits {
+        data_left_mb: d.worker.as_ref().map_or(f64::INFINITY, WorkerPrefs::data_left_mb),
+        version,
+        region: d.region,
+        class: d.class,
+        connection: d.connection,
+        trusted: d.trusted,
+        gpu: d.gpu.as_deref().is_some_and(|g| !g.is_empty()),
+    }
+}
+
+fn check_traits(
+    t: &Traits,
+    job: &JobSpec,
+    chunk_bytes: Option<u64>,
+    version_ok: impl FnOnce() -> bool,
+) -> Result<(), Ineligible> {
     let prefs = &job.preferences;
     if !prefs.regions.allows(t.region) {
         return Err(Ineligible::Region);
@@ -159,10 +203,10 @@ pub fn check(t: &Traits, job: &JobSpec, work: &Work, accepted: &[bool]) -> Resul
     if !hw.connections.is_empty() && !t.connection.is_some_and(|c| hw.connections.contains(&c)) {
         return Err(Ineligible::Connection);
     }
-    if job.requirements.app_version.is_some() && !accepted.get(usize::from(t.version)).copied().unwrap_or(false) {
+    if job.requirements.app_version.is_some() && !version_ok() {
         return Err(Ineligible::AppVersion);
     }
-    if work.chunk_bytes.is_some_and(|bytes| bytes as f64 / BYTES_PER_MB > t.data_left_mb) {
+    if chunk_bytes.is_some_and(|bytes| bytes as f64 / BYTES_PER_MB > t.data_left_mb) {
         return Err(Ineligible::DataCap);
     }
     Ok(())

@@ -12,6 +12,10 @@ use alloc::vec::Vec;
 use crate::device::{Device, DeviceError};
 use crate::time::Timestamp;
 
+/// The largest grid or job file the readers of this workspace accept, bytes:
+/// 4 GiB (spec §15). The `byterank` command stops reading there.
+pub const MAX_FILE_BYTES: u64 = 4 << 30;
+
 /// Read access to a grid of devices at one instant.
 ///
 /// Devices are addressed by index `0..len()`, in ascending id order (byte order
@@ -62,7 +66,10 @@ impl Grid {
         for d in &devices {
             d.validate()?;
         }
-        devices.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        // Grids are often written in id order already (`byterank synth` does).
+        if !devices.is_sorted_by(|a, b| a.id <= b.id) {
+            devices.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        }
         if let Some(pair) = devices.windows(2).find(|p| p[0].id == p[1].id) {
             return Err(GridError::DuplicateId(pair[0].id.clone()));
         }
@@ -100,7 +107,7 @@ impl GridSnapshot for Grid {
 /// The grid file as written: what [`Grid`] deserializes through.
 #[cfg(feature = "serde")]
 #[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a grid object: {\"now\": \"<RFC 3339 time>\", \"devices\": [...]}")]
 struct GridFile {
     now: Timestamp,
     devices: Vec<Device>,
@@ -119,38 +126,189 @@ impl Grid {
     /// Reads a grid file (spec §2). Errors name the device (id and index) and the
     /// field: `device `dev-7` (devices[6]): field `battery_pct` ...`.
     pub fn from_json_str(s: &str) -> Result<Grid, GridError> {
-        let mut de = serde_json::Deserializer::from_str(s);
-        let file: GridFile = serde_path_to_error::deserialize(&mut de).map_err(|e| parse_error(s, e))?;
-        de.end().map_err(|e| GridError::Parse { location: "grid file".to_string(), message: e.to_string() })?;
-        Grid::new(file.now, file.devices)
+        Grid::from_json_reader(s.as_bytes())
+    }
+
+    /// Reads a grid file from a reader, one device at a time: memory holds the
+    /// devices parsed so far and the text of one device, never the whole file.
+    /// Errors are those of [`Grid::from_json_str`]; an I/O error is reported as a
+    /// parse error of the grid file, with the reader's message.
+    pub fn from_json_reader<R: std::io::Read>(reader: R) -> Result<Grid, GridError> {
+        use serde::de::DeserializeSeed;
+        let mut stash = None;
+        let mut de = serde_json::Deserializer::from_reader(reader);
+        let read = GridSeed { stash: &mut stash }.deserialize(&mut de).and_then(|g| de.end().map(|()| g));
+        match (read, stash) {
+            (_, Some(e)) => Err(e),
+            (Ok((now, devices)), None) => Grid::new(now, devices),
+            (Err(e), None) => Err(GridError::Parse { location: "grid file".to_string(), message: hint(e.to_string()) }),
+        }
+    }
+}
+
+/// Adds what a bare `expected value` from the JSON parser usually means.
+#[cfg(feature = "json")]
+fn hint(message: String) -> String {
+    if message.starts_with("expected value") {
+        alloc::format!(
+            "{message} (a JSON value: a number, string, true, false, null, array or object; \
+             JSON has no NaN or Infinity)"
+        )
+    } else {
+        message
+    }
+}
+
+/// The top level of a grid file, read by hand so that each device is parsed from
+/// its own text (see [`DevicesSeed`]). The first error is left in `stash`, typed.
+#[cfg(feature = "json")]
+struct GridSeed<'a> {
+    stash: &'a mut Option<GridError>,
+}
+
+#[cfg(feature = "json")]
+impl<'de> serde::de::DeserializeSeed<'de> for GridSeed<'_> {
+    type Value = (Timestamp, Vec<Device>);
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
     }
 }
 
 #[cfg(feature = "json")]
-fn parse_error(s: &str, e: serde_path_to_error::Error<serde_json::Error>) -> GridError {
-    use serde_path_to_error::Segment;
-    let segments: Vec<&Segment> = e.path().iter().collect();
-    let message = e.inner().to_string();
-    let location = match segments.as_slice() {
-        [Segment::Map { key }, Segment::Seq { index }, rest @ ..] if key == "devices" => {
-            let id = serde_json::from_str::<serde_json::Value>(s)
-                .ok()
-                .and_then(|v| v["devices"][*index]["id"].as_str().map(str::to_string));
-            let who = match id {
-                Some(id) => alloc::format!("device `{id}` (devices[{index}])"),
-                None => alloc::format!("device devices[{index}]"),
-            };
-            let field: Vec<String> = rest.iter().map(|s| s.to_string()).collect();
-            if field.is_empty() {
-                who
-            } else {
-                alloc::format!("{who}: field `{}`", field.join(".").replace(".[", "["))
+impl<'de> serde::de::Visitor<'de> for GridSeed<'_> {
+    type Value = (Timestamp, Vec<Device>);
+
+    fn expecting(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
+        f.write_str("a grid object: {\"now\": \"<RFC 3339 time>\", \"devices\": [...]}")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        use serde::de::Error;
+        let (mut now, mut devices) = (None, None);
+        let top = |message: String| GridError::Parse { location: "grid file".to_string(), message };
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "now" if now.is_none() => {
+                    now = Some(map.next_value::<Timestamp>().inspect_err(|e| {
+                        *self.stash = Some(GridError::Parse {
+                            location: "field `now`".to_string(),
+                            message: hint(e.to_string()),
+                        });
+                    })?);
+                }
+                "devices" if devices.is_none() => {
+                    devices = Some(map.next_value_seed(DevicesSeed { stash: &mut *self.stash })?);
+                }
+                "now" | "devices" => {
+                    *self.stash = Some(top(alloc::format!("field `{key}` is given twice")));
+                    return Err(A::Error::custom("duplicate field"));
+                }
+                _ => {
+                    let shown = crate::device::display_id(&key);
+                    *self.stash = Some(top(alloc::format!("unknown field `{shown}`: a grid has `now` and `devices`")));
+                    return Err(A::Error::custom("unknown field"));
+                }
             }
         }
-        [] | [Segment::Unknown] => "grid file".to_string(),
-        path => alloc::format!("field `{}`", path.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(".")),
-    };
-    GridError::Parse { location, message }
+        match (now, devices) {
+            (Some(now), Some(devices)) => Ok((now, devices)),
+            (None, _) => {
+                *self.stash = Some(top("missing field `now` (the snapshot's instant, RFC 3339)".to_string()));
+                Err(A::Error::custom("missing field"))
+            }
+            (_, None) => {
+                *self.stash = Some(top("missing field `devices` (a list of devices)".to_string()));
+                Err(A::Error::custom("missing field"))
+            }
+        }
+    }
+}
+
+/// The `devices` list: each element is read as raw text first, then parsed and
+/// checked on its own, so an error can name the device's id without keeping the
+/// file.
+#[cfg(feature = "json")]
+struct DevicesSeed<'a> {
+    stash: &'a mut Option<GridError>,
+}
+
+#[cfg(feature = "json")]
+impl<'de> serde::de::DeserializeSeed<'de> for DevicesSeed<'_> {
+    type Value = Vec<Device>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+#[cfg(feature = "json")]
+impl<'de> serde::de::Visitor<'de> for DevicesSeed<'_> {
+    type Value = Vec<Device>;
+
+    fn expecting(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
+        f.write_str("a list of devices")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        use serde::de::Error;
+        let mut devices = Vec::new();
+        loop {
+            let index = devices.len();
+            let raw = match seq.next_element::<alloc::boxed::Box<serde_json::value::RawValue>>() {
+                Ok(Some(raw)) => raw,
+                Ok(None) => return Ok(devices),
+                Err(e) => {
+                    *self.stash = Some(GridError::Parse {
+                        location: alloc::format!("device devices[{index}]"),
+                        message: hint(e.to_string()),
+                    });
+                    return Err(e);
+                }
+            };
+            let parsed =
+                parse_device(raw.get(), index).and_then(|d| d.validate_file().map(|()| d).map_err(GridError::from));
+            match parsed {
+                Ok(d) => devices.push(d),
+                Err(e) => {
+                    *self.stash = Some(e);
+                    return Err(A::Error::custom("bad device"));
+                }
+            }
+        }
+    }
+}
+
+/// Parses one device from its own text, naming it by id and index on error.
+#[cfg(feature = "json")]
+fn parse_device(text: &str, index: usize) -> Result<Device, GridError> {
+    // The fast parse first; only a device in error is parsed again to find the field.
+    if let Ok(d) = serde_json::from_str(text) {
+        return Ok(d);
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        #[derive(serde::Deserialize)]
+        struct IdOnly {
+            id: Option<serde_json::Value>,
+        }
+        let id =
+            serde_json::from_str::<IdOnly>(text).ok().and_then(|v| v.id).and_then(|v| v.as_str().map(str::to_string));
+        let who = match id {
+            Some(id) => alloc::format!("device `{}` (devices[{index}])", crate::device::display_id(&id)),
+            None => alloc::format!("device devices[{index}]"),
+        };
+        let field: Vec<String> = e.path().iter().map(|s| s.to_string()).collect();
+        let field = field.join(".").replace(".[", "[");
+        let location = if field.is_empty() || field == "?" { who } else { alloc::format!("{who}: field `{field}`") };
+        // The position is within the device's own text, which would mislead: the
+        // location above says where the error is.
+        let inner = e.into_inner();
+        let mut message = inner.to_string();
+        let suffix = alloc::format!(" at line {} column {}", inner.line(), inner.column());
+        if inner.line() > 0 && message.ends_with(&suffix) {
+            message.truncate(message.len() - suffix.len());
+        }
+        GridError::Parse { location, message: hint(message) }
+    })
 }
 
 #[cfg(all(test, feature = "json"))]

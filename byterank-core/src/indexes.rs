@@ -33,6 +33,7 @@ pub enum Lottery {
 
 /// The indexes of one device.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct DeviceIndexes {
     /// Capacity score, 1..=2700.
     pub capacity: f64,
@@ -47,6 +48,7 @@ pub struct DeviceIndexes {
 /// Everything job-independent about a snapshot, computed once per ranking refresh:
 /// each device's indexes, ByteRank, and the traits eligibility reads.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct RankedGrid {
     /// The indexes of each device, by device index (ascending id order).
     pub indexes: Vec<DeviceIndexes>,

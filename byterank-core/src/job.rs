@@ -16,7 +16,10 @@ use crate::reward::ByteChips;
 /// A job as submitted.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
+#[cfg_attr(
+    feature = "serde",
+    serde(deny_unknown_fields, expecting = "a job object: {\"id\": \"...\", \"chunks\": N, ...}")
+)]
 pub struct JobSpec {
     /// Unique job id.
     pub id: String,
@@ -173,12 +176,27 @@ impl Regions {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(deny_unknown_fields, default))]
 pub struct Hardware {
-    /// Allowed device classes; empty means any.
+    /// Allowed device classes; empty (the field left out) means any. In a job file
+    /// an empty list is an error, as for `regions`: leave the field out for any.
+    #[cfg_attr(feature = "serde", serde(deserialize_with = "non_empty", skip_serializing_if = "Vec::is_empty"))]
     pub classes: Vec<DeviceClass>,
     /// Whether a GPU is required (`false`: no requirement).
     pub gpu: bool,
-    /// Allowed connection types; empty means any.
+    /// Allowed connection types; empty (the field left out) means any. In a job
+    /// file an empty list is an error.
+    #[cfg_attr(feature = "serde", serde(deserialize_with = "non_empty", skip_serializing_if = "Vec::is_empty"))]
     pub connections: Vec<Connection>,
+}
+
+/// A list that, when given, names at least one entry: `[]` would read as "none
+/// allowed" to some and "any" to others.
+#[cfg(feature = "serde")]
+fn non_empty<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
+    let list = <Vec<T> as serde::Deserialize>::deserialize(d)?;
+    if list.is_empty() {
+        return Err(serde::de::Error::custom("an empty list allows nothing; leave the field out to allow any"));
+    }
+    Ok(list)
 }
 
 /// Compatibility requirements (§3.3.4.1).
@@ -228,15 +246,67 @@ pub struct PoolSettings {
     pub s_min: Option<usize>,
 }
 
-/// How much replication a job wants.
+/// How much replication a job wants: `{"max_pjf": 0.01}` or `{"r": 2}`, one of them.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "snake_case", deny_unknown_fields))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case", try_from = "GoalFile"))]
 pub enum ReplicationGoal {
     /// Solve for the least r whose probability of joint failure is at most this.
     MaxPjf(f64),
     /// A fixed replication factor (1 means none).
     R(f64),
+}
+
+/// The `replication` block as written, so that giving both goals or neither gets
+/// its own message.
+#[cfg(feature = "serde")]
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GoalFile {
+    max_pjf: Option<f64>,
+    r: Option<f64>,
+}
+
+/// A `replication` block without exactly one goal.
+#[cfg(feature = "serde")]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("`replication` takes either `max_pjf` (a bound on joint failure) or `r` (a fixed factor), exactly one")]
+pub struct GoalError;
+
+#[cfg(feature = "serde")]
+impl TryFrom<GoalFile> for ReplicationGoal {
+    type Error = GoalError;
+    fn try_from(g: GoalFile) -> Result<Self, Self::Error> {
+        match (g.max_pjf, g.r) {
+            (Some(d), None) => Ok(ReplicationGoal::MaxPjf(d)),
+            (None, Some(r)) => Ok(ReplicationGoal::R(r)),
+            _ => Err(GoalError),
+        }
+    }
+}
+
+/// The bounds of spec §15 on a job: checked by [`JobSpec::work_within`] before any
+/// allocation sized by the job.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct JobLimits {
+    /// Most chunks (unique tasks) per job; default 10,000,000.
+    pub max_chunks: u64,
+    /// Largest replication factor `r`; default 10 (so at most 100,000,000 copies).
+    pub max_r: f64,
+    /// Largest price, ByteChips; default 2^53 (every amount exact as a JSON number).
+    pub max_price: u64,
+}
+
+impl JobLimits {
+    /// The defaults of spec §15.
+    pub const DEFAULT: JobLimits =
+        JobLimits { max_chunks: 10_000_000, max_r: crate::replication::DEFAULT_MAX_R, max_price: 1 << 53 };
+}
+
+impl Default for JobLimits {
+    fn default() -> Self {
+        JobLimits::DEFAULT
+    }
 }
 
 /// A job that cannot be scheduled as written.
@@ -251,6 +321,26 @@ pub enum JobError {
     /// Zero chunks, or a zero chunk size.
     #[error("job `{0}`: `{1}` must be at least 1")]
     Zero(String, &'static str),
+    /// More work than [`JobLimits::max_chunks`] allows.
+    #[error("job `{id}`: {chunks} chunks are more than the {max} allowed per job; split the job or use larger chunks")]
+    TooManyChunks {
+        /// The job.
+        id: String,
+        /// Chunks the job asks for.
+        chunks: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// A price over [`JobLimits::max_price`].
+    #[error("job `{id}`: `price_chips` = {price} is more than the {max} ByteChips allowed")]
+    PriceTooHigh {
+        /// The job.
+        id: String,
+        /// The price given.
+        price: u64,
+        /// The limit.
+        max: u64,
+    },
     /// A bound outside its domain.
     #[error("job `{id}`: `{field}` = {value} must be {rule}")]
     OutOfRange {
@@ -292,8 +382,13 @@ impl JobSpec {
         }
     }
 
-    /// Checks the job and sizes its work.
+    /// Checks the job against the default [`JobLimits`] and sizes its work.
     pub fn work(&self) -> Result<Work, JobError> {
+        self.work_within(&JobLimits::DEFAULT)
+    }
+
+    /// Checks the job against `limits` and sizes its work.
+    pub fn work_within(&self, limits: &JobLimits) -> Result<Work, JobError> {
         let id = || self.id.clone();
         if self.id.is_empty() {
             return Err(JobError::EmptyId);
@@ -313,8 +408,22 @@ impl JobSpec {
         }
         match self.replication {
             Some(ReplicationGoal::MaxPjf(d)) => range("replication.max_pjf", d, d > 0.0 && d < 1.0, "within (0, 1)")?,
-            Some(ReplicationGoal::R(r)) => range("replication.r", r, r.is_finite() && r >= 1.0, "a number >= 1")?,
+            Some(ReplicationGoal::R(r)) => {
+                let rule = "a number within 1..=10 (1 means no replicas)";
+                range("replication.r", r, r >= 1.0 && r <= limits.max_r, rule)?;
+            }
             None => {}
+        }
+        if self.price_chips.0 > limits.max_price {
+            return Err(JobError::PriceTooHigh { id: id(), price: self.price_chips.0, max: limits.max_price });
+        }
+        let chunks = match (self.chunks, self.input_bytes, self.chunk_bytes) {
+            (Some(n), None, None) => n,
+            (None, Some(total), Some(chunk)) if chunk > 0 => total.div_ceil(chunk),
+            _ => 0,
+        };
+        if chunks > limits.max_chunks {
+            return Err(JobError::TooManyChunks { id: id(), chunks, max: limits.max_chunks });
         }
         match (self.chunks, self.input_bytes, self.chunk_bytes) {
             (Some(0), None, None) => Err(JobError::Zero(id(), "chunks")),
@@ -388,6 +497,42 @@ mod tests {
         assert!(work(r#"{"id": "j", "chunks": 3, "replication": {"max_pjf": 1.5}}"#).contains("replication.max_pjf"));
         assert!(work(r#"{"id": "j", "chunks": 3, "replication": {"r": 0.5}}"#).contains("replication.r"));
         assert!(work(r#"{"id": "j", "chunks": 3, "pools": {"s_min": 0}}"#).contains("pools.s_min"));
+    }
+
+    #[test]
+    fn limits_are_checked_before_sizing_the_work() {
+        let work = |s: &str| serde_json::from_str::<JobSpec>(s).unwrap().work().unwrap_err().to_string();
+        assert!(work(r#"{"id": "j", "chunks": 1000000000000}"#).contains("more than the 10000000 allowed"));
+        let e = work(r#"{"id": "j", "input_bytes": 1000000000000, "chunk_bytes": 1}"#);
+        assert!(e.contains("1000000000000 chunks"), "{e}");
+        assert!(work(r#"{"id": "j", "chunks": 3, "replication": {"r": 1e308}}"#).contains("within 1..=10"));
+        assert!(work(r#"{"id": "j", "chunks": 3, "replication": {"r": 1e6}}"#).contains("replication.r"));
+        assert!(work(r#"{"id": "j", "chunks": 3, "price_chips": 9007199254740993}"#).contains("price_chips"));
+        let ok: JobSpec = serde_json::from_str(r#"{"id": "j", "chunks": 10000000, "replication": {"r": 10}}"#).unwrap();
+        assert!(JobSpec { chunks: Some(3), ..ok.clone() }.work().is_ok());
+        let tight = JobLimits { max_chunks: 2, ..JobLimits::DEFAULT };
+        assert!(matches!(ok.work_within(&tight), Err(JobError::TooManyChunks { chunks: 10_000_000, max: 2, .. })));
+    }
+
+    #[test]
+    fn a_replication_goal_is_one_of_two() {
+        let err = |s: &str| serde_json::from_str::<JobSpec>(s).unwrap_err().to_string();
+        let both = err(r#"{"id": "j", "chunks": 1, "replication": {"r": 2, "max_pjf": 0.01}}"#);
+        assert!(both.contains("either `max_pjf`") && both.contains("exactly one"), "{both}");
+        assert!(err(r#"{"id": "j", "chunks": 1, "replication": {}}"#).contains("exactly one"));
+        assert!(err(r#"{"id": "j", "chunks": 1, "replication": {"x": 1}}"#).contains("unknown field `x`"));
+        let j: JobSpec = serde_json::from_str(r#"{"id": "j", "chunks": 1, "replication": {"r": 2}}"#).unwrap();
+        assert_eq!(j.replication, Some(ReplicationGoal::R(2.0)));
+    }
+
+    #[test]
+    fn empty_hardware_lists_are_refused_like_empty_regions() {
+        let err = |s: &str| serde_json::from_str::<JobSpec>(s).unwrap_err().to_string();
+        let e = err(r#"{"id": "j", "chunks": 1, "preferences": {"hardware": {"classes": []}}}"#);
+        assert!(e.contains("leave the field out"), "{e}");
+        assert!(err(r#"{"id": "j", "chunks": 1, "preferences": {"hardware": {"connections": []}}}"#)
+            .contains("leave the field out"));
+        assert!(err(r#"{"id": "j", "chunks": 1, "preferences": {"regions": []}}"#).contains("regions"));
     }
 
     #[test]

@@ -33,6 +33,27 @@ use crate::pools::{capacity_pools, default_params, pools_for_level, PoolConfig, 
 use crate::replication::{self, Assignment, ReplicationError};
 use crate::reward::{bounties, split_price, ByteChips, PriceSplit, RewardConfig, RewardError};
 
+/// How a job's target subset becomes the pools its copies are dealt to: the
+/// paper's policy and two baselines it is compared with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum Distribution {
+    /// The paper's: capacity pools over the target subset in ByteRank order, as
+    /// deep as the job's ByteLevel reaches.
+    #[default]
+    ByteRank,
+    /// First come, first served: one queue for the whole target subset, no
+    /// ranking and no pools (what a BOINC-style feeder does).
+    Fcfs,
+    /// Capacity pools built the same way over the target subset in a random order
+    /// (seeded, per job): pools without the ranking.
+    Random {
+        /// Seed of the shuffles (mixed with the job's id).
+        seed: u64,
+    },
+}
+
 /// Planner settings. `Default` gives the documented choices.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -47,6 +68,8 @@ pub struct PlanConfig {
     pub min_failure_probability: f64,
     /// The price split.
     pub rewards: RewardConfig,
+    /// How the target subset becomes pools (default: the paper's).
+    pub distribution: Distribution,
 }
 
 impl Default for PlanConfig {
@@ -57,6 +80,7 @@ impl Default for PlanConfig {
             assignment: Assignment::Balanced,
             min_failure_probability: 0.001,
             rewards: RewardConfig::default(),
+            distribution: Distribution::ByteRank,
         }
     }
 }
@@ -83,8 +107,13 @@ pub struct ReplicationPlan {
     pub r: f64,
     /// The probability that some task fails on every copy, under the model above.
     pub pjf: f64,
-    /// Whether the job's bound was met (always true for a fixed `r`).
+    /// Whether the job's bound was met by the copies as placed (always true for a
+    /// fixed `r`).
     pub achievable: bool,
+    /// Copies the solver asked for that no pool could hold: a task never gets more
+    /// copies than the used pools have devices, since a device never runs two
+    /// copies of one task.
+    pub unplaced: usize,
     /// The assignment used.
     pub assignment: Assignment,
     /// The failure probability assumed for each used pool, pool 1 first.
@@ -153,27 +182,50 @@ pub struct JobPools {
 
 /// The target subset and capacity pools of `job` over a ranked snapshot; `None`
 /// when no device qualifies. The planner and the engine's re-planning share it.
-pub fn job_pools(ranked: &RankedGrid, job: &JobSpec, work: &Work, cfg: &PoolConfig) -> Option<JobPools> {
+pub fn job_pools(ranked: &RankedGrid, job: &JobSpec, work: &Work, cfg: &PlanConfig) -> Option<JobPools> {
     let subset = target_subset(&ranked.eligibility, &ranked.ranking, job, work);
     if subset.is_empty() {
         return None;
     }
-    let capacities: Vec<f64> = subset.iter().map(|&i| ranked.indexes[i as usize].capacity).collect();
-    let defaults = default_params(&capacities, cfg);
+    let order = match cfg.distribution {
+        Distribution::ByteRank => subset.clone(),
+        Distribution::Fcfs => {
+            let params = PoolParams { c_min: 0.0, s_min: subset.len() };
+            return Some(JobPools { pools: alloc::vec![subset.clone()], subset, params, used: 1 });
+        }
+        Distribution::Random { seed } => shuffled(&subset, seed ^ fnv1a(job.id.as_bytes())),
+    };
+    let capacities: Vec<f64> = order.iter().map(|&i| ranked.indexes[i as usize].capacity).collect();
+    let defaults = default_params(&capacities, &cfg.pools);
     let params = PoolParams {
         c_min: job.pools.c_min.unwrap_or(defaults.c_min),
         s_min: job.pools.s_min.unwrap_or(defaults.s_min),
     };
     let ranges = capacity_pools(&capacities, params);
-    let used = pools_for_level(&ranges, job.preferences.byte_level, cfg);
-    let pools = ranges.iter().map(|r| subset[r.clone()].to_vec()).collect();
+    let used = pools_for_level(&ranges, job.preferences.byte_level, &cfg.pools);
+    let pools = ranges.iter().map(|r| order[r.clone()].to_vec()).collect();
     Some(JobPools { subset, params, pools, used })
+}
+
+/// A seeded Fisher-Yates shuffle.
+fn shuffled(xs: &[u32], seed: u64) -> Vec<u32> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut out = xs.to_vec();
+    for i in (1..out.len()).rev() {
+        out.swap(i, rng.random_range(0..=i));
+    }
+    out
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// Plans `job` over a ranked snapshot ([`rank_grid`](crate::indexes::rank_grid)).
 pub fn plan_job(ranked: &RankedGrid, job: &JobSpec, cfg: &PlanConfig) -> Result<JobPlan, PlanError> {
     let work = job.work()?;
-    let Some(JobPools { subset, params, pools, used: pools_used }) = job_pools(ranked, job, &work, &cfg.pools) else {
+    let Some(JobPools { subset, params, pools, used: pools_used }) = job_pools(ranked, job, &work, cfg) else {
         return Err(PlanError::NoEligibleDevice { job: job.id.clone(), reasons: count_reasons(ranked, job, &work) });
     };
 
@@ -199,17 +251,24 @@ pub fn plan_job(ranked: &RankedGrid, job: &JobSpec, cfg: &PlanConfig) -> Result<
     };
     let probs = slots(copies);
     let task_of_slot = replication::assign(&probs, m, cfg.assignment).map_err(rep_err)?;
-    let pjf = replication::pjf_of(&probs, &task_of_slot, m).map_err(rep_err)?;
-    let mut replicas_so_far = alloc::vec![0u32; m];
-    let mut queues: Vec<Vec<TaskCopy>> = (0..k).map(|_| Vec::with_capacity(copies / k + 1)).collect();
-    for (j, &task) in task_of_slot.iter().enumerate() {
-        let replica = &mut replicas_so_far[task as usize];
-        queues[j % k].push(TaskCopy { replica: *replica, task });
-        *replica += 1;
+    let sizes: Vec<usize> = pools[..k].iter().map(Vec::len).collect();
+    let placed = place_copies(&task_of_slot, m, &sizes);
+    let placed_probs: Vec<f64> = placed.iter().map(|c| pool_failure[c.pool as usize]).collect();
+    let placed_tasks: Vec<u32> = placed.iter().map(|c| c.copy.task).collect();
+    let pjf = replication::pjf_of(&placed_probs, &placed_tasks, m).map_err(rep_err)?;
+    let achievable = match job.replication {
+        Some(ReplicationGoal::MaxPjf(delta)) => achievable && pjf <= delta,
+        _ => achievable,
+    };
+    let mut queues: Vec<Vec<TaskCopy>> = (0..k).map(|_| Vec::with_capacity(placed.len() / k + 1)).collect();
+    for c in &placed {
+        queues[c.pool as usize].push(c.copy);
     }
     for q in &mut queues {
         q.sort_unstable();
     }
+    let unplaced = copies - placed.len();
+    let copies = placed.len();
 
     let reward_err = |e| PlanError::Reward(job.id.clone(), e);
     let split = split_price(job.price_chips, &cfg.rewards).map_err(reward_err)?;
@@ -227,12 +286,62 @@ pub fn plan_job(ranked: &RankedGrid, job: &JobSpec, cfg: &PlanConfig) -> Result<
             r: copies as f64 / m as f64,
             pjf,
             achievable,
+            unplaced,
             assignment: cfg.assignment,
             pool_failure,
         },
         split,
         bounties,
     })
+}
+
+/// A copy placed in a pool queue (0-based pool).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Placed {
+    pool: u32,
+    copy: TaskCopy,
+}
+
+/// Places slot `j` (task `task_of_slot[j]`) in pool `j mod K`, except that no pool
+/// holds more copies of one task than it has devices: such a copy goes to the next
+/// pool down (wrapping to pool 1 after the last), and a copy no pool can hold is
+/// not placed. Replica numbers follow slot order within each task.
+fn place_copies(task_of_slot: &[u32], m: usize, sizes: &[usize]) -> Vec<Placed> {
+    let k = sizes.len();
+    // Slots grouped by task (a counting sort), so each task's pools are a short list.
+    let mut start = alloc::vec![0u32; m + 1];
+    for &t in task_of_slot {
+        start[t as usize + 1] += 1;
+    }
+    for t in 0..m {
+        start[t + 1] += start[t];
+    }
+    let mut next = start.clone();
+    let mut by_task = alloc::vec![0u32; task_of_slot.len()];
+    for (j, &t) in task_of_slot.iter().enumerate() {
+        by_task[next[t as usize] as usize] = j as u32;
+        next[t as usize] += 1;
+    }
+    let mut placed = Vec::with_capacity(task_of_slot.len());
+    let mut used: Vec<(u32, u32)> = Vec::new(); // (pool, copies of this task in it)
+    for t in 0..m {
+        used.clear();
+        let mut replica = 0;
+        for &j in &by_task[start[t] as usize..start[t + 1] as usize] {
+            let home = j as usize % k;
+            let fits = |p: usize, used: &[(u32, u32)]| {
+                used.iter().find(|(q, _)| *q as usize == p).map_or(0, |(_, n)| *n as usize) < sizes[p]
+            };
+            let Some(pool) = (0..k).map(|i| (home + i) % k).find(|&p| fits(p, &used)) else { continue };
+            match used.iter_mut().find(|(q, _)| *q as usize == pool) {
+                Some((_, n)) => *n += 1,
+                None => used.push((pool as u32, 1)),
+            }
+            placed.push(Placed { pool: pool as u32, copy: TaskCopy { replica, task: t as u32 } });
+            replica += 1;
+        }
+    }
+    placed
 }
 
 fn count_reasons(ranked: &RankedGrid, job: &JobSpec, work: &Work) -> String {

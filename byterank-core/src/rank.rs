@@ -53,6 +53,7 @@ pub struct RankEntry {
 
 /// The outcome of ByteRank for a grid of devices.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Ranking {
     ranks: Vec<u32>,
     order: Vec<u32>,

@@ -32,19 +32,21 @@ use core::cmp::{Ordering, Reverse};
 /// The default cap on the replication coefficient `r` in [`solve`] (ten copies per task).
 pub const DEFAULT_MAX_R: f64 = 10.0;
 
-/// How the `M` devices are grouped into the `m` tasks.
+/// How the `M` devices are grouped into the `m` tasks. The default is
+/// [`Assignment::Balanced`], as in [`PlanConfig`](crate::plan::PlanConfig) and the
+/// `byterank replication` command.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum Assignment {
     /// The paper's rule: devices by failure probability, descending (ties in candidate
     /// order); the `i`-th runs task `i mod m`.
-    #[default]
     Paper,
     /// Ours: each task's total `-ln p` (its copies' joint log-reliability) as equal as
     /// the greedy LPT rule makes it, with the same number of copies per task as
     /// [`Assignment::Paper`]. Never worse than the paper's rule in our tests, and far
     /// better when reliabilities are spread.
+    #[default]
     Balanced,
 }
 
@@ -348,7 +350,8 @@ fn pjf_from_ln_q(ln_q: impl IntoIterator<Item = f64>) -> f64 {
         }
         sum.add(libm::log1p(-q));
     }
-    -libm::expm1(sum.total())
+    // `0.0 - x`, not `-x`: a PJF of zero is +0.0, never -0.0.
+    0.0 - libm::expm1(sum.total())
 }
 
 /// The closed form for `copies >= m >= 1` devices failing with probability `p`.
@@ -366,7 +369,7 @@ fn uniform(p: f64, m: usize, copies: usize) -> f64 {
         }
         ln_survive += count as f64 * libm::log1p(-q);
     }
-    -libm::expm1(ln_survive)
+    0.0 - libm::expm1(ln_survive)
 }
 
 /// What the search found.
@@ -712,6 +715,14 @@ mod tests {
             s.add(1e-16);
         }
         assert!((s.total() - (1.0 + 1e-9)).abs() < 1e-22);
+    }
+
+    #[test]
+    fn a_pjf_of_zero_is_positive_zero() {
+        assert!(pjf_uniform(0.0, 10, 20).unwrap().is_sign_positive());
+        assert!(pjf(&[0.0, 0.0], 2, Assignment::Paper).unwrap().is_sign_positive());
+        assert!(pjf(&[0.0, 0.0, 0.0], 2, Assignment::Balanced).unwrap().is_sign_positive());
+        assert_eq!(Assignment::default(), Assignment::Balanced);
     }
 
     #[test]

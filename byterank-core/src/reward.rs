@@ -194,6 +194,12 @@ impl JobAccount {
         each
     }
 
+    /// Frees the per-task books of a job that ended: what was paid and the price
+    /// stay, the bounties go (no task settles any more).
+    pub fn close(&mut self) {
+        (self.bounties, self.settled) = (Vec::new(), Vec::new());
+    }
+
     /// Paid to workers so far.
     pub fn paid(&self) -> ByteChips {
         self.paid
@@ -262,17 +268,32 @@ mod tests {
             }
         }
 
-        /// Paid + platform = price for every job, whatever validates.
+        /// What a job pays is, task by task, its bounty split evenly over the
+        /// results that validated (the remainder kept), counted once per task,
+        /// whatever order and repetition settlements come in; the platform keeps
+        /// the rest of the price, and never less than its 30%.
         #[test]
         fn the_ledger_conserves(price in 0u64..u64::MAX / 2, sizes in prop::collection::vec(1u64..10_000, 1..100),
-                                validated in prop::collection::vec(0usize..5, 100)) {
+                                settle in prop::collection::vec((0usize..100, 0usize..5), 0..200)) {
             let mut acct = JobAccount::new(ByteChips(price), &sizes, &RewardConfig::default()).unwrap();
-            for (task, &v) in validated.iter().take(sizes.len()).enumerate() {
-                acct.settle(task, v);
-                prop_assert_eq!(acct.paid() + acct.platform(), ByteChips(price));
+            let bounty = acct.bounties().to_vec();
+            let mut settled = vec![false; sizes.len()];
+            let mut expected: u128 = 0;
+            for &(task, v) in &settle {
+                let task = task % sizes.len();
+                let each = acct.settle(task, v);
+                if core::mem::replace(&mut settled[task], true) {
+                    prop_assert_eq!(each, ByteChips::ZERO, "a task settles once");
+                } else {
+                    let want = if v == 0 { 0 } else { bounty[task].0 / v as u64 };
+                    prop_assert_eq!(each.0, want);
+                    expected += u128::from(want) * v as u128;
+                }
+                prop_assert_eq!(u128::from(acct.paid().0), expected);
+                prop_assert_eq!(u128::from(acct.platform().0), u128::from(price) - expected);
             }
-            let share = split_price(ByteChips(price), &RewardConfig::default()).unwrap().workers;
-            prop_assert!(acct.paid() <= share);
+            let platform_floor = u128::from(price) - u128::from(price) * 7 / 10;
+            prop_assert!(u128::from(acct.platform().0) >= platform_floor);
         }
     }
 }

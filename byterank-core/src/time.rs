@@ -25,6 +25,10 @@ pub struct TimestampError;
 impl Timestamp {
     /// The epoch.
     pub const EPOCH: Timestamp = Timestamp(0);
+    /// The first instant RFC 3339 can write: 0000-01-01T00:00:00Z.
+    pub const MIN: Timestamp = Timestamp(-62_167_219_200_000);
+    /// The last instant RFC 3339 can write: 9999-12-31T23:59:59.999Z.
+    pub const MAX: Timestamp = Timestamp(253_402_300_799_999);
 
     /// Parses `YYYY-MM-DDTHH:MM:SS[.fff][Z|±HH:MM]` (RFC 3339).
     pub fn parse_rfc3339(s: &str) -> Result<Timestamp, TimestampError> {
@@ -192,6 +196,15 @@ mod serde_impl {
 mod tests {
     use super::*;
     use alloc::string::ToString;
+
+    #[test]
+    fn the_writable_range_round_trips() {
+        assert_eq!(Timestamp::MIN.to_string(), "0000-01-01T00:00:00Z");
+        assert_eq!(Timestamp::MAX.to_string(), "9999-12-31T23:59:59.999Z");
+        for t in [Timestamp::MIN, Timestamp::MAX] {
+            assert_eq!(Timestamp::parse_rfc3339(&t.to_string()), Ok(t));
+        }
+    }
 
     #[test]
     fn parses_and_prints_utc() {

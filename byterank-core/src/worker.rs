@@ -94,8 +94,16 @@ const DAYS: [&str; 7] = ["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"];
 
 /// A schedule window that could not be read.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("schedule window `{0}`: expected days and hours like `SAT-SUN 01:00-12:00` (days MON..SUN, 24-hour times)")]
-pub struct ScheduleError(pub String);
+pub enum ScheduleError {
+    /// The text is not `DAYS HH:MM-HH:MM`.
+    #[error(
+        "schedule window `{0}`: expected days and hours like `SAT-SUN 01:00-12:00` (days MON..SUN, 24-hour times)"
+    )]
+    Syntax(String),
+    /// The window starts when it ends, so it holds no time.
+    #[error("schedule window `{0}` is empty: it ends when it starts; give an end time after the start (or past midnight, like `22:00-06:00`)")]
+    Empty(String),
+}
 
 impl ScheduleWindow {
     /// Whether local weekday `day` (Monday = 0) and `minute` of the day fall inside.
@@ -113,7 +121,7 @@ impl FromStr for ScheduleWindow {
     type Err = ScheduleError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = || ScheduleError(s.into());
+        let err = || ScheduleError::Syntax(s.into());
         let (days_part, times) = s.trim().split_once(' ').ok_or_else(err)?;
         let mut days = 0u8;
         for item in days_part.split(',') {
@@ -148,7 +156,7 @@ impl FromStr for ScheduleWindow {
         };
         let (start, end) = (parse(a, false)?, parse(b, true)?);
         if start == end {
-            return Err(err());
+            return Err(ScheduleError::Empty(s.into()));
         }
         Ok(ScheduleWindow { days, start, end })
     }
@@ -235,6 +243,9 @@ mod tests {
         ] {
             assert!(bad.parse::<ScheduleWindow>().is_err(), "{bad}");
         }
+        let empty = "MON 10:00-10:00".parse::<ScheduleWindow>().unwrap_err();
+        assert_eq!(empty, ScheduleError::Empty("MON 10:00-10:00".into()));
+        assert!(empty.to_string().contains("is empty"), "{empty}");
     }
 
     #[test]

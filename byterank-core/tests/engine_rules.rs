@@ -1,11 +1,14 @@
 //! The engine's rules, one scenario each, with exact expectations.
 
-use byterank_core::application::{Chunk, Synthetic};
-use byterank_core::device::Device;
+use byterank_core::application::{Chunk, ResultMeta, Synthetic};
+use byterank_core::capacity::{capacity_score, CapacityConfig};
+use byterank_core::device::{Device, Region};
 use byterank_core::engine::{
-    AttemptId, AttemptState, Command, CommandKind, DeviceId, Engine, EngineConfig, EngineError, Event, JobId, JobStatus,
+    AttemptId, AttemptState, Command, CommandKind, DeviceId, Engine, EngineConfig, EngineError, Event, JobId,
+    JobStatus, RescueNeed,
 };
-use byterank_core::job::{JobSpec, ReplicationGoal};
+use byterank_core::fault::Outcome;
+use byterank_core::job::{JobSpec, Regions, ReplicationGoal};
 use byterank_core::reward::ByteChips;
 use byterank_core::time::Timestamp;
 
@@ -15,20 +18,33 @@ struct T {
 }
 
 impl T {
-    /// Devices `d0..dn`, best first (processor scores fall), trusted where asked.
+    /// Devices `d0..dn`, best first (processor scores fall), the operator trusting
+    /// those asked.
     fn new(trusted: &[bool]) -> (T, Vec<DeviceId>) {
-        let mut t = T { engine: Engine::new(EngineConfig::default()), now: 1_795_662_000_000 };
+        T::with(EngineConfig::default(), trusted)
+    }
+
+    fn with(cfg: EngineConfig, trusted: &[bool]) -> (T, Vec<DeviceId>) {
+        let mut t = T { engine: Engine::new(cfg).unwrap(), now: 1_795_662_000_000 };
         let mut ids = Vec::new();
         for (i, &tr) in trusted.iter().enumerate() {
-            let device =
-                Device { processor_score: Some(500.0 - 50.0 * i as f64), trusted: tr, ..Device::new(format!("d{i}")) };
-            match t.ok(CommandKind::RegisterDevice { device, owner: format!("o{i}") })[..] {
-                [Event::DeviceRegistered { device, .. }] => ids.push(device),
-                ref other => panic!("{other:?}"),
+            let device = Device { processor_score: Some(500.0 - 50.0 * i as f64), ..Device::new(format!("d{i}")) };
+            let d = t.register(device);
+            if tr {
+                t.ok(CommandKind::SetTrust { device: d, trusted: true });
             }
+            ids.push(d);
         }
         t.ok(CommandKind::Tick);
         (t, ids)
+    }
+
+    fn register(&mut self, device: Device) -> DeviceId {
+        let owner = format!("o{}", &device.id[1..]);
+        match self.ok(CommandKind::RegisterDevice { device, owner })[..] {
+            [Event::DeviceRegistered { device, .. }] => device,
+            ref other => panic!("{other:?}"),
+        }
     }
 
     fn apply(&mut self, kind: CommandKind) -> Result<Vec<Event>, EngineError> {
@@ -44,7 +60,7 @@ impl T {
 
     fn submit(&mut self, job: JobSpec) -> JobId {
         match self.ok(CommandKind::SubmitJob { job, user: "u".into() })[..] {
-            [Event::JobAccepted { job, .. }] => job,
+            [.., Event::JobAccepted { job, .. }] => job,
             ref other => panic!("{other:?}"),
         }
     }
@@ -59,17 +75,20 @@ impl T {
     }
 
     fn report(&mut self, device: DeviceId, attempt: AttemptId, job: &str, task: u32, right: bool) -> Vec<Event> {
-        let chunk = Chunk { index: task, offset: u64::from(task), len: 1 };
-        let result = if right {
-            Synthetic::expected(job, &chunk)
-        } else {
-            Synthetic::incorrect(job, &chunk, u64::from(device.0))
-        };
-        self.ok(CommandKind::ReportResult { device, attempt, result })
+        self.ok(CommandKind::ReportResult { device, attempt, result: result(job, task, right, device.0.into()) })
     }
 
     fn at(&mut self, ms: i64) {
         self.now += ms;
+    }
+}
+
+fn result(job: &str, task: u32, right: bool, salt: u64) -> ResultMeta {
+    let chunk = Chunk { index: task, offset: u64::from(task), len: 1 };
+    if right {
+        Synthetic::expected(job, &chunk)
+    } else {
+        Synthetic::incorrect(job, &chunk, salt)
     }
 }
 
@@ -80,6 +99,51 @@ fn job(id: &str, chunks: u64) -> JobSpec {
     j.pools.s_min = Some(2);
     j.price_chips = ByteChips(1000);
     j
+}
+
+fn replicated(id: &str, chunks: u64, r: f64) -> JobSpec {
+    let mut j = job(id, chunks);
+    j.replication = Some(ReplicationGoal::R(r));
+    j
+}
+
+fn has(events: &[Event], f: impl Fn(&Event) -> bool) -> bool {
+    events.iter().any(f)
+}
+
+fn state_of(events: &[Event], attempt: AttemptId) -> Vec<AttemptState> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::AttemptChanged { attempt: a, state, .. } if *a == attempt => Some(*state),
+            _ => None,
+        })
+        .collect()
+}
+
+fn credited(events: &[Event]) -> Vec<(DeviceId, u64)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::RewardCredited { device, amount, .. } => Some((*device, amount.0)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Pulls from each device in turn until `n` copies are out; the (device, attempt) pairs.
+fn take_copies(t: &mut T, devices: &[DeviceId], n: usize) -> Vec<(DeviceId, AttemptId)> {
+    let mut got = Vec::new();
+    for &d in devices {
+        if got.len() == n {
+            break;
+        }
+        if let Some((_, a)) = t.pull(d) {
+            got.push((d, a));
+        }
+    }
+    assert_eq!(got.len(), n, "{n} copies out");
+    got
 }
 
 #[test]
@@ -118,92 +182,483 @@ fn no_heartbeat_for_t1_is_delayed_for_t2_is_stale_and_the_task_is_rescued() {
     // A heartbeat now keeps it alive for T2 from now, but it stays delayed.
     t.ok(CommandKind::Heartbeat { device: d[1], attempt: a });
     t.at(179_999);
-    assert!(t
-        .ok(CommandKind::Tick)
-        .iter()
-        .all(|e| !matches!(e, Event::AttemptChanged { state: AttemptState::Stale, .. })));
+    assert!(!has(&t.ok(CommandKind::Tick), |e| matches!(e, Event::AttemptChanged { state: AttemptState::Stale, .. })));
     t.at(1);
     let stale = t.ok(CommandKind::Tick);
-    assert!(stale.contains(&Event::AttemptChanged {
-        job: j,
-        task,
-        attempt: a,
-        device: d[1],
-        state: AttemptState::Stale
-    }));
-    assert!(stale.contains(&Event::TaskRescued { job: j, task }));
+    assert_eq!(state_of(&stale, a), [AttemptState::Stale]);
+    assert!(stale.contains(&Event::TaskRescued { job: j, task, need: RescueNeed::Copy }));
     assert_eq!(
         t.apply(CommandKind::ReportResult { device: d[1], attempt: a, result: Default::default() }),
         Err(EngineError::AttemptEnded(a)),
-        "a result after T2 is refused"
+        "a result after the attempt went stale is refused"
     );
     assert_eq!(t.pull(d[1]), None, "d1 never gets a second copy of the task");
-    // Not yet recorded against d1: only once the task validates elsewhere.
+    // Not yet recorded against d1: only once the task's verdict is final elsewhere.
     assert!(t.engine.device(d[1]).unwrap().faults.is_empty());
     // d0 is trusted and the best-ranked device: it serves the rescue queue.
     let (again, b) = t.pull(d[0]).unwrap();
     assert_eq!(again, task);
     let done = t.report(d[0], b, "j", task, true);
-    assert!(done.iter().any(|e| matches!(e, Event::JobCompleted { .. })));
+    assert!(has(&done, |e| matches!(e, Event::JobCompleted { unverified: 0, .. })), "{done:?}");
     let h = t.engine.device(d[1]).unwrap().faults;
-    assert_eq!(h.get(0).map(|o| (o.failed, o.delayed)), Some((true, true)));
+    assert_eq!(h.len(), 1, "one outcome for the one attempt");
+    assert_eq!(h.get(0), Some(Outcome { failed: true, delayed: true, incorrect: false }));
 }
 
 #[test]
-fn a_disagreement_goes_to_a_trusted_arbiter_and_the_loser_is_incorrect() {
-    let (mut t, d) = T::new(&[true, false, false, false, false, false]);
-    let mut spec = job("j", 1);
-    spec.replication = Some(ReplicationGoal::R(2.0));
-    let j = t.submit(spec);
-    // The two copies sit in pools 1 and 2; d1 and d2 take them.
-    let mut copies = Vec::new();
-    for &dev in &d[1..] {
-        if let Some((_, a)) = t.pull(dev) {
-            copies.push((dev, a));
-        }
-    }
-    assert_eq!(copies.len(), 2);
-    let (good, bad) = (copies[0], copies[1]);
-    let first = t.report(good.0, good.1, "j", 0, true);
-    assert!(first.contains(&Event::TaskValidated { job: j, task: 0, attempt: good.1 }));
-    let second = t.report(bad.0, bad.1, "j", 0, false);
-    assert!(second.contains(&Event::TaskRescued { job: j, task: 0 }), "{second:?}");
-    // d0 is trusted and the best: it serves the rescue queue first.
-    let (task, arb) = t.pull(d[0]).unwrap();
-    assert_eq!(task, 0);
-    let verdict = t.report(d[0], arb, "j", 0, true);
-    assert!(verdict.contains(&Event::AttemptChanged {
+fn a_quorum_of_agreeing_replicas_makes_the_verdict_final_and_shares_the_bounty() {
+    let (mut t, d) = T::new(&[false; 4]);
+    let j = t.submit(replicated("j", 1, 2.0));
+    let copies = take_copies(&mut t, &d, 2);
+    let first = t.report(copies[0].0, copies[0].1, "j", 0, true);
+    assert!(!has(&first, |e| matches!(e, Event::TaskValidated { .. } | Event::RewardCredited { .. })), "{first:?}");
+    assert!(t.engine.device(copies[0].0).unwrap().faults.is_empty(), "a provisional result records nothing");
+    let second = t.report(copies[1].0, copies[1].1, "j", 0, true);
+    assert!(second.contains(&Event::TaskValidated {
         job: j,
         task: 0,
-        attempt: bad.1,
-        device: bad.0,
-        state: AttemptState::Incorrect
+        attempt: copies[0].1,
+        valid: 2,
+        unverified: false
     }));
-    assert!(verdict.iter().any(|e| matches!(e, Event::JobCompleted { results, .. } if results == &[good.1])));
-    assert!(t.engine.device(bad.0).unwrap().faults.get(0).unwrap().incorrect);
-    assert!(!t.engine.device(good.0).unwrap().faults.get(0).unwrap().incorrect);
-    // 700 of the 1000 chips go to the task; its two valid results share it.
-    let paid: Vec<(DeviceId, u64)> = verdict
-        .iter()
-        .filter_map(|e| match e {
-            Event::RewardCredited { device, amount, .. } => Some((*device, amount.0)),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(paid, [(good.0, 350), (d[0], 350)]);
-    assert_eq!(t.engine.ledger().platform, ByteChips(300));
+    assert_eq!(credited(&second), [(copies[0].0, 350), (copies[1].0, 350)]);
+    assert!(has(
+        &second,
+        |e| matches!(e, Event::JobCompleted { results, unverified: 0, .. } if results == &[copies[0].1])
+    ));
+    for (dev, _) in copies {
+        assert_eq!(t.engine.device(dev).unwrap().faults.get(0), Some(Outcome::default()));
+    }
 }
 
 #[test]
-fn when_the_trusted_rescue_fails_too_the_fault_is_the_systems() {
-    let (mut t, d) = T::new(&[true, false, false, false]);
+fn a_disagreement_goes_to_a_trusted_arbiter_never_to_an_untrusted_device() {
+    let (mut t, d) = T::new(&[true, false, false, false, false, false]);
+    let j = t.submit(replicated("j", 3, 2.0));
+    // The only trusted device is busy with two copies of other tasks.
+    let busy: Vec<_> = (0..2).map(|_| t.pull(d[0]).unwrap()).collect();
+    let copies: Vec<(DeviceId, AttemptId, u32)> = d[1..]
+        .iter()
+        .filter_map(|&dev| t.pull(dev).map(|(task, a)| (dev, a, task)))
+        .filter(|c| busy.iter().all(|b| b.0 != c.2))
+        .collect();
+    let task = copies[0].2;
+    let pair: Vec<_> = copies.iter().filter(|c| c.2 == task).collect();
+    assert_eq!(pair.len(), 2, "both copies of task {task} are out: {copies:?}");
+    let (good, bad) = (pair[0], pair[1]);
+    t.report(good.0, good.1, "j", task, true);
+    let second = t.report(bad.0, bad.1, "j", task, false);
+    assert!(second.contains(&Event::TaskRescued { job: j, task, need: RescueNeed::Arbitration }), "{second:?}");
+    // Long past rescue_wait, untrusted devices still never take the arbitration.
+    t.at(120_000);
+    for &dev in &d[1..] {
+        for _ in 0..2 {
+            let out = t.ok(CommandKind::Pull { device: dev });
+            assert!(!has(&out, |e| matches!(e, Event::TaskAssigned { task: x, .. } if *x == task)), "{out:?}");
+        }
+    }
+    // The trusted device frees a hand and arbitrates.
+    let (bt, ba) = busy[0];
+    t.ok(CommandKind::Heartbeat { device: d[0], attempt: ba });
+    t.ok(CommandKind::ReportError { device: d[0], attempt: ba });
+    let _ = bt;
+    let (arb_task, arb) = t.pull(d[0]).unwrap();
+    assert_eq!(arb_task, task);
+    let verdict = t.report(d[0], arb, "j", task, true);
+    assert_eq!(state_of(&verdict, bad.1), [AttemptState::Incorrect]);
+    assert_eq!(state_of(&verdict, good.1), [AttemptState::Completed]);
+    assert!(verdict.contains(&Event::TaskValidated { job: j, task, attempt: good.1, valid: 2, unverified: false }));
+    // 700 chips of bounties over 3 tasks: 234, 233, 233; the valid two share it.
+    let bounty = [234, 233, 233][task as usize];
+    assert_eq!(credited(&verdict), [(good.0, bounty / 2), (d[0], bounty / 2)]);
+    assert!(t.engine.device(bad.0).unwrap().faults.get(0).unwrap().incorrect);
+    assert!(!t.engine.device(good.0).unwrap().faults.get(0).unwrap().incorrect);
+}
+
+#[test]
+fn without_a_trusted_device_more_copies_seek_a_majority() {
+    let (mut t, d) = T::new(&[false; 6]);
+    let j = t.submit(replicated("j", 1, 2.0));
+    let copies = take_copies(&mut t, &d, 2);
+    t.report(copies[0].0, copies[0].1, "j", 0, false);
+    let split = t.report(copies[1].0, copies[1].1, "j", 0, true);
+    assert!(split.contains(&Event::TaskRescued { job: j, task: 0, need: RescueNeed::Copy }), "{split:?}");
+    // Rescue copies wait rescue_wait for a fast trusted device; there is none.
+    let others: Vec<DeviceId> = d.iter().copied().filter(|x| copies.iter().all(|c| c.0 != *x)).collect();
+    assert_eq!(t.pull(others[0]), None);
+    t.at(60_000);
+    let (_, third) = t.pull(others[0]).unwrap();
+    let done = t.report(others[0], third, "j", 0, true);
+    assert_eq!(state_of(&done, copies[0].1), [AttemptState::Incorrect]);
+    assert!(done.contains(&Event::TaskValidated {
+        job: j,
+        task: 0,
+        attempt: copies[1].1,
+        valid: 2,
+        unverified: false
+    }));
+    assert_eq!(credited(&done), [(copies[1].0, 350), (others[0], 350)]);
+}
+
+#[test]
+fn results_that_never_agree_fail_the_job_after_max_failures_extra_copies() {
+    let cfg = EngineConfig { max_failures: 2, rescue_wait_ms: 0, ..EngineConfig::default() };
+    let (mut t, d) = T::with(cfg, &[false; 8]);
+    let j = t.submit(replicated("j", 1, 2.0));
+    let mut events = Vec::new();
+    let mut salt = 0;
+    for &dev in &d {
+        if let Some((_, a)) = t.pull(dev) {
+            salt += 1;
+            let r = result("j", 0, false, salt);
+            events.extend(t.ok(CommandKind::ReportResult { device: dev, attempt: a, result: r }));
+        }
+        if t.engine.job_status(j) != Some(JobStatus::Running) {
+            break;
+        }
+    }
+    assert_eq!(salt, 4, "two planned copies and two extra ones");
+    assert!(has(&events, |e| matches!(e, Event::JobFailed { reason, .. } if reason.contains("extra copies"))));
+    assert!(credited(&events).is_empty(), "no result of a task without a verdict is paid");
+    assert!(d.iter().all(|&x| t.engine.device(x).unwrap().faults.is_empty()), "the system's fault");
+}
+
+#[test]
+fn once_final_the_other_copies_are_cancelled_and_their_reports_refused() {
+    let (mut t, d) = T::new(&[false; 6]);
+    t.submit(replicated("j", 1, 3.0));
+    let copies = take_copies(&mut t, &d, 3);
+    t.report(copies[0].0, copies[0].1, "j", 0, true);
+    let done = t.report(copies[1].0, copies[1].1, "j", 0, true);
+    assert_eq!(state_of(&done, copies[2].1), [AttemptState::Cancelled]);
+    assert_eq!(credited(&done).len(), 2, "the cancelled copy earns nothing");
+    assert_eq!(
+        t.apply(CommandKind::ReportResult {
+            device: copies[2].0,
+            attempt: copies[2].1,
+            result: result("j", 0, true, 0)
+        }),
+        Err(EngineError::AttemptEnded(copies[2].1))
+    );
+    assert!(t.engine.device(copies[2].0).unwrap().faults.is_empty(), "nothing recorded on a cancelled copy");
+    assert_eq!(t.engine.running_attempts(), 0);
+}
+
+#[test]
+fn a_worker_that_heartbeats_forever_goes_stale_at_the_hard_deadline() {
+    let (mut t, d) = T::new(&[false; 2]);
+    let j = t.submit(job("j", 1));
+    let (task, a) = t.pull(d[0]).unwrap();
+    let mut events = Vec::new();
+    for _ in 0..(30 * 60 / 50) {
+        t.at(50_000);
+        events.extend(t.ok(CommandKind::Heartbeat { device: d[0], attempt: a }));
+        events.extend(t.ok(CommandKind::Tick));
+    }
+    assert_eq!(state_of(&events, a), [AttemptState::Stale], "stale at 30 minutes despite heartbeats");
+    assert!(events.contains(&Event::TaskRescued { job: j, task, need: RescueNeed::Copy }));
+}
+
+#[test]
+fn a_result_after_t2_is_late_with_no_tick_between() {
+    let (mut t, d) = T::new(&[false; 2]);
     t.submit(job("j", 1));
-    let (dev, a) = d[1..].iter().find_map(|&dev| t.pull(dev).map(|(_, a)| (dev, a))).unwrap();
-    let failed = t.ok(CommandKind::ReportError { device: dev, attempt: a });
-    assert!(failed.iter().any(|e| matches!(e, Event::TaskRescued { .. })));
-    let (_, rescue) = t.pull(d[0]).unwrap();
-    t.ok(CommandKind::ReportError { device: d[0], attempt: rescue });
-    assert!(t.engine.device(dev).unwrap().faults.is_empty(), "not recorded against the worker");
+    let (task, a) = t.pull(d[0]).unwrap();
+    t.at(200_000);
+    let late = t.report(d[0], a, "j", task, true);
+    assert!(late.contains(&Event::LateReport { attempt: a, device: d[0] }), "{late:?}");
+    assert_eq!(state_of(&late, a), [AttemptState::Stale]);
+    assert!(!has(&late, |e| matches!(e, Event::TaskValidated { .. })));
+    // A result after T1 but before T2 is taken, and counts as delayed.
+    let (mut t, d) = T::new(&[false; 2]);
+    t.submit(job("j", 1));
+    let (task, a) = t.pull(d[0]).unwrap();
+    t.at(61_000);
+    let events = t.report(d[0], a, "j", task, true);
+    assert_eq!(state_of(&events, a), [AttemptState::Delayed, AttemptState::Completed]);
+    assert_eq!(t.engine.device(d[0]).unwrap().faults.get(0), Some(Outcome { delayed: true, ..Outcome::default() }));
+}
+
+#[test]
+fn trust_is_the_operators_never_the_devices_claim() {
+    let (mut t, _) = T::new(&[]);
+    let mut faults = byterank_core::fault::FaultHistory::default();
+    faults.push(Outcome::default());
+    let liar = Device { trusted: true, faults, lottery_winner: true, ..Device::new("d9") };
+    let d = t.register(liar.clone());
+    let known = t.engine.device(d).unwrap();
+    assert!(!known.trusted && known.faults.is_empty() && !known.lottery_winner, "claims at registration ignored");
+    t.ok(CommandKind::UpdateDevice { device: d, state: liar });
+    assert!(!t.engine.device(d).unwrap().trusted, "claims in a report ignored");
+    t.ok(CommandKind::SetTrust { device: d, trusted: true });
+    assert!(t.engine.device(d).unwrap().trusted);
+    t.ok(CommandKind::UpdateDevice { device: d, state: Device::new("d9") });
+    assert!(t.engine.device(d).unwrap().trusted, "a report cannot withdraw it either");
+    t.ok(CommandKind::SetTrust { device: d, trusted: false });
+    assert!(!t.engine.device(d).unwrap().trusted);
+}
+
+#[test]
+fn a_device_that_registers_again_gets_its_history_back() {
+    let (mut t, d) = T::new(&[false; 2]);
+    t.submit(job("j", 1));
+    let (task, a) = t.pull(d[0]).unwrap();
+    t.report(d[0], a, "j", task, false); // a single copy: final, unverified
+    let history = t.engine.device(d[0]).unwrap().faults;
+    assert_eq!(history.len(), 1);
+    t.ok(CommandKind::RemoveDevice { device: d[0] });
+    assert_eq!(t.apply(CommandKind::Pull { device: d[0] }), Err(EngineError::DeviceRemoved(d[0])));
+    let again = t.register(Device::new("d0"));
+    assert_eq!(again, d[0], "the same handle");
+    assert_eq!(t.engine.device(again).unwrap().faults, history);
+}
+
+#[test]
+fn an_unchanged_grid_keeps_the_placement_at_refresh() {
+    // Two pools, {d0, d1} and {d2, d3}; one copy of each task in each.
+    let (t, d) = T::new(&[false; 4]);
+    let mut with = T { engine: t.engine.clone(), now: t.now };
+    let mut without = t;
+    let accepted = with.ok(CommandKind::SubmitJob { job: replicated("j", 8, 2.0), user: "u".into() });
+    without.ok(CommandKind::SubmitJob { job: replicated("j", 8, 2.0), user: "u".into() });
+    with.at(31_000);
+    without.at(31_000);
+    let refreshed = with.ok(CommandKind::Tick);
+    assert!(has(&refreshed, |e| matches!(e, Event::RankingRefreshed { .. })));
+    assert!(!has(&refreshed, |e| matches!(e, Event::PlanChanged { .. })), "{refreshed:?}");
+    for round in 0..4 {
+        for &dev in &d {
+            assert_eq!(with.pull(dev).map(|x| x.0), without.pull(dev).map(|x| x.0), "round {round}, {dev:?}");
+        }
+        for (e, f) in [(&mut with, 0), (&mut without, 1)] {
+            let _ = f;
+            e.at(1_000);
+            e.ok(CommandKind::Tick);
+        }
+    }
+    assert!(has(&accepted, |e| matches!(e, Event::JobAccepted { achievable: true, .. })));
+}
+
+#[test]
+fn a_changed_pool_re_plans_and_announces_the_pjf_in_force() {
+    let (mut t, d) = T::new(&[false; 6]);
+    let j = t.submit(replicated("j", 6, 2.0));
+    t.ok(CommandKind::RemoveDevice { device: d[4] });
+    t.ok(CommandKind::RemoveDevice { device: d[5] });
+    t.at(31_000);
+    let refreshed = t.ok(CommandKind::Tick);
+    let pjf = refreshed.iter().find_map(|e| match e {
+        Event::PlanChanged { job, pools, pjf } if *job == j => Some((*pools, *pjf)),
+        _ => None,
+    });
+    let (pools, pjf) = pjf.expect("pool 3 is gone");
+    assert_eq!(pools, 2);
+    // Every task still has its two copies, in pools of assumed failure 0.001 each.
+    let expected = 1.0 - (1.0 - 0.001f64 * 0.001).powi(6);
+    assert!((pjf - expected).abs() < 1e-15, "{pjf} vs {expected}");
+    // And every copy can still run: each task's two copies on two devices.
+    let mut seen = std::collections::BTreeMap::<u32, usize>::new();
+    for _ in 0..3 {
+        for &dev in &d[..4] {
+            while let Some((task, a)) = t.pull(dev) {
+                *seen.entry(task).or_default() += 1;
+                t.report(dev, a, "j", task, true);
+            }
+        }
+    }
+    assert_eq!(seen.values().copied().collect::<Vec<_>>(), [2; 6]);
+}
+
+#[test]
+fn a_pool_never_gets_more_copies_of_a_task_than_it_has_devices() {
+    // Pool 1 = {d0} alone, pool 2 = {d1, d2}: three copies of one task dealt
+    // round-robin would put two in pool 1, where the second could never run.
+    let (mut t, d) = T::new(&[false; 3]);
+    let cap = |i: usize| {
+        let dev = Device { processor_score: Some(500.0 - 50.0 * i as f64), ..Device::new(format!("d{i}")) };
+        capacity_score(&dev, &CapacityConfig::default())
+    };
+    let mut spec = replicated("j", 1, 3.0);
+    (spec.pools.c_min, spec.pools.s_min) = (Some(cap(2) + 1.0), Some(1));
+    assert!(cap(0) >= cap(2) + 1.0);
+    let accepted = t.ok(CommandKind::SubmitJob { job: spec, user: "u".into() });
+    assert!(has(&accepted, |e| matches!(e, Event::JobAccepted { copies: 3, .. })), "{accepted:?}");
+    // Each of the three devices gets a copy: none is stranded in pool 1.
+    let copies = take_copies(&mut t, &d, 3);
+    t.report(copies[0].0, copies[0].1, "j", 0, true);
+    let done = t.report(copies[1].0, copies[1].1, "j", 0, true);
+    assert_eq!(state_of(&done, copies[2].1), [AttemptState::Cancelled]);
+    assert!(has(&done, |e| matches!(e, Event::JobCompleted { .. })), "{done:?}");
+}
+
+#[test]
+fn a_device_leaving_with_two_tasks_abandons_both_without_failing_the_job() {
+    // With one failure allowed, abandonment used to fail the job while the second
+    // attempt was still being abandoned; a device leaving is no failure at all.
+    let cfg = EngineConfig { max_failures: 1, ..EngineConfig::default() };
+    let (mut t, d) = T::with(cfg, &[false; 2]);
+    let j = t.submit(job("j", 2));
+    let a = t.pull(d[0]).unwrap().1;
+    let b = t.pull(d[0]).unwrap().1;
+    let gone = t.ok(CommandKind::RemoveDevice { device: d[0] });
+    assert_eq!(state_of(&gone, a), [AttemptState::Abandoned]);
+    assert_eq!(state_of(&gone, b), [AttemptState::Abandoned]);
+    assert_eq!(t.engine.job_status(j), Some(JobStatus::Running));
+    // The survivor runs both, and the leaver's two attempts are then recorded.
+    t.at(60_000);
+    let mut done = Vec::new();
+    while let Some((task, x)) = t.pull(d[1]) {
+        done.extend(t.report(d[1], x, "j", task, true));
+    }
+    assert!(has(&done, |e| matches!(e, Event::JobCompleted { unverified: 2, .. })), "{done:?}");
+    assert_eq!(t.engine.device(d[0]).unwrap().faults.len(), 2);
+}
+
+#[test]
+fn a_refused_submission_leaves_the_clock_alone() {
+    let (mut t, d) = T::new(&[false; 2]);
+    let start = t.now;
+    t.at(10_000);
+    let mut odd = job("k", 1);
+    odd.application = "render".into();
+    assert!(t.apply(CommandKind::SubmitJob { job: odd, user: "u".into() }).is_err());
+    assert_eq!(t.engine.now(), Timestamp(start));
+    t.now = start + 5_000;
+    t.ok(CommandKind::Pull { device: d[0] });
+}
+
+#[test]
+fn a_pull_checks_the_device_as_it_is_now() {
+    let (mut t, d) = T::new(&[false; 2]);
+    let mut spec = job("j", 4);
+    spec.preferences.regions = Regions::Only(vec![Region::Europe]);
+    let europe = Device { region: Some(Region::Europe), ..Device::new("d0") };
+    t.ok(CommandKind::UpdateDevice { device: d[0], state: europe.clone() });
+    t.ok(CommandKind::UpdateDevice {
+        device: d[1],
+        state: Device { region: Some(Region::Europe), ..Device::new("d1") },
+    });
+    t.submit(spec);
+    let hot = Device { temperature_f: Some(200.0), ..europe.clone() };
+    t.ok(CommandKind::UpdateDevice { device: d[0], state: hot });
+    assert_eq!(t.pull(d[0]), None, "overheating now");
+    let moved = Device { region: Some(Region::Americas), ..europe.clone() };
+    t.ok(CommandKind::UpdateDevice { device: d[0], state: moved });
+    assert_eq!(t.pull(d[0]), None, "outside the job's regions now");
+    let offline = Device { online: Some(false), ..europe.clone() };
+    t.ok(CommandKind::UpdateDevice { device: d[0], state: offline });
+    assert_eq!(t.pull(d[0]), None, "offline now");
+    t.ok(CommandKind::UpdateDevice { device: d[0], state: europe });
+    assert!(t.pull(d[0]).is_some());
+}
+
+#[test]
+fn a_job_only_a_removed_device_could_run_is_refused() {
+    let (mut t, d) = T::new(&[true, false]);
+    t.ok(CommandKind::RemoveDevice { device: d[0] });
+    let mut spec = job("j", 1);
+    spec.preferences.trusted = true;
+    let before = t.engine.clone();
+    assert!(matches!(t.apply(CommandKind::SubmitJob { job: spec, user: "u".into() }), Err(EngineError::Plan(_))));
+    assert!(t.engine == before);
+    // Devices registered since the last tick are plannable at once.
+    let (mut t, _) = T::new(&[]);
+    t.register(Device::new("d7"));
+    t.submit(job("k", 1));
+}
+
+#[test]
+fn a_malformed_result_records_one_incorrect_outcome() {
+    let (mut t, d) = T::new(&[false; 2]);
+    t.submit(job("j", 1));
+    let (task, a) = t.pull(d[0]).unwrap();
+    let bad = t.ok(CommandKind::ReportResult { device: d[0], attempt: a, result: ResultMeta::default() });
+    assert_eq!(state_of(&bad, a), [AttemptState::Incorrect]);
+    t.at(60_000);
+    let (again, b) = t.pull(d[1]).unwrap();
+    assert_eq!(again, task);
+    t.report(d[1], b, "j", task, true);
+    assert_eq!(t.engine.device(d[0]).unwrap().faults.len(), 1);
+    assert_eq!(t.engine.device(d[0]).unwrap().faults.get(0), Some(Outcome { incorrect: true, ..Outcome::default() }));
+}
+
+#[test]
+fn bad_configurations_are_refused_when_the_engine_is_made() {
+    let bad = [
+        EngineConfig { t1_ms: 10, t2_ms: 10, ..EngineConfig::default() },
+        EngineConfig { max_attempt_ms: 1, ..EngineConfig::default() },
+        EngineConfig { in_hand: 0, ..EngineConfig::default() },
+        EngineConfig { quorum: 0, ..EngineConfig::default() },
+        EngineConfig { rescue_share: f64::NAN, ..EngineConfig::default() },
+    ];
+    let fields = ["t2_ms", "max_attempt_ms", "in_hand", "quorum", "rescue_share"];
+    for (cfg, field) in bad.into_iter().zip(fields) {
+        let err = Engine::<byterank_core::engine::MemQueue>::new(cfg).unwrap_err();
+        assert_eq!(err.field, field);
+        assert!(err.to_string().contains(field), "{err}");
+    }
+}
+
+#[test]
+fn running_jobs_share_the_grid_by_weight_and_none_starves() {
+    let (mut t, d) = T::new(&[false; 4]);
+    let mut low = job("low", 100);
+    low.preferences.byte_level = byterank_core::job::ByteLevel::Low;
+    let (high, low) = (t.submit(job("high", 100)), t.submit(low));
+    let mut served = std::collections::BTreeMap::<JobId, u32>::new();
+    for _ in 0..25 {
+        for &dev in &d {
+            for e in t.ok(CommandKind::Pull { device: dev }) {
+                if let Event::TaskAssigned { job, task, attempt, .. } = e {
+                    *served.entry(job).or_default() += 1;
+                    let name = if job == high { "high" } else { "low" };
+                    t.report(dev, attempt, name, task, true);
+                }
+            }
+        }
+    }
+    // Weights 4 (high) to 1 (low): 80 and 20 of the first 100 copies, though
+    // strict ByteLevel order would give the high job all of them.
+    assert_eq!((served[&high], served[&low]), (80, 20), "{served:?}");
+}
+
+#[test]
+fn an_ended_job_is_forgotten_once_released() {
+    let (mut t, d) = T::new(&[false; 2]);
+    let j = t.submit(job("j", 1));
+    assert_eq!(t.apply(CommandKind::ReleaseJob { job: j }), Err(EngineError::JobRunning(j)));
+    let (task, a) = t.pull(d[0]).unwrap();
+    t.report(d[0], a, "j", task, true);
+    assert_eq!(t.engine.job_status(j), Some(JobStatus::Completed));
+    assert_eq!(t.ok(CommandKind::ReleaseJob { job: j }), [Event::JobReleased { job: j }]);
+    assert_eq!(t.engine.job_status(j), None);
+    assert_eq!(t.apply(CommandKind::ReleaseJob { job: j }), Err(EngineError::UnknownJob(j)));
+    let again = t.submit(job("j", 1));
+    assert_ne!(again, j, "handles are never reused; the id may be");
+}
+
+#[test]
+fn a_price_the_ledger_cannot_hold_is_refused() {
+    let (mut t, _) = T::new(&[false; 2]);
+    let mut absurd = job("absurd", 1);
+    absurd.price_chips = ByteChips(u64::MAX);
+    let err = t.apply(CommandKind::SubmitJob { job: absurd, user: "u".into() }).unwrap_err();
+    assert!(err.to_string().contains("price"), "{err}");
+    // At the largest price a job may have (2^53), the 2048th would overflow the
+    // ledger's u64 sums: it is refused, and the refusal changes nothing.
+    for n in 0..2047 {
+        let mut rich = job(&format!("rich-{n}"), 1);
+        rich.price_chips = ByteChips(1 << 53);
+        t.submit(rich);
+    }
+    let before = t.engine.clone();
+    let mut last = job("last", 1);
+    last.price_chips = ByteChips(1 << 53);
+    assert_eq!(
+        t.apply(CommandKind::SubmitJob { job: last, user: "u".into() }),
+        Err(EngineError::LedgerFull("last".into()))
+    );
+    assert!(t.engine == before);
 }
 
 #[test]
@@ -222,6 +677,7 @@ fn refused_commands_change_nothing() {
         (CommandKind::ReportError { device: d[1], attempt: b }, EngineError::NotHolder { attempt: b, device: d[1] }),
         (CommandKind::Heartbeat { device: d[0], attempt: AttemptId(99) }, EngineError::UnknownAttempt(AttemptId(99))),
         (CommandKind::Pull { device: DeviceId(42) }, EngineError::UnknownDevice(DeviceId(42))),
+        (CommandKind::SetTrust { device: DeviceId(42), trusted: true }, EngineError::UnknownDevice(DeviceId(42))),
         (CommandKind::CancelJob { job: JobId(7) }, EngineError::UnknownJob(JobId(7))),
         (
             CommandKind::RegisterDevice { device: Device::new("d1"), owner: "x".into() },
@@ -248,15 +704,22 @@ fn refused_commands_change_nothing() {
         t.engine.apply(&Command { at: Timestamp(t.now - 1), kind: CommandKind::Tick }, &mut past),
         Err(EngineError::TimeWentBack { .. })
     ));
+    let far = Timestamp(Timestamp::MAX.millis() + 1);
+    assert_eq!(
+        t.engine.apply(&Command { at: far, kind: CommandKind::Tick }, &mut past),
+        Err(EngineError::TimeOutOfRange(far.millis())),
+        "a time no journal could read back"
+    );
     assert!(t.engine == before);
 }
 
 #[test]
-fn cancelling_pays_validated_work_and_refunds_the_rest() {
+fn cancelling_pays_decided_work_and_refunds_the_rest() {
     let (mut t, d) = T::new(&[false, false]);
     let j = t.submit(job("j", 4)); // 700 chips of bounties, 175 a task
     let (task, a) = t.pull(d[0]).unwrap();
-    t.report(d[0], a, "j", task, true);
+    let one = t.report(d[0], a, "j", task, true);
+    assert!(one.contains(&Event::TaskValidated { job: j, task, attempt: a, valid: 1, unverified: true }));
     let events = t.ok(CommandKind::CancelJob { job: j });
     assert!(events.contains(&Event::JobCancelled { job: j }));
     assert!(events.contains(&Event::Refunded { user: "u".into(), job: j, amount: ByteChips(525) }));

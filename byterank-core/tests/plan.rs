@@ -121,18 +121,30 @@ proptest! {
         if job.preferences.byte_level == ByteLevel::High {
             prop_assert_eq!(plan.pools_used, plan.pools.len());
         }
-        // Queues: one per used pool, lengths within one, M copies in all, every
-        // task at least once, replicas numbered 0.. per task.
+        // Queues: one per used pool, M copies in all, every task at least once, no
+        // pool with more copies of a task than it has devices, lengths within one
+        // where no pool is that small, replicas numbered 0.. per task.
         prop_assert_eq!(plan.queues.len(), plan.pools_used);
         let lens: Vec<usize> = plan.queues.iter().map(Vec::len).collect();
-        prop_assert!(lens.iter().max().unwrap() - lens.iter().min().unwrap() <= 1);
         prop_assert_eq!(lens.iter().sum::<usize>(), plan.replication.copies);
         let m = job.chunks.unwrap() as usize;
         let mut per_task = vec![0u32; m];
-        for c in plan.queues.iter().flatten() {
-            per_task[c.task as usize] += 1;
+        for (k, q) in plan.queues.iter().enumerate() {
+            let mut here = std::collections::BTreeMap::<u32, usize>::new();
+            for c in q {
+                per_task[c.task as usize] += 1;
+                *here.entry(c.task).or_default() += 1;
+            }
+            prop_assert!(here.values().all(|&n| n <= plan.pools[k].len()), "pool {} holds too many copies", k + 1);
         }
         prop_assert!(per_task.iter().all(|&n| n >= 1));
+        let most = *per_task.iter().max().unwrap() as usize;
+        if plan.pools[..plan.pools_used].iter().all(|p| p.len() >= most) {
+            prop_assert!(lens.iter().max().unwrap() - lens.iter().min().unwrap() <= 1);
+        }
+        // A copy goes unplaced only when its task already has one on every device.
+        let devices: usize = plan.pools[..plan.pools_used].iter().map(Vec::len).sum();
+        prop_assert!(plan.replication.unplaced == 0 || most == devices);
         let mut replicas: Vec<Vec<u32>> = vec![Vec::new(); m];
         for c in plan.queues.iter().flatten() {
             replicas[c.task as usize].push(c.replica);
@@ -144,7 +156,10 @@ proptest! {
         // Replication: r = M / m, a fixed r is honoured, a met bound holds.
         prop_assert!(plan.replication.copies >= m);
         match job.replication {
-            Some(ReplicationGoal::R(r)) => prop_assert_eq!(plan.replication.copies, (r * m as f64).floor() as usize),
+            Some(ReplicationGoal::R(r)) => prop_assert_eq!(
+                plan.replication.copies + plan.replication.unplaced,
+                (r * m as f64).floor() as usize
+            ),
             Some(ReplicationGoal::MaxPjf(d)) if plan.replication.achievable => prop_assert!(plan.replication.pjf <= d),
             _ => {}
         }
@@ -168,4 +183,35 @@ fn a_job_nobody_can_take_says_why() {
     job.preferences.trusted = true;
     let e = plan_job(&ranked, &job, &PlanConfig::default()).unwrap_err().to_string();
     assert_eq!(e, "job `secret`: no active device meets its requirements (1 untrusted, 1 inactive); relax the preferences or wait for devices");
+}
+
+#[test]
+fn the_baseline_distributions_keep_the_subset_and_drop_the_ranking() {
+    use byterank_core::plan::Distribution;
+    let devices: Vec<Device> = (0..200)
+        .map(|i| Device { processor_score: Some(1.0 + f64::from(i) * 2.0), ..Device::new(format!("d{i:03}")) })
+        .collect();
+    let grid = Grid::new(Timestamp::EPOCH, devices).unwrap();
+    let ranked = rank_grid(&grid, &IndexConfig::default(), Lottery::Recorded);
+    let mut job = JobSpec::new("j", 100);
+    job.preferences.byte_level = ByteLevel::High;
+    job.replication = Some(ReplicationGoal::R(2.0));
+    let with = |distribution| plan_job(&ranked, &job, &PlanConfig { distribution, ..PlanConfig::default() }).unwrap();
+    let paper = with(Distribution::ByteRank);
+    let sorted = |p: &byterank_core::plan::JobPlan| {
+        let mut all: Vec<u32> = p.pools.iter().flatten().copied().collect();
+        all.sort_unstable();
+        all
+    };
+    // FCFS: one queue for the whole subset, every copy in it, in task order.
+    let fcfs = with(Distribution::Fcfs);
+    assert_eq!((fcfs.pools.len(), fcfs.pools_used, fcfs.queues.len()), (1, 1, 1));
+    assert_eq!(fcfs.pools[0], paper.target_subset);
+    assert_eq!(fcfs.queues[0].len(), 200);
+    // Random: pools of the same subset, not in rank order, the same for a seed.
+    let random = with(Distribution::Random { seed: 5 });
+    assert_eq!(sorted(&random), sorted(&paper));
+    assert_ne!(random.pools, paper.pools);
+    assert_eq!(random, with(Distribution::Random { seed: 5 }));
+    assert_ne!(random.pools, with(Distribution::Random { seed: 6 }).pools);
 }

@@ -7,7 +7,9 @@
 
 use byterank_core::application::ResultMeta;
 use byterank_core::device::Device;
-use byterank_core::engine::{AttemptId, AttemptState, Command, CommandKind, Engine, EngineConfig, Event, JobId};
+use byterank_core::engine::{
+    AttemptId, AttemptState, Command, CommandKind, ConfigError, Engine, EngineConfig, Event, JobId, RescueNeed,
+};
 use byterank_core::job::JobSpec;
 use byterank_core::time::Timestamp;
 
@@ -48,6 +50,19 @@ pub enum Notice {
     Withdrawn {
         /// The device.
         device: DeviceId,
+        /// The attempt.
+        attempt: AttemptId,
+    },
+    /// The task's verdict became final elsewhere: the device stops, and the copy
+    /// neither failed nor counts.
+    Cancelled {
+        /// The device.
+        device: DeviceId,
+        /// The attempt.
+        attempt: AttemptId,
+    },
+    /// A result came after the attempt's deadline and was not taken.
+    Late {
         /// The attempt.
         attempt: AttemptId,
     },
@@ -106,8 +121,13 @@ pub struct Driver {
 
 impl Driver {
     /// An engine with these settings; simulated time 0 is `start`.
-    pub fn new(cfg: EngineConfig, start: Timestamp) -> Driver {
-        Driver { engine: Engine::new(cfg), start, out: Vec::new(), commands: 0 }
+    pub fn new(cfg: EngineConfig, start: Timestamp) -> Result<Driver, ConfigError> {
+        Ok(Driver { engine: Engine::new(cfg)?, start, out: Vec::new(), commands: 0 })
+    }
+
+    /// Whether the engine takes these settings (the engine's own check).
+    pub fn check(cfg: &EngineConfig) -> Result<(), ConfigError> {
+        Engine::<byterank_core::engine::MemQueue>::new(cfg.clone()).map(|_| ())
     }
 
     /// The engine, read-only (ledger, ranks, device states).
@@ -142,12 +162,16 @@ impl Driver {
                     // device's own report.
                     AttemptState::Delayed | AttemptState::Failed | AttemptState::Completed => continue,
                     AttemptState::Incorrect => Notice::Incorrect { attempt },
+                    AttemptState::Cancelled => Notice::Cancelled { device, attempt },
                     // Stale, Abandoned, and any state that ends an attempt without
                     // the device's word (a withdrawn copy): the device stops.
                     _ => Notice::Withdrawn { device, attempt },
                 },
-                Event::TaskValidated { job, task, attempt } => Notice::Validated { job, task, attempt },
-                Event::TaskRescued { job, task } => Notice::Rescued { job, task, dispute },
+                Event::TaskValidated { job, task, attempt, .. } => Notice::Validated { job, task, attempt },
+                Event::TaskRescued { job, task, need } => {
+                    Notice::Rescued { job, task, dispute: dispute || need == RescueNeed::Arbitration }
+                }
+                Event::LateReport { attempt, .. } => Notice::Late { attempt },
                 Event::JobCompleted { job, results, .. } => Notice::JobCompleted { job, results },
                 Event::JobFailed { job, .. } | Event::JobCancelled { job } => Notice::JobFailed { job },
                 Event::RewardCredited { device, amount, .. } => Notice::Credited { device, amount: amount.0 },
@@ -158,20 +182,23 @@ impl Driver {
     }
 
     /// Registers a device; `trusted` is the operator's designation.
-    pub fn register(&mut self, at_ms: u64, mut device: Device, owner: String, trusted: bool) -> DeviceId {
-        // THE ONE PLACE TRUST IS SET. Today the engine takes `trusted` from the
-        // device's state; when `CommandKind::SetTrust { device, trusted }` exists,
-        // register with the reported value and apply SetTrust right after.
-        device.trusted = trusted;
+    pub fn register(&mut self, at_ms: u64, device: Device, owner: String, trusted: bool) -> DeviceId {
+        // THE ONE PLACE TRUST IS SET: the engine ignores what a device claims, and
+        // the operator's `SetTrust` is the only way to make it trusted.
         let cmd =
             Command { at: self.start.add_millis(at_ms as i64), kind: CommandKind::RegisterDevice { device, owner } };
         self.out.clear();
         self.commands += 1;
         self.engine.apply(&cmd, &mut self.out).unwrap_or_else(|e| panic!("the engine refused a device: {e}"));
-        match self.out.first() {
+        let handle = match self.out.first() {
             Some(&Event::DeviceRegistered { device, .. }) => device,
             other => panic!("registration answered {other:?}"),
+        };
+        if trusted {
+            let mut n = Vec::new();
+            self.apply(at_ms, CommandKind::SetTrust { device: handle, trusted }, false, &mut n);
         }
+        handle
     }
 
     /// A device reports its measured state: the engine's copy with `change` applied.
@@ -196,6 +223,12 @@ impl Driver {
     /// A device asks for a task.
     pub fn pull(&mut self, at_ms: u64, device: DeviceId, notices: &mut Vec<Notice>) {
         self.apply(at_ms, CommandKind::Pull { device }, false, notices);
+    }
+
+    /// The adapter took an ended job's results: the engine may forget the job.
+    pub fn release(&mut self, at_ms: u64, job: JobId) {
+        let mut n = Vec::new();
+        self.apply(at_ms, CommandKind::ReleaseJob { job }, false, &mut n);
     }
 
     /// A heartbeat.

@@ -1,5 +1,6 @@
 //! This crate provides ByteRank's simulation: synthetic grids of consumer devices
-//! ([`synth`]) and a discrete-event simulator ([`sim`]) that drives the real
+//! ([`synth`], built whole with [`synth_grid`] or streamed one device at a time with
+//! [`synth_iter`]) and a discrete-event simulator ([`sim`]) that drives the real
 //! `byterank-core` engine with them, to compare scheduling policies on the same grid.
 //!
 //! # The layers
@@ -77,5 +78,6 @@ pub mod synth;
 pub use scenario::{Scenario, ScenarioError, Variant};
 pub use sim::{run_variant, RunOut, World};
 pub use synth::{
-    synth_devices, synth_grid, ClassMix, DeviceProfile, FaultProbs, MixError, SynthConfig, SynthDevice, DEFAULT_NOW,
+    synth_devices, synth_grid, synth_iter, ClassMix, DeviceProfile, FaultProbs, MixError, SynthConfig, SynthDevice,
+    SynthDevices, DEFAULT_NOW,
 };

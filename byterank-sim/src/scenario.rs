@@ -496,7 +496,10 @@ fn merge_engine(at: &str, base: EngineConfig, over: &toml::Table) -> Result<Engi
     }
     let mut value = serde_json::to_value(&base).expect("the engine's settings serialize");
     merge(at, &mut value, &to_json(over))?;
-    serde_path_to_error::deserialize(value).map_err(|e| bad(format!("{at}.{}", e.path()), e.into_inner()))
+    let cfg: EngineConfig =
+        serde_path_to_error::deserialize(value).map_err(|e| bad(format!("{at}.{}", e.path()), e.into_inner()))?;
+    crate::driver::Driver::check(&cfg).map_err(|e| bad(at, e))?;
+    Ok(cfg)
 }
 
 /// Overwrites `base`'s fields with `over`'s, recursively; a field `base` does not

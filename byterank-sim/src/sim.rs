@@ -164,7 +164,9 @@ struct TaskRec {
     /// Sum of those probabilities.
     p_sum: f32,
     ran: u16,
-    ok: bool,
+    /// First-line copies that returned a result the engine took (or that the
+    /// engine cancelled because the task was decided elsewhere).
+    oks: u16,
     validated: bool,
 }
 
@@ -223,6 +225,9 @@ pub struct JobOut {
     pub misassembled: u32,
     #[serde(skip)]
     rec: Vec<TaskRec>,
+    /// The engine's handles of the job's attempts.
+    #[serde(skip)]
+    ids: Vec<u64>,
     #[serde(skip)]
     engine: Option<JobId>,
     #[serde(skip)]
@@ -539,9 +544,13 @@ struct Sim<'a> {
     by_engine: Vec<u32>,
     jobs: Vec<JobOut>,
     job_of_engine: Vec<u32>,
-    /// Per attempt id: (job index, task, wrong kind: 0 honest, 1 own, 2 colluded,
-    /// 3 not returned).
-    attempt_info: Vec<(u32, u32, u8)>,
+    /// Per attempt (engine handles are sparse: a slab slot and its generation):
+    /// (job index, task, wrong kind: 0 honest, 1 own, 2 colluded, 3 not returned,
+    /// first-line copy). Only looked up, never iterated; a job's entries go when
+    /// it ends.
+    attempt_info: std::collections::HashMap<u64, (u32, u32, u8, bool)>,
+    /// Ended jobs to release from the engine once their events are handled.
+    to_release: Vec<JobId>,
     running_jobs: u32,
     next_arrival: usize,
     series: Vec<Sample>,
@@ -594,12 +603,13 @@ pub fn run_variant(
         world,
         variant,
         q: EventQueue::new(),
-        drv: Driver::new(variant.engine.clone(), DEFAULT_NOW),
+        drv: Driver::new(variant.engine.clone(), DEFAULT_NOW).expect("the scenario checked the engine's settings"),
         devs: world.devs.clone(),
         by_engine: Vec::with_capacity(world.len()),
         jobs: Vec::new(),
         job_of_engine: Vec::new(),
-        attempt_info: Vec::new(),
+        attempt_info: std::collections::HashMap::new(),
+        to_release: Vec::new(),
         running_jobs: 0,
         next_arrival: 0,
         series: Vec::new(),
@@ -649,6 +659,7 @@ impl Sim<'_> {
                 colluded_assembled: 0,
                 misassembled: 0,
                 rec: Vec::new(),
+                ids: Vec::new(),
                 engine: None,
                 kind_index: k,
             });
@@ -970,13 +981,10 @@ impl Sim<'_> {
             }
         };
         let p_fail = (1.0 - (1.0 - f64::from(dev.p_err)) * (1.0 - p_crash) * (1.0 - p_off)) as f32;
-        let id = attempt.0 as usize;
-        if self.attempt_info.len() <= id {
-            self.attempt_info.resize(id + 1, (NONE, 0, 3));
-        }
-        self.attempt_info[id] = (ji, task, 3);
+        self.attempt_info.insert(attempt.0, (ji, task, 3, !rescue));
         let j = &mut self.jobs[ji as usize];
         j.attempts += 1;
+        j.ids.push(attempt.0);
         if !rescue {
             if let Some(t) = j.rec.get_mut(task as usize) {
                 t.p_prod *= p_fail;
@@ -1060,10 +1068,10 @@ impl Sim<'_> {
             dev.n_results += 1;
             dev.n_wrong += u32::from(wrong != 0);
             self.results += 1;
-            self.attempt_info[attempt.0 as usize].2 = wrong;
+            self.attempt_info.get_mut(&attempt.0).expect("an attempt of ours").2 = wrong;
             if !rescue {
                 if let Some(t) = self.jobs[ji as usize].rec.get_mut(task as usize) {
-                    t.ok = true;
+                    t.oks += 1;
                 }
             }
             self.drv.result(now, handle, attempt, meta, &mut n);
@@ -1159,7 +1167,7 @@ impl Sim<'_> {
                 }
                 Notice::Withdrawn { device, attempt } => {
                     let d = self.by_engine[device.0 as usize];
-                    let (ji, task, _) = self.attempt_info[attempt.0 as usize];
+                    let Some(&(ji, task, _, _)) = self.attempt_info.get(&attempt.0) else { continue };
                     let job_ended = self.jobs[ji as usize].engine.is_some_and(|j| ended.contains(&j));
                     if self.devs[d as usize].attempt == attempt.0 {
                         self.devs[d as usize].n_lost += 1;
@@ -1168,9 +1176,39 @@ impl Sim<'_> {
                             self.wake(d, now, 0);
                         }
                         if job_ended {
-                            // Not a failure of the copy: take it out of the model.
+                            // Not a failure of the copy.
                             if let Some(t) = self.jobs[ji as usize].rec.get_mut(task as usize) {
-                                t.ok = true;
+                                t.oks += 1;
+                            }
+                        }
+                    }
+                }
+                Notice::Cancelled { device, attempt } => {
+                    let d = self.by_engine[device.0 as usize];
+                    let Some(&(ji, task, _, first_line)) = self.attempt_info.get(&attempt.0) else { continue };
+                    if self.devs[d as usize].attempt == attempt.0 {
+                        self.end_busy(d, now);
+                        if self.devs[d as usize].awake() {
+                            self.wake(d, now, 0);
+                        }
+                        // The task was decided elsewhere: this copy did not fail.
+                        if first_line {
+                            if let Some(t) = self.jobs[ji as usize].rec.get_mut(task as usize) {
+                                t.oks += 1;
+                            }
+                        }
+                    }
+                }
+                Notice::Late { attempt } => {
+                    let Some(info) = self.attempt_info.get_mut(&attempt.0) else { continue };
+                    let (ji, task, first_line) = (info.0, info.1, info.3);
+                    if info.2 != 3 {
+                        // Returned, but not taken: a failure of the copy.
+                        self.results -= 1;
+                        info.2 = 3;
+                        if first_line {
+                            if let Some(t) = self.jobs[ji as usize].rec.get_mut(task as usize) {
+                                t.oks = t.oks.saturating_sub(1);
                             }
                         }
                     }
@@ -1190,7 +1228,7 @@ impl Sim<'_> {
                     let ji = self.job_of_engine[job.0 as usize] as usize;
                     let (mut wrong, mut colluded, mut mis) = (0, 0, 0);
                     for (i, a) in results.iter().enumerate() {
-                        let (aj, at, w) = self.attempt_info[a.0 as usize];
+                        let (aj, at, w, _) = self.attempt_info.get(&a.0).copied().unwrap_or((NONE, 0, 3, false));
                         if aj as usize != ji || at as usize != i {
                             mis += 1;
                         }
@@ -1218,6 +1256,13 @@ impl Sim<'_> {
         if self.notices.is_empty() {
             self.notices = notices;
         }
+        for job in std::mem::take(&mut self.to_release) {
+            self.drv.release(now, job);
+            let ji = self.job_of_engine[job.0 as usize] as usize;
+            for id in std::mem::take(&mut self.jobs[ji].ids) {
+                self.attempt_info.remove(&id);
+            }
+        }
     }
 
     fn end_job(&mut self, ji: usize, now: SimTime, status: JobStatus) {
@@ -1240,11 +1285,14 @@ impl Sim<'_> {
             let missing = least.saturating_sub(u32::from(t.ran));
             let p = f64::from(t.p_prod) * mean.powi(missing as i32);
             log_ok += (1.0 - p).max(1e-300).ln();
-            joint |= !t.ok && u32::from(t.ran) >= least;
+            joint |= t.oks == 0 && u32::from(t.ran) >= least;
         }
         j.pjf_model = 1.0 - log_ok.exp();
         j.joint_failure = joint;
         j.rec = Vec::new();
+        if let Some(e) = j.engine {
+            self.to_release.push(e);
+        }
         self.running_jobs -= 1;
     }
 

@@ -214,17 +214,66 @@ pub struct SynthDevice {
 /// Every device passes [`Device::validate`]. Each device's draws depend only on the
 /// seed and the devices before it, so a smaller grid of the same seed and mix is a
 /// prefix of a larger one (while the ids keep their width, up to 9,999,999 devices).
+/// This holds all the devices in memory; [`synth_iter`] gives them one at a time.
 pub fn synth_devices(cfg: &SynthConfig) -> Vec<SynthDevice> {
-    let mut generator = Generator::new(cfg);
-    (0..cfg.devices).map(|n| generator.device(n)).collect()
+    synth_iter(cfg).collect()
 }
 
 /// Generates a grid snapshot at `cfg.now` of `cfg.devices` devices (see
 /// [`synth_devices`] for the ids and reproducibility).
 pub fn synth_grid(cfg: &SynthConfig) -> Grid {
-    let mut generator = Generator::new(cfg);
-    let devices = (0..cfg.devices).map(|n| generator.device(n).device).collect();
+    let devices = synth_iter(cfg).map(|s| s.device).collect();
     Grid::new(cfg.now, devices).expect("synthetic devices are valid and their ids unique")
+}
+
+/// The devices of [`synth_devices`], generated one at a time: memory stays the
+/// generator's (a few kilobytes) however many devices are drawn, so a grid file of
+/// millions of devices can be written as it is generated. The devices come in
+/// ascending id order, the order of a [`Grid`].
+///
+/// ```
+/// use byterank_sim::{synth_devices, synth_iter, SynthConfig};
+///
+/// let cfg = SynthConfig { devices: 100, ..SynthConfig::default() };
+/// let first: Vec<_> = synth_iter(&cfg).take(3).collect();
+/// assert_eq!(first[..], synth_devices(&cfg)[..3]);
+/// assert_eq!(synth_iter(&cfg).len(), 100);
+/// ```
+pub fn synth_iter(cfg: &SynthConfig) -> SynthDevices {
+    SynthDevices { generator: Generator::new(cfg), next: 0, devices: cfg.devices }
+}
+
+/// The iterator of [`synth_iter`].
+pub struct SynthDevices {
+    generator: Generator,
+    next: usize,
+    devices: usize,
+}
+
+impl Iterator for SynthDevices {
+    type Item = SynthDevice;
+
+    fn next(&mut self) -> Option<SynthDevice> {
+        if self.next == self.devices {
+            return None;
+        }
+        let d = self.generator.device(self.next);
+        self.next += 1;
+        Some(d)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.devices - self.next;
+        (left, Some(left))
+    }
+}
+
+impl ExactSizeIterator for SynthDevices {}
+
+impl fmt::Debug for SynthDevices {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SynthDevices").field("next", &self.next).field("devices", &self.devices).finish()
+    }
 }
 
 /// The per-class parameters of the generator: every field is a row with one entry per

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use byterank::core::application::{application, APPLICATION_NAMES};
 use byterank::core::indexes::{rank_grid, IndexConfig, Lottery};
 use byterank::core::job::JobSpec;
 use byterank::core::plan::{plan_job, PlanConfig};
@@ -9,19 +10,23 @@ use byterank::report::PlanReport;
 use clap::Args;
 
 use super::rank::Policy;
-use super::{print_json, read, read_grid, Failure};
+use super::{print_json, read_grid, read_json, Failure};
 
 /// Plan a job over a grid: target subset, pools, queues, replication and bounties.
+///
+/// The grid and job formats are described field by field in docs/formats.md.
+/// Replication groups copies with the balanced assignment, as `byterank
+/// replication` does by default.
 #[derive(Args)]
 pub struct PlanArgs {
-    /// The grid file (JSON, spec §2).
+    /// The grid file (JSON, docs/formats.md); `-` reads stdin.
     #[arg(long)]
     grid: PathBuf,
-    /// The job file (JSON, spec §2b).
+    /// The job file (JSON, docs/formats.md); `-` reads stdin.
     #[arg(long)]
     job: PathBuf,
     /// Draw the daily lottery with this seed instead of using the recorded wins.
-    #[arg(long)]
+    #[arg(long, value_name = "SEED", allow_negative_numbers = true, value_parser = super::parse::seed)]
     lottery_seed: Option<u64>,
     /// When a fault history flags a device.
     #[arg(long, value_enum, default_value_t = Policy::Paper)]
@@ -30,14 +35,36 @@ pub struct PlanArgs {
 
 /// Runs the command.
 pub fn run(args: PlanArgs) -> Result<(), Failure> {
+    if args.grid.as_os_str() == "-" && args.job.as_os_str() == "-" {
+        return Err(Failure::Input("--grid and --job cannot both read stdin (`-`); give one as a file".to_string()));
+    }
+    // The job first: it is small, and its mistakes are found without reading the grid.
+    let (job, name): (JobSpec, String) = read_json(&args.job, "job file")?;
+    let bad = |e: &dyn std::fmt::Display| Failure::Input(format!("{name}: {e}"));
+    job.work().map_err(|e| bad(&e))?;
+    if application(&job.application).is_none() {
+        return Err(bad(&format_args!(
+            "job `{}`: field `application` is `{}`, which is not an application the engine runs; use one of {}",
+            job.id,
+            byterank::core::device::display_id(&job.application),
+            APPLICATION_NAMES.join(", ")
+        )));
+    }
     let grid = read_grid(&args.grid)?;
-    let text = read(&args.job, "job file")?;
-    let job: JobSpec =
-        serde_json::from_str(&text).map_err(|e| Failure::Input(format!("{}: {e}", args.job.display())))?;
     let mut cfg = IndexConfig::default();
     cfg.flags.fault_policy = args.fault_policy.into();
     let ranked = rank_grid(&grid, &cfg, args.lottery_seed.map_or(Lottery::Recorded, Lottery::Draw));
-    let plan = plan_job(&ranked, &job, &PlanConfig::default())
-        .map_err(|e| Failure::Input(format!("{}: {e}", args.job.display())))?;
+    let plan = plan_job(&ranked, &job, &PlanConfig::default()).map_err(|e| bad(&e))?;
+    let unpaid = plan.bounties.iter().filter(|b| b.0 == 0).count();
+    if unpaid > 0 {
+        return Err(bad(&format_args!(
+            "job `{}`: field `price_chips` = {} leaves {unpaid} of {} tasks with a bounty of 0 ByteChips; \
+             raise it: workers get 70% of the price, split by task size, and each task's bounty must be at least \
+             1 ByteChip (200 ByteChips = 1 USD)",
+            job.id,
+            job.price_chips.0,
+            plan.bounties.len()
+        )));
+    }
     print_json(&PlanReport::new(&grid, &plan))
 }

@@ -5,36 +5,43 @@ use std::path::PathBuf;
 
 use byterank::core::replication::{pjf, pjf_uniform, solve, solve_uniform, Assignment, Solution};
 use clap::{ArgGroup, Args, ValueEnum};
-use serde::Serialize;
+use serde::de::{Error as _, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 
-use super::{print_json, read, Failure};
+use super::parse::MAX_COPIES;
+use super::{print_json, read_json, Failure};
 
 /// Replication factor for a bound on the probability of joint failure (PJF), or
 /// the PJF of a given number of copies.
+///
+/// Copies are grouped into tasks with the balanced assignment by default, as
+/// `byterank plan` and the library do; `--assignment paper` gives the Appendix's
+/// rule. The rates file format is in docs/formats.md.
 #[derive(Args)]
 #[command(group(ArgGroup::new("rates").required(true).args(["fault_rate", "fault_rates"])))]
 #[command(group(ArgGroup::new("goal").required(true).args(["max_pjf", "copies"])))]
 pub struct ReplicationArgs {
-    /// Unique tasks, m.
-    #[arg(long)]
+    /// Unique tasks, m: 1..=10000000.
+    #[arg(long, value_name = "M", allow_negative_numbers = true, value_parser = super::parse::tasks)]
     tasks: usize,
-    /// One failure probability for every device (and as many devices as needed).
-    #[arg(long)]
+    /// One failure probability for every device (and as many devices as needed), 0..=1.
+    #[arg(long, value_name = "P", allow_negative_numbers = true, value_parser = super::parse::probability)]
     fault_rate: Option<f64>,
-    /// A JSON array of per-device failure probabilities, in the order devices are used.
-    #[arg(long)]
+    /// A JSON array of per-device failure probabilities, in the order devices are
+    /// used (at most 100000000); `-` reads stdin.
+    #[arg(long, value_name = "FILE")]
     fault_rates: Option<PathBuf>,
-    /// Solve for the least number of copies whose PJF is at most this.
-    #[arg(long)]
+    /// Solve for the least number of copies whose PJF is at most this, within (0, 1).
+    #[arg(long, value_name = "DELTA", allow_negative_numbers = true, value_parser = super::parse::bound)]
     max_pjf: Option<f64>,
-    /// Evaluate this number of copies, M.
-    #[arg(long)]
+    /// Evaluate this number of copies, M: 1..=100000000.
+    #[arg(long, value_name = "M", allow_negative_numbers = true, value_parser = super::parse::copies)]
     copies: Option<usize>,
     /// How copies are grouped into tasks.
-    #[arg(long, value_enum, default_value_t = AssignmentArg::Paper)]
+    #[arg(long, value_enum, default_value_t = AssignmentArg::Balanced)]
     assignment: AssignmentArg,
-    /// Largest replication factor the solver may use.
-    #[arg(long, default_value_t = 10.0)]
+    /// Largest replication factor the solver may use, 1..=10.
+    #[arg(long, value_name = "R", default_value_t = 10.0, allow_negative_numbers = true, value_parser = super::parse::max_r)]
     max_r: f64,
 }
 
@@ -55,23 +62,52 @@ impl From<AssignmentArg> for Assignment {
     }
 }
 
+/// The answer; `achievable` only when a bound was given (`--max-pjf`).
 #[derive(Serialize)]
 struct Output {
     tasks: usize,
     copies: usize,
     r: f64,
     pjf: f64,
-    achievable: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    achievable: Option<bool>,
     assignment: Assignment,
 }
 
 impl Output {
     fn solved(s: Solution, assignment: Assignment) -> Output {
-        Output { tasks: s.unique, copies: s.copies, r: s.r, pjf: s.pjf, achievable: s.achievable, assignment }
+        Output { tasks: s.unique, copies: s.copies, r: s.r, pjf: s.pjf, achievable: Some(s.achievable), assignment }
     }
 
     fn evaluated(tasks: usize, copies: usize, pjf: f64, assignment: Assignment) -> Output {
-        Output { tasks, copies, r: copies as f64 / tasks as f64, pjf, achievable: true, assignment }
+        Output { tasks, copies, r: copies as f64 / tasks as f64, pjf, achievable: None, assignment }
+    }
+}
+
+/// A JSON array of probabilities, refused past [`MAX_COPIES`] entries before
+/// they are all held.
+struct Rates(Vec<f64>);
+
+impl<'de> Deserialize<'de> for Rates {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> Visitor<'de> for Visit {
+            type Value = Rates;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON array of failure probabilities like [0.01, 0.2]")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Rates, A::Error> {
+                let mut rates = Vec::new();
+                while let Some(p) = seq.next_element::<f64>()? {
+                    if rates.len() as u64 == MAX_COPIES {
+                        return Err(A::Error::custom(format!("more than {MAX_COPIES} rates, the limit")));
+                    }
+                    rates.push(p);
+                }
+                Ok(Rates(rates))
+            }
+        }
+        d.deserialize_seq(Visit)
     }
 }
 
@@ -89,10 +125,8 @@ pub fn run(args: ReplicationArgs) -> Result<(), Failure> {
             Output::evaluated(m, copies, pjf, assignment)
         }
         (None, Some(path), goal, copies) => {
-            let text = read(path, "fault-rates file")?;
-            let rates: Vec<f64> = serde_json::from_str(&text).map_err(|e| {
-                Failure::Input(format!("{}: expected a JSON array of probabilities: {e}", path.display()))
-            })?;
+            let (Rates(rates), name) = read_json(path, "fault-rates file")?;
+            let bad = |e: &dyn std::fmt::Display| Failure::Input(format!("{name}: {e}"));
             match (goal, copies) {
                 (Some(delta), None) => {
                     Output::solved(solve(&rates, m, delta, args.max_r, assignment).map_err(|e| bad(&e))?, assignment)
@@ -100,7 +134,7 @@ pub fn run(args: ReplicationArgs) -> Result<(), Failure> {
                 (None, Some(copies)) => {
                     let used = rates.get(..copies).ok_or_else(|| {
                         Failure::Input(format!(
-                            "--copies {copies} needs {copies} devices; the file lists {}",
+                            "{name}: --copies {copies} needs the rates of {copies} devices; the file lists {}",
                             rates.len()
                         ))
                     })?;

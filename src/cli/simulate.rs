@@ -1,6 +1,6 @@
 //! `byterank simulate`: runs a scenario's variants and writes the report.
 
-use std::io::{IsTerminal as _, Write as _};
+use std::io::{Read as _, Write as _};
 use std::path::PathBuf;
 
 use byterank::sim::report::{run_scenario, table, write_all};
@@ -8,7 +8,7 @@ use byterank::sim::Scenario;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::{read, Failure};
+use super::{show_progress, Failure, Input};
 
 /// Simulate a grid (a scenario file) and compare its variants.
 #[derive(Args)]
@@ -25,11 +25,15 @@ pub struct SimulateArgs {
 
 /// Runs the command. A bad scenario is an input error and nothing is written.
 pub fn run(args: SimulateArgs) -> Result<(), Failure> {
-    let text = read(&args.scenario, "scenario")?;
+    let mut input = Input::open(&args.scenario, "scenario", false)?;
+    let mut text = String::new();
+    input
+        .read_to_string(&mut text)
+        .map_err(|e| Failure::Input(format!("cannot read scenario `{}`: {e}", input.name)))?;
     let sc = Scenario::from_toml_str(&text).map_err(|e| Failure::Input(format!("{}: {e}", args.scenario.display())))?;
     let seed = args.seed.unwrap_or(sc.seed);
     let variants = sc.variants().map_err(|e| Failure::Input(e.to_string()))?.len();
-    let bar = if std::io::stderr().is_terminal() {
+    let bar = if show_progress() {
         let bar = ProgressBar::new(1000 * variants as u64);
         bar.set_style(
             ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {msg}").expect("a valid template"),

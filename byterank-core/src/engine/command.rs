@@ -40,22 +40,38 @@ pub struct Command {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case", tag = "type"))]
 pub enum CommandKind {
-    /// A new device joins the grid; its owner's wallet receives its rewards.
+    /// A new device joins the grid, or one that left comes back under its id and
+    /// gets its handle, trust and fault history back. Its owner's wallet receives
+    /// its rewards. What a device claims of trust, fault history, lottery or last
+    /// task is ignored: those belong to the engine.
     RegisterDevice {
         /// Its state (Tables 2 and 3); its id must be new.
         device: Device,
         /// Who is paid for its work.
         owner: String,
     },
-    /// A device reports its measured state. The engine keeps what it owns: fault
-    /// history, lottery outcome, hours since the last task.
+    /// A device reports its measured state. The engine keeps what it owns: trust,
+    /// fault history, lottery outcome, hours since the last task.
     UpdateDevice {
         /// The device.
         device: DeviceId,
         /// Its new state (same id).
         state: Device,
     },
-    /// A device leaves for good; its tasks in hand fail.
+    /// The operator verifies a device for trusted processing, or withdraws it
+    /// (spec §11b): the only way a device becomes trusted.
+    SetTrust {
+        /// The device.
+        device: DeviceId,
+        /// Trusted from now on, or not.
+        trusted: bool,
+    },
+    /// The operator clears a device's fault history after review (spec §4).
+    ResetHistory {
+        /// The device.
+        device: DeviceId,
+    },
+    /// A device leaves; its tasks in hand are abandoned. It may register again.
     RemoveDevice {
         /// The device.
         device: DeviceId,
@@ -72,6 +88,12 @@ pub enum CommandKind {
         /// The job.
         job: JobId,
     },
+    /// The adapter has taken an ended job's results: the engine forgets the job,
+    /// its id included (it may be submitted again).
+    ReleaseJob {
+        /// The job.
+        job: JobId,
+    },
     /// A device asks for a task.
     Pull {
         /// The device.
@@ -84,7 +106,8 @@ pub enum CommandKind {
         /// The attempt.
         attempt: AttemptId,
     },
-    /// A device returns a result.
+    /// A device returns a result. One after T2 or the hard deadline is late: the
+    /// attempt goes stale and the result is not taken.
     ReportResult {
         /// The device.
         device: DeviceId,

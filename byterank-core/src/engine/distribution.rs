@@ -1,80 +1,103 @@
 //! Distribution (spec §10): pulls served from the rescue queue, the device's own pool
-//! and lower pools; assignment; and re-dealing queued copies when the ranking changes.
+//! and lower pools; assignment; and re-planning a running job whose pools changed,
+//! queued copies keeping their pools.
 
 use super::*;
 
 impl<Q: TaskQueue> Engine<Q> {
     pub(super) fn pull(&mut self, device: DeviceId, out: &mut Vec<Event>) {
-        let d = device.0 as usize;
         let rank = self.rank(device);
-        if rank == 0 || self.devices[d].held.len() >= self.cfg.in_hand {
+        let e = self.devices.entry(device);
+        if rank == 0
+            || e.held.len() >= self.cfg.in_hand
+            || self.devices.flags_now(device, self.now, &self.cfg.index.flags).any()
+        {
             out.push(Event::NoTask { device });
             return;
         }
-        let fast_trusted = self.devices[d].state.trusted && rank <= self.snapshot.best;
+        let trusted = e.state.trusted;
+        let fast_trusted = trusted && rank <= self.snapshot.best;
         let patience = self.now.add_millis(-self.cfg.rescue_wait_ms);
-        let pos = self
-            .rescue
-            .iter()
-            .position(|&(j, t, since)| (fast_trusted || since <= patience) && self.rescuable(j, t, device));
-        if let Some(pos) = pos {
-            let (job, task, _) = self.rescue.remove(pos).expect("position is in range");
-            let t = &mut self.jobs[job.0 as usize].tasks[task as usize];
+        let taken = {
+            let (jobs, devices) = (&self.jobs, &self.devices);
+            let dead = |e: &Entry| {
+                jobs.get(e.job)
+                    .is_none_or(|j| j.status != JobStatus::Running || j.tasks[e.task as usize].verdict.is_some())
+            };
+            let take = |e: &Entry| {
+                let waited = e.since <= patience;
+                let allowed = match e.need {
+                    RescueNeed::Arbitration => trusted && (fast_trusted || waited),
+                    RescueNeed::Copy => fast_trusted || waited,
+                };
+                allowed && may_take(&jobs[e.job], e.task, device, devices)
+            };
+            self.rescue.take_first(dead, take)
+        };
+        if let Some(e) = taken {
+            let t = &mut self.jobs[e.job].tasks[e.task as usize];
+            let kind = match e.need {
+                RescueNeed::Copy => {
+                    t.rescue -= 1;
+                    CopyKind::Rescue
+                }
+                RescueNeed::Arbitration => CopyKind::Arbiter,
+            };
             let replica = t.next_replica;
             t.next_replica += 1;
-            self.assign(job, task, replica, device, true, out);
+            self.assign(e.job, e.task, replica, device, kind, out);
             return;
         }
-        for r in 0..self.running.len() {
-            let job = self.running[r];
-            if let Some(copy) = self.take_from_pools(job, device) {
-                self.assign(job, copy.task, copy.replica, device, false, out);
+        // Jobs in fair-share order; a pull visits only those ahead of the first
+        // that has a copy for the device.
+        let mut at = None;
+        while let Some(key) = self.share.after(at) {
+            at = Some(key);
+            let job = key.1;
+            let j = &self.jobs[job];
+            if j.pool_of.get(device.0 as usize).is_none_or(|&k| k == 0)
+                || !self.devices.may_run(device, &j.spec, j.chunk_bytes)
+            {
+                continue;
+            }
+            let copy = self.take_from_pools(job, device);
+            if self.jobs[job].queues.waiting() == 0 {
+                self.share.leave(job);
+            }
+            if let Some(copy) = copy {
+                self.share.served(job);
+                self.assign(job, copy.task, copy.replica, device, CopyKind::Planned, out);
                 return;
             }
         }
         out.push(Event::NoTask { device });
     }
 
-    /// Whether `device` may run the rescue copy of a task: the job still runs, the
-    /// task still needs it, the device may take the job and never tried the task.
-    pub(super) fn rescuable(&self, job: JobId, task: u32, device: DeviceId) -> bool {
-        let j = &self.jobs[job.0 as usize];
-        if j.status != JobStatus::Running {
-            return false;
-        }
-        let t = &j.tasks[task as usize];
-        let dev = &self.devices[device.0 as usize];
-        (t.accepted.is_none() || t.disputed)
-            && j.pool_of.get(device.0 as usize).is_some_and(|&k| k > 0)
-            && (!j.spec.preferences.trusted || dev.state.trusted)
-            && !t.tried.iter().any(|&d| d == device)
-    }
-
     /// The first copy `device` may take from its pool of `job` or a lower one.
-    pub(super) fn take_from_pools(&mut self, job: JobId, device: DeviceId) -> Option<QueuedCopy> {
+    /// Copies of tasks whose verdict is final were withdrawn: they are dropped here.
+    fn take_from_pools(&mut self, job: JobId, device: DeviceId) -> Option<QueuedCopy> {
         let window = self.cfg.queue_window;
-        let trusted = self.devices[device.0 as usize].state.trusted;
-        let j = &mut self.jobs[job.0 as usize];
-        let own = usize::from(*j.pool_of.get(device.0 as usize)?);
-        if own == 0 || (j.spec.preferences.trusted && !trusted) {
+        let j = &mut self.jobs[job];
+        let own = *j.pool_of.get(device.0 as usize)? as usize;
+        if own == 0 {
             return None;
         }
-        for k in own - 1..j.queues.len() {
-            loop {
-                let tasks = &j.tasks;
-                let Some(taken) = j.queues[k].take_first(window, &mut |c| {
-                    let t = &tasks[c.task as usize];
-                    t.accepted.is_some() || !t.tried.iter().any(|&d| d == device)
-                }) else {
-                    break; // Nothing here for this device: inherit from the next pool.
-                };
-                if j.tasks[taken.task as usize].accepted.is_none() {
-                    return Some(taken);
-                }
-                // A copy of a task that already has its result: drop it.
+        // The own pool first, then lower ones (inheritance), never higher, unless
+        // the job's queues stalled and were opened to all its devices.
+        let from = if j.open { 0 } else { own - 1 };
+        loop {
+            let tasks = &j.tasks;
+            let (_, taken) = j.queues.take_from(from, window, &mut |c| {
+                let t = &tasks[c.task as usize];
+                t.verdict.is_some() || !t.tried.contains(&device)
+            })?;
+            let t = &mut j.tasks[taken.task as usize];
+            if t.verdict.is_none() {
+                t.queued -= 1;
+                return Some(taken);
             }
+            // A withdrawn copy of a decided task: dropped.
         }
-        None
     }
 
     pub(super) fn assign(
@@ -83,71 +106,152 @@ impl<Q: TaskQueue> Engine<Q> {
         task: u32,
         replica: u32,
         device: DeviceId,
-        rescue: bool,
+        kind: CopyKind,
         out: &mut Vec<Event>,
     ) {
-        let attempt = AttemptId(self.next_attempt);
-        self.next_attempt += 1;
-        let j = &mut self.jobs[job.0 as usize];
+        let deadlines = self.cfg.deadlines();
+        let attempt = self.attempts.start((job, task, replica), device, kind, self.now, &deadlines);
+        let j = &mut self.jobs[job];
+        j.last_assigned = self.now;
+        j.running += 1;
         let t = &mut j.tasks[task as usize];
         t.tried.push(device);
-        t.running += 1;
-        j.running += 1;
-        let dev = &mut self.devices[device.0 as usize];
+        t.running.push(attempt);
+        if kind == CopyKind::Arbiter {
+            t.arbiter = true;
+        }
+        let dev = self.devices.entry_mut(device);
         dev.held.push(attempt);
         dev.last_task = Some(self.now);
-        let timer = self.now.add_millis(self.cfg.t1_ms);
-        let a = Attempt { job, task, replica, device, last_beat: self.now, delayed: false, rescue, timer };
-        self.attempts.insert(attempt, a);
-        self.timers.insert((timer, attempt));
+        let rescue = kind != CopyKind::Planned;
         out.push(Event::TaskAssigned { job, task, replica, device, attempt, rescue });
     }
 
-    /// Removes a running attempt from the books and returns it.
-    pub(super) fn finish_attempt(&mut self, attempt: AttemptId) -> Attempt {
-        let a = self.attempts.remove(&attempt).expect("checked before");
-        self.timers.remove(&(a.timer, attempt));
-        self.devices[a.device.0 as usize].held.retain(|&h| h != attempt);
-        let j = &mut self.jobs[a.job.0 as usize];
+    /// Takes a running attempt off the books: its device's hands and its task.
+    pub(super) fn finish_attempt(&mut self, attempt: AttemptId) -> Option<Attempt> {
+        let a = self.attempts.finish(attempt)?;
+        self.devices.entry_mut(a.device).held.retain(|&h| h != attempt);
+        let j = &mut self.jobs[a.job];
         j.running -= 1;
-        j.tasks[a.task as usize].running -= 1;
-        a
+        if let Some(t) = j.tasks.get_mut(a.task as usize) {
+            t.running.remove(&attempt);
+        }
+        Some(a)
     }
 
-    /// Rebuilds a running job's pools on the new ranking and deals its queued
-    /// copies over them again, round-robin from pool 1. Returns false, keeping the
-    /// old pools, when no device qualifies.
-    /// Each device's pool number (1-based; 0: none) for pools of snapshot indices.
-    pub(super) fn pool_of(&self, pools: &[Vec<u32>]) -> Vec<u16> {
-        let mut pool_of = alloc::vec![0u16; self.devices.len()];
+    /// Each device's pool number (1-based; 0: none).
+    pub(super) fn pool_of(&self, pools: &[Vec<DeviceId>]) -> Vec<u32> {
+        let mut pool_of = alloc::vec![0u32; self.devices.count()];
         for (k, pool) in pools.iter().enumerate() {
-            for &i in pool {
-                pool_of[self.snapshot.order[i as usize].0 as usize] = k as u16 + 1;
+            for d in pool {
+                pool_of[d.0 as usize] = k as u32 + 1;
             }
         }
         pool_of
     }
 
-    pub(super) fn replan(&mut self, job: JobId) -> bool {
-        let j = &self.jobs[job.0 as usize];
-        let Ok(work) = j.spec.work() else { return true };
-        let Some(p) = job_pools(&self.snapshot.ranked, &j.spec, &work, &self.cfg.plan.pools) else {
+    /// Re-plans a running job on the current ranking when its pools changed.
+    /// Copies queued in a pool that still exists stay there; those of pools the
+    /// job no longer uses are dealt round-robin over the pools it uses, never more
+    /// copies of a task in a pool than it has devices. Returns false, keeping the
+    /// old pools, when no device qualifies.
+    pub(super) fn replan(&mut self, job: JobId, out: &mut Vec<Event>) -> bool {
+        let j = &self.jobs[job];
+        let work = Work { sizes: Vec::new(), chunk_bytes: j.chunk_bytes };
+        let Some(p) = job_pools(&self.snapshot.ranked, &j.spec, &work, &self.cfg.plan) else {
             return false;
         };
-        let (used, pool_of) = (p.used, self.pool_of(&p.pools[..p.used]));
-        let j = &mut self.jobs[job.0 as usize];
+        let order = &self.snapshot.order;
+        let pools: Vec<Vec<DeviceId>> =
+            p.pools[..p.used].iter().map(|pool| pool.iter().map(|&i| order[i as usize]).collect()).collect();
+        let trusted = self.trusted_in(&pools);
+        let j = &mut self.jobs[job];
         j.starving_since = None;
-        let mut waiting: Vec<QueuedCopy> = Vec::new();
-        for q in &mut j.queues {
-            waiting.extend(q.drain_all());
+        j.trusted = trusted;
+        j.members = pools.iter().map(|p| p.len() as u32).sum();
+        if pools == j.pools {
+            return true;
         }
-        waiting.sort_unstable_by_key(|c| (c.replica, c.task));
-        let mut queues: Vec<Q> = (0..used).map(|_| Q::default()).collect();
-        for (n, c) in waiting.into_iter().enumerate() {
-            queues[n % used].push_back(c);
+        let floor = self.cfg.plan.min_failure_probability;
+        let pool_failure: Vec<f64> = p.pools[..p.used]
+            .iter()
+            .map(|pool| {
+                let sum: f64 = pool.iter().map(|&i| self.snapshot.ranked.indexes[i as usize].fault_rate).sum();
+                (sum / pool.len() as f64).clamp(floor, 1.0)
+            })
+            .collect();
+        let pool_of = self.pool_of(&pools);
+        let j = &mut self.jobs[job];
+        let used = pools.len();
+        let moved = j.queues.resize(used);
+        if !moved.is_empty() {
+            // Copies of each moved task already in each kept pool.
+            let mut held: BTreeMap<(u32, usize), usize> = BTreeMap::new();
+            let moving: alloc::collections::BTreeSet<u32> = moved.iter().map(|c| c.task).collect();
+            j.queues.visit(&mut |k, c| {
+                if moving.contains(&c.task) {
+                    *held.entry((c.task, k)).or_default() += 1;
+                }
+            });
+            for (n, c) in moved.into_iter().enumerate() {
+                let t = &mut j.tasks[c.task as usize];
+                if t.verdict.is_some() {
+                    continue;
+                }
+                let fits = |k: usize| held.get(&(c.task, k)).copied().unwrap_or(0) < pools[k].len();
+                let k = (0..used).map(|i| (n + i) % used).find(|&k| fits(k)).unwrap_or(n % used);
+                *held.entry((c.task, k)).or_default() += 1;
+                j.queues.push(k, c);
+            }
+            if j.queues.waiting() == 0 {
+                self.share.leave(job);
+            }
         }
-        j.queues = queues;
+        j.pools = pools;
         j.pool_of = pool_of;
+        j.pool_failure = pool_failure;
+        let pjf = self.pjf_in_force(job);
+        out.push(Event::PlanChanged { job, pools: used as u32, pjf });
         true
     }
+
+    /// The probability that some task without a result fails on every copy it has
+    /// left: queued copies fail with their pool's probability, running ones with
+    /// that of their device's pool (the worst pool's when it has none), rescue
+    /// copies with the pools' mean.
+    fn pjf_in_force(&mut self, job: JobId) -> f64 {
+        let j = &self.jobs[job];
+        let worst = j.pool_failure.iter().copied().fold(0.0, f64::max);
+        let mean = j.pool_failure.iter().sum::<f64>() / j.pool_failure.len().max(1) as f64;
+        let device_failure = |a: &AttemptId| {
+            let device = self.attempts.get(*a).expect("a running attempt").device;
+            match j.pool_of.get(device.0 as usize) {
+                Some(&k) if k > 0 => j.pool_failure[k as usize - 1],
+                _ => worst,
+            }
+        };
+        let mut fail: Vec<f64> = j
+            .tasks
+            .iter()
+            .map(|t| {
+                if t.verdict.is_some() || !t.results.is_empty() {
+                    return 0.0;
+                }
+                t.running.iter().map(device_failure).fold(libm::pow(mean, f64::from(t.rescue)), |acc, p| acc * p)
+            })
+            .collect();
+        let j = &mut self.jobs[job];
+        let pool_failure = &j.pool_failure;
+        j.queues.visit(&mut |k, c| fail[c.task as usize] *= pool_failure[k]);
+        let ln_ok: f64 = fail.iter().map(|&f| libm::log1p(-f.min(1.0))).sum();
+        -libm::expm1(ln_ok)
+    }
+}
+
+/// Whether `device` may run a rescue copy of a task: it may take the job (its pool,
+/// its current state) and never ran the task.
+pub(super) fn may_take<Q>(j: &JobEntry<Q>, task: u32, device: DeviceId, devices: &Devices) -> bool {
+    j.pool_of.get(device.0 as usize).is_some_and(|&k| k > 0)
+        && devices.may_run(device, &j.spec, j.chunk_bytes)
+        && !j.tasks[task as usize].tried.contains(&device)
 }

@@ -4,6 +4,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::command::{AttemptId, DeviceId, JobId};
+use super::rescue::RescueNeed;
 use crate::flags::Flags;
 use crate::reward::ByteChips;
 
@@ -14,16 +15,20 @@ use crate::reward::ByteChips;
 pub enum AttemptState {
     /// No heartbeat for T1: the attempt counts as delayed however it ends.
     Delayed,
-    /// The device reported an error, or its result failed the integrity check.
+    /// The device reported an error.
     Failed,
     /// No heartbeat or result for T2; the task is freed.
     Stale,
-    /// The result passed validation.
+    /// The result is valid: the task's verdict is final and it agrees.
     Completed,
-    /// The result lost a replica comparison (a trusted device arbitrated).
+    /// The result failed the integrity check, or disagrees with the task's final
+    /// verdict.
     Incorrect,
     /// The attempt ended without a verdict: the device left, or the job ended.
     Abandoned,
+    /// The task's verdict became final elsewhere: the device should stop; nothing
+    /// is recorded on its history and nothing is paid for the copy.
+    Cancelled,
 }
 
 /// Something the engine decided.
@@ -53,8 +58,10 @@ pub enum Event {
         tasks: u32,
         /// Copies planned, replicas included.
         copies: u32,
-        /// Probability of joint failure of the plan.
+        /// Probability of joint failure of the copies as placed.
         pjf: f64,
+        /// Whether the job's bound on the PJF was met (always, for a fixed `r`).
+        achievable: bool,
         /// What the user paid.
         price: ByteChips,
     },
@@ -91,7 +98,7 @@ pub enum Event {
         /// The new state.
         state: AttemptState,
     },
-    /// A task has its result for assembly.
+    /// A task's verdict is final; its result is the one to assemble.
     TaskValidated {
         /// The job.
         job: JobId,
@@ -99,20 +106,46 @@ pub enum Event {
         task: u32,
         /// The attempt whose result the assembler uses.
         attempt: AttemptId,
+        /// Results that agree with it (each earns a share of the bounty).
+        valid: u32,
+        /// Decided by one untrusted result (a single-copy task): not cross-checked.
+        unverified: bool,
     },
-    /// A task that lost every copy was sent to the rescue queue (trusted devices).
+    /// A task needs a copy beyond its pool queues: it went to the rescue queue.
     TaskRescued {
         /// The job.
         job: JobId,
         /// The task.
         task: u32,
+        /// A copy (replacement or towards a majority) or a trusted arbitration.
+        need: RescueNeed,
     },
-    /// Every task has a validated result: assemble these, in this order.
+    /// A running job was re-planned because its pools changed: the PJF in force.
+    PlanChanged {
+        /// The job.
+        job: JobId,
+        /// Pools it uses now.
+        pools: u32,
+        /// Probability that some task not yet decided fails on every copy it has
+        /// left, as they are placed now.
+        pjf: f64,
+    },
+    /// A report came after the attempt's T2 or hard deadline: it went stale
+    /// instead, and the result was not taken.
+    LateReport {
+        /// The attempt.
+        attempt: AttemptId,
+        /// The device.
+        device: DeviceId,
+    },
+    /// Every task's verdict is final: assemble these, in this order.
     JobCompleted {
         /// The job.
         job: JobId,
         /// The attempt whose result to use for each chunk, in assembly order.
         results: Vec<AttemptId>,
+        /// Tasks decided by one untrusted result.
+        unverified: u32,
     },
     /// The job cannot complete.
     JobFailed {
@@ -123,6 +156,11 @@ pub enum Event {
     },
     /// The user cancelled the job.
     JobCancelled {
+        /// The job.
+        job: JobId,
+    },
+    /// An ended job was released and forgotten.
+    JobReleased {
         /// The job.
         job: JobId,
     },

@@ -1,91 +1,179 @@
-//! Fault response (spec §11, Figure 9): failed and stale attempts, heartbeat
-//! timeouts, the rescue queue, and the liveness checks that keep jobs from waiting
-//! forever.
+//! Fault response (spec §11, Figure 9): attempts that fail, go stale or are
+//! abandoned; the copies a task without a verdict still needs; heartbeat timers;
+//! and the liveness checks that keep every job from waiting forever.
 
 use super::*;
 
 impl<Q: TaskQueue> Engine<Q> {
-    pub(super) fn failure(&mut self, a: Attempt, attempt: AttemptId, state: AttemptState, out: &mut Vec<Event>) {
+    /// An attempt ended without a valid result (already off the books). Its outcome
+    /// waits in the task's blame list until the task's verdict is final elsewhere;
+    /// if the job fails instead, the fault is the system's and nothing is recorded.
+    pub(super) fn failed(&mut self, a: Attempt, attempt: AttemptId, state: AttemptState, out: &mut Vec<Event>) {
         out.push(Event::AttemptChanged { job: a.job, task: a.task, attempt, device: a.device, state });
-        let max_failures = self.cfg.max_failures;
-        let j = &mut self.jobs[a.job.0 as usize];
+        let j = &mut self.jobs[a.job];
         if j.status != JobStatus::Running {
             return;
         }
         let t = &mut j.tasks[a.task as usize];
-        t.failures += 1;
-        if a.rescue {
-            // The trusted double-check failed too: the fault is the system's.
-            t.blame.clear();
-        } else if matches!(state, AttemptState::Failed | AttemptState::Stale) {
-            let outcome =
-                Outcome { failed: true, delayed: a.delayed || state == AttemptState::Stale, incorrect: false };
-            match t.accepted {
-                Some(_) => self.devices[a.device.0 as usize].state.faults.push(outcome),
-                None => t.blame.push((a.device, outcome)),
+        if a.kind == CopyKind::Arbiter {
+            t.arbiter = false;
+        }
+        let outcome = Outcome {
+            failed: state != AttemptState::Incorrect,
+            delayed: a.delayed || state == AttemptState::Stale,
+            incorrect: state == AttemptState::Incorrect,
+        };
+        t.blame.push((a.device, outcome));
+        // A device leaving is not the task's fault: it does not count towards
+        // `max_failures`.
+        if state != AttemptState::Abandoned {
+            t.failures += 1;
+            if t.failures >= self.cfg.max_failures {
+                let reason = format!("task {} failed {} times", a.task, t.failures);
+                self.end_job(a.job, JobStatus::Failed, reason, out);
+                return;
             }
         }
-        let t = &self.jobs[a.job.0 as usize].tasks[a.task as usize];
-        // A dispute needs its arbiter again if the arbiter failed; an unvalidated
-        // task with no copy running goes to the rescue queue even when copies wait
-        // in pool queues: those may be for devices that already tried it.
-        let needs_copy = if t.disputed { a.rescue } else { t.accepted.is_none() && t.running == 0 };
-        if t.accepted.is_none() && t.failures >= max_failures {
-            let reason = format!("task {} failed {} times", a.task, t.failures);
-            self.end_job(a.job, JobStatus::Failed, reason, out);
+        self.progress(a.job, a.task, out);
+    }
+
+    /// Makes sure a task without a verdict can still reach one: a trusted
+    /// arbitration when its results disagree and the job's pools have a trusted
+    /// device; otherwise enough copies (replacements, or extra copies towards a
+    /// majority) that a quorum can still agree.
+    pub(super) fn progress(&mut self, job: JobId, task: u32, out: &mut Vec<Event>) {
+        let app = self.app(job);
+        let (quorum, max_extra) = (self.cfg.quorum, self.cfg.max_failures);
+        let j = &mut self.jobs[job];
+        if j.status != JobStatus::Running {
             return;
         }
-        if needs_copy && !self.rescue.iter().any(|&(j, t, _)| (j, t) == (a.job, a.task)) {
-            self.rescue.push_back((a.job, a.task, self.now));
-            out.push(Event::TaskRescued { job: a.job, task: a.task });
+        let trusted = j.trusted > 0;
+        let t = &mut j.tasks[task as usize];
+        if t.verdict.is_some() {
+            return;
         }
-        self.settle_task(a.job, a.task, false, out);
-        self.maybe_complete(a.job, out);
+        let (best, disputed) = t.agreement(app);
+        let since = self.now;
+        if disputed && trusted {
+            if !t.arbiter {
+                t.arbiter = true;
+                self.rescue.push(Entry { job, task, since, need: RescueNeed::Arbitration });
+                out.push(Event::TaskRescued { job, task, need: RescueNeed::Arbitration });
+            }
+            return;
+        }
+        let needed = t.quorum(quorum).saturating_sub(best);
+        while t.live_copies() < needed {
+            if disputed {
+                t.extra += 1;
+                if t.extra > max_extra {
+                    let reason =
+                        format!("task {task}: no {} results agreed within {max_extra} extra copies", t.quorum(quorum));
+                    self.end_job(job, JobStatus::Failed, reason, out);
+                    return;
+                }
+            }
+            t.rescue += 1;
+            self.rescue.push(Entry { job, task, since, need: RescueNeed::Copy });
+            out.push(Event::TaskRescued { job, task, need: RescueNeed::Copy });
+        }
     }
 
     pub(super) fn fire_timers(&mut self, out: &mut Vec<Event>) {
-        while let Some(&(deadline, attempt)) = self.timers.first() {
-            if deadline > self.now {
-                break;
-            }
-            self.timers.pop_first();
-            let a = self.attempts.get_mut(&attempt).expect("finished attempts leave the timers");
-            let (t1, t2) = (a.last_beat.add_millis(self.cfg.t1_ms), a.last_beat.add_millis(self.cfg.t2_ms));
-            if self.now >= t2 {
-                let a = self.finish_attempt(attempt);
-                self.failure(a, attempt, AttemptState::Stale, out);
-            } else if !a.delayed && self.now >= t1 {
-                a.delayed = true;
-                a.timer = t2;
-                let (job, task, device) = (a.job, a.task, a.device);
-                out.push(Event::AttemptChanged { job, task, attempt, device, state: AttemptState::Delayed });
-                self.timers.insert((t2, attempt));
-            } else {
-                // A heartbeat moved the deadline.
-                a.timer = if a.delayed { t2 } else { t1 };
-                self.timers.insert((a.timer, attempt));
+        let deadlines = self.cfg.deadlines();
+        while let Some((attempt, due)) = self.attempts.pop_due(self.now, &deadlines) {
+            match due {
+                Due::Delayed => {
+                    let a = self.attempts.get(attempt).expect("due");
+                    let (job, task, device) = (a.job, a.task, a.device);
+                    out.push(Event::AttemptChanged { job, task, attempt, device, state: AttemptState::Delayed });
+                }
+                Due::Stale => {
+                    let a = self.finish_attempt(attempt).expect("due");
+                    self.failed(a, attempt, AttemptState::Stale, out);
+                }
             }
         }
     }
 
-    /// Drops rescue entries that no longer need a copy, and fails a job whose task
-    /// waits for a copy that no live device may ever run (every one tried it).
-    pub(super) fn check_rescues(&mut self, out: &mut Vec<Event>) {
-        let mut entries = core::mem::take(&mut self.rescue);
-        entries.retain(|&(j, t, _)| {
-            let job = &self.jobs[j.0 as usize];
-            job.status == JobStatus::Running && {
-                let task = &job.tasks[t as usize];
-                task.accepted.is_none() || task.disputed
+    /// Whether some live device of the job's pools (a trusted one, for an
+    /// arbitration) has not yet run the task: counts, not a scan of the grid.
+    fn someone_may_take(&self, job: JobId, task: u32, trusted_only: bool) -> bool {
+        let j = &self.jobs[job];
+        let counts = |d: &DeviceId| {
+            let e = self.devices.entry(*d);
+            e.live && j.pool_of.get(d.0 as usize).is_some_and(|&k| k > 0) && (!trusted_only || e.state.trusted)
+        };
+        let tried = j.tasks[task as usize].tried.iter().filter(|d| counts(d)).count() as u32;
+        (if trusted_only { j.trusted } else { j.members }) > tried
+    }
+
+    /// Liveness, at each tick:
+    /// - rescue entries no longer needed are dropped;
+    /// - an arbitration no live trusted device of the job may take falls back to
+    ///   copies towards a majority (the job's pools lost their trusted devices);
+    /// - a copy no live device of the job may take fails its job: every one of
+    ///   them has tried the task;
+    /// - a job with nothing running whose queued copies found no taker for
+    ///   `rescue_wait` (the devices of their pools all tried those tasks, or left)
+    ///   opens its queues to every device of its pools, lower pools included;
+    ///   stalled that long again, it fails if a queued task has been tried by every
+    ///   live device of its pools.
+    pub(super) fn check_liveness(&mut self, out: &mut Vec<Event>) {
+        let jobs = &self.jobs;
+        self.rescue.retain(|e| {
+            jobs.get(e.job)
+                .is_some_and(|j| j.status == JobStatus::Running && j.tasks[e.task as usize].verdict.is_none())
+        });
+        let stuck: Vec<Entry> = self
+            .rescue
+            .iter()
+            .copied()
+            .filter(|e| !self.someone_may_take(e.job, e.task, e.need == RescueNeed::Arbitration))
+            .collect();
+        for e in stuck {
+            let j = &mut self.jobs[e.job];
+            if j.status != JobStatus::Running {
+                continue;
             }
-        });
-        let hopeless = entries.iter().copied().find(|&(j, t, _)| {
-            !(0..self.devices.len()).any(|d| self.devices[d].live && self.rescuable(j, t, DeviceId(d as u32)))
-        });
-        self.rescue = entries;
-        if let Some((job, task, _)) = hopeless {
-            let reason = format!("task {task} needs another copy and every device that may run it has tried it");
-            self.end_job(job, JobStatus::Failed, reason, out);
+            match e.need {
+                RescueNeed::Arbitration => {
+                    j.trusted = 0;
+                    j.tasks[e.task as usize].arbiter = false;
+                    self.rescue.retain(|x| *x != e);
+                    self.progress(e.job, e.task, out);
+                }
+                RescueNeed::Copy => {
+                    let reason =
+                        format!("task {} needs another copy and every device that may run it has tried it", e.task);
+                    self.end_job(e.job, JobStatus::Failed, reason, out);
+                }
+            }
+        }
+        let patience = self.now.add_millis(-self.cfg.rescue_wait_ms);
+        for job in self.running.clone() {
+            let j = &mut self.jobs[job];
+            if j.status != JobStatus::Running || j.last_assigned > patience || j.running > 0 || j.queues.waiting() == 0
+            {
+                continue;
+            }
+            if !j.open {
+                j.open = true;
+                j.last_assigned = self.now;
+                continue;
+            }
+            let mut waiting = Vec::new();
+            j.queues.visit(&mut |_, c| waiting.push(c.task));
+            let hopeless = waiting.into_iter().find(|&task| {
+                self.jobs[job].tasks[task as usize].verdict.is_none() && !self.someone_may_take(job, task, false)
+            });
+            if let Some(task) = hopeless {
+                let reason = format!("task {task} waits in a queue and every device of the job has tried it");
+                self.end_job(job, JobStatus::Failed, reason, out);
+            } else {
+                self.jobs[job].last_assigned = self.now;
+            }
         }
     }
 }

@@ -1,34 +1,60 @@
 //! A job's life in the engine: submission (split, plan, queues, escrow), completion,
-//! and settlement, per task and at the end.
+//! and the end of a job (assembly order, refunds, compaction).
 
 use super::*;
 
+/// A job that passed every check and has its plan: submitting it cannot fail.
+pub(super) struct Ready {
+    spec: JobSpec,
+    chunks: Vec<Chunk>,
+    plan: JobPlan,
+    account: JobAccount,
+    chunk_bytes: Option<u64>,
+    /// A ranking of the devices as they are now, when they changed since the last
+    /// refresh: the job is planned on it, and it is installed with the job.
+    ranking: Option<(Vec<DeviceId>, RankedGrid)>,
+}
+
 impl<Q: TaskQueue> Engine<Q> {
-    pub(super) fn submit(&mut self, spec: &JobSpec, user: &str, out: &mut Vec<Event>) -> Result<(), EngineError> {
+    /// Everything submission decides, without changing anything.
+    pub(super) fn prepare(&self, spec: &JobSpec, at: Timestamp) -> Result<Ready, EngineError> {
+        if !self.ledger.can_charge(spec.price_chips) {
+            return Err(EngineError::LedgerFull(spec.id.clone()));
+        }
         let app = application(&spec.application)
             .ok_or_else(|| EngineError::UnknownApplication(spec.id.clone(), spec.application.clone()))?;
+        let work = spec.work().map_err(crate::plan::PlanError::from)?;
         let chunks = app.split(spec).map_err(|e| EngineError::Application(spec.id.clone(), e))?;
-        let plan = plan_job(&self.snapshot.ranked, spec, &self.cfg.plan)?;
+        let ranking = self.stale_ranking.then(|| self.rank_at(at));
+        let ranked = ranking.as_ref().map_or(&self.snapshot.ranked, |(_, r)| r);
+        let plan = plan_job(ranked, spec, &self.cfg.plan)?;
         let sizes: Vec<u64> = chunks.iter().map(|c| c.len).collect();
         let account = JobAccount::new(spec.price_chips, &sizes, &self.cfg.plan.rewards)
             .map_err(|e| EngineError::Reward(spec.id.clone(), e))?;
-        // Nothing fails past this point.
-        let job = JobId(self.jobs.len() as u32);
-        let pool_of = self.pool_of(&plan.pools[..plan.pools_used]);
-        let mut tasks = alloc::vec![TaskEntry::default(); chunks.len()];
-        let queues = plan
-            .queues
+        Ok(Ready { spec: spec.clone(), chunks, plan, account, chunk_bytes: work.chunk_bytes, ranking })
+    }
+
+    pub(super) fn submit(&mut self, ready: Ready, user: &str, out: &mut Vec<Event>) {
+        let Ready { spec, chunks, plan, account, chunk_bytes, ranking } = ready;
+        if let Some((order, ranked)) = ranking {
+            self.install(order, ranked, out);
+        }
+        let job = self.jobs.next_id();
+        let pools: Vec<Vec<DeviceId>> = plan.pools[..plan.pools_used]
             .iter()
-            .map(|copies| {
-                let mut q = Q::default();
-                for c in copies {
-                    q.push_back(QueuedCopy { task: c.task, replica: c.replica });
-                    let t = &mut tasks[c.task as usize];
-                    t.next_replica = t.next_replica.max(c.replica + 1);
-                }
-                q
-            })
+            .map(|p| p.iter().map(|&i| self.snapshot.order[i as usize]).collect())
             .collect();
+        let mut tasks = alloc::vec![Task::default(); chunks.len()];
+        let mut queues = PoolQueues::new(plan.queues.len());
+        for (k, copies) in plan.queues.iter().enumerate() {
+            for c in copies {
+                queues.push(k, QueuedCopy { task: c.task, replica: c.replica });
+                let t = &mut tasks[c.task as usize];
+                t.planned += 1;
+                t.queued += 1;
+                t.next_replica = t.next_replica.max(c.replica + 1);
+            }
+        }
         self.ledger.charge(user, spec.price_chips);
         out.push(Event::JobAccepted {
             job,
@@ -36,101 +62,98 @@ impl<Q: TaskQueue> Engine<Q> {
             tasks: chunks.len() as u32,
             copies: plan.replication.copies as u32,
             pjf: plan.replication.pjf,
+            achievable: plan.replication.achievable,
             price: spec.price_chips,
         });
         self.job_names.insert(spec.id.clone(), job);
-        self.jobs.push(JobEntry {
+        let pool_of = self.pool_of(&pools);
+        let trusted = self.trusted_in(&pools);
+        let members = pools.iter().map(|p| p.len() as u32).sum();
+        self.jobs.insert(JobEntry {
             id: spec.id.clone(),
             user: user.into(),
-            spec: spec.clone(),
             status: JobStatus::Running,
+            task_count: chunks.len() as u32,
             open_tasks: chunks.len() as u32,
+            unverified: 0,
             chunks,
+            chunk_bytes,
+            pools,
             pool_of,
+            pool_failure: plan.replication.pool_failure,
+            trusted,
+            members,
+            open: false,
             queues,
             tasks,
             account,
             running: 0,
-            disputes: 0,
+            last_assigned: self.now,
             starving_since: None,
+            spec,
         });
         self.running.push(job);
-        let level = |j: &JobId| core::cmp::Reverse(self.jobs[j.0 as usize].spec.preferences.byte_level);
-        let mut running = core::mem::take(&mut self.running);
-        running.sort_by_key(|j| (level(j), *j));
-        self.running = running;
-        Ok(())
+        let level = self.jobs[job].spec.preferences.byte_level;
+        let weight = self.cfg.share_weights[match level {
+            ByteLevel::Low => 0,
+            ByteLevel::Balanced => 1,
+            ByteLevel::High => 2,
+        }];
+        self.share.join(job, weight);
+    }
+
+    /// Trusted devices among pools.
+    pub(super) fn trusted_in(&self, pools: &[Vec<DeviceId>]) -> u32 {
+        pools.iter().flatten().filter(|d| self.devices.entry(**d).state.trusted).count() as u32
     }
 
     pub(super) fn maybe_complete(&mut self, job: JobId, out: &mut Vec<Event>) {
-        let j = &self.jobs[job.0 as usize];
-        if j.status == JobStatus::Running && j.open_tasks == 0 && j.disputes == 0 && j.running == 0 {
+        let j = &self.jobs[job];
+        if j.status == JobStatus::Running && j.open_tasks == 0 {
             self.end_job(job, JobStatus::Completed, String::new(), out);
         }
     }
 
-    /// Pays a task's bounty to the owners of the devices whose results validated,
-    /// once the verdicts are final: it has its result, no dispute is open and no
-    /// copy runs (or the job is ending: `ending`). A task is paid once.
-    pub(super) fn settle_task(&mut self, job: JobId, task: u32, ending: bool, out: &mut Vec<Event>) {
-        let j = &mut self.jobs[job.0 as usize];
-        let t = &j.tasks[task as usize];
-        if t.accepted.is_none() || (!ending && (t.disputed || t.running > 0)) {
-            return;
-        }
-        let valid: Vec<DeviceId> = t.results.iter().filter(|r| r.verdict == Verdict::Valid).map(|r| r.device).collect();
-        let each = j.account.settle(task as usize, valid.len());
-        if each == ByteChips::ZERO {
-            return;
-        }
-        for device in valid {
-            self.ledger.release(each);
-            self.ledger.pay(&self.devices[device.0 as usize].owner, each);
-            out.push(Event::RewardCredited { device, job, task, amount: each });
-        }
-    }
-
-    /// Ends a job: abandons its running attempts, pays validated results, returns
-    /// unearned bounties to the user of a failed or cancelled job.
+    /// Ends a job: abandons its running attempts, withdraws its queued copies,
+    /// returns the bounties of tasks without a verdict to the user of a failed or
+    /// cancelled job, and keeps only the job's summary.
     pub(super) fn end_job(&mut self, job: JobId, status: JobStatus, reason: String, out: &mut Vec<Event>) {
-        self.jobs[job.0 as usize].status = status;
+        self.jobs[job].status = status;
         self.running.retain(|&j| j != job);
-        let running: Vec<AttemptId> = self.attempts.iter().filter(|(_, a)| a.job == job).map(|(id, _)| *id).collect();
+        self.share.leave(job);
+        let running: Vec<AttemptId> = self.jobs[job].tasks.iter().flat_map(|t| t.running.iter().copied()).collect();
         for attempt in running {
-            let a = self.finish_attempt(attempt);
-            out.push(Event::AttemptChanged {
-                job,
-                task: a.task,
-                attempt,
-                device: a.device,
-                state: AttemptState::Abandoned,
-            });
+            if let Some(a) = self.finish_attempt(attempt) {
+                out.push(Event::AttemptChanged {
+                    job,
+                    task: a.task,
+                    attempt,
+                    device: a.device,
+                    state: AttemptState::Abandoned,
+                });
+            }
         }
+        let j = &mut self.jobs[job];
         // Queues may live outside the engine (`TaskQueue`): empty them explicitly.
-        for q in &mut self.jobs[job.0 as usize].queues {
-            q.drain_all();
-        }
-        for task in 0..self.jobs[job.0 as usize].tasks.len() as u32 {
-            self.settle_task(job, task, true, out);
-        }
-        let j = &self.jobs[job.0 as usize];
-        let refund = match status {
+        j.queues.drain_all();
+        let refund: ByteChips = match status {
             JobStatus::Completed => ByteChips::ZERO,
-            _ => j.tasks.iter().zip(j.account.bounties()).filter(|(t, _)| t.accepted.is_none()).map(|(_, b)| *b).sum(),
+            _ => j.tasks.iter().zip(j.account.bounties()).filter(|(t, _)| t.verdict.is_none()).map(|(_, b)| *b).sum(),
         };
         let rest = j.account.platform();
-        let platform = rest.checked_sub(refund).expect("unearned bounties were not paid");
+        let platform = rest.checked_sub(refund).expect("bounties of undecided tasks were not paid");
         let user = j.user.clone();
         let results: Vec<AttemptId> = match status {
             JobStatus::Completed => {
                 let app = application(&j.spec.application).expect("checked at submission");
                 app.assembly_order(&j.chunks)
                     .into_iter()
-                    .map(|c| j.tasks[c as usize].accepted.expect("every task validated"))
+                    .map(|c| j.tasks[c as usize].verdict.expect("every task has its verdict").attempt)
                     .collect()
             }
             _ => Vec::new(),
         };
+        let unverified = j.unverified;
         self.ledger.release(rest);
         self.ledger.platform += platform;
         if refund > ByteChips::ZERO {
@@ -138,12 +161,16 @@ impl<Q: TaskQueue> Engine<Q> {
             out.push(Event::Refunded { user, job, amount: refund });
         }
         out.push(match status {
-            JobStatus::Completed => Event::JobCompleted { job, results },
+            JobStatus::Completed => Event::JobCompleted { job, results, unverified },
             JobStatus::Cancelled => Event::JobCancelled { job },
             _ => Event::JobFailed { job, reason },
         });
-        // An ended job keeps its id, status and account; its per-task state goes.
-        let j = &mut self.jobs[job.0 as usize];
-        (j.tasks, j.chunks, j.queues, j.pool_of) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        // An ended job keeps its id, spec, status and totals until it is released;
+        // its per-task state goes.
+        let j = &mut self.jobs[job];
+        (j.tasks, j.chunks, j.pool_of, j.pools) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        j.queues = PoolQueues::default();
+        j.pool_failure = Vec::new();
+        j.account.close();
     }
 }

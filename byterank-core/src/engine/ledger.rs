@@ -19,10 +19,19 @@ pub struct Ledger {
     pub platform: ByteChips,
     /// Charged for jobs still running, not yet paid out.
     pub escrow: ByteChips,
+    /// Everything ever charged: every other amount is a part of it, so while it
+    /// fits in a `u64` no sum of the ledger overflows.
+    total: ByteChips,
 }
 
 impl Ledger {
+    /// Whether `amount` more can be charged without any sum overflowing.
+    pub(crate) fn can_charge(&self, amount: ByteChips) -> bool {
+        self.total.0.checked_add(amount.0).is_some()
+    }
+
     pub(crate) fn charge(&mut self, user: &str, amount: ByteChips) {
+        self.total += amount;
         *self.charged.entry(user.into()).or_default() += amount;
         self.escrow += amount;
     }

@@ -10,67 +10,84 @@
 //! The life of a job:
 //!
 //! 1. [`CommandKind::SubmitJob`]: the job is split into chunks by its
-//!    [`Application`](crate::application::Application), planned over the last
-//!    ranking snapshot ([`plan_job`]), its copies dealt to one queue per capacity
-//!    pool, and its price charged into escrow.
-//! 2. [`CommandKind::Pull`]: a device gets the head of its own pool's queue, or
-//!    inherits from the nearest lower pool with work, never a higher one; trusted
-//!    devices of the best-ranked quarter serve the rescue queue first. A device holds
-//!    at most two tasks and never two copies of one task.
-//! 3. Heartbeats keep an attempt alive. No heartbeat for T1 marks it delayed; none
-//!    for T2 makes it stale and frees the task ([`CommandKind::Tick`] fires both).
-//! 4. A result is checked for integrity by the application, then compared with the
-//!    task's other results. The first valid result is the task's; a disagreement
-//!    sends the task to a trusted device, whose result decides which are incorrect.
-//! 5. A task that loses every copy is rescheduled on a fast trusted device. A task
-//!    that fails `max_failures` times fails its job.
-//! 6. Once a task's verdicts are final (it has its result, no dispute is open, no
-//!    copy runs), its bounty is paid to the owners of the devices whose results
-//!    validated. When every task has a validated result, no dispute is open and no
-//!    copy is running, the job completes: results in assembly order, the rest of
-//!    the price to the platform.
+//!    [`Application`](crate::application::Application), planned over the current
+//!    ranking ([`plan_job`]), its copies dealt to one queue per capacity pool (never
+//!    more copies of a task in a pool than it has devices), and its price charged
+//!    into escrow.
+//! 2. [`CommandKind::Pull`]: a device whose current state still qualifies gets a
+//!    copy from the rescue queue, the head of its own pool's queue, or the nearest
+//!    lower pool with work, never a higher one. A device holds at most two tasks and
+//!    never two copies of one task.
+//! 3. Heartbeats keep an attempt alive: none for T1 marks it delayed, none for T2
+//!    (or the hard `max_attempt` deadline) makes it stale, at every command that
+//!    concerns it and at every [`CommandKind::Tick`].
+//! 4. Every planned copy runs. A result that passes the application's integrity
+//!    check is provisional until the task's verdict is final: `quorum` agreeing
+//!    results, or one from a trusted device (a single-copy task: its one result,
+//!    unverified). Disagreements go to a trusted arbiter, or, with none in the
+//!    job's target subset, to more copies until a quorum agrees. Then the task's
+//!    other copies are withdrawn or cancelled, outcomes are recorded, and its
+//!    bounty is paid to the owners of the devices whose results agree.
+//! 5. Copies that fail or go stale are replaced through the rescue queue; a task
+//!    that fails `max_failures` times, or needs more than `max_failures` extra
+//!    copies to reach a verdict, fails its job.
+//! 6. When every task's verdict is final the job completes: one result per task,
+//!    in assembly order; the rest of the price goes to the platform.
 //!
-//! Faults feed the devices' histories: a validated result records an on-time or
-//! delayed success; a lost comparison records an incorrect result; a failure is
-//! recorded against the worker only once the same task validates elsewhere (if
-//! the trusted rescue fails too, the fault is the system's and nothing is recorded).
-//! Every 30 s of engine time the ranking is refreshed from the devices' states, and
-//! running jobs' queued copies are re-dealt over the new pools; once a day the
-//! lottery is drawn.
+//! Trust is the operator's ([`CommandKind::SetTrust`]), never a device's claim.
+//! Every 30 s of engine time the ranking is refreshed from the devices' states; a
+//! running job is re-planned only when its pools changed, its queued copies
+//! keeping their pools; once a day the lottery is drawn.
 
+mod attempts;
 mod command;
+mod devices;
 mod distribution;
+mod error;
 mod event;
 mod faults;
 mod jobs;
 mod ledger;
+mod pool_queues;
 mod queue;
 mod refresh;
+mod rescue;
+mod share;
+mod task;
 mod validation;
 
 pub use command::{AttemptId, Command, CommandKind, DeviceId, JobId};
+pub use error::{ConfigError, EngineError};
 pub use event::{AttemptState, Event};
 pub use ledger::Ledger;
 pub use queue::{MemQueue, QueuedCopy, TaskQueue};
+pub use rescue::RescueNeed;
 
-use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+use alloc::collections::BTreeMap;
 use alloc::format;
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use crate::application::{application, ApplicationError, Chunk, ResultMeta};
-use crate::device::{Device, DeviceError};
+use crate::application::{application, Application, Chunk, ResultMeta};
+use crate::device::Device;
 use crate::fault::Outcome;
 use crate::flags::Flags;
 use crate::grid::GridSnapshot;
 use crate::indexes::{rank_grid, IndexConfig, Lottery, RankedGrid};
-use crate::job::JobSpec;
+use crate::job::{ByteLevel, JobSpec, Work};
 use crate::lottery::{draw, win_probability};
-use crate::plan::{job_pools, plan_job, PlanConfig, PlanError};
-use crate::reward::{ByteChips, JobAccount, RewardError};
+use crate::plan::{job_pools, plan_job, JobPlan, PlanConfig};
+use crate::reward::{ByteChips, JobAccount};
 use crate::time::{Timestamp, DAY_MS, HOUR_MS};
 
-/// Engine settings. `Default` gives the documented values.
+use attempts::{Attempt, Attempts, CopyKind, Deadlines, Due, Touch};
+use devices::Devices;
+use pool_queues::PoolQueues;
+use rescue::{Entry, Rescue};
+use share::Share;
+use task::{Decision, Few, Report, Task, Verdict};
+
+/// Engine settings. `Default` gives the documented values; [`Engine::new`] checks them.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct EngineConfig {
@@ -82,24 +99,34 @@ pub struct EngineConfig {
     pub t1_ms: i64,
     /// No heartbeat or result for this long makes it stale (default 180 s).
     pub t2_ms: i64,
+    /// However many heartbeats it sent, an attempt running this long is stale
+    /// (default 30 minutes, like BOINC's report deadline).
+    pub max_attempt_ms: i64,
     /// Ranking refresh period (default 30 s).
     pub refresh_ms: i64,
-    /// Failed attempts after which a task fails its job (default 5).
+    /// Agreeing results that make a task's verdict final (default 2; a task
+    /// planned with fewer copies needs as many as it has).
+    pub quorum: u32,
+    /// Failed attempts after which a task fails its job, and extra copies a task
+    /// may get to reach a verdict (default 5).
     pub max_failures: u32,
     /// Tasks a device may hold at once (default 2: one running, one downloading).
     pub in_hand: usize,
     /// Share of the ranking, from the top, whose trusted devices serve the rescue
-    /// queue (default 0.25).
+    /// queue at once (default 0.25).
     pub rescue_share: f64,
-    /// How long a rescue waits for a fast trusted device before any eligible
-    /// device may take it (default 60 s), so no job waits forever on a grid
-    /// without one.
+    /// How long a rescue copy waits for a fast trusted device before any eligible
+    /// device may take it (default 60 s), and a job's queued copies wait, with
+    /// nothing of the job running, before they move to the rescue queue.
     pub rescue_wait_ms: i64,
     /// A running job whose target subset stays empty this long fails (default 10
     /// minutes): its devices left, or none qualifies any more.
     pub starve_ms: i64,
     /// How far into a queue a pull looks past copies the device may not take.
     pub queue_window: usize,
+    /// Fair-share weights of running jobs by ByteLevel: low, balanced, high
+    /// (default 1, 2, 4): a job gets copies in proportion to its weight.
+    pub share_weights: [u32; 3],
     /// Seed of the daily lottery draws.
     pub lottery_seed: u64,
 }
@@ -111,79 +138,55 @@ impl Default for EngineConfig {
             plan: PlanConfig::default(),
             t1_ms: 60_000,
             t2_ms: 180_000,
+            max_attempt_ms: 1_800_000,
             refresh_ms: 30_000,
+            quorum: 2,
             max_failures: 5,
             in_hand: 2,
             rescue_share: 0.25,
             rescue_wait_ms: 60_000,
             starve_ms: 600_000,
             queue_window: 16,
+            share_weights: [1, 2, 4],
             lottery_seed: 0,
         }
     }
 }
 
-/// A command the engine refuses. The engine is unchanged.
-#[derive(Clone, Debug, PartialEq, thiserror::Error)]
-pub enum EngineError {
-    /// Commands must come in time order.
-    #[error("command at {at} is before the engine's time {now}: commands must not go back in time")]
-    TimeWentBack {
-        /// The engine's time.
-        now: Timestamp,
-        /// The command's.
-        at: Timestamp,
-    },
-    /// No device has this handle.
-    #[error("unknown device {0:?}: register it first")]
-    UnknownDevice(DeviceId),
-    /// The device left the grid.
-    #[error("device {0:?} was removed and cannot act")]
-    DeviceRemoved(DeviceId),
-    /// A device with this id is registered.
-    #[error("device `{0}` is already registered: update it instead")]
-    DuplicateDevice(String),
-    /// An update must keep the device's id.
-    #[error("device {0:?}: an update must keep the id `{1}`")]
-    IdChanged(DeviceId, String),
-    /// The device's state is invalid.
-    #[error(transparent)]
-    BadDevice(#[from] DeviceError),
-    /// No job has this handle.
-    #[error("unknown job {0:?}")]
-    UnknownJob(JobId),
-    /// The job already ended.
-    #[error("job {0:?} is no longer running")]
-    JobEnded(JobId),
-    /// A job with this id was submitted before.
-    #[error("job `{0}` was already submitted: job ids are unique")]
-    DuplicateJob(String),
-    /// The job names an application the engine does not have.
-    #[error("job `{0}`: unknown application `{1}` (known: synthetic, gzip)")]
-    UnknownApplication(String, String),
-    /// The application cannot split the job's input.
-    #[error("job `{0}`: {1}")]
-    Application(String, ApplicationError),
-    /// The job cannot be planned.
-    #[error(transparent)]
-    Plan(#[from] PlanError),
-    /// The job's money cannot be set up.
-    #[error("job `{0}`: {1}")]
-    Reward(String, RewardError),
-    /// No attempt has this handle.
-    #[error("unknown attempt {0:?}")]
-    UnknownAttempt(AttemptId),
-    /// The attempt already ended (a second result, or one after a timeout).
-    #[error("attempt {0:?} already ended; its result or error was already taken")]
-    AttemptEnded(AttemptId),
-    /// The attempt belongs to another device.
-    #[error("attempt {attempt:?} is not held by device {device:?}")]
-    NotHolder {
-        /// The attempt.
-        attempt: AttemptId,
-        /// The device that claimed it.
-        device: DeviceId,
-    },
+impl EngineConfig {
+    /// Checks every setting the engine relies on.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let rule = |ok: bool, field: &'static str, value: &dyn core::fmt::Display, rule: &'static str| {
+            if ok {
+                Ok(())
+            } else {
+                Err(ConfigError { field, value: value.to_string(), rule })
+            }
+        };
+        rule(self.t1_ms > 0, "t1_ms", &self.t1_ms, "positive")?;
+        rule(self.t2_ms > self.t1_ms, "t2_ms", &self.t2_ms, "greater than t1_ms")?;
+        rule(self.max_attempt_ms > self.t2_ms, "max_attempt_ms", &self.max_attempt_ms, "greater than t2_ms")?;
+        rule(self.refresh_ms > 0, "refresh_ms", &self.refresh_ms, "positive")?;
+        rule(self.quorum >= 1, "quorum", &self.quorum, "at least 1")?;
+        rule(self.max_failures >= 1, "max_failures", &self.max_failures, "at least 1")?;
+        rule(self.in_hand >= 1, "in_hand", &self.in_hand, "at least 1")?;
+        let share = self.rescue_share;
+        rule((0.0..=1.0).contains(&share), "rescue_share", &share, "a number in [0, 1]")?;
+        rule(self.rescue_wait_ms >= 0, "rescue_wait_ms", &self.rescue_wait_ms, "0 or more")?;
+        rule(self.starve_ms >= 0, "starve_ms", &self.starve_ms, "0 or more")?;
+        rule(self.queue_window >= 1, "queue_window", &self.queue_window, "at least 1")?;
+        let weights = self.share_weights;
+        rule(weights.iter().all(|&w| w >= 1), "share_weights", &format!("{weights:?}"), "at least 1 each")?;
+        let p = &self.plan;
+        rule(p.max_r.is_finite() && p.max_r >= 1.0, "plan.max_r", &p.max_r, "a finite number >= 1")?;
+        let floor = p.min_failure_probability;
+        rule((0.0..=1.0).contains(&floor), "plan.min_failure_probability", &floor, "a number in [0, 1]")?;
+        Ok(())
+    }
+
+    fn deadlines(&self) -> Deadlines {
+        Deadlines { t1_ms: self.t1_ms, t2_ms: self.t2_ms, max_ms: self.max_attempt_ms }
+    }
 }
 
 /// Where a job is.
@@ -193,132 +196,141 @@ pub enum EngineError {
 pub enum JobStatus {
     /// Tasks are being processed.
     Running,
-    /// Every task validated; results assembled.
+    /// Every task reached a final verdict; results assembled.
     Completed,
-    /// A task exhausted its attempts.
+    /// A task could not reach a verdict, or no device could run the job.
     Failed,
     /// The user cancelled it.
     Cancelled,
 }
 
-#[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-struct DeviceEntry {
-    state: Device,
-    owner: String,
-    live: bool,
-    held: Vec<AttemptId>,
-    registered: Timestamp,
-    last_task: Option<Timestamp>,
-}
-
+/// How far a job has come ([`Engine::job_progress`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-enum Verdict {
-    Pending,
-    Valid,
-    Incorrect,
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct JobProgress {
+    /// Where the job is.
+    pub status: JobStatus,
+    /// Its tasks.
+    pub tasks: u32,
+    /// Tasks without a final verdict (all of them, once a job failed or was
+    /// cancelled, minus those decided before).
+    pub open: u32,
+    /// Tasks decided by one untrusted result.
+    pub unverified: u32,
+    /// Attempts running now.
+    pub running: u32,
+    /// Entries in its pool queues (copies withdrawn since may still be counted
+    /// until a pull drops them).
+    pub queued: u64,
+    /// Pools it uses.
+    pub pools: u32,
 }
 
 #[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-struct ResultRecord {
-    attempt: AttemptId,
-    device: DeviceId,
-    meta: ResultMeta,
-    delayed: bool,
-    verdict: Verdict,
-}
-
-/// A list that holds its first element inline: most tasks see one device and one
-/// result, and a heap allocation per task is most of a task cycle's cost.
-#[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-struct Few<T> {
-    first: Option<T>,
-    rest: Vec<T>,
-}
-
-impl<T> Default for Few<T> {
-    fn default() -> Self {
-        Few { first: None, rest: Vec::new() }
-    }
-}
-
-impl<T> Few<T> {
-    fn push(&mut self, x: T) {
-        match self.first {
-            None => self.first = Some(x),
-            Some(_) => self.rest.push(x),
-        }
-    }
-
-    fn iter(&self) -> impl Iterator<Item = &T> {
-        self.first.iter().chain(self.rest.iter())
-    }
-
-    fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> {
-        self.first.iter_mut().chain(self.rest.iter_mut())
-    }
-}
-
-#[derive(Clone, Debug, Default, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-struct TaskEntry {
-    accepted: Option<AttemptId>,
-    results: Few<ResultRecord>,
-    tried: Few<DeviceId>,
-    blame: Vec<(DeviceId, Outcome)>,
-    failures: u32,
-    running: u32,
-    next_replica: u32,
-    disputed: bool,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-#[cfg_attr(feature = "serde", serde(bound(serialize = "Q: serde::Serialize")))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(bound(serialize = "Q: serde::Serialize", deserialize = "Q: serde::Deserialize<'de>"))
+)]
 struct JobEntry<Q> {
     id: String,
     user: String,
     spec: JobSpec,
     status: JobStatus,
     chunks: Vec<Chunk>,
+    /// What eligibility needs of the work (the sizes live in `chunks`).
+    chunk_bytes: Option<u64>,
+    /// The used pools of the last plan, pool 1 first.
+    pools: Vec<Vec<DeviceId>>,
     /// Pool number (1-based) of each device for this job; 0: not targeted.
-    pool_of: Vec<u16>,
-    queues: Vec<Q>,
-    tasks: Vec<TaskEntry>,
+    pool_of: Vec<u32>,
+    /// Each used pool's assumed failure probability.
+    pool_failure: Vec<f64>,
+    /// Trusted devices in the used pools, as of the last plan, less those removed.
+    trusted: u32,
+    /// Devices in the used pools, as of the last plan, less those removed.
+    members: u32,
+    /// The queues stalled and are open to every device of the pools.
+    open: bool,
+    queues: PoolQueues<Q>,
+    tasks: Vec<Task>,
     account: JobAccount,
-    running: u32,
+    task_count: u32,
     open_tasks: u32,
-    disputes: u32,
+    unverified: u32,
+    /// Attempts of the job running now.
+    running: u32,
+    /// When a copy of the job was last assigned.
+    last_assigned: Timestamp,
     /// Since when no live device qualifies for the job.
     starving_since: Option<Timestamp>,
 }
 
+/// The jobs the engine remembers: running ones, and ended ones until they are
+/// released.
 #[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-struct Attempt {
-    job: JobId,
-    task: u32,
-    replica: u32,
-    device: DeviceId,
-    last_beat: Timestamp,
-    delayed: bool,
-    rescue: bool,
-    /// The deadline under which the attempt sits in `timers`.
-    timer: Timestamp,
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(bound(serialize = "Q: serde::Serialize", deserialize = "Q: serde::Deserialize<'de>"))
+)]
+struct Jobs<Q> {
+    entries: BTreeMap<JobId, JobEntry<Q>>,
+    next: u32,
+}
+
+impl<Q> Default for Jobs<Q> {
+    fn default() -> Self {
+        Jobs { entries: BTreeMap::new(), next: 0 }
+    }
+}
+
+impl<Q> Jobs<Q> {
+    fn get(&self, id: JobId) -> Option<&JobEntry<Q>> {
+        self.entries.get(&id)
+    }
+
+    fn next_id(&self) -> JobId {
+        JobId(self.next)
+    }
+
+    fn insert(&mut self, e: JobEntry<Q>) -> JobId {
+        let id = self.next_id();
+        self.next += 1;
+        self.entries.insert(id, e);
+        id
+    }
+
+    fn remove(&mut self, id: JobId) -> Option<JobEntry<Q>> {
+        self.entries.remove(&id)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (JobId, &JobEntry<Q>)> {
+        self.entries.iter().map(|(id, j)| (*id, j))
+    }
+}
+
+impl<Q> core::ops::Index<JobId> for Jobs<Q> {
+    type Output = JobEntry<Q>;
+    fn index(&self, id: JobId) -> &JobEntry<Q> {
+        &self.entries[&id]
+    }
+}
+
+impl<Q> core::ops::IndexMut<JobId> for Jobs<Q> {
+    fn index_mut(&mut self, id: JobId) -> &mut JobEntry<Q> {
+        self.entries.get_mut(&id).expect("a job the engine remembers")
+    }
 }
 
 /// The last ranking refresh.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 struct Snapshot {
     /// Snapshot index (id order) to device.
     order: Vec<DeviceId>,
     /// Indexes, ranking and eligibility traits of the devices as they were at the
-    /// refresh (not serialized: they follow from the refresh's inputs).
-    #[cfg_attr(feature = "serde", serde(skip))]
+    /// refresh.
     ranked: RankedGrid,
     /// ByteRank by device handle (0: flagged, removed or registered since).
     rank: Vec<u32>,
@@ -330,26 +342,26 @@ struct Snapshot {
 
 /// The engine. `Q` is the pool-queue implementation.
 #[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-#[cfg_attr(feature = "serde", serde(bound(serialize = "Q: serde::Serialize")))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(bound(serialize = "Q: serde::Serialize", deserialize = "Q: serde::Deserialize<'de>"))
+)]
 pub struct Engine<Q: TaskQueue = MemQueue> {
     cfg: EngineConfig,
     now: Timestamp,
-    devices: Vec<DeviceEntry>,
-    names: BTreeMap<String, DeviceId>,
-    jobs: Vec<JobEntry<Q>>,
+    devices: Devices,
+    jobs: Jobs<Q>,
     job_names: BTreeMap<String, JobId>,
-    /// Running jobs, in the order pulls serve them: ByteLevel high first, then age.
+    /// Running jobs, oldest first.
     running: Vec<JobId>,
-    attempts: BTreeMap<AttemptId, Attempt>,
-    next_attempt: u64,
-    /// One deadline per running attempt. Heartbeats do not move it (that would
-    /// cost a tree update per heartbeat); when it fires, it is checked against the
-    /// attempt's last heartbeat and set again if that moved.
-    timers: BTreeSet<(Timestamp, AttemptId)>,
-    /// Tasks waiting for a rescue copy, with the time they started waiting.
-    rescue: VecDeque<(JobId, u32, Timestamp)>,
+    /// Running jobs with queued copies, in the order pulls serve them.
+    share: Share,
+    attempts: Attempts,
+    rescue: Rescue,
     snapshot: Snapshot,
+    /// Devices registered, removed, updated or re-trusted since the last refresh.
+    stale_ranking: bool,
     next_refresh: Timestamp,
     lottery_day: Option<i64>,
     ledger: Ledger,
@@ -357,13 +369,13 @@ pub struct Engine<Q: TaskQueue = MemQueue> {
 
 impl Default for Engine<MemQueue> {
     fn default() -> Self {
-        Engine::new(EngineConfig::default())
+        Engine::new(EngineConfig::default()).expect("the default configuration is valid")
     }
 }
 
 /// A read-only view of the live devices in id order, for ranking.
 struct View<'a> {
-    devices: &'a [DeviceEntry],
+    devices: &'a Devices,
     order: &'a [DeviceId],
     now: Timestamp,
 }
@@ -376,30 +388,35 @@ impl GridSnapshot for View<'_> {
         self.order.len()
     }
     fn device(&self, index: usize) -> &Device {
-        &self.devices[self.order[index].0 as usize].state
+        &self.devices.entry(self.order[index]).state
     }
 }
 
 impl<Q: TaskQueue> Engine<Q> {
-    /// An empty engine at the epoch.
-    pub fn new(cfg: EngineConfig) -> Engine<Q> {
-        Engine {
+    /// An empty engine at the epoch, once its configuration checks out.
+    pub fn new(cfg: EngineConfig) -> Result<Engine<Q>, ConfigError> {
+        cfg.validate()?;
+        Ok(Engine {
             cfg,
             now: Timestamp::EPOCH,
-            devices: Vec::new(),
-            names: BTreeMap::new(),
-            jobs: Vec::new(),
+            devices: Devices::default(),
+            jobs: Jobs::default(),
             job_names: BTreeMap::new(),
             running: Vec::new(),
-            attempts: BTreeMap::new(),
-            next_attempt: 0,
-            timers: BTreeSet::new(),
-            rescue: VecDeque::new(),
+            share: Share::default(),
+            attempts: Attempts::default(),
+            rescue: Rescue::default(),
             snapshot: Snapshot::default(),
+            stale_ranking: false,
             next_refresh: Timestamp::EPOCH,
             lottery_day: None,
             ledger: Ledger::default(),
-        }
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &EngineConfig {
+        &self.cfg
     }
 
     /// The engine's time: that of the last command applied.
@@ -414,17 +431,18 @@ impl<Q: TaskQueue> Engine<Q> {
 
     /// The handle of the device with this id.
     pub fn device_id(&self, id: &str) -> Option<DeviceId> {
-        self.names.get(id).copied()
+        self.devices.handle(id)
     }
 
-    /// The state of a device, as the engine knows it (fault history included).
+    /// The state of a device, as the engine knows it (fault history and the
+    /// operator's trust included).
     pub fn device(&self, device: DeviceId) -> Option<&Device> {
-        self.devices.get(device.0 as usize).map(|d| &d.state)
+        self.devices.get(device).map(|d| &d.state)
     }
 
     /// Who is paid for a device's work.
     pub fn owner(&self, device: DeviceId) -> Option<&str> {
-        self.devices.get(device.0 as usize).map(|d| d.owner.as_str())
+        self.devices.get(device).map(|d| d.owner.as_str())
     }
 
     /// A device's ByteRank at the last refresh (0: flagged or not yet ranked).
@@ -439,12 +457,12 @@ impl<Q: TaskQueue> Engine<Q> {
 
     /// A job's status.
     pub fn job_status(&self, job: JobId) -> Option<JobStatus> {
-        self.jobs.get(job.0 as usize).map(|j| j.status)
+        self.jobs.get(job).map(|j| j.status)
     }
 
     /// Every job's handle and status.
     pub fn jobs(&self) -> impl Iterator<Item = (JobId, JobStatus)> + '_ {
-        self.jobs.iter().enumerate().map(|(i, j)| (JobId(i as u32), j.status))
+        self.jobs.iter().map(|(id, j)| (id, j.status))
     }
 
     /// Attempts running now.
@@ -452,77 +470,111 @@ impl<Q: TaskQueue> Engine<Q> {
         self.attempts.len()
     }
 
+    /// Copies waiting in the rescue queue.
+    pub fn rescue_waiting(&self) -> usize {
+        self.rescue.len()
+    }
+
+    /// How far a job has come.
+    pub fn job_progress(&self, job: JobId) -> Option<JobProgress> {
+        let j = self.jobs.get(job)?;
+        Some(JobProgress {
+            status: j.status,
+            tasks: j.task_count,
+            open: j.open_tasks,
+            unverified: j.unverified,
+            running: j.running,
+            queued: j.queues.waiting(),
+            pools: j.pools.len() as u32,
+        })
+    }
+
     /// Applies one command, appending what it decided to `out`. On error nothing
-    /// changes and nothing is appended.
+    /// changes, the clock included, and nothing is appended.
     pub fn apply(&mut self, cmd: &Command, out: &mut Vec<Event>) -> Result<(), EngineError> {
+        if !(Timestamp::MIN..=Timestamp::MAX).contains(&cmd.at) {
+            return Err(EngineError::TimeOutOfRange(cmd.at.millis()));
+        }
         if cmd.at < self.now {
             return Err(EngineError::TimeWentBack { now: self.now, at: cmd.at });
         }
         self.check(&cmd.kind)?;
+        if let CommandKind::SubmitJob { job, user } = &cmd.kind {
+            // Planning may refuse the job: it runs before anything changes.
+            let ready = self.prepare(job, cmd.at)?;
+            self.now = cmd.at;
+            self.submit(ready, user, out);
+            return Ok(());
+        }
         self.now = cmd.at;
         match &cmd.kind {
-            CommandKind::RegisterDevice { device, owner } => self.register(device, owner, out),
-            CommandKind::UpdateDevice { device, state } => self.update(*device, state),
+            CommandKind::RegisterDevice { device, owner } => {
+                let id = self.devices.register(device, owner, self.now);
+                self.stale_ranking = true;
+                out.push(Event::DeviceRegistered { device: id, id: device.id.clone() });
+            }
+            CommandKind::UpdateDevice { device, state } => {
+                self.devices.update(*device, state);
+                self.stale_ranking = true;
+            }
+            CommandKind::SetTrust { device, trusted } => {
+                self.devices.set_trust(*device, *trusted);
+                self.stale_ranking = true;
+            }
+            CommandKind::ResetHistory { device } => {
+                self.devices.entry_mut(*device).state.faults.reset();
+                self.stale_ranking = true;
+            }
             CommandKind::RemoveDevice { device } => self.remove(*device, out),
-            CommandKind::SubmitJob { job, user } => return self.submit(job, user, out),
+            CommandKind::SubmitJob { .. } => unreachable!("handled above"),
             CommandKind::CancelJob { job } => self.end_job(*job, JobStatus::Cancelled, String::new(), out),
+            CommandKind::ReleaseJob { job } => {
+                let j = self.jobs.remove(*job).expect("checked");
+                self.job_names.remove(&j.id);
+                out.push(Event::JobReleased { job: *job });
+            }
             CommandKind::Pull { device } => self.pull(*device, out),
-            CommandKind::Heartbeat { attempt, .. } => {
-                if let Some(a) = self.attempts.get_mut(attempt) {
-                    a.last_beat = self.now;
-                }
-            }
-            CommandKind::ReportResult { attempt, result, .. } => self.result(*attempt, result, out),
-            CommandKind::ReportError { attempt, .. } => {
-                let a = self.finish_attempt(*attempt);
-                self.failure(a, *attempt, AttemptState::Failed, out);
-            }
+            CommandKind::Heartbeat { attempt, .. } => self.heartbeat(*attempt, out),
+            CommandKind::ReportResult { attempt, result, .. } => self.report_result(*attempt, result, out),
+            CommandKind::ReportError { attempt, .. } => self.report_error(*attempt, out),
             CommandKind::Tick => self.tick(out),
         }
         Ok(())
     }
 
-    /// Every check a command needs before anything changes (submission excepted: it
-    /// plans before it mutates).
+    /// Every check a command needs before anything changes (submission's planning
+    /// aside: it runs in `prepare`).
     fn check(&self, kind: &CommandKind) -> Result<(), EngineError> {
-        let live = |d: DeviceId| match self.devices.get(d.0 as usize) {
-            None => Err(EngineError::UnknownDevice(d)),
-            Some(e) if !e.live => Err(EngineError::DeviceRemoved(d)),
-            Some(_) => Ok(()),
-        };
         let held = |d: DeviceId, a: AttemptId| {
-            live(d)?;
-            match self.attempts.get(&a) {
+            self.devices.live(d)?;
+            match self.attempts.get(a) {
                 Some(att) if att.device == d => Ok(()),
                 Some(_) => Err(EngineError::NotHolder { attempt: a, device: d }),
-                None if a.0 < self.next_attempt => Err(EngineError::AttemptEnded(a)),
+                None if self.attempts.issued(a) => Err(EngineError::AttemptEnded(a)),
                 None => Err(EngineError::UnknownAttempt(a)),
             }
         };
         match kind {
-            CommandKind::RegisterDevice { device, .. } => {
-                device.validate()?;
-                if self.names.contains_key(&device.id) {
-                    return Err(EngineError::DuplicateDevice(device.id.clone()));
-                }
-                Ok(())
+            CommandKind::RegisterDevice { device, .. } => self.devices.check_register(device),
+            CommandKind::UpdateDevice { device, state } => self.devices.check_update(*device, state),
+            CommandKind::SetTrust { device, .. } | CommandKind::ResetHistory { device } => {
+                self.devices.get(*device).map(|_| ()).ok_or(EngineError::UnknownDevice(*device))
             }
-            CommandKind::UpdateDevice { device, state } => {
-                live(*device)?;
-                let known = &self.devices[device.0 as usize].state.id;
-                if &state.id != known {
-                    return Err(EngineError::IdChanged(*device, known.clone()));
-                }
-                state.validate().map_err(EngineError::from)
+            CommandKind::RemoveDevice { device } | CommandKind::Pull { device } => {
+                self.devices.live(*device).map(|_| ())
             }
-            CommandKind::RemoveDevice { device } | CommandKind::Pull { device } => live(*device),
             CommandKind::SubmitJob { job, .. } => {
                 if self.job_names.contains_key(&job.id) {
                     return Err(EngineError::DuplicateJob(job.id.clone()));
                 }
                 Ok(())
             }
-            CommandKind::CancelJob { job } => match self.jobs.get(job.0 as usize) {
+            CommandKind::ReleaseJob { job } => match self.jobs.get(*job) {
+                None => Err(EngineError::UnknownJob(*job)),
+                Some(j) if j.status == JobStatus::Running => Err(EngineError::JobRunning(*job)),
+                Some(_) => Ok(()),
+            },
+            CommandKind::CancelJob { job } => match self.jobs.get(*job) {
                 None => Err(EngineError::UnknownJob(*job)),
                 Some(j) if j.status != JobStatus::Running => Err(EngineError::JobEnded(*job)),
                 Some(_) => Ok(()),
@@ -534,39 +586,28 @@ impl<Q: TaskQueue> Engine<Q> {
         }
     }
 
-    fn register(&mut self, device: &Device, owner: &str, out: &mut Vec<Event>) {
-        let id = DeviceId(self.devices.len() as u32);
-        let mut state = device.clone();
-        state.lottery_winner = false;
-        self.names.insert(state.id.clone(), id);
-        out.push(Event::DeviceRegistered { device: id, id: state.id.clone() });
-        self.devices.push(DeviceEntry {
-            state,
-            owner: owner.into(),
-            live: true,
-            held: Vec::new(),
-            registered: self.now,
-            last_task: None,
-        });
-    }
-
-    fn update(&mut self, device: DeviceId, state: &Device) {
-        let entry = &mut self.devices[device.0 as usize];
-        let mut next = state.clone();
-        next.faults = entry.state.faults;
-        next.lottery_winner = entry.state.lottery_winner;
-        next.hours_since_last_task = entry.state.hours_since_last_task;
-        entry.state = next;
-    }
-
     fn remove(&mut self, device: DeviceId, out: &mut Vec<Event>) {
-        let held = core::mem::take(&mut self.devices[device.0 as usize].held);
-        self.devices[device.0 as usize].live = false;
-        for attempt in held {
-            let a = self.finish_attempt(attempt);
-            self.failure(a, attempt, AttemptState::Abandoned, out);
+        self.stale_ranking = true;
+        for attempt in self.devices.remove(device) {
+            // An earlier abandonment may have ended the job, and this attempt with it.
+            if let Some(a) = self.finish_attempt(attempt) {
+                self.failed(a, attempt, AttemptState::Abandoned, out);
+            }
+        }
+        for &job in &self.running {
+            let j = &mut self.jobs[job];
+            if j.pool_of.get(device.0 as usize).is_some_and(|&k| k > 0) {
+                j.members = j.members.saturating_sub(1);
+                if self.devices.entry(device).state.trusted {
+                    j.trusted = j.trusted.saturating_sub(1);
+                }
+            }
         }
         out.push(Event::DeviceRemoved { device });
+    }
+
+    fn app(&self, job: JobId) -> &'static dyn Application {
+        application(&self.jobs[job].spec.application).expect("checked at submission")
     }
 }
 

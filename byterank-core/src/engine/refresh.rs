@@ -1,5 +1,6 @@
-//! Time passing: heartbeat timers, the daily lottery, and the ranking refresh every
-//! 30 s of engine time.
+//! Time passing: heartbeat timers, the daily lottery, the ranking refresh every
+//! 30 s of engine time (and at a submission, when devices changed since the last
+//! one), and the liveness checks.
 
 use super::*;
 
@@ -13,43 +14,53 @@ impl<Q: TaskQueue> Engine<Q> {
             refresh = true;
         }
         if refresh {
-            self.refresh(out);
+            let (order, ranked) = self.rank_at(self.now);
+            self.install(order, ranked, out);
         }
-        self.check_rescues(out);
+        self.check_liveness(out);
     }
 
     pub(super) fn draw_lottery(&mut self, day: i64, out: &mut Vec<Event>) {
         self.lottery_day = Some(day);
-        let order: Vec<DeviceId> = self.names.values().copied().filter(|d| self.devices[d.0 as usize].live).collect();
+        let order = self.devices.live_in_id_order();
         let now = self.now;
         let chances: Vec<f64> = order
             .iter()
-            .map(|d| {
-                let e = &self.devices[d.0 as usize];
+            .map(|&d| {
+                let e = self.devices.entry(d);
                 let since = e.last_task.unwrap_or(e.registered);
                 win_probability(Some((now.millis() - since.millis()) as f64 / HOUR_MS as f64), &self.cfg.index.lottery)
             })
             .collect();
         let seed = self.cfg.lottery_seed ^ (day as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         let mut winners = 0;
-        for (d, won) in order.iter().zip(draw(chances, seed)) {
-            self.devices[d.0 as usize].state.lottery_winner = won;
+        for (&d, won) in order.iter().zip(draw(chances, seed)) {
+            self.devices.entry_mut(d).state.lottery_winner = won;
             winners += u32::from(won);
         }
         out.push(Event::LotteryDrawn { day, winners });
     }
 
-    pub(super) fn refresh(&mut self, out: &mut Vec<Event>) {
+    /// The ranking of the live devices as they are at `at`, changing nothing.
+    pub(super) fn rank_at(&self, at: Timestamp) -> (Vec<DeviceId>, RankedGrid) {
+        let order = self.devices.live_in_id_order();
+        let view = View { devices: &self.devices, order: &order, now: at };
+        let ranked = rank_grid(&view, &self.cfg.index, Lottery::Recorded);
+        (order, ranked)
+    }
+
+    /// Makes a ranking the one in force: flags and ranks by device, then each
+    /// running job re-planned if its pools changed, and jobs no device has
+    /// qualified for since `starve_ms` failed.
+    pub(super) fn install(&mut self, order: Vec<DeviceId>, ranked: RankedGrid, out: &mut Vec<Event>) {
         self.next_refresh = self.now.add_millis(self.cfg.refresh_ms);
+        self.stale_ranking = false;
         let now = self.now;
-        for e in &mut self.devices {
+        for e in self.devices.iter_mut() {
             let since = e.last_task.unwrap_or(e.registered);
             e.state.hours_since_last_task = Some((now.millis() - since.millis()) as f64 / HOUR_MS as f64);
         }
-        let order: Vec<DeviceId> = self.names.values().copied().filter(|d| self.devices[d.0 as usize].live).collect();
-        let view = View { devices: &self.devices, order: &order, now };
-        let ranked = rank_grid(&view, &self.cfg.index, Lottery::Recorded);
-        let n = self.devices.len();
+        let n = self.devices.count();
         let mut rank = alloc::vec![0u32; n];
         let mut flags = alloc::vec![Flags::NONE; n];
         for (i, d) in order.iter().enumerate() {
@@ -58,8 +69,9 @@ impl<Q: TaskQueue> Engine<Q> {
         }
         for (d, f) in flags.iter().enumerate() {
             let before = self.snapshot.flags.get(d).copied().unwrap_or(Flags::NONE);
-            if *f != before && self.devices[d].live {
-                out.push(Event::DeviceFlagged { device: DeviceId(d as u32), flags: *f });
+            let device = DeviceId(d as u32);
+            if *f != before && self.devices.entry(device).live {
+                out.push(Event::DeviceFlagged { device, flags: *f });
             }
         }
         let active = ranked.ranking.active() as u32;
@@ -67,12 +79,13 @@ impl<Q: TaskQueue> Engine<Q> {
         self.snapshot = Snapshot { order, ranked, rank, flags, best };
         out.push(Event::RankingRefreshed { active });
         for job in self.running.clone() {
-            if !self.replan(job) {
-                let since = *self.jobs[job.0 as usize].starving_since.get_or_insert(now);
-                if now.millis() - since.millis() >= self.cfg.starve_ms {
-                    let reason = format!("no device has qualified for the job since {since}");
-                    self.end_job(job, JobStatus::Failed, reason, out);
-                }
+            if self.jobs[job].status != JobStatus::Running || self.replan(job, out) {
+                continue;
+            }
+            let since = *self.jobs[job].starving_since.get_or_insert(now);
+            if now.millis() - since.millis() >= self.cfg.starve_ms {
+                let reason = format!("no device has qualified for the job since {since}");
+                self.end_job(job, JobStatus::Failed, reason, out);
             }
         }
     }

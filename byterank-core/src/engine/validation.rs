@@ -1,110 +1,119 @@
-//! Validation (spec §11): integrity by the application, replica comparison, trusted
-//! arbitration, and the outcomes they record on devices' fault histories.
+//! Validation (spec §11): results in, integrity by the application, the verdict
+//! once final ([`task`](super::task) decides when), and what a final verdict
+//! does: outcomes recorded, the bounty paid to the agreeing results, the task's
+//! other copies withdrawn or cancelled.
 
 use super::*;
 
 impl<Q: TaskQueue> Engine<Q> {
-    pub(super) fn result(&mut self, attempt: AttemptId, meta: &ResultMeta, out: &mut Vec<Event>) {
-        let a = self.finish_attempt(attempt);
-        let j = &self.jobs[a.job.0 as usize];
-        let app = application(&j.spec.application).expect("checked at submission");
-        if app.check(&j.chunks[a.task as usize], meta).is_err() {
-            // A malformed result is the worker's fault, known at once.
-            self.record(a.device, Outcome { failed: false, delayed: a.delayed, incorrect: true });
-            self.failure(a, attempt, AttemptState::Failed, out);
-            return;
-        }
-        let record = ResultRecord {
-            attempt,
-            device: a.device,
-            meta: meta.clone(),
-            delayed: a.delayed,
-            verdict: Verdict::Pending,
-        };
-        let t = &mut self.jobs[a.job.0 as usize].tasks[a.task as usize];
-        t.results.push(record);
-        let arbiter = a.rescue && t.disputed;
-        if arbiter {
-            self.arbitrate(a.job, a.task, attempt, out);
-        } else if t.disputed {
-            // Waits for the trusted verdict.
-        } else if let Some(acc) = t.accepted {
-            let first = t.results.iter().find(|r| r.attempt == acc).expect("accepted is a result");
-            if app.agree(&first.meta, meta) {
-                self.set_verdict(a.job, a.task, attempt, Verdict::Valid, out);
-            } else {
-                t.disputed = true;
-                self.jobs[a.job.0 as usize].disputes += 1;
-                self.rescue.push_back((a.job, a.task, self.now));
-                out.push(Event::TaskRescued { job: a.job, task: a.task });
+    /// Applies an attempt's deadlines at a command that concerns it. False when the
+    /// attempt was late: it is now stale, and the command's report is not taken.
+    fn on_time(&mut self, attempt: AttemptId, beat: bool, out: &mut Vec<Event>) -> bool {
+        let deadlines = self.cfg.deadlines();
+        match self.attempts.touch(attempt, self.now, beat, &deadlines) {
+            Touch::Alive => true,
+            Touch::Delayed => {
+                let a = self.attempts.get(attempt).expect("touched");
+                let (job, task, device) = (a.job, a.task, a.device);
+                out.push(Event::AttemptChanged { job, task, attempt, device, state: AttemptState::Delayed });
+                true
             }
-        } else {
-            t.accepted = Some(attempt);
-            self.jobs[a.job.0 as usize].open_tasks -= 1;
-            out.push(Event::TaskValidated { job: a.job, task: a.task, attempt });
-            self.set_verdict(a.job, a.task, attempt, Verdict::Valid, out);
-            self.blame(a.job, a.task);
-        }
-        self.settle_task(a.job, a.task, false, out);
-        self.maybe_complete(a.job, out);
-    }
-
-    /// A trusted result settles a dispute: results that agree with it are valid,
-    /// the others incorrect; the task's result becomes the first valid one.
-    pub(super) fn arbitrate(&mut self, job: JobId, task: u32, arbiter: AttemptId, out: &mut Vec<Event>) {
-        let j = &self.jobs[job.0 as usize];
-        let app = application(&j.spec.application).expect("checked at submission");
-        let t = &j.tasks[task as usize];
-        let truth = &t.results.iter().find(|r| r.attempt == arbiter).expect("just pushed").meta;
-        let verdicts: Vec<(AttemptId, Verdict)> = t
-            .results
-            .iter()
-            .filter(|r| r.verdict != Verdict::Incorrect)
-            .map(|r| (r.attempt, if app.agree(&r.meta, truth) { Verdict::Valid } else { Verdict::Incorrect }))
-            .collect();
-        let first_valid = verdicts.iter().find(|(_, v)| *v == Verdict::Valid).map(|(a, _)| *a).unwrap_or(arbiter);
-        for (a, v) in verdicts {
-            self.set_verdict(job, task, a, v, out);
-        }
-        let j = &mut self.jobs[job.0 as usize];
-        let t = &mut j.tasks[task as usize];
-        t.disputed = false;
-        j.disputes -= 1;
-        if t.accepted != Some(first_valid) {
-            t.accepted = Some(first_valid);
-            out.push(Event::TaskValidated { job, task, attempt: first_valid });
+            Touch::Late => {
+                let a = self.finish_attempt(attempt).expect("checked before");
+                let device = a.device;
+                self.failed(a, attempt, AttemptState::Stale, out);
+                if !beat {
+                    out.push(Event::LateReport { attempt, device });
+                }
+                false
+            }
         }
     }
 
-    /// Records a result's verdict once, and its outcome on the device's history.
-    pub(super) fn set_verdict(&mut self, job: JobId, task: u32, attempt: AttemptId, v: Verdict, out: &mut Vec<Event>) {
-        let t = &mut self.jobs[job.0 as usize].tasks[task as usize];
-        let r = t.results.iter_mut().find(|r| r.attempt == attempt).expect("a result of the task");
-        if r.verdict == v {
+    pub(super) fn heartbeat(&mut self, attempt: AttemptId, out: &mut Vec<Event>) {
+        self.on_time(attempt, true, out);
+    }
+
+    pub(super) fn report_error(&mut self, attempt: AttemptId, out: &mut Vec<Event>) {
+        if self.on_time(attempt, false, out) {
+            let a = self.finish_attempt(attempt).expect("checked before");
+            self.failed(a, attempt, AttemptState::Failed, out);
+        }
+    }
+
+    pub(super) fn report_result(&mut self, attempt: AttemptId, meta: &ResultMeta, out: &mut Vec<Event>) {
+        if !self.on_time(attempt, false, out) {
             return;
         }
-        let was = core::mem::replace(&mut r.verdict, v);
-        let (device, delayed) = (r.device, r.delayed);
-        if was == Verdict::Pending {
-            let outcome = Outcome { failed: false, delayed, incorrect: v == Verdict::Incorrect };
-            self.record(device, outcome);
-        } else if v == Verdict::Incorrect {
-            // A result accepted earlier lost the trusted comparison.
-            self.record(device, Outcome { failed: false, delayed, incorrect: true });
+        let a = self.finish_attempt(attempt).expect("checked before");
+        let app = self.app(a.job);
+        let j = &self.jobs[a.job];
+        if app.check(&j.chunks[a.task as usize], meta).is_err() {
+            // A malformed result: an incorrect outcome, attributed like a failure.
+            self.failed(a, attempt, AttemptState::Incorrect, out);
+            return;
         }
-        let state = if v == Verdict::Valid { AttemptState::Completed } else { AttemptState::Incorrect };
-        out.push(Event::AttemptChanged { job, task, attempt, device, state });
+        let trusted = self.devices.entry(a.device).state.trusted;
+        let quorum = self.cfg.quorum;
+        let t = &mut self.jobs[a.job].tasks[a.task as usize];
+        t.results.push(Report { attempt, device: a.device, meta: meta.clone(), delayed: a.delayed });
+        if a.kind == CopyKind::Arbiter {
+            t.arbiter = false;
+        }
+        match t.decide(app, trusted, quorum) {
+            Some(d) => self.finalize(a.job, a.task, d, out),
+            None => self.progress(a.job, a.task, out),
+        }
     }
 
-    pub(super) fn record(&mut self, device: DeviceId, outcome: Outcome) {
-        self.devices[device.0 as usize].state.faults.push(outcome);
-    }
-
-    /// The task validated: the failures it saw were the workers'.
-    pub(super) fn blame(&mut self, job: JobId, task: u32) {
-        let blame = core::mem::take(&mut self.jobs[job.0 as usize].tasks[task as usize].blame);
+    /// A task's verdict is final: results that agree with the truth are valid, the
+    /// others incorrect (one outcome each on their devices), failures seen on the
+    /// way are the workers', the bounty is paid to the valid results, and the
+    /// task's other copies are withdrawn (queued) or cancelled (running).
+    fn finalize(&mut self, job: JobId, task: u32, d: Decision, out: &mut Vec<Event>) {
+        let app = self.app(job);
+        let j = &mut self.jobs[job];
+        let t = &mut j.tasks[task as usize];
+        let results = t.results.take();
+        let truth = &results.iter().nth(d.truth).expect("the deciding result").meta;
+        let agrees = |r: &Report| app.agree(&r.meta, truth);
+        let attempt = results.iter().find(|r| agrees(r)).expect("the truth agrees with itself").attempt;
+        let valid = results.iter().filter(|r| agrees(r)).count();
+        t.verdict = Some(Verdict { attempt, unverified: d.unverified });
+        (t.queued, t.rescue, t.arbiter) = (0, 0, false);
+        t.tried = Few::default();
+        let cancel = t.running.take();
+        let blame = core::mem::take(&mut t.blame);
+        j.open_tasks -= 1;
+        j.unverified += u32::from(d.unverified);
+        let each = j.account.settle(task as usize, valid);
+        out.push(Event::TaskValidated { job, task, attempt, valid: valid as u32, unverified: d.unverified });
+        for r in results.iter() {
+            let ok = agrees(r);
+            let outcome = Outcome { failed: false, delayed: r.delayed, incorrect: !ok };
+            self.devices.entry_mut(r.device).state.faults.push(outcome);
+            let state = if ok { AttemptState::Completed } else { AttemptState::Incorrect };
+            out.push(Event::AttemptChanged { job, task, attempt: r.attempt, device: r.device, state });
+            if ok && each > ByteChips::ZERO {
+                self.ledger.release(each);
+                self.ledger.pay(&self.devices.entry(r.device).owner, each);
+                out.push(Event::RewardCredited { device: r.device, job, task, amount: each });
+            }
+        }
         for (device, outcome) in blame {
-            self.record(device, outcome);
+            self.devices.entry_mut(device).state.faults.push(outcome);
         }
+        for attempt in cancel {
+            if let Some(a) = self.finish_attempt(attempt) {
+                out.push(Event::AttemptChanged {
+                    job,
+                    task,
+                    attempt,
+                    device: a.device,
+                    state: AttemptState::Cancelled,
+                });
+            }
+        }
+        self.maybe_complete(job, out);
     }
 }

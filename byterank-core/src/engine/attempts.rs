@@ -1,0 +1,271 @@
+//! Attempts and their timers (spec §11, timing): every running copy of a task,
+//! its heartbeats, and the three deadlines that end it: T1 (delayed), T2 (stale)
+//! and the hard `max_attempt` deadline.
+//!
+//! The deadlines hold at every command that concerns an attempt ([`Attempts::touch`])
+//! as well as at ticks ([`Attempts::pop_due`]), so a result that arrives after T2
+//! is late whether or not a tick came between.
+
+use alloc::collections::BTreeSet;
+use alloc::vec::Vec;
+
+use super::command::{AttemptId, DeviceId, JobId};
+use crate::time::Timestamp;
+
+/// How a copy came to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub(super) enum CopyKind {
+    /// A copy of the plan, from a pool queue.
+    Planned,
+    /// A copy issued through the rescue queue: a replacement, or an extra copy
+    /// towards a majority.
+    Rescue,
+    /// A trusted device's copy that settles a disagreement.
+    Arbiter,
+}
+
+/// One running attempt.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub(super) struct Attempt {
+    pub job: JobId,
+    pub task: u32,
+    pub replica: u32,
+    pub device: DeviceId,
+    pub kind: CopyKind,
+    pub started: Timestamp,
+    pub last_beat: Timestamp,
+    pub delayed: bool,
+    /// The deadline under which the attempt sits in the timers.
+    timer: Timestamp,
+}
+
+/// The timing rules, from the engine configuration.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) struct Deadlines {
+    pub t1_ms: i64,
+    pub t2_ms: i64,
+    pub max_ms: i64,
+}
+
+impl Deadlines {
+    fn late(&self, a: &Attempt, now: Timestamp) -> bool {
+        now >= a.last_beat.add_millis(self.t2_ms) || now >= a.started.add_millis(self.max_ms)
+    }
+
+    fn next(&self, a: &Attempt) -> Timestamp {
+        let beat = a.last_beat.add_millis(if a.delayed { self.t2_ms } else { self.t1_ms });
+        beat.min(a.started.add_millis(self.max_ms))
+    }
+}
+
+/// What a heartbeat or a report finds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Touch {
+    /// The attempt is alive.
+    Alive,
+    /// Alive, but T1 passed without a heartbeat: it is delayed from now on.
+    Delayed,
+    /// T2 or the hard deadline passed: the attempt is stale.
+    Late,
+}
+
+/// A deadline that fired at a tick.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Due {
+    /// T1 passed: the attempt is delayed.
+    Delayed,
+    /// T2 or the hard deadline passed: the attempt is stale (still in the books).
+    Stale,
+}
+
+/// Every running attempt, and one timer each.
+///
+/// Attempts live in a slab: a handle is a slot and the slot's generation
+/// (`generation << 32 | slot`), so lookups take no tree walk and a handle is never
+/// given twice. Freed slots are reused last-freed first, which keeps the order of
+/// handles a function of the commands alone.
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub(super) struct Attempts {
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    running: usize,
+    /// One deadline per running attempt. Heartbeats do not move it (that would
+    /// cost a tree update per heartbeat); when it fires it is checked against the
+    /// attempt's last heartbeat and set again if that moved.
+    timers: BTreeSet<(Timestamp, AttemptId)>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+struct Slot {
+    /// The generation of the slot's current (or last) attempt.
+    generation: u32,
+    attempt: Option<Attempt>,
+}
+
+fn split(id: AttemptId) -> (usize, u32) {
+    ((id.0 & 0xFFFF_FFFF) as usize, (id.0 >> 32) as u32)
+}
+
+impl Attempts {
+    /// Starts an attempt at `now`.
+    pub fn start(
+        &mut self,
+        (job, task, replica): (JobId, u32, u32),
+        device: DeviceId,
+        kind: CopyKind,
+        now: Timestamp,
+        d: &Deadlines,
+    ) -> AttemptId {
+        let slot = match self.free.pop() {
+            Some(s) => {
+                let slot = &mut self.slots[s as usize];
+                slot.generation += 1;
+                s
+            }
+            None => {
+                self.slots.push(Slot::default());
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let id = AttemptId(u64::from(self.slots[slot as usize].generation) << 32 | u64::from(slot));
+        let mut a =
+            Attempt { job, task, replica, device, kind, started: now, last_beat: now, delayed: false, timer: now };
+        a.timer = d.next(&a);
+        self.timers.insert((a.timer, id));
+        self.slots[slot as usize].attempt = Some(a);
+        self.running += 1;
+        id
+    }
+
+    pub fn get(&self, id: AttemptId) -> Option<&Attempt> {
+        let (slot, generation) = split(id);
+        let s = self.slots.get(slot)?;
+        s.attempt.as_ref().filter(|_| s.generation == generation)
+    }
+
+    fn get_mut(&mut self, id: AttemptId) -> Option<&mut Attempt> {
+        let (slot, generation) = split(id);
+        let s = self.slots.get_mut(slot)?;
+        s.attempt.as_mut().filter(|_| s.generation == generation)
+    }
+
+    /// Whether this handle was ever given (running or ended).
+    pub fn issued(&self, id: AttemptId) -> bool {
+        let (slot, generation) = split(id);
+        self.slots.get(slot).is_some_and(|s| generation <= s.generation)
+    }
+
+    pub fn len(&self) -> usize {
+        self.running
+    }
+
+    /// Takes an attempt off the books.
+    pub fn finish(&mut self, id: AttemptId) -> Option<Attempt> {
+        self.get(id)?;
+        let (slot, _) = split(id);
+        let a = self.slots[slot].attempt.take().expect("just found");
+        self.free.push(slot as u32);
+        self.running -= 1;
+        self.timers.remove(&(a.timer, id));
+        Some(a)
+    }
+
+    /// Applies the deadlines at a command concerning the attempt; a heartbeat
+    /// (`beat`) then moves its last sign of life to `now`.
+    pub fn touch(&mut self, id: AttemptId, now: Timestamp, beat: bool, d: &Deadlines) -> Touch {
+        let Some(a) = self.get_mut(id) else { return Touch::Late };
+        if d.late(a, now) {
+            return Touch::Late;
+        }
+        let newly = !a.delayed && now >= a.last_beat.add_millis(d.t1_ms);
+        a.delayed |= newly;
+        if beat {
+            a.last_beat = now;
+        }
+        if newly {
+            Touch::Delayed
+        } else {
+            Touch::Alive
+        }
+    }
+
+    /// The next attempt whose deadline passed by `now`, if any. Timers that a
+    /// heartbeat moved are set again on the way.
+    pub fn pop_due(&mut self, now: Timestamp, d: &Deadlines) -> Option<(AttemptId, Due)> {
+        while let Some(&(deadline, id)) = self.timers.first() {
+            if deadline > now {
+                return None;
+            }
+            self.timers.pop_first();
+            let a = self.get_mut(id).expect("every timer has its attempt");
+            let due = if d.late(a, now) {
+                Some(Due::Stale)
+            } else if !a.delayed && now >= a.last_beat.add_millis(d.t1_ms) {
+                a.delayed = true;
+                Some(Due::Delayed)
+            } else {
+                None
+            };
+            if due != Some(Due::Stale) {
+                a.timer = d.next(a);
+            }
+            // A stale attempt keeps its timer until the caller finishes it.
+            let timer = a.timer;
+            self.timers.insert((timer, id));
+            if let Some(due) = due {
+                return Some((id, due));
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const D: Deadlines = Deadlines { t1_ms: 60, t2_ms: 180, max_ms: 1_000 };
+
+    #[test]
+    fn t1_delays_t2_stales_and_heartbeats_move_both() {
+        let mut at = Attempts::default();
+        let id = at.start((JobId(0), 0, 0), DeviceId(0), CopyKind::Planned, Timestamp(0), &D);
+        assert_eq!(at.pop_due(Timestamp(59), &D), None);
+        assert_eq!(at.pop_due(Timestamp(60), &D), Some((id, Due::Delayed)));
+        assert_eq!(at.touch(id, Timestamp(100), true, &D), Touch::Alive, "already delayed");
+        assert_eq!(at.pop_due(Timestamp(279), &D), None, "the heartbeat at 100 moved T2 to 280");
+        assert_eq!(at.pop_due(Timestamp(280), &D), Some((id, Due::Stale)));
+        assert!(at.finish(id).is_some());
+        assert!(at.timers.is_empty());
+        // The slot is reused under a new generation: the old handle stays ended.
+        let next = at.start((JobId(0), 1, 0), DeviceId(0), CopyKind::Planned, Timestamp(300), &D);
+        assert_ne!(next, id);
+        assert!(at.issued(id) && at.get(id).is_none() && at.get(next).is_some());
+        assert!(!at.issued(AttemptId(7)), "never given");
+    }
+
+    #[test]
+    fn the_hard_deadline_holds_however_many_heartbeats() {
+        let mut at = Attempts::default();
+        let id = at.start((JobId(0), 0, 0), DeviceId(0), CopyKind::Planned, Timestamp(0), &D);
+        for t in (0..1_000).step_by(50) {
+            assert_ne!(at.touch(id, Timestamp(t), true, &D), Touch::Late);
+        }
+        assert_eq!(at.touch(id, Timestamp(1_000), true, &D), Touch::Late);
+        assert_eq!(at.pop_due(Timestamp(1_000), &D), Some((id, Due::Stale)));
+    }
+
+    #[test]
+    fn a_report_after_t1_is_delayed_and_after_t2_late_without_a_tick() {
+        let mut at = Attempts::default();
+        let a = at.start((JobId(0), 0, 0), DeviceId(0), CopyKind::Planned, Timestamp(0), &D);
+        let b = at.start((JobId(0), 1, 0), DeviceId(0), CopyKind::Planned, Timestamp(0), &D);
+        assert_eq!(at.touch(a, Timestamp(61), false, &D), Touch::Delayed);
+        assert_eq!(at.touch(b, Timestamp(200), false, &D), Touch::Late);
+    }
+}
