@@ -168,7 +168,9 @@ pub fn check_device(d: &Device, job: &JobSpec, chunk_bytes: Option<u64>) -> Resu
     check_traits(&t, job, chunk_bytes, version_ok)
 }
 
-fn traits_of(d: &Device, version: u16) -> Traits {
+/// What eligibility reads of one device; `version` is its index among the app
+/// versions of an [`EligibilityIndex`] (any value where none is kept).
+pub(crate) fn traits_of(d: &Device, version: u16) -> Traits {
     Traits {
         data_left_mb: d.worker.as_ref().map_or(f64::INFINITY, WorkerPrefs::data_left_mb),
         version,
@@ -180,7 +182,8 @@ fn traits_of(d: &Device, version: u16) -> Traits {
     }
 }
 
-fn check_traits(
+/// The checks of [`check`] on traits, with the app version judged by `version_ok`.
+pub(crate) fn check_traits(
     t: &Traits,
     job: &JobSpec,
     chunk_bytes: Option<u64>,

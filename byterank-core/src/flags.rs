@@ -89,6 +89,11 @@ impl Flags {
         self.0 |= 1 << f as u8;
     }
 
+    /// Removes a flag.
+    pub fn remove(&mut self, f: Flag) {
+        self.0 &= !(1 << f as u8);
+    }
+
     /// Whether a flag is raised.
     pub fn contains(self, f: Flag) -> bool {
         self.0 >> f as u8 & 1 == 1
@@ -133,6 +138,16 @@ impl Default for FlagConfig {
 
 /// The flags a device raises at `now`.
 pub fn flags(d: &Device, now: Timestamp, cfg: &FlagConfig) -> Flags {
+    let mut f = state_flags(d, cfg);
+    if d.worker.as_ref().is_some_and(|w| !w.available_at(now)) {
+        f.insert(Flag::OutsideSchedule);
+    }
+    f
+}
+
+/// The flags a device raises whatever the time: all but `outside_schedule`, which
+/// only a worker schedule can raise.
+pub fn state_flags(d: &Device, cfg: &FlagConfig) -> Flags {
     let mut f = Flags::NONE;
     if d.online == Some(false) {
         f.insert(Flag::Disconnected);
@@ -147,9 +162,6 @@ pub fn flags(d: &Device, now: Timestamp, cfg: &FlagConfig) -> Flags {
         f.insert(Flag::HighTemperature);
     }
     if let Some(w) = &d.worker {
-        if !w.available_at(now) {
-            f.insert(Flag::OutsideSchedule);
-        }
         if !w.allows(d.connection) {
             f.insert(Flag::NetworkNotAllowed);
         }

@@ -94,6 +94,13 @@ pub mod reward;
 pub mod time;
 pub mod worker;
 
+pub use application::{Application, Chunk, ResultMeta};
+pub use device::Device;
+pub use engine::{
+    AttemptId, AttemptState, Command, CommandKind, DeviceId, Engine, EngineConfig, EngineError, Event, JobId, JobStatus,
+};
 pub use grid::{Grid, GridSnapshot};
+pub use job::JobSpec;
 pub use rank::{RankEntry, Ranking};
+pub use reward::ByteChips;
 pub use time::Timestamp;

@@ -515,6 +515,48 @@ fn a_device_leaving_with_two_tasks_abandons_both_without_failing_the_job() {
 }
 
 #[test]
+fn an_embedder_registers_its_own_application() {
+    struct Echo;
+    impl byterank_core::application::Application for Echo {
+        fn name(&self) -> &'static str {
+            "echo"
+        }
+        fn split(&self, job: &JobSpec) -> Result<Vec<Chunk>, byterank_core::application::ApplicationError> {
+            let n = job.work()?.sizes.len() as u32;
+            Ok((0..n).map(|i| Chunk { index: i, offset: u64::from(i), len: 1 }).collect())
+        }
+        fn check(&self, _: &Chunk, _: &ResultMeta) -> Result<(), byterank_core::application::IntegrityError> {
+            Ok(())
+        }
+    }
+    static ECHO: Echo = Echo;
+    let (mut t, d) = T::new(&[false; 2]);
+    let mut spec = job("e", 1);
+    spec.application = "echo".into();
+    let err = t.apply(CommandKind::SubmitJob { job: spec.clone(), user: "u".into() }).unwrap_err();
+    assert_eq!(err.to_string(), "job `e`: unknown application `echo` (known: synthetic, gzip)");
+    t.engine.register_application(&ECHO);
+    t.submit(spec);
+    let (task, a) = t.pull(d[0]).unwrap();
+    let done = t.ok(CommandKind::ReportResult { device: d[0], attempt: a, result: ResultMeta::default() });
+    assert!(has(&done, |e| matches!(e, Event::JobCompleted { .. })), "task {task}: {done:?}");
+}
+
+#[test]
+fn errors_name_the_job_once() {
+    let (mut t, _) = T::new(&[false; 2]);
+    let mut gz = job("bad", 1);
+    gz.application = "gzip".into();
+    let err = t.apply(CommandKind::SubmitJob { job: gz, user: "u".into() }).unwrap_err().to_string();
+    assert_eq!(err.matches("job `bad`").count(), 1, "{err}");
+    let mut huge = job("big", 20_000_000);
+    huge.price_chips = ByteChips(1);
+    let err = t.apply(CommandKind::SubmitJob { job: huge, user: "u".into() }).unwrap_err().to_string();
+    assert_eq!(err.matches("job `big`").count(), 1, "{err}");
+    assert!(err.contains("10000000"), "names the limit: {err}");
+}
+
+#[test]
 fn a_refused_submission_leaves_the_clock_alone() {
     let (mut t, d) = T::new(&[false; 2]);
     let start = t.now;

@@ -10,8 +10,9 @@ use alloc::vec::Vec;
 use super::command::{AttemptId, DeviceId};
 use super::error::EngineError;
 use crate::device::Device;
-use crate::eligibility::check_device;
-use crate::flags::{flags, FlagConfig, Flags};
+use crate::eligibility::{check_traits, traits_of, Traits};
+use crate::fault::Outcome;
+use crate::flags::{flags, state_flags, Flag, FlagConfig, Flags};
 use crate::job::JobSpec;
 use crate::time::Timestamp;
 
@@ -29,12 +30,38 @@ pub(super) struct DeviceEntry {
     pub last_task: Option<Timestamp>,
 }
 
+/// What every pull and report reads of a device, packed apart from the full
+/// record so that those commands touch one small line per device, not the
+/// scattered fields of a `Device`. Recomputed whenever the record changes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub(super) struct Hot {
+    pub live: bool,
+    pub held: u32,
+    /// Flags of the state alone (no schedule).
+    flags: Flags,
+    /// A worker block: the schedule flag must be read at the time of asking.
+    scheduled: bool,
+    traits: Traits,
+}
+
 /// Every device ever registered, by dense handle.
 #[derive(Clone, Debug, Default, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub(super) struct Devices {
     entries: Vec<DeviceEntry>,
+    hot: Vec<Hot>,
     names: BTreeMap<String, DeviceId>,
+}
+
+fn hot_of(e: &DeviceEntry, cfg: &FlagConfig) -> Hot {
+    Hot {
+        live: e.live,
+        held: e.held.len() as u32,
+        flags: state_flags(&e.state, cfg),
+        scheduled: e.state.worker.is_some(),
+        traits: traits_of(&e.state, 0),
+    }
 }
 
 impl Devices {
@@ -47,8 +74,61 @@ impl Devices {
         &self.entries[id.0 as usize]
     }
 
-    pub fn entry_mut(&mut self, id: DeviceId) -> &mut DeviceEntry {
+    fn entry_mut(&mut self, id: DeviceId) -> &mut DeviceEntry {
         &mut self.entries[id.0 as usize]
+    }
+
+    /// Whether the operator trusts the device.
+    pub fn trusted(&self, id: DeviceId) -> bool {
+        self.hot[id.0 as usize].traits.trusted
+    }
+
+    pub fn hot(&self, id: DeviceId) -> &Hot {
+        &self.hot[id.0 as usize]
+    }
+
+    fn rehot(&mut self, id: DeviceId, cfg: &FlagConfig) {
+        self.hot[id.0 as usize] = hot_of(&self.entries[id.0 as usize], cfg);
+    }
+
+    /// The device starts an attempt.
+    pub fn hold(&mut self, id: DeviceId, attempt: AttemptId, now: Timestamp) {
+        let e = &mut self.entries[id.0 as usize];
+        e.held.push(attempt);
+        e.last_task = Some(now);
+        self.hot[id.0 as usize].held += 1;
+    }
+
+    /// An attempt the device held ended.
+    pub fn release(&mut self, id: DeviceId, attempt: AttemptId) {
+        let e = &mut self.entries[id.0 as usize];
+        if let Some(i) = e.held.iter().position(|&h| h == attempt) {
+            e.held.remove(i);
+            self.hot[id.0 as usize].held -= 1;
+        }
+    }
+
+    /// Appends an outcome to the device's history (only the fault flag can
+    /// change).
+    pub fn record(&mut self, id: DeviceId, outcome: Outcome, cfg: &FlagConfig) {
+        let faults = &mut self.entries[id.0 as usize].state.faults;
+        faults.push(outcome);
+        let flags = &mut self.hot[id.0 as usize].flags;
+        match cfg.fault_policy.flags(faults) {
+            true => flags.insert(Flag::RepeatedFailures),
+            false => flags.remove(Flag::RepeatedFailures),
+        }
+    }
+
+    /// Clears the device's history (the operator reviewed it).
+    pub fn reset_history(&mut self, id: DeviceId, cfg: &FlagConfig) {
+        self.entry_mut(id).state.faults.reset();
+        self.rehot(id, cfg);
+    }
+
+    /// Sets the device's lottery outcome.
+    pub fn set_lottery(&mut self, id: DeviceId, won: bool) {
+        self.entry_mut(id).state.lottery_winner = won;
     }
 
     pub fn handle(&self, id: &str) -> Option<DeviceId> {
@@ -60,12 +140,12 @@ impl Devices {
         self.entries.len()
     }
 
-    /// A live device, or why not.
-    pub fn live(&self, id: DeviceId) -> Result<&DeviceEntry, EngineError> {
-        match self.get(id) {
+    /// Whether a device is live, or why not.
+    pub fn live(&self, id: DeviceId) -> Result<(), EngineError> {
+        match self.hot.get(id.0 as usize) {
             None => Err(EngineError::UnknownDevice(id)),
-            Some(e) if !e.live => Err(EngineError::DeviceRemoved(id)),
-            Some(e) => Ok(e),
+            Some(h) if !h.live => Err(EngineError::DeviceRemoved(id)),
+            Some(_) => Ok(()),
         }
     }
 
@@ -85,7 +165,7 @@ impl Devices {
     /// Registers a device (checked). A device seen before gets its handle back with
     /// its trust and history; a new one starts untrusted with an empty history,
     /// whatever it claims.
-    pub fn register(&mut self, device: &Device, owner: &str, now: Timestamp) -> DeviceId {
+    pub fn register(&mut self, device: &Device, owner: &str, now: Timestamp, cfg: &FlagConfig) -> DeviceId {
         let mut state = device.clone();
         state.lottery_winner = false;
         state.hours_since_last_task = None;
@@ -93,25 +173,23 @@ impl Devices {
             let e = self.entry_mut(id);
             keep_owned(&mut state, &e.state);
             (e.state, e.owner, e.live) = (state, owner.into(), true);
+            self.rehot(id, cfg);
             return id;
         }
         state.trusted = false;
         state.faults = Default::default();
         let id = DeviceId(self.entries.len() as u32);
         self.names.insert(state.id.clone(), id);
-        self.entries.push(DeviceEntry {
-            state,
-            owner: owner.into(),
-            live: true,
-            held: Vec::new(),
-            registered: now,
-            last_task: None,
-        });
+        let entry =
+            DeviceEntry { state, owner: owner.into(), live: true, held: Vec::new(), registered: now, last_task: None };
+        self.hot.push(hot_of(&entry, cfg));
+        self.entries.push(entry);
         id
     }
 
     pub fn check_update(&self, id: DeviceId, state: &Device) -> Result<(), EngineError> {
-        let known = &self.live(id)?.state.id;
+        self.live(id)?;
+        let known = &self.entry(id).state.id;
         if &state.id != known {
             return Err(EngineError::IdChanged(id, known.clone()));
         }
@@ -119,11 +197,12 @@ impl Devices {
     }
 
     /// Takes a device's report, keeping what the engine owns.
-    pub fn update(&mut self, id: DeviceId, state: &Device) {
+    pub fn update(&mut self, id: DeviceId, state: &Device, cfg: &FlagConfig) {
         let e = self.entry_mut(id);
         let mut next = state.clone();
         keep_owned(&mut next, &e.state);
         e.state = next;
+        self.rehot(id, cfg);
     }
 
     /// Marks a device gone, keeping only its id, trust, history and owner (results
@@ -132,27 +211,45 @@ impl Devices {
     pub fn remove(&mut self, id: DeviceId) -> Vec<AttemptId> {
         let e = self.entry_mut(id);
         e.live = false;
-        let id = core::mem::take(&mut e.state.id);
-        e.state = Device { trusted: e.state.trusted, faults: e.state.faults, ..Device::new(id) };
-        core::mem::take(&mut e.held)
+        let name = core::mem::take(&mut e.state.id);
+        e.state = Device { trusted: e.state.trusted, faults: e.state.faults, ..Device::new(name) };
+        let held = core::mem::take(&mut e.held);
+        let hot = &mut self.hot[id.0 as usize];
+        (hot.live, hot.held) = (false, 0);
+        held
     }
 
-    pub fn set_trust(&mut self, id: DeviceId, trusted: bool) {
+    pub fn set_trust(&mut self, id: DeviceId, trusted: bool, cfg: &FlagConfig) {
         self.entry_mut(id).state.trusted = trusted;
+        self.rehot(id, cfg);
     }
 
     /// The flags a device raises now, from its current state.
     pub fn flags_now(&self, id: DeviceId, now: Timestamp, cfg: &FlagConfig) -> Flags {
-        flags(&self.entry(id).state, now, cfg)
+        let hot = self.hot(id);
+        if hot.scheduled {
+            flags(&self.entry(id).state, now, cfg)
+        } else {
+            hot.flags
+        }
     }
 
     /// Whether the device's current state meets a job's requirements.
     pub fn may_run(&self, id: DeviceId, job: &JobSpec, chunk_bytes: Option<u64>) -> bool {
-        check_device(&self.entry(id).state, job, chunk_bytes).is_ok()
+        let version_ok = || match (&job.requirements.app_version, self.entry(id).state.app_version.as_deref()) {
+            (None, _) => true,
+            (Some(req), Some(v)) => semver::Version::parse(v).is_ok_and(|v| req.matches(&v)),
+            (Some(_), None) => false,
+        };
+        check_traits(&self.hot(id).traits, job, chunk_bytes, version_ok).is_ok()
     }
 
-    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut DeviceEntry> {
-        self.entries.iter_mut()
+    /// Sets every device's hours since its last task (or registration) to `now`.
+    pub fn stamp_hours(&mut self, now: Timestamp) {
+        for e in &mut self.entries {
+            let since = e.last_task.unwrap_or(e.registered);
+            e.state.hours_since_last_task = Some((now.millis() - since.millis()) as f64 / crate::time::HOUR_MS as f64);
+        }
     }
 }
 

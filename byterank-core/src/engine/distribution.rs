@@ -7,15 +7,14 @@ use super::*;
 impl<Q: TaskQueue> Engine<Q> {
     pub(super) fn pull(&mut self, device: DeviceId, out: &mut Vec<Event>) {
         let rank = self.rank(device);
-        let e = self.devices.entry(device);
         if rank == 0
-            || e.held.len() >= self.cfg.in_hand
+            || self.devices.hot(device).held as usize >= self.cfg.in_hand
             || self.devices.flags_now(device, self.now, &self.cfg.index.flags).any()
         {
             out.push(Event::NoTask { device });
             return;
         }
-        let trusted = e.state.trusted;
+        let trusted = self.devices.trusted(device);
         let fast_trusted = trusted && rank <= self.snapshot.best;
         let patience = self.now.add_millis(-self.cfg.rescue_wait_ms);
         let taken = {
@@ -120,9 +119,7 @@ impl<Q: TaskQueue> Engine<Q> {
         if kind == CopyKind::Arbiter {
             t.arbiter = true;
         }
-        let dev = self.devices.entry_mut(device);
-        dev.held.push(attempt);
-        dev.last_task = Some(self.now);
+        self.devices.hold(device, attempt, self.now);
         let rescue = kind != CopyKind::Planned;
         out.push(Event::TaskAssigned { job, task, replica, device, attempt, rescue });
     }
@@ -130,7 +127,7 @@ impl<Q: TaskQueue> Engine<Q> {
     /// Takes a running attempt off the books: its device's hands and its task.
     pub(super) fn finish_attempt(&mut self, attempt: AttemptId) -> Option<Attempt> {
         let a = self.attempts.finish(attempt)?;
-        self.devices.entry_mut(a.device).held.retain(|&h| h != attempt);
+        self.devices.release(a.device, attempt);
         let j = &mut self.jobs[a.job];
         j.running -= 1;
         if let Some(t) = j.tasks.get_mut(a.task as usize) {

@@ -64,10 +64,10 @@ pub enum EngineError {
     #[error("job `{0}` was already submitted: job ids are unique")]
     DuplicateJob(String),
     /// The job names an application the engine does not have.
-    #[error("job `{0}`: unknown application `{1}` (known: synthetic, gzip)")]
-    UnknownApplication(String, String),
-    /// The application cannot split the job's input.
-    #[error("job `{0}`: {1}")]
+    #[error("job `{0}`: unknown application `{1}` (known: {2})")]
+    UnknownApplication(String, String, String),
+    /// The application cannot split the job's input (the message names the job).
+    #[error("{1}")]
     Application(String, ApplicationError),
     /// The job cannot be planned.
     #[error(transparent)]

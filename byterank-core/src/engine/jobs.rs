@@ -21,8 +21,9 @@ impl<Q: TaskQueue> Engine<Q> {
         if !self.ledger.can_charge(spec.price_chips) {
             return Err(EngineError::LedgerFull(spec.id.clone()));
         }
-        let app = application(&spec.application)
-            .ok_or_else(|| EngineError::UnknownApplication(spec.id.clone(), spec.application.clone()))?;
+        let app = self.apps.get(&spec.application).ok_or_else(|| {
+            EngineError::UnknownApplication(spec.id.clone(), spec.application.clone(), self.apps.names())
+        })?;
         let work = spec.work().map_err(crate::plan::PlanError::from)?;
         let chunks = app.split(spec).map_err(|e| EngineError::Application(spec.id.clone(), e))?;
         let ranking = self.stale_ranking.then(|| self.rank_at(at));
@@ -145,7 +146,7 @@ impl<Q: TaskQueue> Engine<Q> {
         let user = j.user.clone();
         let results: Vec<AttemptId> = match status {
             JobStatus::Completed => {
-                let app = application(&j.spec.application).expect("checked at submission");
+                let app = self.apps.get(&j.spec.application).expect("checked at submission");
                 app.assembly_order(&j.chunks)
                     .into_iter()
                     .map(|c| j.tasks[c as usize].verdict.expect("every task has its verdict").attempt)

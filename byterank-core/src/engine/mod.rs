@@ -10,7 +10,7 @@
 //! The life of a job:
 //!
 //! 1. [`CommandKind::SubmitJob`]: the job is split into chunks by its
-//!    [`Application`](crate::application::Application), planned over the current
+//!    [`Application`], planned over the current
 //!    ranking ([`plan_job`]), its copies dealt to one queue per capacity pool (never
 //!    more copies of a task in a pool than it has devices), and its price charged
 //!    into escrow.
@@ -38,7 +38,50 @@
 //! Every 30 s of engine time the ranking is refreshed from the devices' states; a
 //! running job is re-planned only when its pools changed, its queued copies
 //! keeping their pools; once a day the lottery is drawn.
+//!
+//! # Example
+//!
+//! Two devices run a two-task job at r = 2: every task's two copies agree, so
+//! every verdict is final and the job completes.
+//!
+//! ```
+//! use byterank_core::application::{Chunk, Synthetic};
+//! use byterank_core::device::Device;
+//! use byterank_core::engine::{Command, CommandKind, Engine, Event};
+//! use byterank_core::job::{JobSpec, ReplicationGoal};
+//! use byterank_core::time::Timestamp;
+//!
+//! let mut engine = Engine::default();
+//! let at = Timestamp::parse_rfc3339("2026-11-26T03:00:00Z")?;
+//! let mut out = Vec::new();
+//! let mut apply = |engine: &mut Engine, kind| {
+//!     out.clear();
+//!     engine.apply(&Command { at, kind }, &mut out).map(|()| out.clone())
+//! };
+//! let mut devices = Vec::new();
+//! for id in ["laptop", "phone"] {
+//!     let events = apply(&mut engine, CommandKind::RegisterDevice { device: Device::new(id), owner: id.into() })?;
+//!     let [Event::DeviceRegistered { device, .. }] = events[..] else { unreachable!() };
+//!     devices.push(device);
+//! }
+//! let mut job = JobSpec::new("hello", 2);
+//! job.replication = Some(ReplicationGoal::R(2.0));
+//! apply(&mut engine, CommandKind::SubmitJob { job, user: "alice".into() })?;
+//! let mut completed = false;
+//! for _ in 0..2 {
+//!     for &device in &devices {
+//!         let events = apply(&mut engine, CommandKind::Pull { device })?;
+//!         let Some(&Event::TaskAssigned { task, attempt, .. }) = events.first() else { continue };
+//!         let result = Synthetic::expected("hello", &Chunk { index: task, offset: u64::from(task), len: 1 });
+//!         let events = apply(&mut engine, CommandKind::ReportResult { device, attempt, result })?;
+//!         completed |= events.iter().any(|e| matches!(e, Event::JobCompleted { unverified: 0, .. }));
+//!     }
+//! }
+//! assert!(completed, "both tasks cross-checked by two agreeing copies");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
+mod applications;
 mod attempts;
 mod command;
 mod devices;
@@ -68,7 +111,7 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use crate::application::{application, Application, Chunk, ResultMeta};
+use crate::application::{Application, Chunk, ResultMeta};
 use crate::device::Device;
 use crate::fault::Outcome;
 use crate::flags::Flags;
@@ -80,6 +123,7 @@ use crate::plan::{job_pools, plan_job, JobPlan, PlanConfig};
 use crate::reward::{ByteChips, JobAccount};
 use crate::time::{Timestamp, DAY_MS, HOUR_MS};
 
+use applications::Applications;
 use attempts::{Attempt, Attempts, CopyKind, Deadlines, Due, Touch};
 use devices::Devices;
 use pool_queues::PoolQueues;
@@ -349,6 +393,9 @@ struct Snapshot {
 )]
 pub struct Engine<Q: TaskQueue = MemQueue> {
     cfg: EngineConfig,
+    /// The applications jobs may name (code, not state: not in snapshots).
+    #[cfg_attr(feature = "serde", serde(skip))]
+    apps: Applications,
     now: Timestamp,
     devices: Devices,
     jobs: Jobs<Q>,
@@ -398,6 +445,7 @@ impl<Q: TaskQueue> Engine<Q> {
         cfg.validate()?;
         Ok(Engine {
             cfg,
+            apps: Applications::default(),
             now: Timestamp::EPOCH,
             devices: Devices::default(),
             jobs: Jobs::default(),
@@ -412,6 +460,13 @@ impl<Q: TaskQueue> Engine<Q> {
             lottery_day: None,
             ledger: Ledger::default(),
         })
+    }
+
+    /// Adds an application jobs may name (or replaces the one of its name): the
+    /// built-ins are `synthetic` and `gzip`. Register yours again after restoring
+    /// a snapshot: the registry is code, not state.
+    pub fn register_application(&mut self, app: &'static dyn Application) {
+        self.apps.register(app);
     }
 
     /// The configuration.
@@ -509,20 +564,20 @@ impl<Q: TaskQueue> Engine<Q> {
         self.now = cmd.at;
         match &cmd.kind {
             CommandKind::RegisterDevice { device, owner } => {
-                let id = self.devices.register(device, owner, self.now);
+                let id = self.devices.register(device, owner, self.now, &self.cfg.index.flags);
                 self.stale_ranking = true;
                 out.push(Event::DeviceRegistered { device: id, id: device.id.clone() });
             }
             CommandKind::UpdateDevice { device, state } => {
-                self.devices.update(*device, state);
+                self.devices.update(*device, state, &self.cfg.index.flags);
                 self.stale_ranking = true;
             }
             CommandKind::SetTrust { device, trusted } => {
-                self.devices.set_trust(*device, *trusted);
+                self.devices.set_trust(*device, *trusted, &self.cfg.index.flags);
                 self.stale_ranking = true;
             }
             CommandKind::ResetHistory { device } => {
-                self.devices.entry_mut(*device).state.faults.reset();
+                self.devices.reset_history(*device, &self.cfg.index.flags);
                 self.stale_ranking = true;
             }
             CommandKind::RemoveDevice { device } => self.remove(*device, out),
@@ -560,9 +615,7 @@ impl<Q: TaskQueue> Engine<Q> {
             CommandKind::SetTrust { device, .. } | CommandKind::ResetHistory { device } => {
                 self.devices.get(*device).map(|_| ()).ok_or(EngineError::UnknownDevice(*device))
             }
-            CommandKind::RemoveDevice { device } | CommandKind::Pull { device } => {
-                self.devices.live(*device).map(|_| ())
-            }
+            CommandKind::RemoveDevice { device } | CommandKind::Pull { device } => self.devices.live(*device),
             CommandKind::SubmitJob { job, .. } => {
                 if self.job_names.contains_key(&job.id) {
                     return Err(EngineError::DuplicateJob(job.id.clone()));
@@ -607,7 +660,7 @@ impl<Q: TaskQueue> Engine<Q> {
     }
 
     fn app(&self, job: JobId) -> &'static dyn Application {
-        application(&self.jobs[job].spec.application).expect("checked at submission")
+        self.apps.get(&self.jobs[job].spec.application).expect("checked at submission")
     }
 }
 

@@ -35,7 +35,7 @@ impl<Q: TaskQueue> Engine<Q> {
         let seed = self.cfg.lottery_seed ^ (day as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         let mut winners = 0;
         for (&d, won) in order.iter().zip(draw(chances, seed)) {
-            self.devices.entry_mut(d).state.lottery_winner = won;
+            self.devices.set_lottery(d, won);
             winners += u32::from(won);
         }
         out.push(Event::LotteryDrawn { day, winners });
@@ -56,10 +56,7 @@ impl<Q: TaskQueue> Engine<Q> {
         self.next_refresh = self.now.add_millis(self.cfg.refresh_ms);
         self.stale_ranking = false;
         let now = self.now;
-        for e in self.devices.iter_mut() {
-            let since = e.last_task.unwrap_or(e.registered);
-            e.state.hours_since_last_task = Some((now.millis() - since.millis()) as f64 / HOUR_MS as f64);
-        }
+        self.devices.stamp_hours(now);
         let n = self.devices.count();
         let mut rank = alloc::vec![0u32; n];
         let mut flags = alloc::vec![Flags::NONE; n];

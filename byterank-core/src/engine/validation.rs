@@ -53,7 +53,7 @@ impl<Q: TaskQueue> Engine<Q> {
             self.failed(a, attempt, AttemptState::Incorrect, out);
             return;
         }
-        let trusted = self.devices.entry(a.device).state.trusted;
+        let trusted = self.devices.trusted(a.device);
         let quorum = self.cfg.quorum;
         let t = &mut self.jobs[a.job].tasks[a.task as usize];
         t.results.push(Report { attempt, device: a.device, meta: meta.clone(), delayed: a.delayed });
@@ -91,7 +91,7 @@ impl<Q: TaskQueue> Engine<Q> {
         for r in results.iter() {
             let ok = agrees(r);
             let outcome = Outcome { failed: false, delayed: r.delayed, incorrect: !ok };
-            self.devices.entry_mut(r.device).state.faults.push(outcome);
+            self.devices.record(r.device, outcome, &self.cfg.index.flags);
             let state = if ok { AttemptState::Completed } else { AttemptState::Incorrect };
             out.push(Event::AttemptChanged { job, task, attempt: r.attempt, device: r.device, state });
             if ok && each > ByteChips::ZERO {
@@ -101,7 +101,7 @@ impl<Q: TaskQueue> Engine<Q> {
             }
         }
         for (device, outcome) in blame {
-            self.devices.entry_mut(device).state.faults.push(outcome);
+            self.devices.record(device, outcome, &self.cfg.index.flags);
         }
         for attempt in cancel {
             if let Some(a) = self.finish_attempt(attempt) {
