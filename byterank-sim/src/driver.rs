@@ -26,6 +26,8 @@ pub enum Notice {
         copies: u32,
         /// The plan's probability of joint failure.
         pjf: f64,
+        /// Whether the plan met the job's bound on it.
+        achievable: bool,
     },
     /// A copy was given to a device.
     Assigned {
@@ -95,6 +97,8 @@ pub enum Notice {
         job: JobId,
         /// One attempt per task.
         results: Vec<AttemptId>,
+        /// Tasks decided by one untrusted result.
+        unverified: u32,
     },
     /// A job failed.
     JobFailed {
@@ -152,7 +156,9 @@ impl Driver {
         self.engine.apply(&cmd, &mut self.out)?;
         for e in self.out.drain(..) {
             notices.push(match e {
-                Event::JobAccepted { job, copies, pjf, .. } => Notice::JobAccepted { job, copies, pjf },
+                Event::JobAccepted { job, copies, pjf, achievable, .. } => {
+                    Notice::JobAccepted { job, copies, pjf, achievable }
+                }
                 Event::TaskAssigned { job, task, device, attempt, rescue, .. } => {
                     Notice::Assigned { job, task, device, attempt, rescue }
                 }
@@ -172,7 +178,7 @@ impl Driver {
                     Notice::Rescued { job, task, dispute: dispute || need == RescueNeed::Arbitration }
                 }
                 Event::LateReport { attempt, .. } => Notice::Late { attempt },
-                Event::JobCompleted { job, results, .. } => Notice::JobCompleted { job, results },
+                Event::JobCompleted { job, results, unverified } => Notice::JobCompleted { job, results, unverified },
                 Event::JobFailed { job, .. } | Event::JobCancelled { job } => Notice::JobFailed { job },
                 Event::RewardCredited { device, amount, .. } => Notice::Credited { device, amount: amount.0 },
                 _ => continue,

@@ -97,6 +97,10 @@ pub struct VariantSummary {
     pub colluded_results_assembled: u64,
     /// Assembled results that belonged to another task (must be 0).
     pub misassembled: u64,
+    /// Tasks of completed jobs decided by one untrusted result (the engine's count).
+    pub tasks_unverified: u64,
+    /// Accepted jobs whose plan could not meet their bound on the PJF.
+    pub jobs_unachievable: u64,
     /// Mean of the plans' probability of joint failure over ended jobs.
     pub pjf_predicted: f64,
     /// Mean of the simulator's own joint-failure probability over ended jobs.
@@ -210,6 +214,8 @@ pub fn summarize(run: &RunOut) -> VariantSummary {
         wrong_results_assembled: done.iter().map(|j| u64::from(j.wrong_assembled)).sum(),
         colluded_results_assembled: done.iter().map(|j| u64::from(j.colluded_assembled)).sum(),
         misassembled: done.iter().map(|j| u64::from(j.misassembled)).sum(),
+        tasks_unverified: done.iter().map(|j| u64::from(j.unverified)).sum(),
+        jobs_unachievable: accepted.iter().filter(|j| !j.achievable).count() as u64,
         pjf_predicted: mean(&|j| j.pjf_plan),
         pjf_model: mean(&|j| j.pjf_model),
         pjf_observed: Proportion::wilson(ended.iter().filter(|j| j.joint_failure).count() as u64, ended.len() as u64),
@@ -329,14 +335,14 @@ pub fn write_all(dir: &Path, summary: &Summary, runs: &[RunOut]) -> io::Result<(
     csv_file(
         dir,
         "jobs.csv",
-        "variant,job,kind,status,tasks,copies,attempts,validated,submit_s,end_s,makespan_s,lower_bound_s,pjf_plan,pjf_model,joint_failure,wrong_assembled,colluded_assembled",
+        "variant,job,kind,status,tasks,copies,attempts,validated,submit_s,end_s,makespan_s,lower_bound_s,pjf_plan,achievable,pjf_model,joint_failure,wrong_assembled,colluded_assembled,unverified",
         |w| {
             for r in runs {
                 for j in &r.jobs {
                     let opt = |x: Option<f64>| x.map_or(String::new(), |x| format!("{x:.3}"));
                     writeln!(
                         w,
-                        "{},{},{},{},{},{},{},{},{:.3},{},{},{:.3},{:.6},{:.6},{},{},{}",
+                        "{},{},{},{},{},{},{},{},{:.3},{},{},{:.3},{:.6},{},{:.6},{},{},{},{}",
                         r.variant,
                         j.id,
                         j.kind,
@@ -350,10 +356,12 @@ pub fn write_all(dir: &Path, summary: &Summary, runs: &[RunOut]) -> io::Result<(
                         opt(j.makespan_s()),
                         j.lower_bound_s,
                         j.pjf_plan,
+                        j.achievable,
                         j.pjf_model,
                         j.joint_failure,
                         j.wrong_assembled,
-                        j.colluded_assembled
+                        j.colluded_assembled,
+                        j.unverified
                     )?;
                 }
             }

@@ -209,6 +209,10 @@ pub struct JobOut {
     pub lower_bound_s: f64,
     /// The plan's probability of joint failure.
     pub pjf_plan: f64,
+    /// Whether the plan met the job's bound on it.
+    pub achievable: bool,
+    /// Tasks decided by one untrusted result (not cross-checked).
+    pub unverified: u32,
     /// The simulator's own probability that some task fails on every planned
     /// first-line copy, from the true per-attempt failure probabilities.
     pub pjf_model: f64,
@@ -652,6 +656,8 @@ impl Sim<'_> {
                 status: JobStatus::Pending,
                 lower_bound_s: self.lower_bounds[k],
                 pjf_plan: 0.0,
+                achievable: false,
+                unverified: 0,
                 pjf_model: 0.0,
                 joint_failure: false,
                 validated: 0,
@@ -1145,10 +1151,10 @@ impl Sim<'_> {
             .collect();
         for notice in &notices {
             match notice {
-                Notice::JobAccepted { job, copies, pjf } => {
+                Notice::JobAccepted { job, copies, pjf, achievable } => {
                     let ji = self.job_of_engine[job.0 as usize];
                     let j = &mut self.jobs[ji as usize];
-                    (j.engine, j.copies, j.pjf_plan) = (Some(*job), *copies, *pjf);
+                    (j.engine, j.copies, j.pjf_plan, j.achievable) = (Some(*job), *copies, *pjf, *achievable);
                 }
                 Notice::Assigned { job, task, device, attempt, rescue } => {
                     let d = self.by_engine[device.0 as usize];
@@ -1224,7 +1230,7 @@ impl Sim<'_> {
                     }
                 }
                 Notice::Rescued { .. } => {}
-                Notice::JobCompleted { job, results } => {
+                Notice::JobCompleted { job, results, unverified } => {
                     let ji = self.job_of_engine[job.0 as usize] as usize;
                     let (mut wrong, mut colluded, mut mis) = (0, 0, 0);
                     for (i, a) in results.iter().enumerate() {
@@ -1238,6 +1244,7 @@ impl Sim<'_> {
                     let j = &mut self.jobs[ji];
                     mis += j.tasks.abs_diff(results.len() as u32);
                     (j.wrong_assembled, j.colluded_assembled, j.misassembled) = (wrong, colluded, mis);
+                    j.unverified = *unverified;
                     self.end_job(ji, now, JobStatus::Completed);
                 }
                 Notice::JobFailed { job } => {
