@@ -33,6 +33,28 @@ pub trait GridSnapshot {
     fn device(&self, index: usize) -> &Device;
 }
 
+/// Checks that a host's snapshot keeps the [`GridSnapshot`] contract: ids strictly
+/// ascending (so unique) and every device valid (finite numbers, percentages in
+/// range, well-formed ids and histories). A snapshot that breaks it would rank in
+/// an unspecified order, a NaN score anywhere; call this where the store is built
+/// or changes, before ranking it.
+pub fn check_snapshot<G: GridSnapshot + ?Sized>(grid: &G) -> Result<(), GridError> {
+    for i in 0..grid.len() {
+        let d = grid.device(i);
+        d.validate()?;
+        if i > 0 {
+            let before = &grid.device(i - 1).id;
+            if before == &d.id {
+                return Err(GridError::DuplicateId(d.id.clone()));
+            }
+            if before > &d.id {
+                return Err(GridError::Unsorted { index: i, id: d.id.clone(), before: before.clone() });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// An owned grid: devices sorted by id, ids unique, every device valid.
 #[derive(Clone, Debug, Default, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -47,6 +69,16 @@ pub enum GridError {
     /// A device holds a value out of its domain.
     #[error(transparent)]
     Device(#[from] DeviceError),
+    /// A snapshot's devices are not in ascending id order.
+    #[error("device `{id}` (index {index}) comes after `{before}`: a snapshot lists devices in ascending id order")]
+    Unsorted {
+        /// Its index.
+        index: usize,
+        /// Its id.
+        id: String,
+        /// The id before it.
+        before: String,
+    },
     /// Two devices share an id.
     #[error("device `{0}`: field `id` is used by more than one device; ids must be unique")]
     DuplicateId(String),

@@ -4,7 +4,7 @@ use byterank_core::application::{Chunk, ResultMeta, Synthetic};
 use byterank_core::capacity::{capacity_score, CapacityConfig};
 use byterank_core::device::{Device, Region};
 use byterank_core::engine::{
-    AttemptId, AttemptState, Command, CommandKind, DeviceId, Engine, EngineConfig, EngineError, Event, JobId,
+    AttemptId, AttemptState, Command, CommandKind, DeviceId, Engine, EngineConfig, EngineError, Event, Idle, JobId,
     JobStatus, RescueNeed,
 };
 use byterank_core::fault::Outcome;
@@ -151,11 +151,16 @@ fn pulls_take_the_own_pool_then_lower_pools_never_higher() {
     let (mut t, d) = T::new(&[false; 6]);
     // Pools of two, best first: {d0,d1} {d2,d3} {d4,d5}. Six copies dealt
     // round-robin: pool 1 gets tasks 0 and 3, pool 2 gets 1 and 4, pool 3 gets 2 and 5.
-    t.submit(job("j", 6));
+    let j = t.submit(job("j", 6));
+    assert_eq!(t.engine.job_chunks(j).map(<[Chunk]>::len), Some(6));
     assert_eq!(t.pull(d[4]).map(|x| x.0), Some(2));
     assert_eq!(t.pull(d[4]).map(|x| x.0), Some(5));
-    assert_eq!(t.pull(d[4]), None, "two tasks in hand at most");
-    assert_eq!(t.pull(d[5]), None, "pool 3 is empty, and work is never taken from higher pools");
+    assert_eq!(t.ok(CommandKind::Pull { device: d[4] }), [Event::NoTask { device: d[4], reason: Idle::HandsFull }]);
+    assert_eq!(
+        t.ok(CommandKind::Pull { device: d[5] }),
+        [Event::NoTask { device: d[5], reason: Idle::NothingForIt }],
+        "pool 3 is empty, and work is never taken from higher pools"
+    );
     assert_eq!(t.pull(d[0]).map(|x| x.0), Some(0));
     assert_eq!(t.pull(d[1]).map(|x| x.0), Some(3));
     assert_eq!(t.pull(d[1]).map(|x| x.0), Some(1), "pool 1 is empty: inherit from pool 2");
@@ -583,7 +588,16 @@ fn a_pull_checks_the_device_as_it_is_now() {
     t.submit(spec);
     let hot = Device { temperature_f: Some(200.0), ..europe.clone() };
     t.ok(CommandKind::UpdateDevice { device: d[0], state: hot });
-    assert_eq!(t.pull(d[0]), None, "overheating now");
+    let hot_flags = byterank_core::flags::flags(
+        &Device { temperature_f: Some(200.0), ..Device::new("x") },
+        Timestamp::EPOCH,
+        &Default::default(),
+    );
+    assert_eq!(
+        t.ok(CommandKind::Pull { device: d[0] }),
+        [Event::NoTask { device: d[0], reason: Idle::Flagged { flags: hot_flags } }],
+        "overheating now"
+    );
     let moved = Device { region: Some(Region::Americas), ..europe.clone() };
     t.ok(CommandKind::UpdateDevice { device: d[0], state: moved });
     assert_eq!(t.pull(d[0]), None, "outside the job's regions now");

@@ -215,3 +215,31 @@ fn the_baseline_distributions_keep_the_subset_and_drop_the_ranking() {
     assert_eq!(random, with(Distribution::Random { seed: 5 }));
     assert_ne!(random.pools, with(Distribution::Random { seed: 6 }).pools);
 }
+
+#[test]
+fn a_hosts_snapshot_is_checked_against_the_contract() {
+    use byterank_core::grid::{check_snapshot, GridError};
+    struct Store(Vec<Device>);
+    impl GridSnapshot for Store {
+        fn now(&self) -> Timestamp {
+            Timestamp::EPOCH
+        }
+        fn len(&self) -> usize {
+            self.0.len()
+        }
+        fn device(&self, i: usize) -> &Device {
+            &self.0[i]
+        }
+    }
+    assert_eq!(check_snapshot(&Store(vec![Device::new("a"), Device::new("b")])), Ok(()));
+    assert!(matches!(
+        check_snapshot(&Store(vec![Device::new("b"), Device::new("a")])),
+        Err(GridError::Unsorted { index: 1, .. })
+    ));
+    assert_eq!(
+        check_snapshot(&Store(vec![Device::new("a"), Device::new("a")])),
+        Err(GridError::DuplicateId("a".into()))
+    );
+    let nan = Device { processor_score: Some(f64::NAN), ..Device::new("n") };
+    assert!(matches!(check_snapshot(&Store(vec![nan])), Err(GridError::Device(_))));
+}

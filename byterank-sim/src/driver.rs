@@ -154,6 +154,7 @@ impl Driver {
         self.out.clear();
         self.commands += 1;
         self.engine.apply(&cmd, &mut self.out)?;
+        // Every pattern ends in `..`, so fields the engine adds do not break it.
         for e in self.out.drain(..) {
             notices.push(match e {
                 Event::JobAccepted { job, copies, pjf, achievable, .. } => {
@@ -162,7 +163,7 @@ impl Driver {
                 Event::TaskAssigned { job, task, device, attempt, rescue, .. } => {
                     Notice::Assigned { job, task, device, attempt, rescue }
                 }
-                Event::NoTask { device } => Notice::NoTask { device },
+                Event::NoTask { device, .. } => Notice::NoTask { device },
                 Event::AttemptChanged { device, attempt, state, .. } => match state {
                     // Delayed is informational; Failed and Completed answer the
                     // device's own report.
@@ -174,12 +175,14 @@ impl Driver {
                     _ => Notice::Withdrawn { device, attempt },
                 },
                 Event::TaskValidated { job, task, attempt, .. } => Notice::Validated { job, task, attempt },
-                Event::TaskRescued { job, task, need } => {
+                Event::TaskRescued { job, task, need, .. } => {
                     Notice::Rescued { job, task, dispute: dispute || need == RescueNeed::Arbitration }
                 }
                 Event::LateReport { attempt, .. } => Notice::Late { attempt },
-                Event::JobCompleted { job, results, unverified } => Notice::JobCompleted { job, results, unverified },
-                Event::JobFailed { job, .. } | Event::JobCancelled { job } => Notice::JobFailed { job },
+                Event::JobCompleted { job, results, unverified, .. } => {
+                    Notice::JobCompleted { job, results, unverified }
+                }
+                Event::JobFailed { job, .. } | Event::JobCancelled { job, .. } => Notice::JobFailed { job },
                 Event::RewardCredited { device, amount, .. } => Notice::Credited { device, amount: amount.0 },
                 _ => continue,
             });

@@ -7,11 +7,18 @@ use super::*;
 impl<Q: TaskQueue> Engine<Q> {
     pub(super) fn pull(&mut self, device: DeviceId, out: &mut Vec<Event>) {
         let rank = self.rank(device);
-        if rank == 0
-            || self.devices.hot(device).held as usize >= self.cfg.in_hand
-            || self.devices.flags_now(device, self.now, &self.cfg.index.flags).any()
-        {
-            out.push(Event::NoTask { device });
+        let flags = self.devices.flags_now(device, self.now, &self.cfg.index.flags);
+        let idle = if rank == 0 {
+            Some(Idle::Unranked)
+        } else if flags.any() {
+            Some(Idle::Flagged { flags })
+        } else if self.devices.hot(device).held as usize >= self.cfg.in_hand {
+            Some(Idle::HandsFull)
+        } else {
+            None
+        };
+        if let Some(reason) = idle {
+            out.push(Event::NoTask { device, reason });
             return;
         }
         let trusted = self.devices.trusted(device);
@@ -69,7 +76,7 @@ impl<Q: TaskQueue> Engine<Q> {
                 return;
             }
         }
-        out.push(Event::NoTask { device });
+        out.push(Event::NoTask { device, reason: Idle::NothingForIt });
     }
 
     /// The first copy `device` may take from its pool of `job` or a lower one.

@@ -31,6 +31,25 @@ pub enum AttemptState {
     Cancelled,
 }
 
+/// Why a pull found nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case", tag = "why"))]
+pub enum Idle {
+    /// The last ranking did not rank it: flagged then, or registered since.
+    Unranked,
+    /// Its current state raises these flags (offline, hot, outside its schedule...).
+    Flagged {
+        /// The flags.
+        flags: Flags,
+    },
+    /// It holds as many tasks as it may (`in_hand`).
+    HandsFull,
+    /// No running job has a copy it may take: none targets it, its requirements
+    /// exclude it now, or what is queued for it are tasks it already ran.
+    NothingForIt,
+}
+
 /// Something the engine decided.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -84,6 +103,8 @@ pub enum Event {
     NoTask {
         /// The device.
         device: DeviceId,
+        /// Why.
+        reason: Idle,
     },
     /// An attempt changed state.
     AttemptChanged {

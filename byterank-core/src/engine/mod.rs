@@ -101,7 +101,7 @@ mod validation;
 
 pub use command::{AttemptId, Command, CommandKind, DeviceId, JobId};
 pub use error::{ConfigError, EngineError};
-pub use event::{AttemptState, Event};
+pub use event::{AttemptState, Event, Idle};
 pub use ledger::Ledger;
 pub use queue::{MemQueue, QueuedCopy, TaskQueue};
 pub use rescue::RescueNeed;
@@ -523,6 +523,11 @@ impl<Q: TaskQueue> Engine<Q> {
     /// Attempts running now.
     pub fn running_attempts(&self) -> usize {
         self.attempts.len()
+    }
+
+    /// A running job's chunks, in index order (what each task works on).
+    pub fn job_chunks(&self, job: JobId) -> Option<&[Chunk]> {
+        self.jobs.get(job).map(|j| &j.chunks[..])
     }
 
     /// Copies waiting in the rescue queue.
