@@ -27,6 +27,7 @@ enum Command {
     Plan(cli::plan::PlanArgs),
     Replication(cli::replication::ReplicationArgs),
     Synth(cli::synth::SynthArgs),
+    Simulate(cli::simulate::SimulateArgs),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +44,7 @@ fn main() -> ExitCode {
         Command::Plan(args) => cli::plan::run(args),
         Command::Replication(args) => cli::replication::run(args),
         Command::Synth(args) => cli::synth::run(args),
+        Command::Simulate(args) => cli::simulate::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

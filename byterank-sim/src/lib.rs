@@ -1,10 +1,58 @@
-//! ByteRank simulation: a discrete-event simulator that drives the real
-//! `byterank-core` engine with synthetic grids of consumer devices, to compare
-//! scheduling policies (fault policies, replication, pool sizes) on the same grid.
+//! This crate provides ByteRank's simulation: synthetic grids of consumer devices
+//! ([`synth`], built whole with [`synth_grid`] or streamed one device at a time with
+//! [`synth_iter`]) and a discrete-event simulator ([`sim`]) that drives the real
+//! `byterank-core` engine with them, to compare scheduling policies on the same grid.
 //!
-//! Today the crate provides the synthetic grid generator ([`synth`]): reproducible
-//! grids whose device classes follow the white paper's Appendix, Example 2, built
-//! whole ([`synth_grid`]) or streamed one device at a time ([`synth_iter`]).
+//! # The layers
+//!
+//! - [`queue`]: the event queue, a binary heap beside a FIFO lane, with ties broken
+//!   in insertion order and lazy cancellation.
+//! - [`driver`]: the only code that talks to the engine, through `Engine::apply`
+//!   (the path the HTTP service uses): device actions in, [`driver::Notice`]s out.
+//! - [`sim`]: devices (speed, transfers, sessions and churn, battery, temperature,
+//!   heartbeats, crashes, errors, slow, wrong and colluding results) and jobs around
+//!   the engine, one variant at a time.
+//! - [`scenario`]: the TOML scenarios and their variants.
+//! - [`report`]: `summary.json`, CSV files, SVG plots and `report.html`.
+//!
+//! # Determinism
+//!
+//! A seed reproduces a run exactly: equal times pop in insertion order, every
+//! random draw comes from a ChaCha8 stream named by (seed, device or job kind,
+//! purpose, counter), and nothing depends on hash order. Variants of one scenario
+//! share every device's streams (common random numbers), so they differ only by
+//! what the engine decides.
+//!
+//! A scenario, run from Rust as `byterank simulate` runs it:
+//!
+//! ```
+//! use byterank_sim::report::run_scenario;
+//! use byterank_sim::Scenario;
+//!
+//! let sc = Scenario::from_toml_str(
+//!     r#"
+//!     name = "tiny"
+//!     horizon_s = 3600
+//!     [grid]
+//!     devices = 100
+//!     [[jobs]]
+//!     name = "a"
+//!     tasks = 20
+//!     [[variants]]
+//!     name = "balanced"
+//!     [[variants]]
+//!     name = "high"
+//!     job.byte_level = "high"
+//!     "#,
+//! )?;
+//! let (summary, _runs) = run_scenario(&sc, 7, &mut |_, _| {})?;
+//! assert_eq!(summary.variants.len(), 2);
+//! assert_eq!(summary.variants[0].jobs_completed, 1);
+//! assert_eq!(summary.variants[0].misassembled, 0);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The synthetic grids on their own:
 //!
 //! ```
 //! use byterank_core::grid::GridSnapshot;
@@ -20,8 +68,15 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod driver;
+pub mod queue;
+pub mod report;
+pub mod scenario;
+pub mod sim;
 pub mod synth;
 
+pub use scenario::{Scenario, ScenarioError, Variant};
+pub use sim::{run_variant, RunOut, World};
 pub use synth::{
     synth_devices, synth_grid, synth_iter, ClassMix, DeviceProfile, FaultProbs, MixError, SynthConfig, SynthDevice,
     SynthDevices, DEFAULT_NOW,

@@ -1,0 +1,628 @@
+//! Scenarios: the TOML files that describe a simulated grid, its jobs and the
+//! variants to compare (documented field by field in `docs/simulator.md`).
+//!
+//! Every table refuses unknown fields, and every error names the field it is about
+//! (`grid.devices: must be at least 1`), so a typo never silently runs the default.
+
+use std::collections::BTreeMap;
+
+use byterank_core::engine::EngineConfig;
+use byterank_core::job::{ByteLevel, Hardware, Regions, ReplicationGoal};
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+
+/// A scenario file.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Short name, used in the report.
+    pub name: String,
+    /// What the scenario is for.
+    #[serde(default)]
+    pub description: String,
+    /// Seed of every random draw (`--seed` overrides it).
+    #[serde(default)]
+    pub seed: u64,
+    /// Simulated time after which the run stops, seconds.
+    pub horizon_s: f64,
+    /// The grid.
+    pub grid: GridSpec,
+    /// Availability sessions.
+    #[serde(default)]
+    pub churn: Churn,
+    /// Per-attempt faults beyond the classes' rates.
+    #[serde(default)]
+    pub faults: Faults,
+    /// Devices that return the same wrong result.
+    #[serde(default)]
+    pub colluders: Colluders,
+    /// Battery and temperature.
+    #[serde(default)]
+    pub power: Power,
+    /// Overrides of the engine's settings, for every variant (same shape as
+    /// `EngineConfig`'s serialization).
+    #[serde(default)]
+    pub engine: toml::Table,
+    /// The kinds of jobs that arrive.
+    pub jobs: Vec<JobKind>,
+    /// Variants to compare on the same seed; none means one variant, `default`.
+    #[serde(default)]
+    pub variants: Vec<VariantSpec>,
+}
+
+/// The devices.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GridSpec {
+    /// Number of devices (those that join later included).
+    pub devices: usize,
+    /// Shares of the classes old phone, new phone, laptop, desktop, poorly connected
+    /// (default: the paper's Example 2).
+    #[serde(default)]
+    pub mix: Option<[f64; 5]>,
+    /// Share of devices made trusted by the operator, replacing the generator's
+    /// per-class draw (colluders are never trusted).
+    #[serde(default)]
+    pub trusted_share: Option<f64>,
+    /// Devices report their state on change, at most once per this many seconds.
+    #[serde(default = "d30")]
+    pub report_s: f64,
+    /// Heartbeat period of a running attempt, seconds.
+    #[serde(default = "d20")]
+    pub heartbeat_s: f64,
+    /// An idle device that got no task asks again after about this long (uniform
+    /// within ±50%), seconds.
+    #[serde(default = "d30")]
+    pub poll_s: f64,
+    /// Each empty answer doubles the wait before the next pull, up to this many
+    /// seconds (BOINC clients back off likewise); a task resets it.
+    #[serde(default = "d120")]
+    pub poll_max_s: f64,
+    /// Period of the engine's `Tick`, seconds.
+    #[serde(default = "d5")]
+    pub tick_s: f64,
+    /// Time-series sampling period, seconds.
+    #[serde(default = "d60")]
+    pub sample_s: f64,
+    /// Processor score of the reference device that runs a task's `task_work_s` in
+    /// that many seconds with all of its CPU free.
+    #[serde(default = "d250")]
+    pub reference_score: f64,
+}
+
+/// How devices come and go.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Churn {
+    /// `none` (the generator's online state holds for the run), `weibull` or
+    /// `exponential` on/off sessions.
+    #[serde(default)]
+    pub model: ChurnModel,
+    /// Mean length of an online session, seconds.
+    #[serde(default = "d7200")]
+    pub on_mean_s: f64,
+    /// Mean length of an offline spell, seconds.
+    #[serde(default = "d3600")]
+    pub off_mean_s: f64,
+    /// Weibull shape of both (below 1: many short sessions and a few long ones).
+    #[serde(default = "d0_6")]
+    pub shape: f64,
+    /// Share of the devices that leave for good at a uniform time within the horizon.
+    #[serde(default)]
+    pub leave_share: f64,
+    /// Share of the devices that join at a uniform time within the horizon.
+    #[serde(default)]
+    pub join_share: f64,
+}
+
+impl Default for Churn {
+    fn default() -> Self {
+        Churn {
+            model: ChurnModel::None,
+            on_mean_s: 7200.0,
+            off_mean_s: 3600.0,
+            shape: 0.6,
+            leave_share: 0.0,
+            join_share: 0.0,
+        }
+    }
+}
+
+/// A churn model.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChurnModel {
+    /// No sessions.
+    #[default]
+    None,
+    /// Weibull sessions (Javadi, Kondo et al. 2009, SETI@home hosts).
+    Weibull,
+    /// Exponential sessions (BOINC's client emulator).
+    Exponential,
+}
+
+/// Faults of attempts.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Faults {
+    /// Multiplies each device's error probability (clamped to 1).
+    #[serde(default = "d1")]
+    pub error_scale: f64,
+    /// Multiplies each device's delay probability.
+    #[serde(default = "d1")]
+    pub delay_scale: f64,
+    /// Multiplies each device's wrong-result probability.
+    #[serde(default = "d1")]
+    pub wrong_scale: f64,
+    /// Crashes per hour of work (the device goes silent and reboots).
+    #[serde(default)]
+    pub crash_per_hour: f64,
+    /// How long a crashed device stays silent, seconds.
+    #[serde(default = "d120")]
+    pub reboot_s: f64,
+    /// How long a delayed attempt's heartbeats stop, seconds.
+    #[serde(default = "d90")]
+    pub delay_gap_s: f64,
+    /// Probability an attempt runs slow.
+    #[serde(default)]
+    pub slow_p: f64,
+    /// How many times longer a slow attempt computes.
+    #[serde(default = "d3")]
+    pub slow_factor: f64,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Faults {
+            error_scale: 1.0,
+            delay_scale: 1.0,
+            wrong_scale: 1.0,
+            crash_per_hour: 0.0,
+            reboot_s: 120.0,
+            delay_gap_s: 90.0,
+            slow_p: 0.0,
+            slow_factor: 3.0,
+        }
+    }
+}
+
+/// Colluding devices.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Colluders {
+    /// Share of the devices that collude.
+    #[serde(default)]
+    pub share: f64,
+    /// Probability a colluder returns the shared wrong result on an attempt.
+    #[serde(default = "d1")]
+    pub rate: f64,
+}
+
+impl Default for Colluders {
+    fn default() -> Self {
+        Colluders { share: 0.0, rate: 1.0 }
+    }
+}
+
+/// Battery and temperature models.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Power {
+    /// Battery drain while working, percentage points per hour.
+    #[serde(default = "d20")]
+    pub drain_busy_pct_h: f64,
+    /// Battery drain while idle, percentage points per hour.
+    #[serde(default = "d2")]
+    pub drain_idle_pct_h: f64,
+    /// Charging rate, percentage points per hour.
+    #[serde(default = "d40")]
+    pub charge_pct_h: f64,
+    /// Temperature rise under load at equilibrium, °F.
+    #[serde(default = "d20")]
+    pub heat_f: f64,
+    /// Time constant of heating and cooling, seconds.
+    #[serde(default = "d300")]
+    pub heat_tau_s: f64,
+}
+
+impl Default for Power {
+    fn default() -> Self {
+        Power { drain_busy_pct_h: 20.0, drain_idle_pct_h: 2.0, charge_pct_h: 40.0, heat_f: 20.0, heat_tau_s: 300.0 }
+    }
+}
+
+/// A kind of job and when its jobs arrive.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobKind {
+    /// Name (job ids are `<name>-<n>`).
+    pub name: String,
+    /// Number of jobs (ignored when `at_s` lists the arrivals).
+    #[serde(default = "one")]
+    pub count: u32,
+    /// Listed arrival times, seconds.
+    #[serde(default)]
+    pub at_s: Vec<f64>,
+    /// Poisson arrivals at this rate per hour from `start_s` (otherwise all at
+    /// `start_s`).
+    #[serde(default)]
+    pub rate_per_hour: Option<f64>,
+    /// First arrival, seconds.
+    #[serde(default)]
+    pub start_s: f64,
+    /// Unique tasks of each job.
+    pub tasks: u64,
+    /// Seconds one task computes on the reference device.
+    #[serde(default = "d60")]
+    pub task_work_s: f64,
+    /// Input downloaded per task, MB.
+    #[serde(default = "d1")]
+    pub input_mb: f64,
+    /// Result uploaded per task, MB.
+    #[serde(default = "d0_1")]
+    pub output_mb: f64,
+    /// Price per job, ByteChips (default: 100 per task).
+    #[serde(default)]
+    pub price_chips: Option<u64>,
+    /// ByteLevel.
+    #[serde(default)]
+    pub byte_level: ByteLevel,
+    /// Trusted devices only.
+    #[serde(default)]
+    pub trusted: bool,
+    /// Allowed regions.
+    #[serde(default)]
+    pub regions: Regions,
+    /// Hardware preferences.
+    #[serde(default)]
+    pub hardware: Hardware,
+    /// Replication goal (none: r = 1).
+    #[serde(default)]
+    pub replication: Option<ReplicationGoal>,
+}
+
+/// A variant: overrides of engine and job settings.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct VariantSpec {
+    /// Its name in the table and plots.
+    pub name: String,
+    /// Engine overrides (same shape as `EngineConfig`'s serialization).
+    #[serde(default)]
+    pub engine: toml::Table,
+    /// Overrides of every job kind's fields.
+    #[serde(default)]
+    pub job: toml::Table,
+}
+
+/// A variant ready to run.
+#[derive(Clone, Debug)]
+pub struct Variant {
+    /// Its name.
+    pub name: String,
+    /// The engine's settings.
+    pub engine: EngineConfig,
+    /// The job kinds with the variant's overrides.
+    pub jobs: Vec<JobKind>,
+}
+
+/// A scenario that cannot run: the message names the field.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct ScenarioError(pub String);
+
+fn bad(field: impl Into<String>, problem: impl std::fmt::Display) -> ScenarioError {
+    ScenarioError(format!("{}: {problem}", field.into()))
+}
+
+impl Scenario {
+    /// Parses and checks a scenario.
+    pub fn from_toml_str(text: &str) -> Result<Scenario, ScenarioError> {
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| ScenarioError(e.to_string()))?;
+        let sc: Scenario = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner().to_string();
+            // toml adds "in `table`" on a line of its own: the path says it already.
+            let inner = inner.lines().next().unwrap_or("").trim();
+            if path == "." {
+                ScenarioError(inner.to_string())
+            } else {
+                bad(path, inner)
+            }
+        })?;
+        sc.check()?;
+        sc.variants()?;
+        Ok(sc)
+    }
+
+    fn check(&self) -> Result<(), ScenarioError> {
+        let share = |f: &str, v: f64| {
+            if (0.0..=1.0).contains(&v) {
+                Ok(())
+            } else {
+                Err(bad(f, format!("{v} must be within [0, 1]")))
+            }
+        };
+        let pos = |f: &str, v: f64| {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                Err(bad(f, format!("{v} must be a positive number")))
+            }
+        };
+        let nonneg = |f: &str, v: f64| {
+            if v.is_finite() && v >= 0.0 {
+                Ok(())
+            } else {
+                Err(bad(f, format!("{v} must be a finite number >= 0")))
+            }
+        };
+        pos("horizon_s", self.horizon_s)?;
+        let g = &self.grid;
+        if g.devices == 0 || g.devices > 9_999_999 {
+            return Err(bad("grid.devices", format!("{} must be within 1..=9999999", g.devices)));
+        }
+        if let Some(mix) = g.mix {
+            crate::synth::ClassMix::new(mix).map_err(|e| bad("grid.mix", e))?;
+        }
+        if let Some(t) = g.trusted_share {
+            share("grid.trusted_share", t)?;
+        }
+        pos("grid.report_s", g.report_s)?;
+        pos("grid.heartbeat_s", g.heartbeat_s)?;
+        pos("grid.poll_s", g.poll_s)?;
+        pos("grid.poll_max_s", g.poll_max_s)?;
+        pos("grid.tick_s", g.tick_s)?;
+        pos("grid.sample_s", g.sample_s)?;
+        pos("grid.reference_score", g.reference_score)?;
+        let c = &self.churn;
+        pos("churn.on_mean_s", c.on_mean_s)?;
+        pos("churn.off_mean_s", c.off_mean_s)?;
+        pos("churn.shape", c.shape)?;
+        share("churn.leave_share", c.leave_share)?;
+        share("churn.join_share", c.join_share)?;
+        let f = &self.faults;
+        nonneg("faults.error_scale", f.error_scale)?;
+        nonneg("faults.delay_scale", f.delay_scale)?;
+        nonneg("faults.wrong_scale", f.wrong_scale)?;
+        nonneg("faults.crash_per_hour", f.crash_per_hour)?;
+        pos("faults.reboot_s", f.reboot_s)?;
+        pos("faults.delay_gap_s", f.delay_gap_s)?;
+        share("faults.slow_p", f.slow_p)?;
+        if !(f.slow_factor.is_finite() && f.slow_factor >= 1.0) {
+            return Err(bad("faults.slow_factor", format!("{} must be a number >= 1", f.slow_factor)));
+        }
+        share("colluders.share", self.colluders.share)?;
+        share("colluders.rate", self.colluders.rate)?;
+        let p = &self.power;
+        nonneg("power.drain_busy_pct_h", p.drain_busy_pct_h)?;
+        nonneg("power.drain_idle_pct_h", p.drain_idle_pct_h)?;
+        nonneg("power.charge_pct_h", p.charge_pct_h)?;
+        nonneg("power.heat_f", p.heat_f)?;
+        pos("power.heat_tau_s", p.heat_tau_s)?;
+        if self.jobs.is_empty() {
+            return Err(bad("jobs", "list at least one kind of job ([[jobs]])"));
+        }
+        let mut names = BTreeMap::new();
+        for (i, j) in self.jobs.iter().enumerate() {
+            check_job(&format!("jobs[{i}]"), j)?;
+            if names.insert(j.name.clone(), i).is_some() {
+                return Err(bad(format!("jobs[{i}].name"), format!("`{}` names two kinds of jobs", j.name)));
+            }
+        }
+        let mut names = BTreeMap::new();
+        for (i, v) in self.variants.iter().enumerate() {
+            if v.name.is_empty() || names.insert(v.name.clone(), i).is_some() {
+                return Err(bad(format!("variants[{i}].name"), format!("`{}` must be a new, non-empty name", v.name)));
+            }
+        }
+        Ok(())
+    }
+
+    /// The variants to run, with their overrides applied (one, `default`, when the
+    /// scenario lists none).
+    pub fn variants(&self) -> Result<Vec<Variant>, ScenarioError> {
+        let base = merge_engine("engine", EngineConfig::default(), &self.engine)?;
+        if self.variants.is_empty() {
+            return Ok(vec![Variant { name: "default".into(), engine: base, jobs: self.jobs.clone() }]);
+        }
+        self.variants
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let engine = merge_engine(&format!("variants[{i}].engine"), base.clone(), &v.engine)?;
+                let jobs = self
+                    .jobs
+                    .iter()
+                    .map(|j| {
+                        let mut value = serde_json::to_value(j).expect("job kinds serialize");
+                        merge(&format!("variants[{i}].job"), &mut value, &to_json(&v.job))?;
+                        let kind: JobKind = serde_path_to_error::deserialize(value)
+                            .map_err(|e| bad(format!("variants[{i}].job.{}", e.path()), e.into_inner()))?;
+                        check_job(&format!("variants[{i}].job"), &kind)?;
+                        Ok(kind)
+                    })
+                    .collect::<Result<_, ScenarioError>>()?;
+                Ok(Variant { name: v.name.clone(), engine, jobs })
+            })
+            .collect()
+    }
+}
+
+fn check_job(at: &str, j: &JobKind) -> Result<(), ScenarioError> {
+    if j.name.is_empty() {
+        return Err(bad(format!("{at}.name"), "must not be empty"));
+    }
+    if j.tasks == 0 || j.tasks > u64::from(u32::MAX) {
+        return Err(bad(format!("{at}.tasks"), format!("{} must be within 1..=4294967295", j.tasks)));
+    }
+    if j.count == 0 && j.at_s.is_empty() {
+        return Err(bad(format!("{at}.count"), "must be at least 1"));
+    }
+    for (name, v, positive) in [
+        ("task_work_s", j.task_work_s, true),
+        ("input_mb", j.input_mb, false),
+        ("output_mb", j.output_mb, false),
+        ("start_s", j.start_s, false),
+    ] {
+        if !(v.is_finite() && (v > 0.0 || (!positive && v == 0.0))) {
+            return Err(bad(
+                format!("{at}.{name}"),
+                format!("{v} must be a {} number", if positive { "positive" } else { "non-negative" }),
+            ));
+        }
+    }
+    if let Some(r) = j.rate_per_hour {
+        if !(r.is_finite() && r > 0.0) {
+            return Err(bad(format!("{at}.rate_per_hour"), format!("{r} must be a positive number")));
+        }
+    }
+    if let Some(t) = j.at_s.iter().find(|t| !(t.is_finite() && **t >= 0.0)) {
+        return Err(bad(format!("{at}.at_s"), format!("{t} must be a time >= 0")));
+    }
+    let mut spec = byterank_core::job::JobSpec::new(j.name.clone(), j.tasks);
+    spec.replication = j.replication;
+    spec.work().map_err(|e| bad(format!("{at}.replication"), e))?;
+    Ok(())
+}
+
+fn to_json(t: &toml::Table) -> Json {
+    serde_json::to_value(t).expect("TOML tables are JSON objects")
+}
+
+fn merge_engine(at: &str, base: EngineConfig, over: &toml::Table) -> Result<EngineConfig, ScenarioError> {
+    if over.is_empty() {
+        return Ok(base);
+    }
+    let mut value = serde_json::to_value(&base).expect("the engine's settings serialize");
+    merge(at, &mut value, &to_json(over))?;
+    let cfg: EngineConfig =
+        serde_path_to_error::deserialize(value).map_err(|e| bad(format!("{at}.{}", e.path()), e.into_inner()))?;
+    crate::driver::Driver::check(&cfg).map_err(|e| bad(at, e))?;
+    Ok(cfg)
+}
+
+/// Overwrites `base`'s fields with `over`'s, recursively; a field `base` does not
+/// have is an error naming it (so a typo is never silently ignored).
+fn merge(at: &str, base: &mut Json, over: &Json) -> Result<(), ScenarioError> {
+    let (Json::Object(b), Json::Object(o)) = (&mut *base, over) else {
+        *base = over.clone();
+        return Ok(());
+    };
+    for (k, v) in o {
+        let path = format!("{at}.{k}");
+        if !b.contains_key(k) && OPTIONAL.contains(&k.as_str()) {
+            // Optional fields that serialize as absent (e.g. a job's replication).
+            b.insert(k.clone(), v.clone());
+            continue;
+        }
+        match b.get_mut(k) {
+            Some(slot) if slot.is_object() && v.is_object() => merge(&path, slot, v)?,
+            Some(slot) => *slot = v.clone(),
+            None => {
+                let known: Vec<&str> = b.keys().map(String::as_str).collect();
+                return Err(bad(path, format!("unknown field `{k}`, expected one of {}", known.join(", "))));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Fields of a job kind that may be absent from its serialization.
+const OPTIONAL: [&str; 2] = ["replication", "price_chips"];
+
+fn one() -> u32 {
+    1
+}
+fn d0_1() -> f64 {
+    0.1
+}
+fn d0_6() -> f64 {
+    0.6
+}
+fn d1() -> f64 {
+    1.0
+}
+fn d2() -> f64 {
+    2.0
+}
+fn d3() -> f64 {
+    3.0
+}
+fn d5() -> f64 {
+    5.0
+}
+fn d20() -> f64 {
+    20.0
+}
+fn d30() -> f64 {
+    30.0
+}
+fn d40() -> f64 {
+    40.0
+}
+fn d60() -> f64 {
+    60.0
+}
+fn d90() -> f64 {
+    90.0
+}
+fn d120() -> f64 {
+    120.0
+}
+fn d250() -> f64 {
+    250.0
+}
+fn d300() -> f64 {
+    300.0
+}
+fn d3600() -> f64 {
+    3600.0
+}
+fn d7200() -> f64 {
+    7200.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: &str = "name = \"t\"\nhorizon_s = 100\n[grid]\ndevices = 10\n[[jobs]]\nname = \"a\"\ntasks = 5\n";
+
+    #[test]
+    fn a_minimal_scenario_parses_with_one_default_variant() {
+        let sc = Scenario::from_toml_str(MIN).unwrap();
+        let v = sc.variants().unwrap();
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].engine, EngineConfig::default());
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let e = Scenario::from_toml_str(&MIN.replace("devices = 10", "devices = 10\ndevicse = 3")).unwrap_err();
+        assert!(e.0.starts_with("grid.devicse: unknown field `devicse`"), "{e}");
+        let e = Scenario::from_toml_str(&MIN.replace("devices = 10", "devices = 0")).unwrap_err();
+        assert!(e.0.starts_with("grid.devices:"), "{e}");
+        let e = Scenario::from_toml_str(&MIN.replace("tasks = 5", "tasks = 5\nbyte_level = \"fast\"")).unwrap_err();
+        assert!(e.0.starts_with("jobs[0].byte_level:"), "{e}");
+        let v = "[[variants]]\nname = \"x\"\nengine.plan.assignmnt = \"paper\"\n";
+        let e = Scenario::from_toml_str(&format!("{MIN}{v}")).unwrap_err();
+        assert!(e.0.starts_with("variants[0].engine.plan.assignmnt: unknown field"), "{e}");
+        let v = "[[variants]]\nname = \"x\"\nengine.plan.assignment = \"best\"\n";
+        let e = Scenario::from_toml_str(&format!("{MIN}{v}")).unwrap_err();
+        assert!(e.0.starts_with("variants[0].engine.plan.assignment:"), "{e}");
+        let v = "[[variants]]\nname = \"x\"\njob.replication = { r = 0.5 }\n";
+        let e = Scenario::from_toml_str(&format!("{MIN}{v}")).unwrap_err();
+        assert!(e.0.starts_with("variants[0].job.replication:"), "{e}");
+    }
+
+    #[test]
+    fn variants_override_engine_and_jobs() {
+        let v = "[[variants]]\nname = \"strict\"\nengine.index.flags.fault_policy.per_component = true\njob.byte_level = \"high\"\njob.replication = { r = 2 }\n";
+        let sc = Scenario::from_toml_str(&format!("{MIN}{v}")).unwrap();
+        let v = sc.variants().unwrap();
+        assert!(v[0].engine.index.flags.fault_policy.per_component);
+        assert_eq!(v[0].jobs[0].byte_level, ByteLevel::High);
+        assert_eq!(v[0].jobs[0].replication, Some(ReplicationGoal::R(2.0)));
+    }
+}
