@@ -281,6 +281,36 @@ fn a_disagreement_goes_to_a_trusted_arbiter_never_to_an_untrusted_device() {
 }
 
 #[test]
+fn after_a_disagreement_colluders_cannot_outvote_an_honest_result() {
+    let (mut t, d) = T::new(&[true, false, false, false, false, false]);
+    let j = t.submit(replicated("j", 3, 3.0));
+    // The only trusted device is busy with two copies of other tasks.
+    let busy: Vec<_> = (0..2).map(|_| t.pull(d[0]).unwrap()).collect();
+    let copies: Vec<(DeviceId, AttemptId, u32)> = d[1..]
+        .iter()
+        .flat_map(|&dev| [t.pull(dev), t.pull(dev)].into_iter().flatten().map(move |(task, a)| (dev, a, task)))
+        .collect();
+    let task = (0..3).find(|k| busy.iter().all(|b| b.0 != *k)).unwrap();
+    let three: Vec<_> = copies.iter().filter(|c| c.2 == task).collect();
+    assert_eq!(three.len(), 3, "{copies:?}");
+    let chunk = Chunk { index: task, offset: u64::from(task), len: 1 };
+    t.report(three[0].0, three[0].1, "j", task, true);
+    for c in &three[1..] {
+        let collusion = Synthetic::incorrect("j", &chunk, 77);
+        let out = t.ok(CommandKind::ReportResult { device: c.0, attempt: c.1, result: collusion });
+        assert!(!has(&out, |e| matches!(e, Event::TaskValidated { .. })), "two colluders outvoted: {out:?}");
+    }
+    t.ok(CommandKind::ReportError { device: d[0], attempt: busy[0].1 });
+    let (arb_task, arb) = t.pull(d[0]).unwrap();
+    assert_eq!(arb_task, task);
+    let verdict = t.report(d[0], arb, "j", task, true);
+    assert!(verdict.contains(&Event::TaskValidated { job: j, task, attempt: three[0].1, valid: 2, unverified: false }));
+    for c in &three[1..] {
+        assert_eq!(state_of(&verdict, c.1), [AttemptState::Incorrect]);
+    }
+}
+
+#[test]
 fn without_a_trusted_device_more_copies_seek_a_majority() {
     let (mut t, d) = T::new(&[false; 6]);
     let j = t.submit(replicated("j", 1, 2.0));

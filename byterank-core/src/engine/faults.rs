@@ -142,7 +142,12 @@ impl<Q: TaskQueue> Engine<Q> {
                     j.trusted = 0;
                     j.tasks[e.task as usize].arbiter = false;
                     self.rescue.retain(|x| *x != e);
-                    self.progress(e.job, e.task, out);
+                    // Without an arbiter, a quorum the results already hold decides.
+                    let app = self.app(e.job);
+                    match self.jobs[e.job].tasks[e.task as usize].by_quorum(app, self.cfg.quorum, false) {
+                        Some(d) => self.finalize(e.job, e.task, d, out),
+                        None => self.progress(e.job, e.task, out),
+                    }
                 }
                 RescueNeed::Copy => {
                     let reason =

@@ -194,14 +194,28 @@ impl Task {
     }
 
     /// Whether the newest result (`results.len() - 1`) makes the verdict final:
-    /// its device is trusted, or it completes a quorum of agreeing results.
-    pub fn decide(&self, app: &dyn Application, trusted: bool, quorum: u32) -> Option<Decision> {
+    /// its device is trusted, or it completes a quorum of agreeing results. Once
+    /// results disagree and a trusted arbiter may be had (`arbiter`), only the
+    /// arbiter decides: a quorum formed after a disagreement could be colluders
+    /// outvoting an honest result.
+    pub fn decide(&self, app: &dyn Application, trusted: bool, quorum: u32, arbiter: bool) -> Option<Decision> {
         let newest = self.results.len().checked_sub(1)?;
         if trusted {
             return Some(Decision { truth: newest, unverified: false });
         }
-        let agreeing = self.agreeing(app, newest);
-        (agreeing >= self.quorum(quorum)).then_some(Decision { truth: newest, unverified: agreeing == 1 })
+        self.by_quorum(app, quorum, arbiter)
+    }
+
+    /// The verdict a quorum of the results gives, if any (see [`Task::decide`]).
+    pub fn by_quorum(&self, app: &dyn Application, quorum: u32, arbiter: bool) -> Option<Decision> {
+        if arbiter && self.agreement(app).1 {
+            return None;
+        }
+        let q = self.quorum(quorum);
+        (0..self.results.len()).find_map(|i| {
+            let agreeing = self.agreeing(app, i);
+            (agreeing >= q).then_some(Decision { truth: i, unverified: agreeing == 1 })
+        })
     }
 }
 
@@ -225,22 +239,27 @@ mod tests {
         let app = &Synthetic;
         let mut t = Task { planned: 3, ..Task::default() };
         report(&mut t, 0, "a");
-        assert_eq!(t.decide(app, false, 2), None, "one of three copies is only provisional");
+        assert_eq!(t.decide(app, false, 2, false), None, "one of three copies is only provisional");
         report(&mut t, 1, "b");
-        assert_eq!(t.decide(app, false, 2), None);
+        assert_eq!(t.decide(app, false, 2, false), None);
         assert_eq!(t.agreement(app), (1, true), "a disagreement");
-        report(&mut t, 2, "a");
-        assert_eq!(t.decide(app, false, 2), Some(Decision { truth: 2, unverified: false }), "two agree");
+        report(&mut t, 2, "b");
+        assert_eq!(t.decide(app, false, 2, true), None, "after a disagreement, the arbiter decides");
+        assert_eq!(
+            t.decide(app, false, 2, false),
+            Some(Decision { truth: 1, unverified: false }),
+            "no arbiter: two agree"
+        );
 
         let mut lone = Task { planned: 1, ..Task::default() };
         report(&mut lone, 0, "a");
-        assert_eq!(lone.decide(app, false, 2), Some(Decision { truth: 0, unverified: true }), "single copy");
-        assert_eq!(lone.decide(app, true, 2), Some(Decision { truth: 0, unverified: false }), "trusted");
+        assert_eq!(lone.decide(app, false, 2, true), Some(Decision { truth: 0, unverified: true }), "single copy");
+        assert_eq!(lone.decide(app, true, 2, true), Some(Decision { truth: 0, unverified: false }), "trusted");
 
         let mut pair = Task { planned: 2, ..Task::default() };
         report(&mut pair, 0, "a");
         report(&mut pair, 1, "b");
-        assert_eq!(pair.decide(app, true, 2), Some(Decision { truth: 1, unverified: false }), "trusted decides");
+        assert_eq!(pair.decide(app, true, 2, true), Some(Decision { truth: 1, unverified: false }), "trusted decides");
     }
 
     #[test]

@@ -55,12 +55,13 @@ impl<Q: TaskQueue> Engine<Q> {
         }
         let trusted = self.devices.trusted(a.device);
         let quorum = self.cfg.quorum;
+        let arbiter = self.jobs[a.job].trusted > 0;
         let t = &mut self.jobs[a.job].tasks[a.task as usize];
         t.results.push(Report { attempt, device: a.device, meta: meta.clone(), delayed: a.delayed });
         if a.kind == CopyKind::Arbiter {
             t.arbiter = false;
         }
-        match t.decide(app, trusted, quorum) {
+        match t.decide(app, trusted, quorum, arbiter) {
             Some(d) => self.finalize(a.job, a.task, d, out),
             None => self.progress(a.job, a.task, out),
         }
@@ -70,7 +71,7 @@ impl<Q: TaskQueue> Engine<Q> {
     /// others incorrect (one outcome each on their devices), failures seen on the
     /// way are the workers', the bounty is paid to the valid results, and the
     /// task's other copies are withdrawn (queued) or cancelled (running).
-    fn finalize(&mut self, job: JobId, task: u32, d: Decision, out: &mut Vec<Event>) {
+    pub(super) fn finalize(&mut self, job: JobId, task: u32, d: Decision, out: &mut Vec<Event>) {
         let app = self.app(job);
         let j = &mut self.jobs[job];
         let t = &mut j.tasks[task as usize];
