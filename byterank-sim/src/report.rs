@@ -95,6 +95,9 @@ pub struct VariantSummary {
     pub wrong_results_assembled: u64,
     /// Of those, colluders' results.
     pub colluded_results_assembled: u64,
+    /// Of those, ones that won although an honest result of the task had been
+    /// taken (0 wherever a trusted arbiter may be had).
+    pub colluded_over_honest: u64,
     /// Assembled results that belonged to another task (must be 0).
     pub misassembled: u64,
     /// Tasks of completed jobs decided by one untrusted result (the engine's count).
@@ -213,6 +216,7 @@ pub fn summarize(run: &RunOut) -> VariantSummary {
         copies_run_per_task: if tasks == 0 { 0.0 } else { attempts as f64 / tasks as f64 },
         wrong_results_assembled: done.iter().map(|j| u64::from(j.wrong_assembled)).sum(),
         colluded_results_assembled: done.iter().map(|j| u64::from(j.colluded_assembled)).sum(),
+        colluded_over_honest: done.iter().map(|j| u64::from(j.colluded_over_honest)).sum(),
         misassembled: done.iter().map(|j| u64::from(j.misassembled)).sum(),
         tasks_unverified: done.iter().map(|j| u64::from(j.unverified)).sum(),
         jobs_unachievable: accepted.iter().filter(|j| !j.achievable).count() as u64,

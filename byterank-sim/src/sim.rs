@@ -168,6 +168,8 @@ struct TaskRec {
     /// engine cancelled because the task was decided elsewhere).
     oks: u16,
     validated: bool,
+    /// The engine took an honest result of the task.
+    honest: bool,
 }
 
 /// How a job ended.
@@ -225,6 +227,9 @@ pub struct JobOut {
     pub wrong_assembled: u32,
     /// Of those, colluders' results.
     pub colluded_assembled: u32,
+    /// Of those, ones assembled although the engine had taken an honest result
+    /// of the same task: what validation is there to prevent.
+    pub colluded_over_honest: u32,
     /// Assembled results that were not a result of the right task (must be 0).
     pub misassembled: u32,
     #[serde(skip)]
@@ -663,6 +668,7 @@ impl Sim<'_> {
                 validated: 0,
                 wrong_assembled: 0,
                 colluded_assembled: 0,
+                colluded_over_honest: 0,
                 misassembled: 0,
                 rec: Vec::new(),
                 ids: Vec::new(),
@@ -1081,6 +1087,12 @@ impl Sim<'_> {
                 }
             }
             self.drv.result(now, handle, attempt, meta, &mut n);
+            let late = n.iter().any(|x| matches!(x, Notice::Late { attempt: a } if *a == attempt));
+            if wrong == 0 && !late {
+                if let Some(t) = self.jobs[ji as usize].rec.get_mut(task as usize) {
+                    t.honest = true;
+                }
+            }
         }
         self.notices = n;
         self.handle_notices(now);
@@ -1232,7 +1244,7 @@ impl Sim<'_> {
                 Notice::Rescued { .. } => {}
                 Notice::JobCompleted { job, results, unverified } => {
                     let ji = self.job_of_engine[job.0 as usize] as usize;
-                    let (mut wrong, mut colluded, mut mis) = (0, 0, 0);
+                    let (mut wrong, mut colluded, mut over_honest, mut mis) = (0, 0, 0, 0);
                     for (i, a) in results.iter().enumerate() {
                         let (aj, at, w, _) = self.attempt_info.get(&a.0).copied().unwrap_or((NONE, 0, 3, false));
                         if aj as usize != ji || at as usize != i {
@@ -1240,10 +1252,13 @@ impl Sim<'_> {
                         }
                         wrong += u32::from(w == 1 || w == 2);
                         colluded += u32::from(w == 2);
+                        let honest = self.jobs[ji].rec.get(i).is_some_and(|t| t.honest);
+                        over_honest += u32::from(w == 2 && honest);
                     }
                     let j = &mut self.jobs[ji];
                     mis += j.tasks.abs_diff(results.len() as u32);
                     (j.wrong_assembled, j.colluded_assembled, j.misassembled) = (wrong, colluded, mis);
+                    j.colluded_over_honest = over_honest;
                     j.unverified = *unverified;
                     self.end_job(ji, now, JobStatus::Completed);
                 }
