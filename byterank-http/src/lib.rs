@@ -1,16 +1,13 @@
-//! This crate will provide the ByteNite Core System's APIs (§3 of the white paper)
-//! as a durable HTTP service over `byterank-core`, plus a worker that pulls tasks
-//! from it.
+//! The ByteNite Core System's APIs (§3 of the white paper), as a vocabulary for a
+//! durable HTTP service over `byterank-core`.
 //!
-//! The design it is built for: the service is a thin adapter. It parses requests
+//! What the crate holds is the API's paths, named once for clients and tests; no
+//! server is built yet. The design they serve: a thin adapter. It parses requests
 //! into the core engine's commands, journals every command before acknowledging it
 //! (so nothing acknowledged is lost, and a restart recovers by replaying the
 //! journal through the same deterministic engine), and serialises the events the
 //! engine returns. Scheduling decisions live in `byterank-core` only, so what the
 //! simulator (`byterank-sim`) measures is what the service does.
-//!
-//! Today the crate holds only the shared vocabulary below; the service arrives
-//! with the engine, in a later issue.
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
