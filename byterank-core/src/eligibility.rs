@@ -159,13 +159,16 @@ pub fn check(t: &Traits, job: &JobSpec, work: &Work, accepted: &[bool]) -> Resul
 /// of the device that pulls, so that a device whose region, trust or hardware
 /// changed since the last ranking gets no task it may no longer take.
 pub fn check_device(d: &Device, job: &JobSpec, chunk_bytes: Option<u64>) -> Result<(), Ineligible> {
-    let t = traits_of(d, 0);
-    let version_ok = || match (&job.requirements.app_version, d.app_version.as_deref()) {
+    check_traits(&traits_of(d, 0), job, chunk_bytes, || version_accepted(job, d.app_version.as_deref()))
+}
+
+/// Whether `job` accepts a device reporting this app version.
+pub(crate) fn version_accepted(job: &JobSpec, version: Option<&str>) -> bool {
+    match (&job.requirements.app_version, version) {
         (None, _) => true,
         (Some(req), Some(v)) => semver::Version::parse(v).is_ok_and(|v| req.matches(&v)),
         (Some(_), None) => false,
-    };
-    check_traits(&t, job, chunk_bytes, version_ok)
+    }
 }
 
 /// What eligibility reads of one device; `version` is its index among the app

@@ -10,7 +10,7 @@ use alloc::vec::Vec;
 use super::command::{AttemptId, DeviceId};
 use super::error::EngineError;
 use crate::device::Device;
-use crate::eligibility::{check_traits, traits_of, Traits};
+use crate::eligibility::{check_traits, traits_of, version_accepted, Traits};
 use crate::fault::Outcome;
 use crate::flags::{flags, state_flags, Flag, FlagConfig, Flags};
 use crate::job::JobSpec;
@@ -236,11 +236,7 @@ impl Devices {
 
     /// Whether the device's current state meets a job's requirements.
     pub fn may_run(&self, id: DeviceId, job: &JobSpec, chunk_bytes: Option<u64>) -> bool {
-        let version_ok = || match (&job.requirements.app_version, self.entry(id).state.app_version.as_deref()) {
-            (None, _) => true,
-            (Some(req), Some(v)) => semver::Version::parse(v).is_ok_and(|v| req.matches(&v)),
-            (Some(_), None) => false,
-        };
+        let version_ok = || version_accepted(job, self.entry(id).state.app_version.as_deref());
         check_traits(&self.hot(id).traits, job, chunk_bytes, version_ok).is_ok()
     }
 

@@ -74,8 +74,8 @@ pub(super) struct JobEntry<Q> {
     serde(bound(serialize = "Q: serde::Serialize", deserialize = "Q: serde::Deserialize<'de>"))
 )]
 pub(super) struct Jobs<Q> {
-    pub(super) entries: BTreeMap<JobId, JobEntry<Q>>,
-    pub(super) next: u32,
+    entries: BTreeMap<JobId, JobEntry<Q>>,
+    next: u32,
 }
 
 impl<Q> Default for Jobs<Q> {

@@ -42,12 +42,23 @@ impl Rescue {
         self.entries.push_back(e);
     }
 
-    /// Drops the entries `dead` says no longer matter, then removes and returns the
-    /// first that `take` accepts.
+    /// Removes and returns the first entry `take` accepts among those `dead` does
+    /// not reject, dropping the dead ones met on the way (the tick drops the rest).
     pub fn take_first(&mut self, dead: impl Fn(&Entry) -> bool, take: impl Fn(&Entry) -> bool) -> Option<Entry> {
-        self.entries.retain(|e| !dead(e));
-        let pos = self.entries.iter().position(take)?;
-        self.entries.remove(pos)
+        let mut scanned = self.entries.len();
+        let mut found = None;
+        for (i, e) in self.entries.iter().enumerate() {
+            if !dead(e) && take(e) {
+                (scanned, found) = (i, Some(*e));
+                break;
+            }
+        }
+        let mut i = 0;
+        self.entries.retain(|e| {
+            i += 1;
+            i > scanned + 1 || (i <= scanned && !dead(e))
+        });
+        found
     }
 
     pub fn retain(&mut self, keep: impl FnMut(&Entry) -> bool) {
