@@ -25,6 +25,25 @@ pub struct JobProgress {
     pub pools: u32,
 }
 
+/// What submitting a job now would do ([`Engine::quote`]): its plan and price,
+/// with nothing changed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Quote {
+    /// Unique tasks.
+    pub tasks: u32,
+    /// Copies planned, replicas included.
+    pub copies: u32,
+    /// Pools the job would use.
+    pub pools: u32,
+    /// Probability of joint failure of the copies as placed.
+    pub pjf: f64,
+    /// Whether the job's bound on the PJF is met.
+    pub achievable: bool,
+    /// What the user would be charged.
+    pub price: ByteChips,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(
@@ -152,6 +171,22 @@ impl<Q: TaskQueue> Engine<Q> {
         let account = JobAccount::new(spec.price_chips, &sizes, &self.cfg.plan.rewards)
             .map_err(|e| EngineError::Reward(spec.id.clone(), e))?;
         Ok(Ready { spec: spec.clone(), chunks, plan, account, chunk_bytes: work.chunk_bytes, ranking })
+    }
+
+    /// What submitting `spec` at `at` would do, refused for the same reasons a
+    /// submission would be; nothing changes.
+    pub fn quote(&self, spec: &JobSpec, at: Timestamp) -> Result<Quote, EngineError> {
+        self.check(&CommandKind::SubmitJob { job: spec.clone(), user: String::new() })?;
+        let at = at.max(self.now);
+        let ready = self.prepare(spec, at)?;
+        Ok(Quote {
+            tasks: ready.chunks.len() as u32,
+            copies: ready.plan.replication.copies as u32,
+            pools: ready.plan.pools_used as u32,
+            pjf: ready.plan.replication.pjf,
+            achievable: ready.plan.replication.achievable,
+            price: spec.price_chips,
+        })
     }
 
     pub(super) fn submit(&mut self, ready: Ready, user: &str, out: &mut Vec<Event>) {

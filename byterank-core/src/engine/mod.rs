@@ -104,7 +104,7 @@ pub use command::{AttemptId, Command, CommandKind, DeviceId, JobId};
 pub use config::EngineConfig;
 pub use error::{ConfigError, EngineError};
 pub use event::{AttemptState, Event, Idle};
-pub use jobs::JobProgress;
+pub use jobs::{JobProgress, Quote};
 pub use ledger::Ledger;
 pub use queue::{MemQueue, QueuedCopy, TaskQueue};
 pub use rescue::RescueNeed;
@@ -276,6 +276,11 @@ impl<Q: TaskQueue> Engine<Q> {
     /// operator's trust included).
     pub fn device(&self, device: DeviceId) -> Option<&Device> {
         self.devices.get(device).map(|d| &d.state)
+    }
+
+    /// The live devices in id order, with their handles.
+    pub fn live_devices(&self) -> impl Iterator<Item = (DeviceId, &Device)> + '_ {
+        self.devices.live_in_id_order().into_iter().map(|d| (d, &self.devices.entry(d).state))
     }
 
     /// Who is paid for a device's work.
