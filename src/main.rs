@@ -28,6 +28,10 @@ enum Command {
     Replication(cli::replication::ReplicationArgs),
     Synth(cli::synth::SynthArgs),
     Simulate(cli::simulate::SimulateArgs),
+    Serve(cli::service::ServeArgs),
+    Worker(cli::service::WorkerArgs),
+    Journal(cli::service::JournalArgs),
+    Loadgen(cli::service::LoadgenArgs),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +49,10 @@ fn main() -> ExitCode {
         Command::Replication(args) => cli::replication::run(args),
         Command::Synth(args) => cli::synth::run(args),
         Command::Simulate(args) => cli::simulate::run(args),
+        Command::Serve(args) => cli::service::run_serve(args),
+        Command::Worker(args) => cli::service::run_worker(args),
+        Command::Journal(args) => cli::service::run_journal(args),
+        Command::Loadgen(args) => cli::service::run_loadgen(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

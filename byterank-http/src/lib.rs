@@ -1,24 +1,49 @@
-//! The ByteNite Core System's APIs (§3 of the white paper), as a vocabulary for a
-//! durable HTTP service over `byterank-core`.
+//! The ByteNite Core System (white paper §3.1) as a durable HTTP service over
+//! `byterank-core`, and a worker that talks to it.
 //!
-//! What the crate holds is the API's paths, named once for clients and tests; no
-//! server is built yet. The design they serve: a thin adapter. It parses requests
-//! into the core engine's commands, journals every command before acknowledging it
-//! (so nothing acknowledged is lost, and a restart recovers by replaying the
-//! journal through the same deterministic engine), and serialises the events the
-//! engine returns. Scheduling decisions live in `byterank-core` only, so what the
-//! simulator (`byterank-sim`) measures is what the service does.
+//! A thin adapter: the routes ([`routes`]) parse and authenticate requests and
+//! hand them to one thread that owns the state ([`sequencer`]). The state
+//! ([`service`]) is the core engine plus what the service keeps beside it:
+//! accounts and keys ([`auth`]), job books, who holds which attempt. Every write
+//! is an [`service::Op`], journalled durably before it is acknowledged
+//! ([`journal`], SQLite in WAL mode with `synchronous=FULL`, committed in batches);
+//! a restart replays the journal's tail onto the last snapshot through the same
+//! deterministic engine. Scheduling decisions live in `byterank-core` only, so
+//! what the simulator measures is what the service does.
+//!
+//! - [`server`]: `byterank serve`, the router and the OpenAPI document.
+//! - [`worker`]: `byterank worker`, a real worker.
+//! - [`loadgen`]: `byterank loadgen`, many simulated devices over HTTP.
+//! - [`inspect`]: `byterank journal`, what happened to a job or device, replayed.
+//!
+//! The state machine runs without a server, which is how its rules are tested:
+//!
+//! ```
+//! use byterank_core::{Device, EngineConfig, Timestamp};
+//! use byterank_http::api::RegisterDevice;
+//! use byterank_http::auth::Secret;
+//! use byterank_http::service::Service;
+//!
+//! let mut svc = Service::new(EngineConfig::default()).unwrap();
+//! svc.set_live(true);
+//! let req = RegisterDevice { device: Device::new("phone-1"), owner: "ana".into() };
+//! let registered = svc.register_device(Timestamp(1_000), None, req, Secret::generate()).unwrap();
+//! assert!(registered.token.is_some());
+//! let (ops, _effects) = svc.take_pending();
+//! assert_eq!(ops.len(), 1, "one op to journal");
+//! ```
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
-/// The API surface of the Core System, as the paper names it: the paths the
-/// service will serve, kept here so that clients and tests name them once.
-pub mod api {
-    /// Workers register and update their devices' state (Tables 2 and 3).
-    pub const DEVICES: &str = "/v1/devices";
-    /// Users submit, inspect and cancel jobs.
-    pub const JOBS: &str = "/v1/jobs";
-    /// Workers pull tasks, send heartbeats and upload results.
-    pub const TASKS: &str = "/v1/tasks";
-}
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod inspect;
+pub mod journal;
+pub mod loadgen;
+pub mod routes;
+pub mod sequencer;
+pub mod server;
+pub mod service;
+pub mod worker;

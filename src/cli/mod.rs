@@ -10,6 +10,7 @@ pub mod parse;
 pub mod plan;
 pub mod rank;
 pub mod replication;
+pub mod service;
 pub mod simulate;
 pub mod synth;
 

@@ -1,0 +1,73 @@
+//! Durable storage: the journal of ops, snapshots of the state, blobs (inputs,
+//! results, outputs) and money history.
+//!
+//! [`Journal`] is the writer, owned by the engine thread: it commits a batch of
+//! ops with their effects in one durable transaction (group commit). [`Store`] is
+//! the reader, shared by the routes for downloads and history, and by the journal
+//! inspector.
+
+use byterank_core::{EngineConfig, Timestamp};
+
+use crate::service::{Effect, Entry, Op};
+
+pub mod sqlite;
+
+/// Storage failed; the message names the file or statement.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// The database refused or failed.
+    #[error("database: {0}")]
+    Db(String),
+    /// A stored record does not read back.
+    #[error("journal record {seq} does not read back: {problem}")]
+    Corrupt {
+        /// The record.
+        seq: u64,
+        /// What is wrong.
+        problem: String,
+    },
+    /// The data directory was made for another configuration.
+    #[error("{0}")]
+    Config(String),
+}
+
+/// What a restart starts from: the last snapshot and the ops after it.
+#[derive(Debug, Default)]
+pub struct Recovered {
+    /// The last snapshot: the seq it includes and the state's JSON.
+    pub snapshot: Option<(u64, Vec<u8>)>,
+    /// Ops after it, in order: seq, instant, op.
+    pub tail: Vec<(u64, Timestamp, Op)>,
+}
+
+/// The journal's writer.
+pub trait Journal: Send + 'static {
+    /// The engine configuration the data was made with; `given` is stored on first
+    /// use, and refused later if it differs.
+    fn engine_config(&mut self, given: Option<&EngineConfig>) -> Result<EngineConfig, JournalError>;
+
+    /// The last snapshot and the ops after it.
+    fn recover(&mut self) -> Result<Recovered, JournalError>;
+
+    /// Appends `ops` (as seq = last + 1, ...) and carries out `effects`, all in one
+    /// durable transaction; returns the last seq.
+    fn commit(&mut self, ops: &[(Timestamp, Op)], effects: &[Effect]) -> Result<u64, JournalError>;
+
+    /// Stores a snapshot of the state as of `seq`.
+    fn snapshot(&mut self, seq: u64, state: &[u8]) -> Result<(), JournalError>;
+}
+
+/// The reader.
+pub trait Store: Send + Sync + 'static {
+    /// `len` bytes of a blob from `offset` (all of it with `None`); `None` if absent.
+    fn blob(&self, key: &str, offset: u64, len: Option<u64>) -> Result<Option<Vec<u8>>, JournalError>;
+
+    /// An account's latest history lines, newest first.
+    fn history(&self, account: &str, limit: u32) -> Result<Vec<Entry>, JournalError>;
+
+    /// Up to `limit` ops after `after`, in order.
+    fn ops(&self, after: u64, limit: u32) -> Result<Vec<(u64, Timestamp, Op)>, JournalError>;
+
+    /// The seq of the last op.
+    fn last_seq(&self) -> Result<u64, JournalError>;
+}

@@ -1,0 +1,72 @@
+//! Devices: register, report status, set worker preferences, leave.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use byterank_core::Device;
+
+use super::{bearer, AppState, JsonBody};
+use byterank_core::worker::WorkerPrefs;
+
+use crate::api::{DeviceView, RegisterDevice, Registered};
+use crate::auth::Secret;
+use crate::error::ApiError;
+
+/// Register a device; its token is in the answer, once. A device that left comes
+/// back by registering again with its token.
+#[utoipa::path(post, path = "/v1/devices", tag = "devices", request_body = RegisterDevice,
+    responses((status = 201, body = Registered), (status = 200, description = "came back", body = Registered),
+        (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 409, body = ApiError)))]
+pub async fn register(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    JsonBody(req): JsonBody<RegisterDevice>,
+) -> Result<(StatusCode, Json<Registered>), ApiError> {
+    let bearer = bearer(&headers);
+    let fresh = Secret::generate();
+    let r = app.seq.maybe_authed(bearer, move |svc, at, who| svc.register_device(at, who, req, fresh)).await?;
+    let status = if r.token.is_some() { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(r)))
+}
+
+/// The calling device as the engine knows it.
+#[utoipa::path(get, path = "/v1/devices/me", tag = "devices", security(("bearer" = [])),
+    responses((status = 200, body = DeviceView), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
+pub async fn me(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<DeviceView>, ApiError> {
+    app.seq.authed(bearer(&headers), |svc, _, who| svc.device_view(who)).await.map(Json)
+}
+
+/// Report the device's measured state (the grid-state fields of a device).
+#[utoipa::path(put, path = "/v1/devices/me", tag = "devices", security(("bearer" = [])),
+    request_body(content = Object, description = "a device object, as in a grid file"),
+    responses((status = 200, body = DeviceView), (status = 400, body = ApiError), (status = 401, body = ApiError),
+        (status = 403, body = ApiError)))]
+pub async fn report_status(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    JsonBody(device): JsonBody<Device>,
+) -> Result<Json<DeviceView>, ApiError> {
+    app.seq.authed(bearer(&headers), move |svc, at, who| svc.update_status(at, who, device)).await.map(Json)
+}
+
+/// Set the worker's preferences (Table 3): schedule, connections, data cap.
+#[utoipa::path(put, path = "/v1/devices/me/preferences", tag = "devices", security(("bearer" = [])),
+    request_body(content = Object, description = "the `worker` object of a grid file's device"),
+    responses((status = 200, body = DeviceView), (status = 400, body = ApiError), (status = 401, body = ApiError),
+        (status = 403, body = ApiError)))]
+pub async fn set_preferences(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    JsonBody(prefs): JsonBody<WorkerPrefs>,
+) -> Result<Json<DeviceView>, ApiError> {
+    app.seq.authed(bearer(&headers), move |svc, at, who| svc.set_preferences(at, who, prefs)).await.map(Json)
+}
+
+/// Leave the grid; tasks in hand are abandoned. Come back by registering with the token.
+#[utoipa::path(delete, path = "/v1/devices/me", tag = "devices", security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = ApiError), (status = 403, body = ApiError),
+        (status = 410, body = ApiError)))]
+pub async fn leave(State(app): State<AppState>, headers: HeaderMap) -> Result<StatusCode, ApiError> {
+    app.seq.authed(bearer(&headers), |svc, at, who| svc.remove_device(at, who)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

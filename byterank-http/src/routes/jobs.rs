@@ -1,0 +1,105 @@
+//! Jobs: quote, create, upload the input, status, download the output, cancel.
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::Json;
+
+use super::{bearer, body_error, octets, store_error, AppState, JsonBody};
+use byterank_core::JobSpec;
+
+use crate::api::{JobView, QuoteView, StatusQuery};
+use crate::error::ApiError;
+
+/// What a job would do now (tasks, copies, pools, PJF, price) and what the user may spend.
+#[utoipa::path(post, path = "/v1/jobs/quote", tag = "jobs", security(("bearer" = [])), request_body(content = Object, description = "a job file (docs/formats.md)"),
+    responses((status = 200, body = QuoteView), (status = 400, body = ApiError), (status = 401, body = ApiError),
+        (status = 403, body = ApiError)))]
+pub async fn quote(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    JsonBody(job): JsonBody<JobSpec>,
+) -> Result<Json<QuoteView>, ApiError> {
+    app.seq.authed(bearer(&headers), move |svc, at, who| svc.quote(at, who, &job)).await.map(Json)
+}
+
+/// Create a job (the job file, with its preferences). Its price is charged when it
+/// is submitted: now, or, for an application that reads input, once the input is
+/// uploaded (the price is set aside meanwhile).
+#[utoipa::path(post, path = "/v1/jobs", tag = "jobs", security(("bearer" = [])), request_body(content = Object, description = "a job file (docs/formats.md)"),
+    responses((status = 201, body = JobView), (status = 400, body = ApiError), (status = 401, body = ApiError),
+        (status = 402, body = ApiError), (status = 403, body = ApiError), (status = 409, body = ApiError)))]
+pub async fn create(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    JsonBody(job): JsonBody<JobSpec>,
+) -> Result<(StatusCode, Json<JobView>), ApiError> {
+    let view = app.seq.authed(bearer(&headers), move |svc, at, who| svc.create_job(at, who, job)).await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// Upload the job's input (exactly `input_bytes` bytes): the job is submitted.
+#[utoipa::path(put, path = "/v1/jobs/{job}/input", tag = "jobs", security(("bearer" = [])),
+    params(("job" = String, Path, description = "the job id")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 200, body = JobView), (status = 400, body = ApiError), (status = 401, body = ApiError),
+        (status = 404, body = ApiError), (status = 409, body = ApiError), (status = 413, body = ApiError)))]
+pub async fn upload_input(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(job): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<JobView>, ApiError> {
+    let body = body.map_err(body_error)?;
+    app.seq.authed(bearer(&headers), move |svc, at, who| svc.store_input(at, who, &job, body.to_vec())).await.map(Json)
+}
+
+/// The job's status; `?tasks=true` adds per-task progress (`from`, `limit`).
+#[utoipa::path(get, path = "/v1/jobs/{job}", tag = "jobs", security(("bearer" = [])),
+    params(("job" = String, Path, description = "the job id"), StatusQuery),
+    responses((status = 200, body = JobView), (status = 400, body = ApiError), (status = 401, body = ApiError),
+        (status = 404, body = ApiError)))]
+pub async fn status(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(job): Path<String>,
+    q: Result<Query<StatusQuery>, QueryRejection>,
+) -> Result<Json<JobView>, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::bad_request(format!("the query does not read: {e}")))?;
+    app.seq.authed(bearer(&headers), move |svc, _, who| svc.job_view(who, &job, &q)).await.map(Json)
+}
+
+/// The assembled output of a completed job.
+#[utoipa::path(get, path = "/v1/jobs/{job}/output", tag = "jobs", security(("bearer" = [])),
+    params(("job" = String, Path, description = "the job id")),
+    responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 401, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
+pub async fn output(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(job): Path<String>,
+) -> Result<Response, ApiError> {
+    let key = app.seq.authed(bearer(&headers), move |svc, _, who| svc.output_of(who, &job)).await?;
+    let store = app.store.clone();
+    let bytes = tokio::task::spawn_blocking(move || store.blob(&key, 0, None))
+        .await
+        .map_err(|_| ApiError::unavailable("the read was interrupted: retry"))?
+        .map_err(store_error)?
+        .ok_or_else(|| ApiError::not_found("the output is missing"))?;
+    Ok(octets(bytes))
+}
+
+/// Cancel the job: unearned bounties go back to the user.
+#[utoipa::path(delete, path = "/v1/jobs/{job}", tag = "jobs", security(("bearer" = [])),
+    params(("job" = String, Path, description = "the job id")),
+    responses((status = 200, body = JobView), (status = 401, body = ApiError), (status = 404, body = ApiError),
+        (status = 409, body = ApiError)))]
+pub async fn cancel(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(job): Path<String>,
+) -> Result<Json<JobView>, ApiError> {
+    app.seq.authed(bearer(&headers), move |svc, at, who| svc.cancel_job(at, who, &job)).await.map(Json)
+}

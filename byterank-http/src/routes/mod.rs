@@ -1,0 +1,89 @@
+//! The routes, grouped as the paper groups the Core System's APIs (§3.1). Each is
+//! parsing and transport: read the credential and the body, call the state
+//! ([`crate::sequencer`]), answer JSON.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::FromRequest;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+use crate::journal::Store;
+use crate::sequencer::Sequencer;
+
+pub mod devices;
+pub mod jobs;
+pub mod money;
+pub mod operators;
+pub mod tasks;
+
+/// What every route reaches.
+#[derive(Clone)]
+pub struct AppState {
+    /// The state's thread.
+    pub seq: Sequencer,
+    /// Downloads and history.
+    pub store: Arc<dyn Store>,
+    /// Renders the Prometheus metrics.
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+}
+
+/// The bearer credential of a request, if any.
+pub fn bearer(headers: &HeaderMap) -> Option<String> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string())
+}
+
+/// A JSON body whose errors name the field at fault.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if !json {
+            return Err(ApiError::bad_request("send the body as JSON with `Content-Type: application/json`"));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(body_error)?;
+        let de = &mut serde_json::Deserializer::from_slice(&bytes);
+        serde_path_to_error::deserialize(de).map(JsonBody).map_err(|e| {
+            let path = e.path().to_string();
+            let err = ApiError::bad_request(format!("the body does not read: {}", e.inner()));
+            if path == "." {
+                err
+            } else {
+                err.at(path)
+            }
+        })
+    }
+}
+
+/// The JSON error for a body that could not be read (too large, cut short).
+pub fn body_error(e: BytesRejection) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::too_large("the body is larger than this route takes")
+    } else {
+        ApiError::bad_request(format!("the body could not be read: {e}"))
+    }
+}
+
+/// Bytes, as a download.
+pub fn octets(bytes: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response()
+}
+
+/// A storage failure while serving a read.
+pub fn store_error(e: crate::journal::JournalError) -> ApiError {
+    tracing::error!("storage read failed: {e}");
+    ApiError::unavailable(format!("storage failed: {e}"))
+}

@@ -1,0 +1,66 @@
+//! Wallet (workers' ByteChips) and Billing (users' balances, top-ups, charges).
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+
+use super::{bearer, store_error, AppState, JsonBody};
+use crate::api::{Balance, CreateUser, TopUp, UserCreated, Wallet};
+use crate::auth::Secret;
+use crate::error::ApiError;
+use crate::service::{user_account, worker_account};
+
+/// History lines returned with a balance.
+const HISTORY: u32 = 100;
+
+/// The calling device's owner: balance and latest rewards.
+#[utoipa::path(get, path = "/v1/wallet", tag = "wallet", security(("bearer" = [])),
+    responses((status = 200, body = Wallet), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
+pub async fn wallet(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<Wallet>, ApiError> {
+    let mut w = app.seq.authed(bearer(&headers), |svc, _, who| svc.wallet(who)).await?;
+    w.history = history(&app, worker_account(&w.owner)).await?;
+    Ok(Json(w))
+}
+
+/// The calling user's balance, charges, refunds and top-ups.
+#[utoipa::path(get, path = "/v1/billing", tag = "billing", security(("bearer" = [])),
+    responses((status = 200, body = Balance), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
+pub async fn billing(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<Balance>, ApiError> {
+    let mut b = app.seq.authed(bearer(&headers), |svc, _, who| svc.balance(who)).await?;
+    b.history = history(&app, user_account(&b.user)).await?;
+    Ok(Json(b))
+}
+
+/// Credit a user's balance (operator: payments are taken outside the service).
+#[utoipa::path(post, path = "/v1/billing/top-ups", tag = "billing", security(("bearer" = [])), request_body = TopUp,
+    responses((status = 200, body = Balance), (status = 400, body = ApiError), (status = 401, body = ApiError),
+        (status = 403, body = ApiError), (status = 404, body = ApiError)))]
+pub async fn top_up(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    JsonBody(req): JsonBody<TopUp>,
+) -> Result<Json<Balance>, ApiError> {
+    app.seq.authed(bearer(&headers), move |svc, at, who| svc.top_up(at, who, req)).await.map(Json)
+}
+
+/// Open a user's account (operator); their API key is in the answer, once.
+#[utoipa::path(post, path = "/v1/users", tag = "billing", security(("bearer" = [])), request_body = CreateUser,
+    responses((status = 201, body = UserCreated), (status = 400, body = ApiError), (status = 401, body = ApiError),
+        (status = 403, body = ApiError), (status = 409, body = ApiError)))]
+pub async fn create_user(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    JsonBody(req): JsonBody<CreateUser>,
+) -> Result<(StatusCode, Json<UserCreated>), ApiError> {
+    let fresh = Secret::generate();
+    let u = app.seq.authed(bearer(&headers), move |svc, at, who| svc.create_user(at, who, req, fresh)).await?;
+    Ok((StatusCode::CREATED, Json(u)))
+}
+
+async fn history(app: &AppState, account: String) -> Result<Vec<crate::service::Entry>, ApiError> {
+    let store = app.store.clone();
+    tokio::task::spawn_blocking(move || store.history(&account, HISTORY))
+        .await
+        .map_err(|_| ApiError::unavailable("the read was interrupted: retry"))?
+        .map_err(store_error)
+}

@@ -1,0 +1,74 @@
+//! Operators: the ranked grid and pools, trust, health, metrics.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use super::{bearer, AppState, JsonBody};
+use crate::api::{DeviceView, GridQuery, GridView, Health, PoolsView, SetTrust};
+use crate::error::ApiError;
+
+/// The ranked grid, best first, then flagged devices: what `byterank rank` shows.
+#[utoipa::path(get, path = "/v1/grid", tag = "operators", security(("bearer" = [])), params(GridQuery),
+    responses((status = 200, body = GridView), (status = 400, body = ApiError), (status = 401, body = ApiError),
+        (status = 403, body = ApiError)))]
+pub async fn grid(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    q: Result<Query<GridQuery>, QueryRejection>,
+) -> Result<Json<GridView>, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::bad_request(format!("the query does not read: {e}")))?;
+    app.seq.authed(bearer(&headers), move |svc, _, who| svc.grid(who, &q)).await.map(Json)
+}
+
+/// Running jobs: their pools, queued copies, running attempts and open tasks.
+#[utoipa::path(get, path = "/v1/grid/pools", tag = "operators", security(("bearer" = [])),
+    responses((status = 200, body = Vec<PoolsView>), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
+pub async fn pools(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<Vec<PoolsView>>, ApiError> {
+    app.seq.authed(bearer(&headers), |svc, _, who| svc.pools(who)).await.map(Json)
+}
+
+/// Set or clear a device's trust (spec §11b): the only way a device becomes trusted.
+#[utoipa::path(put, path = "/v1/devices/{device}/trust", tag = "operators", security(("bearer" = [])),
+    params(("device" = String, Path, description = "the device id")), request_body = SetTrust,
+    responses((status = 200, body = DeviceView), (status = 400, body = ApiError), (status = 401, body = ApiError),
+        (status = 403, body = ApiError), (status = 404, body = ApiError)))]
+pub async fn set_trust(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(device): Path<String>,
+    JsonBody(req): JsonBody<SetTrust>,
+) -> Result<Json<DeviceView>, ApiError> {
+    app.seq.authed(bearer(&headers), move |svc, at, who| svc.set_trust(at, who, &device, req.trusted)).await.map(Json)
+}
+
+/// Whether the service answers, and how far its journal has come.
+#[utoipa::path(get, path = "/health", tag = "operators", responses((status = 200, body = Health),
+    (status = 503, body = ApiError)))]
+pub async fn health(State(app): State<AppState>) -> Result<Json<Health>, ApiError> {
+    let seq = app.seq.clone();
+    app.seq
+        .call(move |svc, _| {
+            let (devices, running_jobs) = svc.counts();
+            Ok(Health { status: "ok".into(), journal_seq: seq.seq(), devices, running_jobs })
+        })
+        .await
+        .map(Json)
+}
+
+/// Prometheus metrics (operator key).
+#[utoipa::path(get, path = "/metrics", tag = "operators", security(("bearer" = [])),
+    responses((status = 200, content_type = "text/plain", body = String), (status = 401, body = ApiError),
+        (status = 403, body = ApiError)))]
+pub async fn metrics(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    app.seq
+        .authed(bearer(&headers), |_, _, who| match who {
+            crate::service::Principal::Operator => Ok(()),
+            _ => Err(ApiError::forbidden("this route needs the operator key")),
+        })
+        .await?;
+    let body = app.metrics.as_ref().map(|m| m.render()).unwrap_or_default();
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response())
+}

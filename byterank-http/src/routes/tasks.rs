@@ -1,0 +1,92 @@
+//! Tasks: pull, download the input chunk, heartbeat, upload the result, report an error.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::Json;
+use byterank_core::AttemptId;
+
+use super::{bearer, body_error, octets, store_error, AppState};
+use crate::api::{Beat, Pulled, Reported};
+use crate::error::ApiError;
+
+/// Ask for the next task. With none, the answer says why and when to ask again.
+#[utoipa::path(post, path = "/v1/tasks/pull", tag = "tasks", security(("bearer" = [])),
+    responses((status = 200, body = Pulled), (status = 401, body = ApiError), (status = 403, body = ApiError),
+        (status = 410, body = ApiError)))]
+pub async fn pull(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<Pulled>, ApiError> {
+    app.seq.authed(bearer(&headers), |svc, at, who| svc.pull(at, who)).await.map(Json)
+}
+
+/// The attempt's input chunk, as bytes.
+#[utoipa::path(get, path = "/v1/tasks/{attempt}/input", tag = "tasks", security(("bearer" = [])),
+    params(("attempt" = u64, Path, description = "the attempt")),
+    responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 401, body = ApiError), (status = 404, body = ApiError), (status = 410, body = ApiError)))]
+pub async fn input(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(attempt): Path<String>,
+) -> Result<Response, ApiError> {
+    let attempt = parse_attempt(&attempt)?;
+    let (key, offset, len) = app.seq.authed(bearer(&headers), move |svc, _, who| svc.input_of(who, attempt)).await?;
+    let store = app.store.clone();
+    let bytes = tokio::task::spawn_blocking(move || store.blob(&key, offset, Some(len)))
+        .await
+        .map_err(|_| ApiError::unavailable("the read was interrupted: retry"))?
+        .map_err(store_error)?
+        .ok_or_else(|| ApiError::not_found("the job's input is gone: the job ended"))?;
+    Ok(octets(bytes))
+}
+
+/// Still working. `continue: false` means stop: the attempt ended (`state` says how).
+#[utoipa::path(post, path = "/v1/tasks/{attempt}/heartbeat", tag = "tasks", security(("bearer" = [])),
+    params(("attempt" = u64, Path, description = "the attempt")),
+    responses((status = 200, body = Beat), (status = 401, body = ApiError), (status = 404, body = ApiError)))]
+pub async fn heartbeat(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(attempt): Path<String>,
+) -> Result<Json<Beat>, ApiError> {
+    let attempt = parse_attempt(&attempt)?;
+    app.seq.authed(bearer(&headers), move |svc, at, who| svc.heartbeat(at, who, attempt)).await.map(Json)
+}
+
+/// Upload the result: its bytes (`gzip`), or its metadata as JSON (`synthetic`).
+#[utoipa::path(post, path = "/v1/tasks/{attempt}/result", tag = "tasks", security(("bearer" = [])),
+    params(("attempt" = u64, Path, description = "the attempt")),
+    request_body(content = Vec<u8>, description = "the result's bytes, or `{\"size\": N, \"digest\": \"...\"}`",
+        content_type = "application/octet-stream"),
+    responses((status = 200, body = Reported), (status = 400, body = ApiError), (status = 401, body = ApiError),
+        (status = 404, body = ApiError), (status = 410, body = ApiError), (status = 413, body = ApiError)))]
+pub async fn result(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(attempt): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Reported>, ApiError> {
+    let attempt = parse_attempt(&attempt)?;
+    let body = body.map_err(body_error)?;
+    app.seq.authed(bearer(&headers), move |svc, at, who| svc.report_result(at, who, attempt, &body)).await.map(Json)
+}
+
+/// The attempt failed on the device (execution or transfer error).
+#[utoipa::path(post, path = "/v1/tasks/{attempt}/error", tag = "tasks", security(("bearer" = [])),
+    params(("attempt" = u64, Path, description = "the attempt")),
+    responses((status = 204), (status = 401, body = ApiError), (status = 404, body = ApiError),
+        (status = 410, body = ApiError)))]
+pub async fn error(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(attempt): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let attempt = parse_attempt(&attempt)?;
+    app.seq.authed(bearer(&headers), move |svc, at, who| svc.report_error(at, who, attempt)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn parse_attempt(s: &str) -> Result<AttemptId, ApiError> {
+    s.parse().map(AttemptId).map_err(|_| ApiError::bad_request(format!("`{s}` is not an attempt number")).at("attempt"))
+}

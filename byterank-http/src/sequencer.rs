@@ -1,0 +1,176 @@
+//! The one thread that owns the state: it applies calls in arrival order and
+//! commits them in batches (group commit).
+//!
+//! Each route sends a call (a closure over the [`Service`]) and waits. The thread
+//! takes every call waiting, applies them one after another, commits the batch's
+//! ops and effects in one durable transaction, and only then answers them all:
+//! nothing is acknowledged before it is on disk, and one fsync serves every call
+//! of the batch. Reads take the same path, so they never show what is not yet
+//! durable. If storage fails the process exits: what was applied but not
+//! committed is rebuilt from the journal on the next start, and nobody was told.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use byterank_core::Timestamp;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::auth::OperatorKey;
+use crate::error::ApiError;
+use crate::journal::Journal;
+use crate::service::{Principal, Service};
+
+type Answer = Box<dyn FnOnce() + Send>;
+type Call = Box<dyn FnOnce(&mut Service, Timestamp, &OperatorKey) -> Answer + Send>;
+
+/// Calls waiting beyond this are refused with 503 (back-pressure).
+pub const QUEUE_DEPTH: usize = 65_536;
+
+/// Most calls applied in one batch.
+const MAX_BATCH: usize = 8_192;
+
+/// The handle routes use to reach the state.
+#[derive(Clone)]
+pub struct Sequencer {
+    tx: mpsc::Sender<Call>,
+    seq: Arc<AtomicU64>,
+}
+
+/// How the thread runs.
+pub struct Options {
+    /// Store a snapshot after this many ops since the last one.
+    pub snapshot_every: u64,
+    /// The operator's key.
+    pub operator: OperatorKey,
+}
+
+impl Sequencer {
+    /// Starts the thread over a recovered state whose journal ends at `seq`.
+    pub fn start(mut svc: Service, mut journal: Box<dyn Journal>, seq: u64, opts: Options) -> Sequencer {
+        let (tx, mut rx) = mpsc::channel::<Call>(QUEUE_DEPTH);
+        let last = Arc::new(AtomicU64::new(seq));
+        let shared = last.clone();
+        std::thread::Builder::new()
+            .name("byterank-engine".into())
+            .spawn(move || {
+                svc.set_live(true);
+                let mut since_snapshot = 0u64;
+                let mut calls = Vec::with_capacity(MAX_BATCH);
+                let mut answers = Vec::with_capacity(MAX_BATCH);
+                while let Some(first) = rx.blocking_recv() {
+                    calls.push(first);
+                    while calls.len() < MAX_BATCH {
+                        match rx.try_recv() {
+                            Ok(c) => calls.push(c),
+                            Err(_) => break,
+                        }
+                    }
+                    for call in calls.drain(..) {
+                        let at = clock(svc.engine().now());
+                        answers.push(call(&mut svc, at, &opts.operator));
+                    }
+                    let (ops, effects) = svc.take_pending();
+                    if !ops.is_empty() || !effects.is_empty() {
+                        let started = Instant::now();
+                        match journal.commit(&ops, &effects) {
+                            Ok(seq) => shared.store(seq, Ordering::Release),
+                            Err(e) => {
+                                tracing::error!("the journal failed, stopping so that a restart recovers: {e}");
+                                eprintln!("byterank: the journal failed ({e}); stopping. Restart to recover.");
+                                std::process::exit(70);
+                            }
+                        }
+                        metrics::histogram!("byterank_commit_seconds").record(started.elapsed().as_secs_f64());
+                        metrics::histogram!("byterank_batch_ops").record(ops.len() as f64);
+                        for (_, op) in &ops {
+                            metrics::counter!("byterank_ops_total", "op" => op.name()).increment(1);
+                        }
+                        since_snapshot += ops.len() as u64;
+                    }
+                    for answer in answers.drain(..) {
+                        answer();
+                    }
+                    if since_snapshot >= opts.snapshot_every {
+                        since_snapshot = 0;
+                        let state = serde_json::to_vec(&svc).expect("the state serializes");
+                        if let Err(e) = journal.snapshot(shared.load(Ordering::Acquire), &state) {
+                            tracing::warn!("could not store a snapshot (the journal still holds everything): {e}");
+                        }
+                    }
+                    let (devices, jobs) = svc.counts();
+                    metrics::gauge!("byterank_devices").set(f64::from(devices));
+                    metrics::gauge!("byterank_running_jobs").set(f64::from(jobs));
+                    metrics::gauge!("byterank_running_attempts").set(svc.engine().running_attempts() as f64);
+                }
+            })
+            .expect("the engine thread starts");
+        Sequencer { tx, seq: last }
+    }
+
+    /// The seq of the last committed op.
+    pub fn seq(&self) -> u64 {
+        self.seq.load(Ordering::Acquire)
+    }
+
+    /// Runs `f` on the state, answered once what it recorded is durable.
+    pub async fn call<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Service, Timestamp) -> Result<T, ApiError> + Send + 'static,
+    {
+        self.send(move |svc, at, _| f(svc, at)).await
+    }
+
+    /// Like [`call`](Self::call), for a caller who must present a credential.
+    pub async fn authed<T, F>(&self, bearer: Option<String>, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Service, Timestamp, &Principal) -> Result<T, ApiError> + Send + 'static,
+    {
+        self.send(move |svc, at, operator| {
+            let who = svc.authenticate(bearer.as_deref(), operator)?;
+            f(svc, at, &who)
+        })
+        .await
+    }
+
+    /// Like [`authed`](Self::authed), for a caller who may present a credential
+    /// (which must then verify).
+    pub async fn maybe_authed<T, F>(&self, bearer: Option<String>, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Service, Timestamp, Option<&Principal>) -> Result<T, ApiError> + Send + 'static,
+    {
+        self.send(move |svc, at, operator| {
+            let who = bearer.as_deref().map(|b| svc.authenticate(Some(b), operator)).transpose()?;
+            f(svc, at, who.as_ref())
+        })
+        .await
+    }
+
+    async fn send<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Service, Timestamp, &OperatorKey) -> Result<T, ApiError> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let call: Call = Box::new(move |svc, at, operator| {
+            let r = f(svc, at, operator);
+            Box::new(move || {
+                let _ = tx.send(r);
+            })
+        });
+        self.tx.try_send(call).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => ApiError::unavailable("the service is at capacity: retry shortly"),
+            mpsc::error::TrySendError::Closed(_) => ApiError::unavailable("the service is stopping"),
+        })?;
+        rx.await.map_err(|_| ApiError::unavailable("the service stopped before answering: retry"))?
+    }
+}
+
+/// The wall clock, never behind the engine's.
+fn clock(engine_now: Timestamp) -> Timestamp {
+    let wall = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    Timestamp(wall.clamp(Timestamp::MIN.millis(), Timestamp::MAX.millis())).max(engine_now)
+}

@@ -1,0 +1,254 @@
+//! `byterank serve`: recover the state, start the engine thread, serve the routes.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::DefaultBodyLimit;
+use axum::response::IntoResponse;
+use axum::routing::{get, post, put};
+use axum::{BoxError, Json, Router};
+use byterank_core::EngineConfig;
+use tower::ServiceBuilder;
+use utoipa::OpenApi;
+
+use crate::api::paths;
+use crate::auth::OperatorKey;
+use crate::error::ApiError;
+use crate::journal::sqlite::{SqliteJournal, SqliteStore};
+use crate::journal::{Journal, JournalError, Store};
+use crate::routes::{self, AppState};
+use crate::sequencer::{Options, Sequencer};
+use crate::service::{Op, Service};
+
+/// How to run the service.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// The data directory (made if missing).
+    pub data: PathBuf,
+    /// The operator's key.
+    pub operator_key: String,
+    /// The engine configuration for a new data directory.
+    pub engine_config: Option<EngineConfig>,
+    /// Largest job input, bytes.
+    pub max_input_bytes: usize,
+    /// Requests in flight beyond this are refused with 503.
+    pub max_in_flight: usize,
+    /// Store a snapshot every this many ops.
+    pub snapshot_every: u64,
+    /// Send a tick (timeouts, refreshes, the lottery) this often.
+    pub tick: Duration,
+}
+
+impl ServeOptions {
+    /// Defaults for `listen`, `data` and `operator_key`.
+    pub fn new(listen: SocketAddr, data: PathBuf, operator_key: String) -> ServeOptions {
+        ServeOptions {
+            listen,
+            data,
+            operator_key,
+            engine_config: None,
+            max_input_bytes: 256 << 20,
+            max_in_flight: 4_096,
+            snapshot_every: 50_000,
+            tick: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The options are unusable.
+    #[error("{0}")]
+    Options(String),
+    /// Storage failed.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    /// The listener could not bind.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Serving failed.
+    #[error("serving failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The state as of the last durable op: the last snapshot plus the journal's tail,
+/// replayed. Returns the state and the last seq.
+pub fn recover(journal: &mut dyn Journal, given: Option<&EngineConfig>) -> Result<(Service, u64), ServeError> {
+    let cfg = journal.engine_config(given)?;
+    let recovered = journal.recover()?;
+    let (mut svc, mut seq) = match recovered.snapshot {
+        Some((seq, state)) => {
+            let svc: Service = serde_json::from_slice(&state)
+                .map_err(|e| JournalError::Corrupt { seq, problem: format!("the snapshot does not read: {e}") })?;
+            (svc, seq)
+        }
+        None => (Service::new(cfg).map_err(|e| ServeError::Options(e.to_string()))?, 0),
+    };
+    svc.set_live(false);
+    for (s, at, op) in &recovered.tail {
+        replay_one(&mut svc, *s, *at, op)?;
+        seq = *s;
+    }
+    Ok((svc, seq))
+}
+
+/// Applies one journalled op in replay; a refusal means the journal and the code
+/// disagree.
+pub fn replay_one(svc: &mut Service, seq: u64, at: byterank_core::Timestamp, op: &Op) -> Result<(), JournalError> {
+    svc.apply(at, op).map_err(|e| JournalError::Corrupt {
+        seq,
+        problem: format!("replaying `{}` was refused: {}", op.name(), e.message),
+    })
+}
+
+/// The OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "ByteRank Core System", description = "The ByteNite Core System's APIs (white paper §3.1): \
+        devices, tasks, jobs, wallet, billing and operators. Every error is an `ApiError`."),
+    paths(
+        routes::devices::register, routes::devices::me, routes::devices::report_status,
+        routes::devices::set_preferences, routes::devices::leave,
+        routes::tasks::pull, routes::tasks::input, routes::tasks::heartbeat, routes::tasks::result,
+        routes::tasks::error,
+        routes::jobs::quote, routes::jobs::create, routes::jobs::upload_input, routes::jobs::status,
+        routes::jobs::output, routes::jobs::cancel,
+        routes::money::wallet, routes::money::billing, routes::money::top_up, routes::money::create_user,
+        routes::operators::grid, routes::operators::pools, routes::operators::set_trust,
+        routes::operators::health, routes::operators::metrics,
+    ),
+    modifiers(&Bearer)
+)]
+pub struct ApiDoc;
+
+struct Bearer;
+
+impl utoipa::Modify for Bearer {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// Largest JSON body, bytes.
+const MAX_JSON_BYTES: usize = 1 << 20;
+/// Largest result upload, bytes.
+const MAX_RESULT_BYTES: usize = 64 << 20;
+
+/// The routes over a state.
+pub fn router(app: AppState, opts: &ServeOptions) -> Router {
+    use routes::{devices, jobs, money, operators, tasks};
+    let doc = ApiDoc::openapi();
+    Router::new()
+        .route(paths::DEVICES, post(devices::register))
+        .route(paths::DEVICE_STATUS, get(devices::me).put(devices::report_status).delete(devices::leave))
+        .route(paths::DEVICE_PREFERENCES, put(devices::set_preferences))
+        .route(paths::PULL, post(tasks::pull))
+        .route(paths::TASK_INPUT, get(tasks::input))
+        .route(paths::TASK_HEARTBEAT, post(tasks::heartbeat))
+        .route(paths::TASK_RESULT, post(tasks::result).layer(DefaultBodyLimit::max(MAX_RESULT_BYTES)))
+        .route(paths::TASK_ERROR, post(tasks::error))
+        .route(paths::JOBS, post(jobs::create))
+        .route(paths::QUOTE, post(jobs::quote))
+        .route(paths::JOB, get(jobs::status).delete(jobs::cancel))
+        .route(paths::JOB_INPUT, put(jobs::upload_input).layer(DefaultBodyLimit::max(opts.max_input_bytes)))
+        .route(paths::JOB_OUTPUT, get(jobs::output))
+        .route(paths::WALLET, get(money::wallet))
+        .route(paths::BILLING, get(money::billing))
+        .route(paths::TOP_UPS, post(money::top_up))
+        .route(paths::USERS, post(money::create_user))
+        .route(paths::GRID, get(operators::grid))
+        .route(paths::POOLS, get(operators::pools))
+        .route(paths::TRUST, put(operators::set_trust))
+        .route(paths::HEALTH, get(operators::health))
+        .route(paths::METRICS, get(operators::metrics))
+        .route(paths::OPENAPI, get(move || async move { Json(doc.clone()) }))
+        .fallback(|| async { ApiError::not_found("no such route: see /openapi.json") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::bad_request("this route does not take that method: see /openapi.json").with_status(405)
+        })
+        .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
+        .layer(
+            ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(|e: BoxError| async move {
+                    ApiError::unavailable(format!("too many requests in flight: retry shortly ({e})")).into_response()
+                }))
+                .load_shed()
+                .concurrency_limit(opts.max_in_flight),
+        )
+        .with_state(app)
+}
+
+/// Opens the data directory and recovers the state: a sequencer ready to serve.
+pub fn open(opts: &ServeOptions) -> Result<(Sequencer, Arc<dyn Store>), ServeError> {
+    let operator = OperatorKey::new(&opts.operator_key).map_err(ServeError::Options)?;
+    std::fs::create_dir_all(&opts.data)
+        .map_err(|e| ServeError::Options(format!("cannot make the data directory {}: {e}", opts.data.display())))?;
+    let mut journal = SqliteJournal::open(&opts.data)?;
+    let (svc, seq) = recover(&mut journal, opts.engine_config.as_ref())?;
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&opts.data)?);
+    tracing::info!(seq, "recovered");
+    let seqr = Sequencer::start(svc, Box::new(journal), seq, Options { snapshot_every: opts.snapshot_every, operator });
+    Ok((seqr, store))
+}
+
+/// Serves until Ctrl-C (or SIGTERM). Prints `listening on http://ADDR` once bound.
+pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder().ok();
+    let (seq, store) = open(&opts)?;
+    let app = AppState { seq: seq.clone(), store, metrics };
+    let listener = tokio::net::TcpListener::bind(opts.listen)
+        .await
+        .map_err(|source| ServeError::Bind { addr: opts.listen, source })?;
+    let addr = listener.local_addr()?;
+    println!("listening on http://{addr}");
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let ticker = seq.clone();
+    let every = opts.tick;
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(every);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            let _ = ticker.call(|svc, at| svc.apply(at, &Op::Tick)).await;
+        }
+    });
+    axum::serve(listener, router(app, &opts)).with_graceful_shutdown(shutdown()).await?;
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+/// The data directory's database, for tools.
+pub fn database(dir: &Path) -> PathBuf {
+    crate::journal::sqlite::db_path(dir)
+}

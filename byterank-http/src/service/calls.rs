@@ -1,0 +1,512 @@
+//! The API as methods: each authorises its caller, checks the request, and records
+//! an [`Op`] (or only reads). Routes are parsing and transport around these.
+
+use byterank_core::application::Gzip;
+use byterank_core::engine::Idle;
+use byterank_core::grid::Grid;
+use byterank_core::indexes::{rank_grid, Lottery};
+use byterank_core::{AttemptId, ByteChips, Device, Event, JobSpec, Timestamp};
+
+use super::*;
+use crate::api::*;
+use crate::auth::{self, KeyRecord, OperatorKey, Secret};
+
+/// The longest user or owner name, bytes (as device and job ids, spec §15).
+const MAX_NAME_BYTES: usize = 256;
+
+/// A freshly made secret and what to keep of it (made outside the state machine,
+/// which must stay deterministic).
+pub type Fresh = (Secret, KeyRecord);
+
+impl Service {
+    /// Who a bearer credential speaks for.
+    pub fn authenticate(&self, bearer: Option<&str>, operator: &OperatorKey) -> Result<Principal, ApiError> {
+        let presented = bearer.ok_or_else(|| ApiError::unauthorized("send `Authorization: Bearer <key>`"))?;
+        if operator.matches(presented) {
+            return Ok(Principal::Operator);
+        }
+        let bad = || ApiError::unauthorized("the key does not verify: use the one the service gave you");
+        let (kid, secret) = auth::split(presented).ok_or_else(bad)?;
+        let entry = self.keys.get(kid).ok_or_else(bad)?;
+        if !auth::verify(&entry.record, secret) {
+            return Err(bad());
+        }
+        Ok(entry.principal.clone())
+    }
+
+    fn record(&mut self, at: Timestamp, op: Op) -> Result<(), ApiError> {
+        self.apply(at, &op)
+    }
+
+    // Devices.
+
+    /// Registers a device (new: no credential), or brings one back (its token).
+    pub fn register_device(
+        &mut self,
+        at: Timestamp,
+        who: Option<&Principal>,
+        req: RegisterDevice,
+        fresh: Fresh,
+    ) -> Result<Registered, ApiError> {
+        check_name(&req.owner, "owner")?;
+        req.device.validate().map_err(|e| ApiError::bad_request(e.to_string()).at(format!("device.{}", e.field)))?;
+        let id = req.device.id.clone();
+        let known = self.device_keys.contains_key(&id);
+        let key = match (known, who) {
+            (false, _) => Some(fresh.1),
+            (true, Some(Principal::Device(d))) if *d == id => None,
+            (true, _) => {
+                return Err(ApiError::conflict(format!(
+                    "device `{}` is registered: come back with its token, or choose another id",
+                    byterank_core::device::display_id(&id)
+                ))
+                .at("device.id"))
+            }
+        };
+        let token = key.is_some().then(|| fresh.0.expose().to_string());
+        self.record(at, Op::RegisterDevice { device: req.device, owner: req.owner, key })?;
+        Ok(Registered { device: id, token })
+    }
+
+    /// A device reports its state; `device.id` must be its own.
+    pub fn update_status(&mut self, at: Timestamp, who: &Principal, device: Device) -> Result<DeviceView, ApiError> {
+        let me = device_of(who)?;
+        if device.id != me {
+            return Err(ApiError::forbidden(format!("the token is device `{me}`'s: report only its state")).at("id"));
+        }
+        device.validate().map_err(|e| ApiError::bad_request(e.to_string()).at(e.field))?;
+        self.record(at, Op::UpdateDevice { device })?;
+        self.device_view(who)
+    }
+
+    /// A worker sets its device's preferences (Table 3).
+    pub fn set_preferences(
+        &mut self,
+        at: Timestamp,
+        who: &Principal,
+        prefs: byterank_core::worker::WorkerPrefs,
+    ) -> Result<DeviceView, ApiError> {
+        let device = device_of(who)?.to_string();
+        self.record(at, Op::SetPreferences { device, prefs })?;
+        self.device_view(who)
+    }
+
+    /// A device leaves (it may come back with its token).
+    pub fn remove_device(&mut self, at: Timestamp, who: &Principal) -> Result<(), ApiError> {
+        let device = device_of(who)?.to_string();
+        self.record(at, Op::RemoveDevice { device })
+    }
+
+    /// The calling device as the engine knows it.
+    pub fn device_view(&self, who: &Principal) -> Result<DeviceView, ApiError> {
+        let id = device_of(who)?;
+        self.view_of(id)
+    }
+
+    fn view_of(&self, id: &str) -> Result<DeviceView, ApiError> {
+        let h = self.device_handle(id)?;
+        let device = self.engine.device(h).cloned().ok_or_else(|| unknown_device(id))?;
+        Ok(DeviceView { device, rank: self.engine.rank(h) })
+    }
+
+    // Tasks.
+
+    /// The calling device asks for a task.
+    pub fn pull(&mut self, at: Timestamp, who: &Principal) -> Result<Pulled, ApiError> {
+        let device = device_of(who)?.to_string();
+        self.record(at, Op::Pull { device })?;
+        let heartbeat_ms = (self.engine.config().t1_ms / 3).max(1);
+        let refresh_ms = self.engine.config().refresh_ms;
+        for e in self.last_events() {
+            match e {
+                Event::TaskAssigned { task, replica, attempt, .. } => {
+                    let held = &self.attempts[attempt];
+                    let book = &self.jobs[&held.job];
+                    let handle = book.handle.expect("a running job");
+                    let chunk = self.engine.job_chunks(handle).expect("a running job")[*task as usize];
+                    let reads_input = adapter(&book.spec.application).is_some_and(|a| a.reads_input);
+                    let task = Assignment {
+                        attempt: attempt.0,
+                        job: held.job.clone(),
+                        task: *task,
+                        replica: *replica,
+                        application: book.spec.application.clone(),
+                        chunk,
+                        input: reads_input,
+                        heartbeat_ms,
+                    };
+                    return Ok(Pulled { task: Some(task), idle: None, retry_after_ms: None });
+                }
+                Event::NoTask { reason, .. } => {
+                    let wait = match reason {
+                        Idle::Unranked | Idle::Flagged { .. } => refresh_ms,
+                        Idle::HandsFull | Idle::NothingForIt => 1_000,
+                    };
+                    return Ok(Pulled { task: None, idle: Some(*reason), retry_after_ms: Some(wait as u64) });
+                }
+                _ => {}
+            }
+        }
+        unreachable!("a pull either assigns a task or says why not")
+    }
+
+    fn held_by(&self, who: &Principal, attempt: AttemptId) -> Result<&Held, ApiError> {
+        let me = device_of(who)?;
+        match self.attempts.get(&attempt) {
+            Some(h) if h.device == me => Ok(h),
+            _ => match self.ended.get(attempt) {
+                Some(state) => Err(ApiError::gone(format!(
+                    "attempt {} ended ({}); nothing more is taken for it",
+                    attempt.0,
+                    state_name(state)
+                ))),
+                None => Err(ApiError::not_found(format!("device `{me}` holds no attempt {}", attempt.0)).at("attempt")),
+            },
+        }
+    }
+
+    /// Where an attempt's input chunk is: blob key, offset, length.
+    pub fn input_of(&self, who: &Principal, attempt: AttemptId) -> Result<(String, u64, u64), ApiError> {
+        let held = self.held_by(who, attempt)?;
+        let book = &self.jobs[&held.job];
+        if !book.has_input {
+            return Err(ApiError::not_found(format!("job `{}` has no input: its tasks read none", held.job)));
+        }
+        let handle = book.handle.expect("a running job");
+        let chunk = self.engine.job_chunks(handle).expect("a running job")[held.task as usize];
+        Ok((input_key(&held.job), chunk.offset, chunk.len))
+    }
+
+    /// The calling device is still working on `attempt`.
+    pub fn heartbeat(&mut self, at: Timestamp, who: &Principal, attempt: AttemptId) -> Result<Beat, ApiError> {
+        let device = device_of(who)?.to_string();
+        if self.attempts.get(&attempt).is_none_or(|h| h.device != device) {
+            if let Some(state) = self.ended.get(attempt) {
+                return Ok(Beat { keep_going: false, state: Some(state) });
+            }
+            return Err(ApiError::not_found(format!("device `{device}` holds no attempt {}", attempt.0)).at("attempt"));
+        }
+        self.record(at, Op::Heartbeat { device, attempt })?;
+        let state = self.ended.get(attempt);
+        Ok(Beat { keep_going: state.is_none(), state })
+    }
+
+    /// The calling device uploads a result: bytes, or metadata as JSON, as the
+    /// application takes it.
+    pub fn report_result(
+        &mut self,
+        at: Timestamp,
+        who: &Principal,
+        attempt: AttemptId,
+        body: &[u8],
+    ) -> Result<Reported, ApiError> {
+        let held = self.held_by(who, attempt)?;
+        let book = &self.jobs[&held.job];
+        let handle = book.handle.expect("a running job");
+        let chunk = self.engine.job_chunks(handle).expect("a running job")[held.task as usize];
+        if book.spec.application == "gzip" && body.len() as u64 > Gzip::max_member(chunk.len) {
+            return Err(ApiError::too_large(format!(
+                "a gzip member of a {}-byte chunk is at most {} bytes",
+                chunk.len,
+                Gzip::max_member(chunk.len)
+            )));
+        }
+        let (result, bytes) = read_upload(&book.spec.application, body)?;
+        let device = held.device.clone();
+        self.upload = Some(bytes);
+        let r = self.record(at, Op::ReportResult { device, attempt, result });
+        self.upload = None;
+        r?;
+        let late = self.last_events().iter().any(|e| matches!(e, Event::LateReport { .. }));
+        Ok(Reported { accepted: !late })
+    }
+
+    /// The calling device reports that an attempt failed.
+    pub fn report_error(&mut self, at: Timestamp, who: &Principal, attempt: AttemptId) -> Result<(), ApiError> {
+        let device = self.held_by(who, attempt)?.device.clone();
+        self.record(at, Op::ReportError { device, attempt })
+    }
+
+    // Billing and wallets.
+
+    /// The operator opens an account.
+    pub fn create_user(
+        &mut self,
+        at: Timestamp,
+        who: &Principal,
+        req: CreateUser,
+        fresh: Fresh,
+    ) -> Result<UserCreated, ApiError> {
+        operator(who)?;
+        check_name(&req.user, "user")?;
+        self.record(at, Op::CreateUser { user: req.user.clone(), key: fresh.1 })?;
+        Ok(UserCreated { user: req.user, api_key: fresh.0.expose().to_string() })
+    }
+
+    /// The operator credits a user.
+    pub fn top_up(&mut self, at: Timestamp, who: &Principal, req: TopUp) -> Result<Balance, ApiError> {
+        operator(who)?;
+        if req.amount == 0 {
+            return Err(ApiError::bad_request("a top-up credits at least 1 ByteChip").at("amount"));
+        }
+        self.record(at, Op::TopUp { user: req.user.clone(), amount: ByteChips(req.amount) })?;
+        self.balance_of(&req.user)
+    }
+
+    /// The calling user's balance (the history is added by the route).
+    pub fn balance(&self, who: &Principal) -> Result<Balance, ApiError> {
+        let user = user_of(who)?;
+        self.balance_of(user)
+    }
+
+    fn balance_of(&self, user: &str) -> Result<Balance, ApiError> {
+        let book = self.users.get(user).ok_or_else(|| unknown_user(user))?;
+        let ledger = self.engine.ledger();
+        let get = |m: &BTreeMap<String, ByteChips>| m.get(user).map_or(0, |c| c.0);
+        Ok(Balance {
+            user: user.into(),
+            available: self.available(user)?,
+            topped_up: book.topped_up.0,
+            charged: get(&ledger.charged),
+            refunded: get(&ledger.refunded),
+            reserved: book.reserved.0,
+            history: Vec::new(),
+        })
+    }
+
+    /// The calling device's owner's wallet (the history is added by the route).
+    pub fn wallet(&self, who: &Principal) -> Result<Wallet, ApiError> {
+        let id = device_of(who)?;
+        let owner = self.engine.owner(self.device_handle(id)?).unwrap_or_default().to_string();
+        let balance = self.engine.ledger().wallets.get(&owner).map_or(0, |c| c.0);
+        Ok(Wallet { owner, balance, history: Vec::new() })
+    }
+
+    // Jobs.
+
+    /// What the job would do now, and whether the user can pay for it.
+    pub fn quote(&self, at: Timestamp, who: &Principal, spec: &JobSpec) -> Result<QuoteView, ApiError> {
+        let user = user_of(who)?;
+        let q = self.engine.quote(spec, at).map_err(ApiError::engine)?;
+        Ok(QuoteView {
+            tasks: q.tasks,
+            copies: q.copies,
+            pools: q.pools,
+            pjf: q.pjf,
+            achievable: q.achievable,
+            price: q.price.0,
+            available: self.available(user)?,
+        })
+    }
+
+    /// The calling user creates a job; one whose tasks read input waits for it.
+    pub fn create_job(&mut self, at: Timestamp, who: &Principal, spec: JobSpec) -> Result<JobView, ApiError> {
+        let user = user_of(who)?.to_string();
+        spec.work().map_err(|e| ApiError::bad_request(e.to_string()))?;
+        if adapter(&spec.application).is_none() {
+            return Err(ApiError::bad_request(format!(
+                "unknown application `{}` (the service runs gzip and synthetic)",
+                byterank_core::device::display_id(&spec.application)
+            ))
+            .at("application"));
+        }
+        let id = spec.id.clone();
+        self.record(at, Op::CreateJob { job: spec, user })?;
+        self.job_view(who, &id, &StatusQuery::default())
+    }
+
+    /// The calling user uploads a job's input: the job is submitted.
+    pub fn store_input(
+        &mut self,
+        at: Timestamp,
+        who: &Principal,
+        job: &str,
+        bytes: Vec<u8>,
+    ) -> Result<JobView, ApiError> {
+        self.own_job(who, job)?;
+        let len = bytes.len() as u64;
+        self.upload = Some(bytes);
+        let r = self.record(at, Op::StoreInput { job: job.into(), bytes: len });
+        self.upload = None;
+        r?;
+        self.job_view(who, job, &StatusQuery::default())
+    }
+
+    /// The calling user cancels a job.
+    pub fn cancel_job(&mut self, at: Timestamp, who: &Principal, job: &str) -> Result<JobView, ApiError> {
+        self.own_job(who, job)?;
+        self.record(at, Op::CancelJob { job: job.into() })?;
+        self.job_view(who, job, &StatusQuery::default())
+    }
+
+    fn own_job(&self, who: &Principal, job: &str) -> Result<&JobBook, ApiError> {
+        let book = self.jobs.get(job).ok_or_else(|| unknown_job(job))?;
+        match who {
+            Principal::Operator => Ok(book),
+            Principal::User(u) if *u == book.user => Ok(book),
+            // Another user's job is not theirs to see, not even to know of.
+            _ => Err(unknown_job(job)),
+        }
+    }
+
+    /// A job's status, for its user (or the operator).
+    pub fn job_view(&self, who: &Principal, job: &str, q: &StatusQuery) -> Result<JobView, ApiError> {
+        let book = self.own_job(who, job)?;
+        let limit = q.limit.unwrap_or(1_000);
+        if limit > 10_000 {
+            return Err(ApiError::bad_request("list at most 10000 tasks at a time").at("limit"));
+        }
+        let progress = if q.tasks {
+            let from = q.from as usize;
+            book.progress
+                .iter()
+                .enumerate()
+                .skip(from)
+                .take(limit as usize)
+                .map(|(i, t)| TaskView {
+                    task: i as u32,
+                    state: if t.done {
+                        "done"
+                    } else if t.running > 0 {
+                        "running"
+                    } else {
+                        "waiting"
+                    }
+                    .into(),
+                    running: t.running,
+                    attempts: t.attempts,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(JobView {
+            id: job.into(),
+            state: book.state.clone(),
+            application: book.spec.application.clone(),
+            price: book.spec.price_chips.0,
+            tasks: book.tasks,
+            done: book.done,
+            unverified: book.unverified,
+            running: book.progress.iter().map(|t| u32::from(t.running)).sum(),
+            copies: book.copies,
+            pjf: book.pjf,
+            refunded: book.refunded.0,
+            reason: book.reason.clone(),
+            output: book.has_output,
+            progress,
+        })
+    }
+
+    /// The blob key of a completed job's output.
+    pub fn output_of(&self, who: &Principal, job: &str) -> Result<String, ApiError> {
+        let book = self.own_job(who, job)?;
+        if !book.has_output {
+            return Err(ApiError::conflict(format!("job `{job}` has no output yet: it is {:?}", book.state)));
+        }
+        Ok(output_key(job))
+    }
+
+    // Operators.
+
+    /// The ranked grid, best first, then flagged devices.
+    pub fn grid(&self, who: &Principal, q: &GridQuery) -> Result<GridView, ApiError> {
+        operator(who)?;
+        let top = q.top.unwrap_or(100);
+        if top > 100_000 {
+            return Err(ApiError::bad_request("list at most 100000 devices").at("top"));
+        }
+        let devices: Vec<Device> = self.engine.live_devices().map(|(_, d)| d.clone()).collect();
+        let grid = Grid::new(self.engine.now(), devices).expect("the engine's devices are valid and unique");
+        let ranked = rank_grid(&grid, &self.engine.config().index, Lottery::Recorded);
+        let line = |i: usize| {
+            let ix = &ranked.indexes[i];
+            let d = &grid.devices()[i];
+            RankedView {
+                rank: ranked.ranking.rank(i),
+                id: d.id.clone(),
+                capacity: ix.capacity,
+                fault_rate: ix.fault_rate,
+                lottery_winner: ix.lottery_winner,
+                trusted: d.trusted,
+                flags: ix.flags.iter().map(|f| f.name().to_string()).collect(),
+            }
+        };
+        let order = ranked.ranking.order();
+        let flagged = (0..grid.devices().len()).filter(|&i| ranked.ranking.rank(i) == 0);
+        let lines = order.iter().map(|&i| i as usize).chain(flagged).take(top as usize).map(line).collect();
+        Ok(GridView { devices: grid.devices().len() as u32, active: ranked.ranking.active() as u32, ranked: lines })
+    }
+
+    /// Running jobs' pools and queues.
+    pub fn pools(&self, who: &Principal) -> Result<Vec<PoolsView>, ApiError> {
+        operator(who)?;
+        Ok(self
+            .handles
+            .iter()
+            .filter_map(|(h, name)| {
+                let p = self.engine.job_progress(*h)?;
+                Some(PoolsView {
+                    job: name.clone(),
+                    pools: p.pools,
+                    queued: p.queued,
+                    running: p.running,
+                    open: p.open,
+                })
+            })
+            .collect())
+    }
+
+    /// The operator sets or clears a device's trust (spec §11b).
+    pub fn set_trust(
+        &mut self,
+        at: Timestamp,
+        who: &Principal,
+        device: &str,
+        trusted: bool,
+    ) -> Result<DeviceView, ApiError> {
+        operator(who)?;
+        self.record(at, Op::SetTrust { device: device.into(), trusted })?;
+        self.view_of(device)
+    }
+
+    /// Live devices and running jobs.
+    pub fn counts(&self) -> (u32, u32) {
+        (self.engine.live_devices().count() as u32, self.handles.len() as u32)
+    }
+}
+
+fn operator(who: &Principal) -> Result<(), ApiError> {
+    match who {
+        Principal::Operator => Ok(()),
+        _ => Err(ApiError::forbidden("this route needs the operator key")),
+    }
+}
+
+fn device_of(who: &Principal) -> Result<&str, ApiError> {
+    match who {
+        Principal::Device(d) => Ok(d),
+        _ => Err(ApiError::forbidden("this route needs a device token")),
+    }
+}
+
+fn user_of(who: &Principal) -> Result<&str, ApiError> {
+    match who {
+        Principal::User(u) => Ok(u),
+        _ => Err(ApiError::forbidden("this route needs a user API key")),
+    }
+}
+
+fn check_name(name: &str, field: &str) -> Result<(), ApiError> {
+    if name.is_empty() || name.len() > MAX_NAME_BYTES || name.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(format!(
+            "`{field}` must be 1 to {MAX_NAME_BYTES} bytes without control characters"
+        ))
+        .at(field));
+    }
+    Ok(())
+}
+
+fn state_name(s: byterank_core::AttemptState) -> String {
+    serde_json::to_value(s).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+}

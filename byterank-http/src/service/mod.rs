@@ -1,0 +1,539 @@
+//! The Core System's state machine: the engine, plus what the service keeps beside
+//! it (accounts, keys, job books, who holds which attempt).
+//!
+//! Every write is an [`Op`]. [`Service::apply`] is the only code that changes the
+//! state, and it is a pure function of the state, the op and its instant: a
+//! restart applies the journal's ops to the last snapshot and gets the same state.
+//! While live, applying also collects what storage must do in the same commit as
+//! the op ([`Effect`]s: store a result, assemble an output, write a history line);
+//! replay skips those, because they were committed with the op.
+//!
+//! The routes call the methods in [`calls`], which authorise the caller, check the
+//! request, and record the op.
+
+use std::collections::BTreeMap;
+
+use byterank_core::{
+    AttemptId, AttemptState, ByteChips, Command, CommandKind, Engine, EngineConfig, Event, JobId, Timestamp,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+
+mod apps;
+mod books;
+mod calls;
+mod op;
+
+pub use apps::{adapter, compute, read_upload, AppAdapter, Upload};
+pub use books::{Ended, Held, JobBook, JobState, KeyEntry, Principal, TaskBook, UserBook};
+pub use op::Op;
+
+/// Something storage does in the same commit as the ops that caused it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect {
+    /// Store a blob (an input, a result).
+    Put {
+        /// Its key.
+        key: String,
+        /// Its bytes.
+        bytes: Vec<u8>,
+    },
+    /// Store the concatenation of these blobs, in order, under `into`.
+    Concat {
+        /// The new blob.
+        into: String,
+        /// The parts.
+        parts: Vec<String>,
+    },
+    /// Delete these blobs.
+    Delete(Vec<String>),
+    /// A line of a wallet's or a user's history.
+    Entry(Entry),
+}
+
+/// A line of money history: what moved, for whom, why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Entry {
+    /// `worker:<owner>` or `user:<user>`.
+    pub account: String,
+    /// When, milliseconds since the epoch.
+    pub at: i64,
+    /// `reward`, `charge`, `refund` or `top_up`.
+    pub kind: String,
+    /// The job, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
+    /// The task, for rewards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<u32>,
+    /// The device whose work earned a reward.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+    /// ByteChips.
+    pub amount: u64,
+}
+
+/// The account name of a worker (device owner) in the history.
+pub fn worker_account(owner: &str) -> String {
+    format!("worker:{owner}")
+}
+
+/// The account name of a user in the history.
+pub fn user_account(user: &str) -> String {
+    format!("user:{user}")
+}
+
+/// The blob key of a job's input.
+pub fn input_key(job: &str) -> String {
+    format!("input/{job}")
+}
+
+/// The blob key of a job's output.
+pub fn output_key(job: &str) -> String {
+    format!("output/{job}")
+}
+
+/// The blob key of an attempt's uploaded result.
+pub fn result_key(attempt: AttemptId) -> String {
+    format!("result/{}", attempt.0)
+}
+
+/// The service's state.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Service {
+    engine: Engine,
+    users: BTreeMap<String, UserBook>,
+    /// Key id to key.
+    keys: BTreeMap<String, KeyEntry>,
+    /// Device id to its key id.
+    device_keys: BTreeMap<String, String>,
+    jobs: BTreeMap<String, JobBook>,
+    /// Engine handle to job id, for running jobs.
+    handles: BTreeMap<JobId, String>,
+    attempts: BTreeMap<AttemptId, Held>,
+    ended: Ended,
+    #[serde(skip)]
+    pending: Pending,
+    #[serde(skip)]
+    events: Vec<Event>,
+    /// The bytes of the upload being applied (an input, a result), stored with
+    /// its op when the op is taken.
+    #[serde(skip)]
+    upload: Option<Vec<u8>>,
+}
+
+/// What applying collected while live: ops to journal and effects to commit.
+#[derive(Clone, Debug, Default)]
+struct Pending {
+    live: bool,
+    ops: Vec<(Timestamp, Op)>,
+    effects: Vec<Effect>,
+}
+
+impl Service {
+    /// An empty service over an engine with this configuration.
+    pub fn new(cfg: EngineConfig) -> Result<Service, byterank_core::engine::ConfigError> {
+        Ok(Service {
+            engine: Engine::new(cfg)?,
+            users: BTreeMap::new(),
+            keys: BTreeMap::new(),
+            device_keys: BTreeMap::new(),
+            jobs: BTreeMap::new(),
+            handles: BTreeMap::new(),
+            attempts: BTreeMap::new(),
+            ended: Ended::default(),
+            pending: Pending::default(),
+            events: Vec::new(),
+            upload: None,
+        })
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Whether applying collects ops and effects (live) or not (replay).
+    pub fn set_live(&mut self, live: bool) {
+        self.pending.live = live;
+    }
+
+    /// The ops and effects collected since the last call, in order.
+    pub fn take_pending(&mut self) -> (Vec<(Timestamp, Op)>, Vec<Effect>) {
+        (core::mem::take(&mut self.pending.ops), core::mem::take(&mut self.pending.effects))
+    }
+
+    /// The engine events of the last op applied.
+    pub fn last_events(&self) -> &[Event] {
+        &self.events
+    }
+
+    /// The id of a running job's engine handle.
+    pub fn job_name(&self, job: JobId) -> Option<&str> {
+        self.handles.get(&job).map(String::as_str)
+    }
+
+    /// Every job's id and book.
+    pub fn job_books(&self) -> impl Iterator<Item = (&str, &JobBook)> {
+        self.jobs.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// Every user's id and book.
+    pub fn user_books(&self) -> impl Iterator<Item = (&str, &UserBook)> {
+        self.users.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// A job's book.
+    pub fn job(&self, id: &str) -> Option<&JobBook> {
+        self.jobs.get(id)
+    }
+
+    /// Applies an op (live or in replay). On error nothing changes.
+    pub fn apply(&mut self, at: Timestamp, op: &Op) -> Result<(), ApiError> {
+        let mark = self.pending.effects.len();
+        self.events.clear();
+        let r = self.apply_op(at, op);
+        match r {
+            Ok(()) => {
+                self.observe(at);
+                if self.pending.live {
+                    self.pending.ops.push((at, op.clone()));
+                }
+                Ok(())
+            }
+            Err(e) => {
+                self.pending.effects.truncate(mark);
+                Err(e)
+            }
+        }
+    }
+
+    fn effect(&mut self, e: Effect) {
+        if self.pending.live {
+            self.pending.effects.push(e);
+        }
+    }
+
+    fn engine_apply(&mut self, at: Timestamp, kind: CommandKind) -> Result<(), ApiError> {
+        let cmd = Command { at, kind };
+        self.engine.apply(&cmd, &mut self.events).map_err(ApiError::engine)
+    }
+
+    fn apply_op(&mut self, at: Timestamp, op: &Op) -> Result<(), ApiError> {
+        match op {
+            Op::CreateUser { user, key } => {
+                if self.users.contains_key(user) {
+                    return Err(ApiError::conflict(format!("user `{user}` exists")).at("user"));
+                }
+                self.users.insert(user.clone(), UserBook::default());
+                let entry = KeyEntry { record: key.clone(), principal: Principal::User(user.clone()) };
+                self.keys.insert(key.kid.clone(), entry);
+            }
+            Op::TopUp { user, amount } => {
+                let book = self.users.get_mut(user).ok_or_else(|| unknown_user(user))?;
+                book.topped_up = ByteChips(
+                    book.topped_up
+                        .0
+                        .checked_add(amount.0)
+                        .ok_or_else(|| ApiError::bad_request("the top-up would overflow the balance").at("amount"))?,
+                );
+                let e = Entry::new(user_account(user), at, "top_up", amount.0);
+                self.effect(Effect::Entry(e));
+            }
+            Op::RegisterDevice { device, owner, key } => {
+                self.engine_apply(at, CommandKind::RegisterDevice { device: device.clone(), owner: owner.clone() })?;
+                if let Some(key) = key {
+                    let entry = KeyEntry { record: key.clone(), principal: Principal::Device(device.id.clone()) };
+                    self.keys.insert(key.kid.clone(), entry);
+                    self.device_keys.insert(device.id.clone(), key.kid.clone());
+                }
+            }
+            Op::UpdateDevice { device } => {
+                let handle = self.device_handle(&device.id)?;
+                let mut state = device.clone();
+                state.worker = self.engine.device(handle).and_then(|d| d.worker.clone());
+                self.engine_apply(at, CommandKind::UpdateDevice { device: handle, state })?;
+            }
+            Op::SetPreferences { device, prefs } => {
+                let handle = self.device_handle(device)?;
+                let mut state = self.engine.device(handle).cloned().ok_or_else(|| unknown_device(device))?;
+                state.worker = Some(prefs.clone());
+                self.engine_apply(at, CommandKind::UpdateDevice { device: handle, state })?;
+            }
+            Op::RemoveDevice { device } => {
+                let handle = self.device_handle(device)?;
+                self.engine_apply(at, CommandKind::RemoveDevice { device: handle })?;
+            }
+            Op::SetTrust { device, trusted } => {
+                let handle = self.device_handle(device)?;
+                self.engine_apply(at, CommandKind::SetTrust { device: handle, trusted: *trusted })?;
+            }
+            Op::CreateJob { job, user } => {
+                if self.jobs.contains_key(&job.id) {
+                    return Err(ApiError::conflict(format!("job `{}` exists: job ids are unique", job.id)).at("id"));
+                }
+                let available = self.available(user)?;
+                if available < job.price_chips.0 {
+                    return Err(ApiError::payment_required(format!(
+                        "the job costs {} ByteChips and the balance is {available}: top up first",
+                        job.price_chips.0
+                    ))
+                    .at("price_chips"));
+                }
+                let reads_input = adapter(&job.application).is_some_and(|a| a.reads_input);
+                if !reads_input {
+                    self.engine_apply(at, CommandKind::SubmitJob { job: job.clone(), user: user.clone() })?;
+                }
+                let state = if reads_input { JobState::AwaitingInput } else { JobState::Running };
+                if reads_input {
+                    self.users.get_mut(user).expect("checked").reserved += job.price_chips;
+                }
+                self.jobs.insert(job.id.clone(), JobBook::new(user, job, state));
+            }
+            Op::StoreInput { job, bytes } => {
+                let book = self.jobs.get(job).ok_or_else(|| unknown_job(job))?;
+                if book.state != JobState::AwaitingInput {
+                    return Err(ApiError::conflict(format!("job `{job}` does not wait for input")));
+                }
+                if book.spec.input_bytes != Some(*bytes) {
+                    return Err(ApiError::bad_request(format!(
+                        "the input is {bytes} bytes but the job says `input_bytes` = {}",
+                        book.spec.input_bytes.map_or_else(|| "nothing".into(), |b| b.to_string())
+                    ))
+                    .at("input"));
+                }
+                let (spec, user) = (book.spec.clone(), book.user.clone());
+                self.engine_apply(at, CommandKind::SubmitJob { job: spec, user: user.clone() })?;
+                let price = book_price(&self.jobs[job]);
+                self.unreserve(&user, price);
+                let book = self.jobs.get_mut(job).expect("checked");
+                book.state = JobState::Running;
+                book.has_input = true;
+                if let Some(bytes) = self.upload.take() {
+                    self.effect(Effect::Put { key: input_key(job), bytes });
+                }
+            }
+            Op::CancelJob { job } => {
+                let book = self.jobs.get(job).ok_or_else(|| unknown_job(job))?;
+                match (book.state.clone(), book.handle) {
+                    (JobState::AwaitingInput, _) => {
+                        let (user, price) = (book.user.clone(), book_price(book));
+                        self.unreserve(&user, price);
+                        self.jobs.get_mut(job).expect("checked").state = JobState::Cancelled;
+                    }
+                    (JobState::Running, Some(handle)) => {
+                        self.engine_apply(at, CommandKind::CancelJob { job: handle })?;
+                    }
+                    _ => return Err(ApiError::conflict(format!("job `{job}` already ended"))),
+                }
+            }
+            Op::Pull { device } => {
+                let device = self.device_handle(device)?;
+                self.engine_apply(at, CommandKind::Pull { device })?;
+            }
+            Op::Heartbeat { device, attempt } => {
+                let device = self.device_handle(device)?;
+                self.engine_apply(at, CommandKind::Heartbeat { device, attempt: *attempt })?;
+            }
+            Op::ReportResult { device, attempt, result } => {
+                let device = self.device_handle(device)?;
+                self.engine_apply(at, CommandKind::ReportResult { device, attempt: *attempt, result: result.clone() })?;
+                let late = self.events.iter().any(|e| matches!(e, Event::LateReport { .. }));
+                let job = self.attempts.get(attempt).map(|h| h.job.clone());
+                if let (false, Some(job)) = (late, job) {
+                    if let Some(book) = self.jobs.get_mut(&job) {
+                        book.results.push(*attempt);
+                    }
+                    if let Some(bytes) = self.upload.take() {
+                        self.effect(Effect::Put { key: result_key(*attempt), bytes });
+                    }
+                }
+            }
+            Op::ReportError { device, attempt } => {
+                let device = self.device_handle(device)?;
+                self.engine_apply(at, CommandKind::ReportError { device, attempt: *attempt })?;
+            }
+            Op::Tick => self.engine_apply(at, CommandKind::Tick)?,
+        }
+        Ok(())
+    }
+
+    /// Keeps the books in step with what the engine decided.
+    fn observe(&mut self, at: Timestamp) {
+        let events = core::mem::take(&mut self.events);
+        let mut ended = Vec::new();
+        for e in &events {
+            match e {
+                Event::JobAccepted { job, id, tasks, copies, pjf, price, .. } => {
+                    self.handles.insert(*job, id.clone());
+                    let book = self.jobs.get_mut(id).expect("the service submits only jobs it booked");
+                    book.handle = Some(*job);
+                    book.tasks = *tasks;
+                    book.copies = *copies;
+                    book.pjf = *pjf;
+                    book.progress = vec![TaskBook::default(); *tasks as usize];
+                    let entry =
+                        Entry { job: Some(id.clone()), ..Entry::new(user_account(&book.user), at, "charge", price.0) };
+                    self.effect(Effect::Entry(entry));
+                }
+                Event::TaskAssigned { job, task, device, attempt, .. } => {
+                    let name = self.handles[job].clone();
+                    let device = self.engine.device(*device).map(|d| d.id.clone()).unwrap_or_default();
+                    if let Some(t) = self.jobs.get_mut(&name).and_then(|b| b.progress.get_mut(*task as usize)) {
+                        t.running += 1;
+                        t.attempts = t.attempts.saturating_add(1);
+                    }
+                    self.attempts.insert(*attempt, Held { job: name, task: *task, device });
+                }
+                Event::AttemptChanged { attempt, state, .. } if *state != AttemptState::Delayed => {
+                    if let Some(held) = self.attempts.remove(attempt) {
+                        if let Some(t) =
+                            self.jobs.get_mut(&held.job).and_then(|b| b.progress.get_mut(held.task as usize))
+                        {
+                            t.running = t.running.saturating_sub(1);
+                        }
+                    }
+                    self.ended.insert(*attempt, *state);
+                }
+                Event::TaskValidated { job, task, .. } => {
+                    if let Some(book) = self.handles.get(job).and_then(|n| self.jobs.get_mut(n)) {
+                        if let Some(t) = book.progress.get_mut(*task as usize) {
+                            t.done = true;
+                        }
+                        book.done += 1;
+                    }
+                }
+                Event::PlanChanged { job, pjf, .. } => {
+                    if let Some(book) = self.handles.get(job).and_then(|n| self.jobs.get_mut(n)) {
+                        book.pjf = *pjf;
+                    }
+                }
+                Event::RewardCredited { device, job, task, amount } => {
+                    let owner = self.engine.owner(*device).unwrap_or_default().to_string();
+                    let entry = Entry {
+                        job: self.handles.get(job).cloned(),
+                        task: Some(*task),
+                        device: self.engine.device(*device).map(|d| d.id.clone()),
+                        ..Entry::new(worker_account(&owner), at, "reward", amount.0)
+                    };
+                    self.effect(Effect::Entry(entry));
+                }
+                Event::Refunded { user, job, amount } => {
+                    let name = self.handles.get(job).cloned();
+                    if let Some(book) = name.as_ref().and_then(|n| self.jobs.get_mut(n)) {
+                        book.refunded += *amount;
+                    }
+                    let entry = Entry { job: name, ..Entry::new(user_account(user), at, "refund", amount.0) };
+                    self.effect(Effect::Entry(entry));
+                }
+                Event::JobCompleted { job, results, unverified } => {
+                    let name = self.handles[job].clone();
+                    let parts = results.iter().map(|a| result_key(*a)).collect();
+                    self.effect(Effect::Concat { into: output_key(&name), parts });
+                    let book = self.jobs.get_mut(&name).expect("booked");
+                    book.state = JobState::Completed;
+                    book.unverified = *unverified;
+                    book.has_output = true;
+                    ended.push(*job);
+                }
+                Event::JobFailed { job, reason } => {
+                    let book = self.jobs.get_mut(&self.handles[job]).expect("booked");
+                    book.state = JobState::Failed;
+                    book.reason = Some(reason.clone());
+                    ended.push(*job);
+                }
+                Event::JobCancelled { job } => {
+                    self.jobs.get_mut(&self.handles[job]).expect("booked").state = JobState::Cancelled;
+                    ended.push(*job);
+                }
+                _ => {}
+            }
+        }
+        for job in ended {
+            self.release(at, job);
+        }
+        self.events = events;
+    }
+
+    /// Forgets an ended job in the engine and drops what it no longer needs.
+    fn release(&mut self, at: Timestamp, job: JobId) {
+        let name = self.handles.remove(&job).expect("a running job has a name");
+        let book = self.jobs.get_mut(&name).expect("booked");
+        book.handle = None;
+        book.progress = Vec::new();
+        let mut keys: Vec<String> = core::mem::take(&mut book.results).into_iter().map(result_key).collect();
+        if core::mem::take(&mut book.has_input) {
+            keys.push(input_key(&name));
+        }
+        self.effect(Effect::Delete(keys));
+        let mut sink = Vec::new();
+        self.engine
+            .apply(&Command { at, kind: CommandKind::ReleaseJob { job } }, &mut sink)
+            .expect("an ended job can be released");
+    }
+
+    fn unreserve(&mut self, user: &str, price: ByteChips) {
+        let book = self.users.get_mut(user).expect("a job's user has a book");
+        book.reserved = ByteChips(book.reserved.0.checked_sub(price.0).expect("a waiting job's price is reserved"));
+    }
+
+    fn device_handle(&self, id: &str) -> Result<byterank_core::DeviceId, ApiError> {
+        self.engine.device_id(id).ok_or_else(|| unknown_device(id))
+    }
+
+    /// What a user may still spend: top-ups and refunds, less charges and
+    /// reservations.
+    fn available(&self, user: &str) -> Result<u64, ApiError> {
+        let book = self.users.get(user).ok_or_else(|| unknown_user(user))?;
+        let ledger = self.engine.ledger();
+        let get = |m: &BTreeMap<String, ByteChips>| u128::from(m.get(user).map_or(0, |c| c.0));
+        let plus = u128::from(book.topped_up.0) + get(&ledger.refunded);
+        let minus = get(&ledger.charged) + u128::from(book.reserved.0);
+        Ok(u64::try_from(plus.saturating_sub(minus)).unwrap_or(u64::MAX))
+    }
+}
+
+fn book_price(book: &JobBook) -> ByteChips {
+    book.spec.price_chips
+}
+
+impl JobBook {
+    fn new(user: &str, spec: &byterank_core::JobSpec, state: JobState) -> JobBook {
+        JobBook {
+            user: user.into(),
+            spec: spec.clone(),
+            state,
+            handle: None,
+            tasks: 0,
+            done: 0,
+            copies: 0,
+            pjf: 0.0,
+            unverified: 0,
+            progress: Vec::new(),
+            results: Vec::new(),
+            has_input: false,
+            has_output: false,
+            refunded: ByteChips(0),
+            reason: None,
+        }
+    }
+}
+
+impl Entry {
+    fn new(account: String, at: Timestamp, kind: &str, amount: u64) -> Entry {
+        Entry { account, at: at.millis(), kind: kind.into(), job: None, task: None, device: None, amount }
+    }
+}
+
+fn unknown_user(user: &str) -> ApiError {
+    ApiError::not_found(format!("no user `{user}`: the operator creates users")).at("user")
+}
+
+fn unknown_device(id: &str) -> ApiError {
+    ApiError::not_found(format!("no device `{id}`: register it first")).at("device")
+}
+
+fn unknown_job(id: &str) -> ApiError {
+    ApiError::not_found(format!("no job `{id}`")).at("job")
+}

@@ -1,0 +1,135 @@
+//! What the journal holds: one [`Op`] per acknowledged write, in order, each
+//! already authorised and carrying everything it needs (secrets only as hashes,
+//! result metadata already computed), so that applying the same ops to the same
+//! state gives the same state.
+
+use byterank_core::worker::WorkerPrefs;
+use byterank_core::{AttemptId, ByteChips, Device, JobSpec, ResultMeta};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::KeyRecord;
+
+/// One journalled write.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "op")]
+pub enum Op {
+    /// The operator opened an account for a user, with this API key.
+    CreateUser {
+        /// The user.
+        user: String,
+        /// Their API key.
+        key: KeyRecord,
+    },
+    /// The operator credited a user's ByteChip balance.
+    TopUp {
+        /// The user.
+        user: String,
+        /// What was credited.
+        amount: ByteChips,
+    },
+    /// A device joined, with a new token; or came back under its id (no new token).
+    RegisterDevice {
+        /// Its state.
+        device: Device,
+        /// Who is paid for its work.
+        owner: String,
+        /// Its token, when it is new to the service.
+        key: Option<KeyRecord>,
+    },
+    /// A device reported its state (the worker preferences it set are kept).
+    UpdateDevice {
+        /// Its new state.
+        device: Device,
+    },
+    /// A worker set its device's preferences (Table 3).
+    SetPreferences {
+        /// The device id.
+        device: String,
+        /// The preferences.
+        prefs: WorkerPrefs,
+    },
+    /// A device left.
+    RemoveDevice {
+        /// The device id.
+        device: String,
+    },
+    /// The operator set or withdrew a device's trust.
+    SetTrust {
+        /// The device id.
+        device: String,
+        /// Trusted from now on, or not.
+        trusted: bool,
+    },
+    /// A user created a job; it is submitted now, or once its input is stored.
+    CreateJob {
+        /// The job file.
+        job: JobSpec,
+        /// Who pays.
+        user: String,
+    },
+    /// A job's input was stored (blob `input/<job>`): the job is submitted.
+    StoreInput {
+        /// The job id.
+        job: String,
+        /// Its size, bytes.
+        bytes: u64,
+    },
+    /// A user cancelled a job.
+    CancelJob {
+        /// The job id.
+        job: String,
+    },
+    /// A device asked for a task.
+    Pull {
+        /// The device id.
+        device: String,
+    },
+    /// A device is still working on an attempt.
+    Heartbeat {
+        /// The device id.
+        device: String,
+        /// The attempt.
+        attempt: AttemptId,
+    },
+    /// A device returned a result (its bytes, if any, in blob `result/<attempt>`).
+    ReportResult {
+        /// The device id.
+        device: String,
+        /// The attempt.
+        attempt: AttemptId,
+        /// What the service computed of the uploaded result.
+        result: ResultMeta,
+    },
+    /// A device reported that an attempt failed.
+    ReportError {
+        /// The device id.
+        device: String,
+        /// The attempt.
+        attempt: AttemptId,
+    },
+    /// Time passed.
+    Tick,
+}
+
+impl Op {
+    /// A short name, for metrics and the journal inspector.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::CreateUser { .. } => "create_user",
+            Op::TopUp { .. } => "top_up",
+            Op::RegisterDevice { .. } => "register_device",
+            Op::UpdateDevice { .. } => "update_device",
+            Op::SetPreferences { .. } => "set_preferences",
+            Op::RemoveDevice { .. } => "remove_device",
+            Op::SetTrust { .. } => "set_trust",
+            Op::CreateJob { .. } => "create_job",
+            Op::StoreInput { .. } => "store_input",
+            Op::CancelJob { .. } => "cancel_job",
+            Op::Pull { .. } => "pull",
+            Op::Heartbeat { .. } => "heartbeat",
+            Op::ReportResult { .. } => "report_result",
+            Op::ReportError { .. } => "report_error",
+            Op::Tick => "tick",
+        }
+    }
+}

@@ -1,0 +1,367 @@
+//! `byterank worker`: a real worker. It registers (or reuses its token), reports
+//! the device's measured state, pulls tasks, runs them, heartbeats while they
+//! run, uploads the results, and stops an attempt the service cancelled.
+//!
+//! Stopping: the first Ctrl-C finishes the task in hand and exits; a second one
+//! abandons it (reported as an error, so the service re-issues it at once).
+//! While the service is unreachable (a restart), every call is retried.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use byterank_core::device::{Connection, DeviceClass};
+use byterank_core::Device;
+use reqwest::{Client, Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::api::{Assignment, Beat, Pulled, RegisterDevice, Registered, Reported};
+use crate::error::ApiError;
+use crate::service::compute;
+
+/// How a worker runs.
+#[derive(Clone, Debug)]
+pub struct WorkerOptions {
+    /// The service, e.g. `http://127.0.0.1:8080`.
+    pub server: String,
+    /// Where the device's token is kept (read if present, written on registration).
+    pub token_file: Option<PathBuf>,
+    /// The device id, for a new registration.
+    pub id: String,
+    /// Whose wallet the work pays.
+    pub owner: String,
+    /// Stop after this many tasks.
+    pub max_tasks: Option<u64>,
+    /// Stop after this long without a task.
+    pub idle_exit: Option<Duration>,
+    /// Report the device's state this often.
+    pub status_every: Duration,
+}
+
+/// What a worker did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct WorkerSummary {
+    /// Results uploaded and taken.
+    pub completed: u64,
+    /// Results uploaded after their deadline.
+    pub late: u64,
+    /// Attempts the service ended while they ran (decided elsewhere, or timed out).
+    pub cancelled: u64,
+    /// Attempts that failed here, or were abandoned on Ctrl-C.
+    pub failed: u64,
+}
+
+/// Why the worker stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// The service refused a call the worker cannot do without.
+    #[error("the service refused: {0}")]
+    Refused(ApiError),
+    /// The token file could not be read or written.
+    #[error("token file {path}: {problem}")]
+    TokenFile {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        problem: String,
+    },
+    /// The server URL is unusable.
+    #[error("server `{0}`: give a URL like http://127.0.0.1:8080")]
+    Url(String),
+}
+
+/// What the token file holds.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct TokenFile {
+    device: String,
+    token: String,
+}
+
+/// Ctrl-C presses seen: 1 finishes the task in hand, 2 abandons it.
+#[derive(Clone, Default)]
+pub struct Stop(Arc<AtomicU8>);
+
+impl Stop {
+    /// Counts one press.
+    pub fn press(&self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn level(&self) -> u8 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+struct Api {
+    http: Client,
+    base: String,
+    token: Option<String>,
+}
+
+enum Failure {
+    /// The service answered with an error.
+    Api(ApiError),
+    /// The service could not be reached.
+    Down,
+}
+
+impl Api {
+    async fn send(&self, method: Method, path: &str, body: Body) -> Result<reqwest::Response, Failure> {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        req = match body {
+            Body::None => req,
+            Body::Json(v) => req.json(&v),
+            Body::Bytes(b) => req.header("content-type", "application/octet-stream").body(b),
+        };
+        let resp = req.send().await.map_err(|_| Failure::Down)?;
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        let status = resp.status();
+        match resp.json::<ApiError>().await {
+            Ok(e) => Err(Failure::Api(e)),
+            Err(_) if status == StatusCode::SERVICE_UNAVAILABLE || status.is_server_error() => Err(Failure::Down),
+            Err(_) => Err(Failure::Api(ApiError::bad_request(format!("status {status} without an error body")))),
+        }
+    }
+
+    /// Calls until the service answers (it may be restarting), or `stop` says give up.
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Body,
+        stop: &Stop,
+    ) -> Result<T, Failure> {
+        let mut wait = Duration::from_millis(100);
+        loop {
+            match self.send(method.clone(), path, body.clone()).await {
+                Ok(resp) => return resp.json::<T>().await.map_err(|_| Failure::Down),
+                Err(Failure::Down) if stop.level() < 2 => {
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(2));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn call_empty(&self, method: Method, path: &str, stop: &Stop) -> Result<(), Failure> {
+        let mut wait = Duration::from_millis(100);
+        loop {
+            match self.send(method.clone(), path, Body::None).await {
+                Ok(_) => return Ok(()),
+                Err(Failure::Down) if stop.level() < 2 => {
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(2));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+#[derive(Clone)]
+enum Body {
+    None,
+    Json(serde_json::Value),
+    Bytes(Vec<u8>),
+}
+
+/// Runs the worker until `max_tasks`, `idle_exit`, or Ctrl-C (`stop`).
+pub async fn run(opts: WorkerOptions, stop: Stop) -> Result<WorkerSummary, WorkerError> {
+    let base = opts.server.trim_end_matches('/').to_string();
+    if !(base.starts_with("http://") || base.starts_with("https://")) {
+        return Err(WorkerError::Url(opts.server.clone()));
+    }
+    let http =
+        Client::builder().timeout(Duration::from_secs(120)).build().map_err(|_| WorkerError::Url(base.clone()))?;
+    let mut api = Api { http, base, token: None };
+    let (device_id, token) = login(&mut api, &opts, &stop).await?;
+    api.token = Some(token);
+    let mut summary = WorkerSummary::default();
+    let mut last_status = Instant::now() - opts.status_every;
+    let mut idle_since = Instant::now();
+    while stop.level() == 0 && opts.max_tasks.is_none_or(|m| summary.completed + summary.late < m) {
+        if last_status.elapsed() >= opts.status_every {
+            let state = serde_json::to_value(measure(&device_id)).expect("a device serializes");
+            match api.call::<serde_json::Value>(Method::PUT, "/v1/devices/me", Body::Json(state), &stop).await {
+                Ok(_) | Err(Failure::Down) => {}
+                Err(Failure::Api(e)) => return Err(WorkerError::Refused(e)),
+            }
+            last_status = Instant::now();
+        }
+        let pulled: Pulled = match api.call(Method::POST, "/v1/tasks/pull", Body::None, &stop).await {
+            Ok(p) => p,
+            Err(Failure::Down) => break,
+            Err(Failure::Api(e)) => return Err(WorkerError::Refused(e)),
+        };
+        match pulled.task {
+            Some(task) => {
+                run_task(&api, &task, &stop, &mut summary).await;
+                idle_since = Instant::now();
+            }
+            None => {
+                if opts.idle_exit.is_some_and(|d| idle_since.elapsed() >= d) {
+                    break;
+                }
+                let wait = Duration::from_millis(pulled.retry_after_ms.unwrap_or(1_000).clamp(50, 5_000));
+                let until = Instant::now() + wait;
+                while Instant::now() < until && stop.level() == 0 {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+    Ok(summary)
+}
+
+async fn login(api: &mut Api, opts: &WorkerOptions, stop: &Stop) -> Result<(String, String), WorkerError> {
+    let file_err =
+        |path: &PathBuf, problem: String| WorkerError::TokenFile { path: path.display().to_string(), problem };
+    if let Some(path) = &opts.token_file {
+        if path.exists() {
+            let text = std::fs::read_to_string(path).map_err(|e| file_err(path, e.to_string()))?;
+            let t: TokenFile = serde_json::from_str(&text).map_err(|e| file_err(path, e.to_string()))?;
+            api.token = Some(t.token.clone());
+            // A device that left comes back by registering with its token.
+            match api.call::<serde_json::Value>(Method::GET, "/v1/devices/me", Body::None, stop).await {
+                Ok(_) => {}
+                Err(Failure::Api(e)) if e.status == 404 || e.status == 410 => {
+                    let req = RegisterDevice { device: measure(&t.device), owner: opts.owner.clone() };
+                    let body = Body::Json(serde_json::to_value(req).expect("serializes"));
+                    if let Err(Failure::Api(e)) = api.call::<Registered>(Method::POST, "/v1/devices", body, stop).await
+                    {
+                        return Err(WorkerError::Refused(e));
+                    }
+                }
+                Err(Failure::Api(e)) => return Err(WorkerError::Refused(e)),
+                Err(Failure::Down) => return Err(WorkerError::Refused(ApiError::unavailable("the service is down"))),
+            }
+            return Ok((t.device, t.token));
+        }
+    }
+    let req = RegisterDevice { device: measure(&opts.id), owner: opts.owner.clone() };
+    let body = Body::Json(serde_json::to_value(req).expect("serializes"));
+    let r: Registered = match api.call(Method::POST, "/v1/devices", body, stop).await {
+        Ok(r) => r,
+        Err(Failure::Api(e)) => return Err(WorkerError::Refused(e)),
+        Err(Failure::Down) => return Err(WorkerError::Refused(ApiError::unavailable("the service is down"))),
+    };
+    let token = r.token.ok_or_else(|| WorkerError::Refused(ApiError::conflict("registered without a token")))?;
+    if let Some(path) = &opts.token_file {
+        let json =
+            serde_json::to_string(&TokenFile { device: r.device.clone(), token: token.clone() }).expect("serializes");
+        write_private(path, &json).map_err(|e| file_err(path, e.to_string()))?;
+    }
+    Ok((r.device, token))
+}
+
+fn write_private(path: &PathBuf, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    o.open(path)?.write_all(text.as_bytes())
+}
+
+async fn run_task(api: &Api, task: &Assignment, stop: &Stop, summary: &mut WorkerSummary) {
+    let a = task.attempt;
+    let input = if task.input {
+        match api.send(Method::GET, &format!("/v1/tasks/{a}/input"), Body::None).await {
+            Ok(resp) => match resp.bytes().await {
+                Ok(b) => b.to_vec(),
+                Err(_) => return fail(api, a, stop, summary).await,
+            },
+            Err(_) => return fail(api, a, stop, summary).await,
+        }
+    } else {
+        Vec::new()
+    };
+    let (app, job, chunk) = (task.application.clone(), task.job.clone(), task.chunk);
+    let mut work = tokio::task::spawn_blocking(move || compute(&app, &job, &chunk, &input));
+    let beat_every = Duration::from_millis(task.heartbeat_ms.max(100) as u64);
+    let result = loop {
+        tokio::select! {
+            r = &mut work => break r,
+            _ = tokio::time::sleep(beat_every) => {
+                if stop.level() >= 2 {
+                    return fail(api, a, stop, summary).await;
+                }
+                match api.call::<Beat>(Method::POST, &format!("/v1/tasks/{a}/heartbeat"), Body::None, stop).await {
+                    Ok(b) if !b.keep_going => { summary.cancelled += 1; return; }
+                    Err(Failure::Api(_)) => { summary.cancelled += 1; return; }
+                    _ => {}
+                }
+            }
+        }
+    };
+    let bytes = match result {
+        Ok(Ok(b)) => b,
+        _ => return fail(api, a, stop, summary).await,
+    };
+    if stop.level() >= 2 {
+        return fail(api, a, stop, summary).await;
+    }
+    match api.call::<Reported>(Method::POST, &format!("/v1/tasks/{a}/result"), Body::Bytes(bytes), stop).await {
+        Ok(r) if r.accepted => summary.completed += 1,
+        Ok(_) => summary.late += 1,
+        Err(_) => summary.cancelled += 1,
+    }
+}
+
+async fn fail(api: &Api, attempt: u64, stop: &Stop, summary: &mut WorkerSummary) {
+    summary.failed += 1;
+    let _ = api.call_empty(Method::POST, &format!("/v1/tasks/{attempt}/error"), stop).await;
+}
+
+/// The device's state as this machine measures it: CPU, RAM, battery where the
+/// operating system tells.
+pub fn measure(id: &str) -> Device {
+    use sysinfo::{CpuRefreshKind, MemoryRefreshKind, RefreshKind, System};
+    let mut sys = System::new_with_specifics(
+        RefreshKind::nothing().with_cpu(CpuRefreshKind::everything()).with_memory(MemoryRefreshKind::everything()),
+    );
+    std::thread::sleep(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL);
+    sys.refresh_cpu_usage();
+    let cores = sys.cpus().len().max(1) as f64;
+    let mhz = sys.cpus().iter().map(|c| c.frequency() as f64).fold(0.0, f64::max).max(1000.0);
+    let mut d = Device::new(id);
+    d.online = Some(true);
+    // A rough score: cores times GHz, times 100 (a 4-core 3 GHz desktop scores 1200).
+    d.processor_score = Some((cores * mhz / 10.0).round());
+    d.ram_available_mb = Some((sys.available_memory() as f64 / (1 << 20) as f64).round());
+    d.cpu_available_pct = Some((100.0 - f64::from(sys.global_cpu_usage())).clamp(0.0, 100.0));
+    d.connection = Some(Connection::Ethernet);
+    d.app_version = Some(env!("CARGO_PKG_VERSION").into());
+    if let Some((pct, charging)) = battery() {
+        d.battery_pct = Some(pct);
+        d.charging = Some(charging);
+        d.class = Some(DeviceClass::Laptop);
+    } else {
+        d.class = Some(DeviceClass::Desktop);
+    }
+    d
+}
+
+/// Battery charge and whether it charges, from Linux's power-supply class.
+fn battery() -> Option<(f64, bool)> {
+    let dir = std::fs::read_dir("/sys/class/power_supply").ok()?;
+    for entry in dir.flatten() {
+        let p = entry.path();
+        let kind = std::fs::read_to_string(p.join("type")).unwrap_or_default();
+        if kind.trim() != "Battery" {
+            continue;
+        }
+        let pct: f64 = std::fs::read_to_string(p.join("capacity")).ok()?.trim().parse().ok()?;
+        let status = std::fs::read_to_string(p.join("status")).unwrap_or_default();
+        return Some((pct.clamp(0.0, 100.0), matches!(status.trim(), "Charging" | "Full")));
+    }
+    None
+}

@@ -1,0 +1,195 @@
+//! The service's commands: `serve`, `worker`, `journal` and `loadgen`. Each parses
+//! its options and runs the `byterank-http` library.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use byterank::core::{EngineConfig, Timestamp};
+use byterank::http::inspect::{inspect, Query};
+use byterank::http::loadgen::{self, LoadOptions};
+use byterank::http::server::{serve, ServeOptions};
+use byterank::http::worker::{self, Stop, WorkerOptions};
+use clap::Args;
+
+use super::{read_json, Failure};
+
+/// Serve the Core System's APIs (devices, tasks, jobs, wallet, billing,
+/// operators) over HTTP, durably: every write is journalled in DIR before it is
+/// acknowledged, and a restart recovers from it. Prints `listening on URL`.
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Where to listen.
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    listen: SocketAddr,
+    /// The data directory (made if missing): journal, snapshots, inputs, outputs.
+    #[arg(long, default_value = "byterank-data", value_name = "DIR")]
+    data: PathBuf,
+    /// The operator's key (at least 16 bytes); or set BYTERANK_OPERATOR_KEY.
+    #[arg(long, env = "BYTERANK_OPERATOR_KEY", hide_env_values = true, value_name = "KEY")]
+    operator_key: String,
+    /// The engine configuration of a new data directory (JSON, `EngineConfig`).
+    #[arg(long, value_name = "FILE")]
+    engine_config: Option<PathBuf>,
+    /// Largest job input, MiB.
+    #[arg(long, default_value_t = 256, value_name = "MIB")]
+    max_input_mib: usize,
+    /// Requests in flight beyond this get 503.
+    #[arg(long, default_value_t = 4096, value_name = "N")]
+    max_in_flight: usize,
+    /// Milliseconds between ticks (timeouts, ranking refreshes, the lottery).
+    #[arg(long, default_value_t = 1000, value_name = "MS", value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    tick_ms: u64,
+}
+
+/// Runs `serve`.
+pub fn run_serve(args: ServeArgs) -> Result<(), Failure> {
+    let engine_config = match &args.engine_config {
+        Some(p) => {
+            let (cfg, name): (EngineConfig, String) = read_json(p, "engine configuration")?;
+            cfg.validate().map_err(|e| Failure::Input(format!("{name}: {e}")))?;
+            Some(cfg)
+        }
+        None => None,
+    };
+    let mut opts = ServeOptions::new(args.listen, args.data, args.operator_key);
+    opts.engine_config = engine_config;
+    opts.max_input_bytes = args.max_input_mib.saturating_mul(1 << 20);
+    opts.max_in_flight = args.max_in_flight.max(1);
+    opts.tick = Duration::from_millis(args.tick_ms);
+    init_logs();
+    runtime()?.block_on(serve(opts)).map_err(|e| Failure::Input(e.to_string()))
+}
+
+/// Work for a ByteRank service: register (or reuse the token in --token-file),
+/// report this machine's state, pull tasks, run them, heartbeat, upload results.
+/// Ctrl-C once finishes the task in hand; twice abandons it.
+#[derive(Args)]
+pub struct WorkerArgs {
+    /// The service's URL.
+    #[arg(long, value_name = "URL")]
+    server: String,
+    /// Keep the device's token here (read if present, written on registration).
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<PathBuf>,
+    /// The device id for a new registration (default: host name and process id).
+    #[arg(long, value_name = "ID")]
+    id: Option<String>,
+    /// Whose wallet the work pays.
+    #[arg(long, default_value = "worker", value_name = "NAME")]
+    owner: String,
+    /// Stop after this many tasks.
+    #[arg(long, value_name = "N")]
+    max_tasks: Option<u64>,
+    /// Stop after this many seconds without a task.
+    #[arg(long, value_name = "S")]
+    idle_exit: Option<u64>,
+}
+
+/// Runs `worker`.
+pub fn run_worker(args: WorkerArgs) -> Result<(), Failure> {
+    let host = sysinfo::System::host_name().unwrap_or_else(|| "worker".into());
+    let opts = WorkerOptions {
+        server: args.server,
+        token_file: args.token_file,
+        id: args.id.unwrap_or_else(|| format!("{host}-{}", std::process::id())),
+        owner: args.owner,
+        max_tasks: args.max_tasks,
+        idle_exit: args.idle_exit.map(Duration::from_secs),
+        status_every: Duration::from_secs(30),
+    };
+    init_logs();
+    let rt = runtime()?;
+    let stop = Stop::default();
+    let presses = stop.clone();
+    let summary = rt.block_on(async move {
+        tokio::spawn(async move {
+            while tokio::signal::ctrl_c().await.is_ok() {
+                presses.press();
+                eprintln!("stopping: finishing the task in hand (Ctrl-C again abandons it)");
+            }
+        });
+        worker::run(opts, stop).await
+    });
+    let s = summary.map_err(|e| Failure::Input(e.to_string()))?;
+    println!("{}", serde_json::to_string(&s).expect("a summary serializes"));
+    Ok(())
+}
+
+/// What happened to a job or device, replayed from a data directory's journal;
+/// with --at, the state as of that instant.
+#[derive(Args)]
+pub struct JournalArgs {
+    /// The data directory of `byterank serve`.
+    data: PathBuf,
+    /// Only what concerns this job.
+    #[arg(long, value_name = "ID")]
+    job: Option<String>,
+    /// Only what concerns this device.
+    #[arg(long, value_name = "ID")]
+    device: Option<String>,
+    /// Replay up to this instant (RFC 3339) and print the state then.
+    #[arg(long, value_name = "TIME")]
+    at: Option<String>,
+    /// Include ticks and pulls that found nothing.
+    #[arg(long)]
+    all: bool,
+}
+
+/// Runs `journal`.
+pub fn run_journal(args: JournalArgs) -> Result<(), Failure> {
+    let at = match &args.at {
+        Some(s) => Some(Timestamp::parse_rfc3339(s).map_err(|e| Failure::Input(format!("--at `{s}`: {e}")))?),
+        None => None,
+    };
+    let q = Query { job: args.job, device: args.device, at, all: args.all };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    inspect(&args.data, &q, &mut out).map_err(|e| Failure::Input(format!("{}: {e}", args.data.display())))?;
+    Ok(())
+}
+
+/// Load a running service with simulated devices (pull, heartbeat, result), then
+/// measure a trivial axum endpoint with the same client as the ceiling. Prints
+/// JSON.
+#[derive(Args)]
+pub struct LoadgenArgs {
+    /// The service's URL.
+    #[arg(long, value_name = "URL")]
+    server: String,
+    /// Its operator key; or set BYTERANK_OPERATOR_KEY.
+    #[arg(long, env = "BYTERANK_OPERATOR_KEY", hide_env_values = true, value_name = "KEY")]
+    operator_key: String,
+    /// Simulated devices (concurrent callers).
+    #[arg(long, default_value_t = 64, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    devices: u64,
+    /// Seconds to measure each side.
+    #[arg(long, default_value_t = 10, value_name = "S", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    seconds: u64,
+    /// Copies per task.
+    #[arg(long, default_value_t = 2, value_name = "R", value_parser = clap::value_parser!(u32).range(1..=10))]
+    replicas: u32,
+}
+
+/// Runs `loadgen`.
+pub fn run_loadgen(args: LoadgenArgs) -> Result<(), Failure> {
+    let opts = LoadOptions {
+        server: args.server,
+        operator_key: args.operator_key,
+        devices: args.devices as usize,
+        duration: Duration::from_secs(args.seconds),
+        replicas: args.replicas,
+    };
+    let report = runtime()?.block_on(loadgen::run(opts)).map_err(|e| Failure::Input(e.to_string()))?;
+    println!("{}", serde_json::to_string_pretty(&report).expect("a report serializes"));
+    Ok(())
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Failure::Output)
+}
+
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BYTERANK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
