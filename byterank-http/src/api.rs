@@ -51,6 +51,8 @@ pub mod paths {
     pub const GRID: &str = "/v1/grid";
     /// Operators: running jobs' pools and queues.
     pub const POOLS: &str = "/v1/grid/pools";
+    /// Operators: where every ByteChip is.
+    pub const LEDGER: &str = "/v1/ledger";
     /// Operators: set or clear a device's trust.
     pub const TRUST: &str = "/v1/devices/{device}/trust";
     /// Health.
@@ -59,6 +61,34 @@ pub mod paths {
     pub const METRICS: &str = "/metrics";
     /// The OpenAPI document.
     pub const OPENAPI: &str = "/openapi.json";
+
+    /// Every path served.
+    pub const ALL: &[&str] = &[
+        DEVICES,
+        DEVICE_STATUS,
+        DEVICE_PREFERENCES,
+        PULL,
+        TASK_INPUT,
+        TASK_HEARTBEAT,
+        TASK_RESULT,
+        TASK_ERROR,
+        JOBS,
+        QUOTE,
+        JOB,
+        JOB_INPUT,
+        JOB_OUTPUT,
+        WALLET,
+        BILLING,
+        TOP_UPS,
+        USERS,
+        GRID,
+        POOLS,
+        LEDGER,
+        TRUST,
+        HEALTH,
+        METRICS,
+        OPENAPI,
+    ];
 }
 
 /// Register a device.
@@ -351,6 +381,23 @@ pub struct PoolsView {
     pub running: u32,
     /// Tasks without a verdict.
     pub open: u32,
+}
+
+/// Where every ByteChip is (spec §13): `charged = wallets + refunded + platform + escrow`.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct LedgerView {
+    /// Charged to users for jobs, in all.
+    pub charged: u64,
+    /// Earned by workers, in all.
+    pub wallets: u64,
+    /// Refunded to users, in all.
+    pub refunded: u64,
+    /// The platform's revenue.
+    pub platform: u64,
+    /// Held for running jobs.
+    pub escrow: u64,
+    /// Whether the sums balance.
+    pub conserves: bool,
 }
 
 /// Health.

@@ -125,7 +125,7 @@ pub fn replay_one(svc: &mut Service, seq: u64, at: byterank_core::Timestamp, op:
         routes::jobs::quote, routes::jobs::create, routes::jobs::upload_input, routes::jobs::status,
         routes::jobs::output, routes::jobs::cancel,
         routes::money::wallet, routes::money::billing, routes::money::top_up, routes::money::create_user,
-        routes::operators::grid, routes::operators::pools, routes::operators::set_trust,
+        routes::operators::grid, routes::operators::pools, routes::operators::set_trust, routes::operators::ledger,
         routes::operators::health, routes::operators::metrics,
     ),
     modifiers(&Bearer)
@@ -175,6 +175,7 @@ pub fn router(app: AppState, opts: &ServeOptions) -> Router {
         .route(paths::GRID, get(operators::grid))
         .route(paths::POOLS, get(operators::pools))
         .route(paths::TRUST, put(operators::set_trust))
+        .route(paths::LEDGER, get(operators::ledger))
         .route(paths::HEALTH, get(operators::health))
         .route(paths::METRICS, get(operators::metrics))
         .route(paths::OPENAPI, get(move || async move { Json(doc.clone()) }))

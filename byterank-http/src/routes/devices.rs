@@ -5,7 +5,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use byterank_core::Device;
 
-use super::{bearer, AppState, JsonBody};
+use super::{bearer, need_bearer, AppState, JsonBody};
 use byterank_core::worker::WorkerPrefs;
 
 use crate::api::{DeviceView, RegisterDevice, Registered};
@@ -44,9 +44,11 @@ pub async fn me(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<
 pub async fn report_status(
     State(app): State<AppState>,
     headers: HeaderMap,
-    JsonBody(device): JsonBody<Device>,
+    body: Result<JsonBody<Device>, ApiError>,
 ) -> Result<Json<DeviceView>, ApiError> {
-    app.seq.authed(bearer(&headers), move |svc, at, who| svc.update_status(at, who, device)).await.map(Json)
+    let bearer = need_bearer(&headers)?;
+    let JsonBody(device) = body?;
+    app.seq.authed(Some(bearer), move |svc, at, who| svc.update_status(at, who, device)).await.map(Json)
 }
 
 /// Set the worker's preferences (Table 3): schedule, connections, data cap.
@@ -57,9 +59,11 @@ pub async fn report_status(
 pub async fn set_preferences(
     State(app): State<AppState>,
     headers: HeaderMap,
-    JsonBody(prefs): JsonBody<WorkerPrefs>,
+    body: Result<JsonBody<WorkerPrefs>, ApiError>,
 ) -> Result<Json<DeviceView>, ApiError> {
-    app.seq.authed(bearer(&headers), move |svc, at, who| svc.set_preferences(at, who, prefs)).await.map(Json)
+    let bearer = need_bearer(&headers)?;
+    let JsonBody(prefs) = body?;
+    app.seq.authed(Some(bearer), move |svc, at, who| svc.set_preferences(at, who, prefs)).await.map(Json)
 }
 
 /// Leave the grid; tasks in hand are abandoned. Come back by registering with the token.

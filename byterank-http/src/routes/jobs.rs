@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Json;
 
-use super::{bearer, body_error, octets, store_error, AppState, JsonBody};
+use super::{bearer, body_error, need_bearer, octets, store_error, AppState, JsonBody};
 use byterank_core::JobSpec;
 
 use crate::api::{JobView, QuoteView, StatusQuery};
@@ -20,9 +20,11 @@ use crate::error::ApiError;
 pub async fn quote(
     State(app): State<AppState>,
     headers: HeaderMap,
-    JsonBody(job): JsonBody<JobSpec>,
+    body: Result<JsonBody<JobSpec>, ApiError>,
 ) -> Result<Json<QuoteView>, ApiError> {
-    app.seq.authed(bearer(&headers), move |svc, at, who| svc.quote(at, who, &job)).await.map(Json)
+    let bearer = need_bearer(&headers)?;
+    let JsonBody(job) = body?;
+    app.seq.authed(Some(bearer), move |svc, at, who| svc.quote(at, who, &job)).await.map(Json)
 }
 
 /// Create a job (the job file, with its preferences). Its price is charged when it
@@ -34,9 +36,11 @@ pub async fn quote(
 pub async fn create(
     State(app): State<AppState>,
     headers: HeaderMap,
-    JsonBody(job): JsonBody<JobSpec>,
+    body: Result<JsonBody<JobSpec>, ApiError>,
 ) -> Result<(StatusCode, Json<JobView>), ApiError> {
-    let view = app.seq.authed(bearer(&headers), move |svc, at, who| svc.create_job(at, who, job)).await?;
+    let bearer = need_bearer(&headers)?;
+    let JsonBody(job) = body?;
+    let view = app.seq.authed(Some(bearer), move |svc, at, who| svc.create_job(at, who, job)).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -52,8 +56,9 @@ pub async fn upload_input(
     Path(job): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<JobView>, ApiError> {
+    let bearer = need_bearer(&headers)?;
     let body = body.map_err(body_error)?;
-    app.seq.authed(bearer(&headers), move |svc, at, who| svc.store_input(at, who, &job, body.to_vec())).await.map(Json)
+    app.seq.authed(Some(bearer), move |svc, at, who| svc.store_input(at, who, &job, body.to_vec())).await.map(Json)
 }
 
 /// The job's status; `?tasks=true` adds per-task progress (`from`, `limit`).

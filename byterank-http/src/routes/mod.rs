@@ -39,6 +39,12 @@ pub fn bearer(headers: &HeaderMap) -> Option<String> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string())
 }
 
+/// The bearer credential, required: checked before the body is read, so that a
+/// caller without one is told so first.
+pub fn need_bearer(headers: &HeaderMap) -> Result<String, ApiError> {
+    bearer(headers).ok_or_else(|| ApiError::unauthorized("send `Authorization: Bearer <key>`"))
+}
+
 /// A JSON body whose errors name the field at fault.
 pub struct JsonBody<T>(pub T);
 

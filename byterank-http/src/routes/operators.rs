@@ -6,8 +6,8 @@ use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use super::{bearer, AppState, JsonBody};
-use crate::api::{DeviceView, GridQuery, GridView, Health, PoolsView, SetTrust};
+use super::{bearer, need_bearer, AppState, JsonBody};
+use crate::api::{DeviceView, GridQuery, GridView, Health, LedgerView, PoolsView, SetTrust};
 use crate::error::ApiError;
 
 /// The ranked grid, best first, then flagged devices: what `byterank rank` shows.
@@ -39,9 +39,18 @@ pub async fn set_trust(
     State(app): State<AppState>,
     headers: HeaderMap,
     Path(device): Path<String>,
-    JsonBody(req): JsonBody<SetTrust>,
+    body: Result<JsonBody<SetTrust>, ApiError>,
 ) -> Result<Json<DeviceView>, ApiError> {
-    app.seq.authed(bearer(&headers), move |svc, at, who| svc.set_trust(at, who, &device, req.trusted)).await.map(Json)
+    let bearer = need_bearer(&headers)?;
+    let JsonBody(req) = body?;
+    app.seq.authed(Some(bearer), move |svc, at, who| svc.set_trust(at, who, &device, req.trusted)).await.map(Json)
+}
+
+/// Where every ByteChip is: charged = wallets + refunded + platform + escrow.
+#[utoipa::path(get, path = "/v1/ledger", tag = "operators", security(("bearer" = [])),
+    responses((status = 200, body = LedgerView), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
+pub async fn ledger(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<LedgerView>, ApiError> {
+    app.seq.authed(bearer(&headers), |svc, _, who| svc.ledger(who)).await.map(Json)
 }
 
 /// Whether the service answers, and how far its journal has come.

@@ -8,7 +8,7 @@ use axum::response::Response;
 use axum::Json;
 use byterank_core::AttemptId;
 
-use super::{bearer, body_error, octets, store_error, AppState};
+use super::{bearer, body_error, need_bearer, octets, store_error, AppState};
 use crate::api::{Beat, Pulled, Reported};
 use crate::error::ApiError;
 
@@ -67,9 +67,10 @@ pub async fn result(
     Path(attempt): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Reported>, ApiError> {
+    let bearer = need_bearer(&headers)?;
     let attempt = parse_attempt(&attempt)?;
     let body = body.map_err(body_error)?;
-    app.seq.authed(bearer(&headers), move |svc, at, who| svc.report_result(at, who, attempt, &body)).await.map(Json)
+    app.seq.authed(Some(bearer), move |svc, at, who| svc.report_result(at, who, attempt, &body)).await.map(Json)
 }
 
 /// The attempt failed on the device (execution or transfer error).

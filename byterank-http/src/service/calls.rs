@@ -470,6 +470,21 @@ impl Service {
         self.view_of(device)
     }
 
+    /// Where every ByteChip is.
+    pub fn ledger(&self, who: &Principal) -> Result<LedgerView, ApiError> {
+        operator(who)?;
+        let l = self.engine.ledger();
+        let sum = |m: &BTreeMap<String, ByteChips>| m.values().map(|c| c.0).sum::<u64>();
+        Ok(LedgerView {
+            charged: sum(&l.charged),
+            wallets: sum(&l.wallets),
+            refunded: sum(&l.refunded),
+            platform: l.platform.0,
+            escrow: l.escrow.0,
+            conserves: l.conserves(),
+        })
+    }
+
     /// Live devices and running jobs.
     pub fn counts(&self) -> (u32, u32) {
         (self.engine.live_devices().count() as u32, self.handles.len() as u32)

@@ -1,0 +1,608 @@
+//! The service as its users meet it: the real `byterank serve` on a loopback port,
+//! real `byterank worker` processes, and a real HTTP client.
+//!
+//! What the tests check comes from their own records (what was acknowledged to
+//! them, the input they uploaded, the history lines they read), not from the
+//! service's view of itself.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use byterank::core::EngineConfig;
+use rand::{Rng, SeedableRng};
+use reqwest::{Client, StatusCode};
+use serde_json::{json, Value};
+
+const KEY: &str = "operator-key-for-tests-0123456789";
+
+struct Server {
+    child: Child,
+    url: String,
+    listen: String,
+    data: PathBuf,
+    cfg: PathBuf,
+    tick_ms: u64,
+}
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_byterank")
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("byterank-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Short deadlines, so that lost attempts come back in seconds.
+fn fast_config(dir: &Path) -> PathBuf {
+    let cfg =
+        EngineConfig { t1_ms: 1_000, t2_ms: 3_000, refresh_ms: 500, rescue_wait_ms: 500, ..EngineConfig::default() };
+    let path = dir.join("engine.json");
+    std::fs::write(&path, serde_json::to_string(&cfg).unwrap()).unwrap();
+    path
+}
+
+impl Server {
+    fn start(dir: &Path, tick_ms: u64) -> Server {
+        let data = dir.join("data");
+        let cfg = fast_config(dir);
+        Self::spawn(data, cfg, "127.0.0.1:0".into(), tick_ms)
+    }
+
+    fn spawn(data: PathBuf, cfg: PathBuf, listen: String, tick_ms: u64) -> Server {
+        let mut child = Command::new(bin())
+            .args(["serve", "--listen", &listen, "--data"])
+            .arg(&data)
+            .arg("--engine-config")
+            .arg(&cfg)
+            .args(["--tick-ms", &tick_ms.to_string()])
+            .env("BYTERANK_OPERATOR_KEY", KEY)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the binary starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let url =
+            line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected: {line:?}")).to_string();
+        let listen = url.trim_start_matches("http://").to_string();
+        Server { child, url, listen, data, cfg, tick_ms }
+    }
+
+    /// `kill -9`, then start again on the same port and data.
+    fn crash_and_restart(&mut self) {
+        self.child.kill().unwrap(); // SIGKILL
+        self.child.wait().unwrap();
+        let mut started = Instant::now();
+        loop {
+            let s = Self::spawn(self.data.clone(), self.cfg.clone(), self.listen.clone(), self.tick_ms);
+            if s.url.ends_with(&self.listen) {
+                *self = s;
+                return;
+            }
+            assert!(started.elapsed() < Duration::from_secs(10), "the port did not come free");
+            started = Instant::now();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Workers(Vec<Child>);
+
+impl Workers {
+    fn start(url: &str, dir: &Path, n: usize, owner: &str) -> Workers {
+        Workers(
+            (0..n)
+                .map(|i| {
+                    Command::new(bin())
+                        .args(["worker", "--server", url, "--owner", owner, "--id", &format!("{owner}-{i}")])
+                        .arg("--token-file")
+                        .arg(dir.join(format!("{owner}-{i}.token")))
+                        .stdout(Stdio::null())
+                        .stderr(Stdio::inherit())
+                        .spawn()
+                        .unwrap()
+                })
+                .collect(),
+        )
+    }
+}
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+struct Api {
+    http: Client,
+    url: String,
+}
+
+impl Api {
+    fn new(url: &str) -> Api {
+        Api { http: Client::builder().timeout(Duration::from_secs(30)).build().unwrap(), url: url.into() }
+    }
+
+    async fn call(&self, method: &str, path: &str, key: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+        let mut r = self.http.request(method.parse().unwrap(), format!("{}{path}", self.url));
+        if let Some(k) = key {
+            r = r.bearer_auth(k);
+        }
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let resp = r.send().await.expect("the server answers");
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    async fn ok(&self, method: &str, path: &str, key: Option<&str>, body: Option<Value>) -> Value {
+        let (s, v) = self.call(method, path, key, body).await;
+        assert!(s.is_success(), "{method} {path}: {s} {v}");
+        v
+    }
+
+    async fn bytes(&self, method: &str, path: &str, key: &str, body: Vec<u8>) -> (StatusCode, Value) {
+        let resp = self
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", self.url))
+            .bearer_auth(key)
+            .header("content-type", "application/octet-stream")
+            .body(body)
+            .send()
+            .await
+            .expect("the server answers");
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    async fn user(&self, name: &str, chips: u64) -> String {
+        let u = self.ok("POST", "/v1/users", Some(KEY), Some(json!({ "user": name }))).await;
+        self.ok("POST", "/v1/billing/top-ups", Some(KEY), Some(json!({ "user": name, "amount": chips }))).await;
+        u["api_key"].as_str().unwrap().to_string()
+    }
+
+    async fn wait_job(&self, key: &str, job: &str, state: &str, within: Duration) -> Value {
+        let t = Instant::now();
+        loop {
+            let (s, v) = self.call("GET", &format!("/v1/jobs/{job}"), Some(key), None).await;
+            if s.is_success() && v["state"] == state {
+                return v;
+            }
+            assert!(t.elapsed() < within, "job {job} did not reach {state}: {v}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+fn input_bytes(n: usize, seed: u64) -> Vec<u8> {
+    // Compressible but not trivial: words drawn at random.
+    let words = ["grid ", "device ", "rank ", "pool ", "task ", "chip ", "replica ", "\n"];
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut out = Vec::with_capacity(n);
+    while out.len() < n {
+        out.extend_from_slice(words[rng.random_range(0..words.len())].as_bytes());
+    }
+    out.truncate(n);
+    out
+}
+
+fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(bytes).read_to_end(&mut out).expect("the output is gzip");
+    out
+}
+
+/// Reward lines per (job, task, device) from the wallets' histories, and the
+/// wallets' balances.
+async fn rewards(api: &Api, device_key: &str) -> (u64, BTreeMap<(String, u64, String), u32>) {
+    let w = api.ok("GET", "/v1/wallet?limit=10000", Some(device_key), None).await;
+    let mut seen = BTreeMap::new();
+    for e in w["history"].as_array().unwrap() {
+        assert_eq!(e["kind"], "reward");
+        let k = (
+            e["job"].as_str().unwrap().to_string(),
+            e["task"].as_u64().unwrap(),
+            e["device"].as_str().unwrap().to_string(),
+        );
+        *seen.entry(k).or_insert(0) += 1;
+    }
+    (w["balance"].as_u64().unwrap(), seen)
+}
+
+async fn register(api: &Api, id: &str, owner: &str) -> String {
+    let r = api.ok("POST", "/v1/devices", None, Some(json!({ "device": { "id": id }, "owner": owner }))).await;
+    r["token"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gzip_job_runs_end_to_end_and_the_money_adds_up() {
+    let dir = temp_dir("lifecycle");
+    let server = Server::start(&dir, 100);
+    let api = Api::new(&server.url);
+    let ana = api.user("ana", 100_000).await;
+    let input = input_bytes(3_000_000, 1);
+    let spec = json!({ "id": "gz", "application": "gzip", "input_bytes": input.len(), "chunk_bytes": 256 * 1024,
+                       "price_chips": 60_000, "replication": { "r": 2 } });
+    let _workers = Workers::start(&server.url, &dir, 3, "bob");
+    // Once the workers are known, the job can be quoted.
+    let t = Instant::now();
+    while api.ok("GET", "/health", None, None).await["devices"] != 3 {
+        assert!(t.elapsed() < Duration::from_secs(20), "the workers did not register");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let quote = api.ok("POST", "/v1/jobs/quote", Some(&ana), Some(spec.clone())).await;
+    assert_eq!(quote["tasks"], 12);
+    assert_eq!(quote["copies"], 24);
+    assert_eq!(quote["available"], 100_000);
+
+    let created = api.ok("POST", "/v1/jobs", Some(&ana), Some(spec)).await;
+    assert_eq!(created["state"], "awaiting_input");
+    let b = api.ok("GET", "/v1/billing", Some(&ana), None).await;
+    assert_eq!((b["available"].as_u64(), b["reserved"].as_u64()), (Some(40_000), Some(60_000)));
+    let (s, v) = api.bytes("PUT", "/v1/jobs/gz/input", &ana, input.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let done = api.wait_job(&ana, "gz", "completed", Duration::from_secs(120)).await;
+    assert_eq!((done["tasks"].as_u64(), done["done"].as_u64()), (Some(12), Some(12)));
+    assert_eq!(done["unverified"], 0, "every task was cross-checked");
+
+    let out = api.http.get(format!("{}/v1/jobs/gz/output", server.url)).bearer_auth(&ana).send().await.unwrap();
+    assert_eq!(out.status(), StatusCode::OK);
+    assert_eq!(gunzip(&out.bytes().await.unwrap()), input, "the assembled output gunzips to the input");
+
+    // Money, from the histories: each task paid once per agreeing copy, the user
+    // charged the price once, and every ByteChip accounted for.
+    let device_key = std::fs::read_to_string(dir.join("bob-0.token")).unwrap();
+    let token: Value = serde_json::from_str(&device_key).unwrap();
+    let (balance, seen) = rewards(&api, token["token"].as_str().unwrap()).await;
+    assert_eq!(seen.len(), 24, "two agreeing copies of each of 12 tasks are paid");
+    assert!(seen.values().all(|&n| n == 1), "nothing paid twice: {seen:?}");
+    let b = api.ok("GET", "/v1/billing", Some(&ana), None).await;
+    assert_eq!((b["charged"].as_u64(), b["available"].as_u64()), (Some(60_000), Some(40_000)));
+    let l = api.ok("GET", "/v1/ledger", Some(KEY), None).await;
+    assert_eq!(l["wallets"].as_u64(), Some(balance));
+    assert_eq!(
+        l["charged"].as_u64().unwrap(),
+        balance + l["platform"].as_u64().unwrap() + l["refunded"].as_u64().unwrap() + l["escrow"].as_u64().unwrap()
+    );
+    assert_eq!(l["escrow"], 0);
+    assert!(balance > 0 && balance < 60_000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callers_see_only_what_is_theirs() {
+    let dir = temp_dir("auth");
+    let server = Server::start(&dir, 100);
+    let api = Api::new(&server.url);
+    let ana = api.user("ana", 10_000).await;
+    let eve = api.user("eve", 10_000).await;
+    let d1 = register(&api, "d1", "o1").await;
+    let d2 = register(&api, "d2", "o2").await;
+    api.ok("POST", "/v1/jobs", Some(&ana), Some(json!({"id": "j", "chunks": 4, "price_chips": 4000}))).await;
+    let attempt = loop {
+        let p = api.ok("POST", "/v1/tasks/pull", Some(&d1), None).await;
+        if let Some(a) = p["task"]["attempt"].as_u64() {
+            break a;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // A device on another's attempt.
+    for (m, p) in [("POST", "heartbeat"), ("POST", "result"), ("POST", "error"), ("GET", "input")] {
+        let (s, v) = api.call(m, &format!("/v1/tasks/{attempt}/{p}"), Some(&d2), None).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{p}: {v}");
+        assert_eq!(v["field"], "attempt");
+    }
+    // A user on another's job: as if it did not exist.
+    for (m, p) in [("GET", "/v1/jobs/j"), ("DELETE", "/v1/jobs/j"), ("GET", "/v1/jobs/j/output")] {
+        let (s, _) = api.call(m, p, Some(&eve), None).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{m} {p}");
+    }
+    // Operator routes without the key, or with someone else's.
+    for p in ["/v1/grid", "/v1/grid/pools", "/v1/ledger", "/metrics"] {
+        assert_eq!(api.call("GET", p, None, None).await.0, StatusCode::UNAUTHORIZED, "{p}");
+        assert_eq!(api.call("GET", p, Some(&ana), None).await.0, StatusCode::FORBIDDEN, "{p}");
+        assert_eq!(api.call("GET", p, Some(&d1), None).await.0, StatusCode::FORBIDDEN, "{p}");
+        assert_eq!(
+            api.call("GET", p, Some("0123456789abcdef.0123456789abcdef0123456789abcdef"), None).await.0,
+            StatusCode::UNAUTHORIZED,
+            "{p}"
+        );
+    }
+    let (s, _) = api.call("PUT", "/v1/devices/d1/trust", Some(&ana), Some(json!({"trusted": true}))).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = api.call("POST", "/v1/billing/top-ups", Some(&ana), Some(json!({"user": "ana", "amount": 5}))).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "users cannot credit themselves");
+    // A device cannot take over another's id.
+    let (s, v) = api.call("POST", "/v1/devices", Some(&d2), Some(json!({"device": {"id": "d1"}, "owner": "x"}))).await;
+    assert_eq!((s, v["field"].as_str()), (StatusCode::CONFLICT, Some("device.id")));
+    // The rightful holder is answered.
+    let b = api.ok("POST", &format!("/v1/tasks/{attempt}/heartbeat"), Some(&d1), None).await;
+    assert_eq!(b["continue"], true);
+    let grid = api.ok("GET", "/v1/grid", Some(KEY), None).await;
+    assert_eq!(grid["devices"], 2);
+    let t = api.ok("PUT", "/v1/devices/d2/trust", Some(KEY), Some(json!({"trusted": true}))).await;
+    assert_eq!(t["device"]["trusted"], true);
+    let m = api.http.get(format!("{}/metrics", server.url)).bearer_auth(KEY).send().await.unwrap();
+    assert!(m.text().await.unwrap().contains("byterank_ops_total"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_a_json_error_naming_the_field_and_change_nothing() {
+    let dir = temp_dir("bad");
+    // No ticks during the test: the journal moves only if a request changes something.
+    let server = Server::start(&dir, 60_000);
+    let api = Api::new(&server.url);
+    let ana = api.user("ana", 1_000).await;
+    let dev = register(&api, "d1", "o1").await;
+    api.ok(
+        "POST",
+        "/v1/jobs",
+        Some(&ana),
+        Some(json!({"id": "gz", "application": "gzip", "input_bytes": 100,
+        "chunk_bytes": 50, "price_chips": 500})),
+    )
+    .await;
+    let seq = |v: Value| v["journal_seq"].as_u64().unwrap();
+    let before = seq(api.ok("GET", "/health", None, None).await);
+
+    // Method, path, key, body, the status expected, the field it names.
+    type Case<'a> = (&'a str, &'a str, Option<&'a str>, Value, StatusCode, Option<&'a str>);
+    let cases: Vec<Case> = vec![
+        (
+            "POST",
+            "/v1/devices",
+            None,
+            json!({"device": {"id": "d2", "battery_pct": 140}, "owner": "o"}),
+            StatusCode::BAD_REQUEST,
+            Some("device.battery_pct"),
+        ),
+        (
+            "POST",
+            "/v1/devices",
+            None,
+            json!({"device": {"id": "d2"}, "owner": ""}),
+            StatusCode::BAD_REQUEST,
+            Some("owner"),
+        ),
+        (
+            "POST",
+            "/v1/devices",
+            None,
+            json!({"device": {"id": "d2", "speed": 1}, "owner": "o"}),
+            StatusCode::BAD_REQUEST,
+            Some("device.speed"),
+        ),
+        (
+            "POST",
+            "/v1/devices",
+            None,
+            json!({"device": {"id": "d1"}, "owner": "o"}),
+            StatusCode::CONFLICT,
+            Some("device.id"),
+        ),
+        (
+            "POST",
+            "/v1/jobs",
+            Some(&ana),
+            json!({"id": "big", "chunks": 10, "price_chips": 5000}),
+            StatusCode::PAYMENT_REQUIRED,
+            Some("price_chips"),
+        ),
+        ("POST", "/v1/jobs", Some(&ana), json!({"id": "x", "chunks": "ten"}), StatusCode::BAD_REQUEST, Some("chunks")),
+        (
+            "POST",
+            "/v1/jobs",
+            Some(&ana),
+            json!({"id": "x", "application": "nope", "chunks": 1}),
+            StatusCode::BAD_REQUEST,
+            Some("application"),
+        ),
+        ("POST", "/v1/jobs", Some(&ana), json!({"id": "gz", "chunks": 1}), StatusCode::CONFLICT, Some("id")),
+        (
+            "POST",
+            "/v1/jobs",
+            Some(&ana),
+            json!({"id": "x", "chunks": 10_000_000_000u64}),
+            StatusCode::BAD_REQUEST,
+            None,
+        ),
+        ("POST", "/v1/users", Some(KEY), json!({"user": "a\nb"}), StatusCode::BAD_REQUEST, Some("user")),
+        (
+            "POST",
+            "/v1/billing/top-ups",
+            Some(KEY),
+            json!({"user": "ana", "amount": 0}),
+            StatusCode::BAD_REQUEST,
+            Some("amount"),
+        ),
+        (
+            "POST",
+            "/v1/billing/top-ups",
+            Some(KEY),
+            json!({"user": "nobody", "amount": 5}),
+            StatusCode::NOT_FOUND,
+            Some("user"),
+        ),
+        ("PUT", "/v1/devices/me", Some(&dev), json!({"id": "d9"}), StatusCode::FORBIDDEN, Some("id")),
+        (
+            "PUT",
+            "/v1/devices/me/preferences",
+            Some(&dev),
+            json!({"schedule": ["XYZ 25:00-26:00"]}),
+            StatusCode::BAD_REQUEST,
+            Some("schedule[0]"),
+        ),
+        ("POST", "/v1/tasks/abc/heartbeat", Some(&dev), Value::Null, StatusCode::BAD_REQUEST, Some("attempt")),
+        ("POST", "/v1/tasks/99999/result", Some(&dev), Value::Null, StatusCode::NOT_FOUND, Some("attempt")),
+        ("GET", "/v1/jobs/gz?limit=20000&tasks=true", Some(&ana), Value::Null, StatusCode::BAD_REQUEST, Some("limit")),
+        ("GET", "/v1/grid?top=-1", Some(KEY), Value::Null, StatusCode::BAD_REQUEST, None),
+    ];
+    for (m, p, key, body, want, field) in cases {
+        let body = (!body.is_null()).then_some(body);
+        let (s, v) = api.call(m, p, key, body.clone()).await;
+        assert_eq!(s, want, "{m} {p} {body:?}: {v}");
+        assert_eq!(v["status"].as_u64(), Some(u64::from(want.as_u16())), "{v}");
+        assert!(!v["message"].as_str().unwrap().is_empty());
+        if let Some(f) = field {
+            assert_eq!(v["field"].as_str(), Some(f), "{m} {p}: {v}");
+        }
+    }
+    // Not JSON, or not declared as JSON.
+    let r = api.http.post(format!("{}/v1/jobs", server.url)).bearer_auth(&ana).body("{").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = api
+        .http
+        .post(format!("{}/v1/jobs", server.url))
+        .bearer_auth(&ana)
+        .header("content-type", "application/json")
+        .body("{")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    // An input of the wrong size; one larger than a JSON body may be.
+    let (s, v) = api.bytes("PUT", "/v1/jobs/gz/input", &ana, vec![b'a'; 99]).await;
+    assert_eq!((s, v["field"].as_str()), (StatusCode::BAD_REQUEST, Some("input")));
+    let r = api
+        .http
+        .post(format!("{}/v1/jobs", server.url))
+        .bearer_auth(&ana)
+        .header("content-type", "application/json")
+        .body(vec![b' '; 2 << 20])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], "too_large");
+    // Unknown routes and methods.
+    assert_eq!(api.call("GET", "/v1/nothing", None, None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(api.call("PATCH", "/v1/jobs", Some(&ana), None).await.0, StatusCode::METHOD_NOT_ALLOWED);
+
+    assert_eq!(seq(api.ok("GET", "/health", None, None).await), before, "no refused request was journalled");
+    let job = api.ok("GET", "/v1/jobs/gz", Some(&ana), None).await;
+    assert_eq!(job["state"], "awaiting_input");
+    let b = api.ok("GET", "/v1/billing", Some(&ana), None).await;
+    assert_eq!(
+        (b["topped_up"].as_u64(), b["reserved"].as_u64(), b["charged"].as_u64()),
+        (Some(1_000), Some(500), Some(0))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_at_random_moments_loses_nothing_acknowledged_and_pays_nothing_twice() {
+    let dir = temp_dir("crash");
+    let mut server = Server::start(&dir, 100);
+    let api = Api::new(&server.url);
+    let ana = api.user("ana", 1_000_000).await;
+    let input = input_bytes(8_000_000, 2);
+    let _workers = Workers::start(&server.url, &dir, 3, "bob");
+    let spec = json!({ "id": "gz", "application": "gzip", "input_bytes": input.len(), "chunk_bytes": 32 * 1024,
+                       "price_chips": 500_000, "replication": { "r": 2 } });
+    let t = Instant::now();
+    while api.ok("GET", "/health", None, None).await["devices"] != 3 {
+        assert!(t.elapsed() < Duration::from_secs(20), "the workers did not register");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    api.ok("POST", "/v1/jobs", Some(&ana), Some(spec)).await;
+    let (s, v) = api.bytes("PUT", "/v1/jobs/gz/input", &ana, input.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let device_key: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("bob-0.token")).unwrap()).unwrap();
+    let device_key = device_key["token"].as_str().unwrap().to_string();
+
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let mut topped_up = 1_000_000u64;
+    let mut paid_seen = 0u64;
+    let mut crashes = 0;
+    loop {
+        // Acknowledged writes just before the crash: top-ups, and what was paid.
+        let amount = rng.random_range(1..100u64);
+        let (s, _) =
+            api.call("POST", "/v1/billing/top-ups", Some(KEY), Some(json!({"user": "ana", "amount": amount}))).await;
+        if s.is_success() {
+            topped_up += amount;
+        }
+        let (balance, _) = rewards(&api, &device_key).await;
+        assert!(balance >= paid_seen, "a wallet lost ByteChips: {balance} < {paid_seen}");
+        paid_seen = balance;
+        let job = api.ok("GET", "/v1/jobs/gz", Some(&ana), None).await;
+        if job["state"] != "running" || crashes >= 5 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(rng.random_range(50..800))).await;
+        server.crash_and_restart();
+        crashes += 1;
+        let b = api.ok("GET", "/v1/billing", Some(&ana), None).await;
+        assert_eq!(b["topped_up"].as_u64(), Some(topped_up), "an acknowledged top-up was lost");
+    }
+    assert!(crashes >= 3, "the job ended before the server was killed three times: make it bigger");
+    let done = api.wait_job(&ana, "gz", "completed", Duration::from_secs(180)).await;
+    assert_eq!(done["done"], done["tasks"]);
+    let out = api.http.get(format!("{}/v1/jobs/gz/output", server.url)).bearer_auth(&ana).send().await.unwrap();
+    assert_eq!(gunzip(&out.bytes().await.unwrap()), input, "the output survived the crashes");
+
+    let (balance, seen) = rewards(&api, &device_key).await;
+    assert!(balance >= paid_seen);
+    assert!(seen.values().all(|&n| n == 1), "a copy was paid twice: {seen:?}");
+    let tasks = done["tasks"].as_u64().unwrap();
+    let mut per_task: BTreeMap<u64, u32> = BTreeMap::new();
+    for (_, task, _) in seen.keys() {
+        *per_task.entry(*task).or_insert(0) += 1;
+    }
+    assert_eq!(per_task.len() as u64, tasks, "every task paid");
+    let l = api.ok("GET", "/v1/ledger", Some(KEY), None).await;
+    assert_eq!(l["wallets"].as_u64(), Some(balance));
+    assert_eq!(l["charged"].as_u64(), Some(500_000), "charged once");
+    assert_eq!(
+        l["charged"].as_u64().unwrap(),
+        balance + l["platform"].as_u64().unwrap() + l["refunded"].as_u64().unwrap() + l["escrow"].as_u64().unwrap()
+    );
+    let b = api.ok("GET", "/v1/billing", Some(&ana), None).await;
+    assert_eq!(b["topped_up"].as_u64(), Some(topped_up));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_lists_every_route_and_its_errors() {
+    let dir = temp_dir("openapi");
+    let server = Server::start(&dir, 60_000);
+    let api = Api::new(&server.url);
+    let doc = api.ok("GET", "/openapi.json", None, None).await;
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc["paths"].as_object().unwrap();
+    for p in byterank::http::api::paths::ALL {
+        if *p != byterank::http::api::paths::OPENAPI {
+            assert!(paths.contains_key(*p), "{p} is served but not documented");
+        }
+    }
+    // Every operation documents the errors a caller without a credential gets,
+    // and the server answers them as documented.
+    for (path, ops) in paths {
+        for (method, op) in ops.as_object().unwrap() {
+            let secured = op.get("security").is_some();
+            let concrete = path.replace("{attempt}", "1").replace("{job}", "j").replace("{device}", "d");
+            let (s, v) = api.call(&method.to_uppercase(), &concrete, None, None).await;
+            let documented = op["responses"].as_object().unwrap();
+            assert!(documented.contains_key(s.as_str()), "{method} {path} answered {s}, not documented: {v}");
+            if secured {
+                assert_eq!(s, StatusCode::UNAUTHORIZED, "{method} {path}");
+                assert_eq!(v["code"], "unauthorized");
+            }
+        }
+    }
+}
