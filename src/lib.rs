@@ -9,8 +9,8 @@
 //!   Embed it directly when you write your own scheduler.
 //! - [`sim`] (`byterank-sim`): synthetic grids, built whole or streamed one device
 //!   at a time.
-//! - [`http`] (`byterank-http`): the Core System's APIs over HTTP; so far the crate
-//!   holds the API paths.
+//! - [`http`] (`byterank-http`): the Core System's APIs as a durable HTTP service,
+//!   a worker, a journal inspector and a load generator.
 //!
 //! The files the command reads are described field by field in `docs/formats.md`.
 //!

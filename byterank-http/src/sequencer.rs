@@ -39,7 +39,9 @@ pub struct Sequencer {
 
 /// How the thread runs.
 pub struct Options {
-    /// Store a snapshot after this many ops since the last one.
+    /// Store a snapshot after at least this many ops since the last one (and at
+    /// least one op per 32 bytes of the last snapshot, so that the cost of
+    /// snapshots stays proportional to the journal written).
     pub snapshot_every: u64,
     /// The operator's key.
     pub operator: OperatorKey,
@@ -56,6 +58,7 @@ impl Sequencer {
             .spawn(move || {
                 svc.set_live(true);
                 let mut since_snapshot = 0u64;
+                let mut snapshot_after = opts.snapshot_every;
                 let mut calls = Vec::with_capacity(MAX_BATCH);
                 let mut answers = Vec::with_capacity(MAX_BATCH);
                 while let Some(first) = rx.blocking_recv() {
@@ -91,9 +94,12 @@ impl Sequencer {
                     for answer in answers.drain(..) {
                         answer();
                     }
-                    if since_snapshot >= opts.snapshot_every {
+                    if since_snapshot >= snapshot_after {
                         since_snapshot = 0;
+                        let started = Instant::now();
                         let state = serde_json::to_vec(&svc).expect("the state serializes");
+                        snapshot_after = opts.snapshot_every.max(state.len() as u64 / 32);
+                        metrics::histogram!("byterank_snapshot_seconds").record(started.elapsed().as_secs_f64());
                         if let Err(e) = journal.snapshot(shared.load(Ordering::Acquire), &state) {
                             tracing::warn!("could not store a snapshot (the journal still holds everything): {e}");
                         }

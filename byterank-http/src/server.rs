@@ -210,9 +210,6 @@ pub fn open(opts: &ServeOptions) -> Result<(Sequencer, Arc<dyn Store>), ServeErr
 
 /// Serves until Ctrl-C (or SIGTERM). Prints `listening on http://ADDR` once bound.
 pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
-    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder().ok();
-    let (seq, store) = open(&opts)?;
-    let app = AppState { seq: seq.clone(), store, metrics };
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
         .map_err(|source| ServeError::Bind { addr: opts.listen, source })?;
@@ -220,6 +217,18 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
     println!("listening on http://{addr}");
     use std::io::Write;
     let _ = std::io::stdout().flush();
+    serve_on(listener, opts, shutdown()).await
+}
+
+/// Serves on a bound listener until `stop` completes (`opts.listen` is ignored).
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    opts: ServeOptions,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder().ok();
+    let (seq, store) = open(&opts)?;
+    let app = AppState { seq: seq.clone(), store, metrics };
     let ticker = seq.clone();
     let every = opts.tick;
     tokio::spawn(async move {
@@ -230,7 +239,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
             let _ = ticker.call(|svc, at| svc.apply(at, &Op::Tick)).await;
         }
     });
-    axum::serve(listener, router(app, &opts)).with_graceful_shutdown(shutdown()).await?;
+    axum::serve(listener, router(app, &opts)).with_graceful_shutdown(stop).await?;
     Ok(())
 }
 
