@@ -284,6 +284,41 @@ async fn a_gzip_job_runs_end_to_end_and_the_money_adds_up() {
     );
     assert_eq!(l["escrow"], 0);
     assert!(balance > 0 && balance < 60_000);
+
+    // The journal tells the job's story, replayed beside the running server.
+    let out = Command::new(bin()).args(["journal"]).arg(&server.data).args(["--job", "gz"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let story = String::from_utf8(out.stdout).unwrap();
+    for needle in ["\"op\":\"create_job\"", "\"op\":\"store_input\"", "\"type\":\"job_accepted\"",
+        "\"type\":\"task_validated\"", "\"type\":\"job_completed\""] {
+        assert!(story.contains(needle), "the journal's story of gz lacks {needle}");
+    }
+    assert_eq!(story.matches("\"type\":\"task_validated\"").count(), 12);
+    let out = Command::new(bin()).args(["journal"]).arg(&server.data).args(["--at", "2000-01-01T00:00:00Z"]).output().unwrap();
+    let then = String::from_utf8(out.stdout).unwrap();
+    assert!(then.contains("devices: 0 live") && then.contains("jobs:\n  ledger"), "before anything: {then}");
+
+    // Ctrl-C stops an idle worker cleanly, with its summary on stdout.
+    let mut w = Command::new(bin())
+        .args(["worker", "--server", &server.url, "--id", "late-1", "--owner", "carl"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(Command::new("kill").args(["-INT", &w.id().to_string()]).status().unwrap().success());
+    let t = Instant::now();
+    let status = loop {
+        if let Some(s) = w.try_wait().unwrap() {
+            break s;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "the worker did not stop on Ctrl-C");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success());
+    let mut summary = String::new();
+    w.stdout.take().unwrap().read_to_string(&mut summary).unwrap();
+    let summary: Value = serde_json::from_str(summary.trim()).unwrap();
+    assert_eq!(summary["failed"], 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,6 +4,7 @@
 //! Replay starts from the first op (the journal keeps every op), so the answer
 //! does not depend on which snapshots exist.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
@@ -43,6 +44,8 @@ pub fn inspect(dir: &Path, q: &Query, out: &mut dyn Write) -> Result<u64, Inspec
     let store = SqliteStore::open(dir)?;
     let cfg = stored_config(dir)?.unwrap_or_default();
     let mut svc = Service::new(cfg).map_err(|e| JournalError::Config(e.to_string()))?;
+    // Job handles are never reused; the names of released jobs stay known here.
+    let mut names: BTreeMap<u32, String> = BTreeMap::new();
     let mut after = 0;
     let mut applied = 0;
     'pages: loop {
@@ -57,7 +60,12 @@ pub fn inspect(dir: &Path, q: &Query, out: &mut dyn Write) -> Result<u64, Inspec
             crate::server::replay_one(&mut svc, seq, at, &op)?;
             applied += 1;
             after = seq;
-            let events: Vec<&Event> = svc.last_events().iter().filter(|e| concerns_event(&svc, q, e)).collect();
+            for e in svc.last_events() {
+                if let Event::JobAccepted { job, id, .. } = e {
+                    names.insert(job.0, id.clone());
+                }
+            }
+            let events: Vec<&Event> = svc.last_events().iter().filter(|e| concerns_event(&svc, &names, q, e)).collect();
             let quiet = matches!(op, Op::Tick | Op::Pull { .. }) && !q.all && events.iter().all(|e| is_noise(e));
             if quiet || (!concerns_op(q, &op) && events.is_empty()) {
                 continue;
@@ -103,15 +111,14 @@ fn concerns_op(q: &Query, op: &Op) -> bool {
     }
 }
 
-fn concerns_event(svc: &Service, q: &Query, e: &Event) -> bool {
+fn concerns_event(svc: &Service, names: &BTreeMap<u32, String>, q: &Query, e: &Event) -> bool {
     if !filtered(q) {
         return true;
     }
     let value = serde_json::to_value(e).expect("an event serializes");
     let handle = |key: &str| value.get(key).and_then(|v| v.as_u64()).map(|v| v as u32);
     let job_hit = q.job.as_deref().is_some_and(|want| {
-        handle("job").and_then(|h| svc.job_name(byterank_core::JobId(h))).is_some_and(|n| n == want)
-            || value.get("id").and_then(|v| v.as_str()) == Some(want) && matches!(e, Event::JobAccepted { .. })
+        handle("job").and_then(|h| names.get(&h)).is_some_and(|n| n == want)
     });
     let device_hit = q.device.as_deref().is_some_and(|want| {
         handle("device").and_then(|h| svc.engine().device(byterank_core::DeviceId(h))).is_some_and(|d| d.id == want)
