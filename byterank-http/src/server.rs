@@ -184,6 +184,7 @@ pub fn router(app: AppState, opts: &ServeOptions) -> Router {
             ApiError::bad_request("this route does not take that method: see /openapi.json").with_status(405)
         })
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
         .layer(
             ServiceBuilder::new()
                 .layer(HandleErrorLayer::new(|e: BoxError| async move {
