@@ -289,12 +289,22 @@ async fn a_gzip_job_runs_end_to_end_and_the_money_adds_up() {
     let out = Command::new(bin()).args(["journal"]).arg(&server.data).args(["--job", "gz"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let story = String::from_utf8(out.stdout).unwrap();
-    for needle in ["\"op\":\"create_job\"", "\"op\":\"store_input\"", "\"type\":\"job_accepted\"",
-        "\"type\":\"task_validated\"", "\"type\":\"job_completed\""] {
+    for needle in [
+        "\"op\":\"create_job\"",
+        "\"op\":\"store_input\"",
+        "\"type\":\"job_accepted\"",
+        "\"type\":\"task_validated\"",
+        "\"type\":\"job_completed\"",
+    ] {
         assert!(story.contains(needle), "the journal's story of gz lacks {needle}");
     }
     assert_eq!(story.matches("\"type\":\"task_validated\"").count(), 12);
-    let out = Command::new(bin()).args(["journal"]).arg(&server.data).args(["--at", "2000-01-01T00:00:00Z"]).output().unwrap();
+    let out = Command::new(bin())
+        .args(["journal"])
+        .arg(&server.data)
+        .args(["--at", "2000-01-01T00:00:00Z"])
+        .output()
+        .unwrap();
     let then = String::from_utf8(out.stdout).unwrap();
     assert!(then.contains("devices: 0 live") && then.contains("jobs:\n  ledger"), "before anything: {then}");
 

@@ -117,9 +117,8 @@ fn concerns_event(svc: &Service, names: &BTreeMap<u32, String>, q: &Query, e: &E
     }
     let value = serde_json::to_value(e).expect("an event serializes");
     let handle = |key: &str| value.get(key).and_then(|v| v.as_u64()).map(|v| v as u32);
-    let job_hit = q.job.as_deref().is_some_and(|want| {
-        handle("job").and_then(|h| names.get(&h)).is_some_and(|n| n == want)
-    });
+    let job_hit =
+        q.job.as_deref().is_some_and(|want| handle("job").and_then(|h| names.get(&h)).is_some_and(|n| n == want));
     let device_hit = q.device.as_deref().is_some_and(|want| {
         handle("device").and_then(|h| svc.engine().device(byterank_core::DeviceId(h))).is_some_and(|d| d.id == want)
     });

@@ -56,58 +56,66 @@ impl Sequencer {
         std::thread::Builder::new()
             .name("byterank-engine".into())
             .spawn(move || {
-                svc.set_live(true);
-                let mut since_snapshot = 0u64;
-                let mut snapshot_after = opts.snapshot_every;
-                let mut calls = Vec::with_capacity(MAX_BATCH);
-                let mut answers = Vec::with_capacity(MAX_BATCH);
-                while let Some(first) = rx.blocking_recv() {
-                    calls.push(first);
-                    while calls.len() < MAX_BATCH {
-                        match rx.try_recv() {
-                            Ok(c) => calls.push(c),
-                            Err(_) => break,
-                        }
-                    }
-                    for call in calls.drain(..) {
-                        let at = clock(svc.engine().now());
-                        answers.push(call(&mut svc, at, &opts.operator));
-                    }
-                    let (ops, effects) = svc.take_pending();
-                    if !ops.is_empty() || !effects.is_empty() {
-                        let started = Instant::now();
-                        match journal.commit(&ops, &effects) {
-                            Ok(seq) => shared.store(seq, Ordering::Release),
-                            Err(e) => {
-                                tracing::error!("the journal failed, stopping so that a restart recovers: {e}");
-                                eprintln!("byterank: the journal failed ({e}); stopping. Restart to recover.");
-                                std::process::exit(70);
+                // A bug must not leave a process that answers nothing: stop, and let
+                // the restart recover from the journal.
+                let run = std::panic::AssertUnwindSafe(move || {
+                    svc.set_live(true);
+                    let mut since_snapshot = 0u64;
+                    let mut snapshot_after = opts.snapshot_every;
+                    let mut calls = Vec::with_capacity(MAX_BATCH);
+                    let mut answers = Vec::with_capacity(MAX_BATCH);
+                    while let Some(first) = rx.blocking_recv() {
+                        calls.push(first);
+                        while calls.len() < MAX_BATCH {
+                            match rx.try_recv() {
+                                Ok(c) => calls.push(c),
+                                Err(_) => break,
                             }
                         }
-                        metrics::histogram!("byterank_commit_seconds").record(started.elapsed().as_secs_f64());
-                        metrics::histogram!("byterank_batch_ops").record(ops.len() as f64);
-                        for (_, op) in &ops {
-                            metrics::counter!("byterank_ops_total", "op" => op.name()).increment(1);
+                        for call in calls.drain(..) {
+                            let at = clock(svc.engine().now());
+                            answers.push(call(&mut svc, at, &opts.operator));
                         }
-                        since_snapshot += ops.len() as u64;
-                    }
-                    for answer in answers.drain(..) {
-                        answer();
-                    }
-                    if since_snapshot >= snapshot_after {
-                        since_snapshot = 0;
-                        let started = Instant::now();
-                        let state = serde_json::to_vec(&svc).expect("the state serializes");
-                        snapshot_after = opts.snapshot_every.max(state.len() as u64 / 32);
-                        metrics::histogram!("byterank_snapshot_seconds").record(started.elapsed().as_secs_f64());
-                        if let Err(e) = journal.snapshot(shared.load(Ordering::Acquire), &state) {
-                            tracing::warn!("could not store a snapshot (the journal still holds everything): {e}");
+                        let (ops, effects) = svc.take_pending();
+                        if !ops.is_empty() || !effects.is_empty() {
+                            let started = Instant::now();
+                            match journal.commit(&ops, &effects) {
+                                Ok(seq) => shared.store(seq, Ordering::Release),
+                                Err(e) => {
+                                    tracing::error!("the journal failed, stopping so that a restart recovers: {e}");
+                                    eprintln!("byterank: the journal failed ({e}); stopping. Restart to recover.");
+                                    std::process::exit(70);
+                                }
+                            }
+                            metrics::histogram!("byterank_commit_seconds").record(started.elapsed().as_secs_f64());
+                            metrics::histogram!("byterank_batch_ops").record(ops.len() as f64);
+                            for (_, op) in &ops {
+                                metrics::counter!("byterank_ops_total", "op" => op.name()).increment(1);
+                            }
+                            since_snapshot += ops.len() as u64;
                         }
+                        for answer in answers.drain(..) {
+                            answer();
+                        }
+                        if since_snapshot >= snapshot_after {
+                            since_snapshot = 0;
+                            let started = Instant::now();
+                            let state = serde_json::to_vec(&svc).expect("the state serializes");
+                            snapshot_after = opts.snapshot_every.max(state.len() as u64 / 32);
+                            metrics::histogram!("byterank_snapshot_seconds").record(started.elapsed().as_secs_f64());
+                            if let Err(e) = journal.snapshot(shared.load(Ordering::Acquire), &state) {
+                                tracing::warn!("could not store a snapshot (the journal still holds everything): {e}");
+                            }
+                        }
+                        let (devices, jobs) = svc.counts();
+                        metrics::gauge!("byterank_devices").set(f64::from(devices));
+                        metrics::gauge!("byterank_running_jobs").set(f64::from(jobs));
+                        metrics::gauge!("byterank_running_attempts").set(svc.engine().running_attempts() as f64);
                     }
-                    let (devices, jobs) = svc.counts();
-                    metrics::gauge!("byterank_devices").set(f64::from(devices));
-                    metrics::gauge!("byterank_running_jobs").set(f64::from(jobs));
-                    metrics::gauge!("byterank_running_attempts").set(svc.engine().running_attempts() as f64);
+                });
+                if std::panic::catch_unwind(run).is_err() {
+                    eprintln!("byterank: the engine thread panicked; stopping. Restart to recover from the journal.");
+                    std::process::exit(70);
                 }
             })
             .expect("the engine thread starts");
