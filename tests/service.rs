@@ -138,7 +138,14 @@ impl Api {
         Api { http: Client::builder().timeout(Duration::from_secs(30)).build().unwrap(), url: url.into() }
     }
 
-    async fn call(&self, method: &str, path: &str, key: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+    /// One try: `None` when no answer came (the call may or may not have been applied).
+    async fn call_once(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> Option<(StatusCode, Value)> {
         let mut r = self.http.request(method.parse().unwrap(), format!("{}{path}", self.url));
         if let Some(k) = key {
             r = r.bearer_auth(k);
@@ -146,10 +153,21 @@ impl Api {
         if let Some(b) = body {
             r = r.json(&b);
         }
-        let resp = r.send().await.expect("the server answers");
+        let resp = r.send().await.ok()?;
         let status = resp.status();
-        let text = resp.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        let text = resp.text().await.ok()?;
+        Some((status, serde_json::from_str(&text).unwrap_or(Value::String(text))))
+    }
+
+    /// Tries again while no answer comes (a pooled connection to a killed server).
+    async fn call(&self, method: &str, path: &str, key: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+        for _ in 0..20 {
+            if let Some(r) = self.call_once(method, path, key, body.clone()).await {
+                return r;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{method} {path}: the server does not answer");
     }
 
     async fn ok(&self, method: &str, path: &str, key: Option<&str>, body: Option<Value>) -> Value {
@@ -525,8 +543,8 @@ async fn bad_requests_get_a_json_error_naming_the_field_and_change_nothing() {
     // An input of the wrong size; one larger than a JSON body may be.
     let (s, v) = api.bytes("PUT", "/v1/jobs/gz/input", &ana, vec![b'a'; 99]).await;
     assert_eq!((s, v["field"].as_str()), (StatusCode::BAD_REQUEST, Some("input")));
-    let r = api
-        .http
+    // On a client of its own: the server closes that connection after answering.
+    let r = Client::new()
         .post(format!("{}/v1/jobs", server.url))
         .bearer_auth(&ana)
         .header("content-type", "application/json")
@@ -573,15 +591,17 @@ async fn kill_9_at_random_moments_loses_nothing_acknowledged_and_pays_nothing_tw
 
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
     let mut topped_up = 1_000_000u64;
+    let mut uncertain = 0u64;
     let mut paid_seen = 0u64;
     let mut crashes = 0;
     loop {
         // Acknowledged writes just before the crash: top-ups, and what was paid.
         let amount = rng.random_range(1..100u64);
-        let (s, _) =
-            api.call("POST", "/v1/billing/top-ups", Some(KEY), Some(json!({"user": "ana", "amount": amount}))).await;
-        if s.is_success() {
-            topped_up += amount;
+        let top_up = json!({"user": "ana", "amount": amount});
+        match api.call_once("POST", "/v1/billing/top-ups", Some(KEY), Some(top_up)).await {
+            Some((s, _)) if s.is_success() => topped_up += amount,
+            Some((s, v)) => panic!("a top-up was refused: {s} {v}"),
+            None => uncertain += amount,
         }
         let (balance, _) = rewards(&api, &device_key).await;
         assert!(balance >= paid_seen, "a wallet lost ByteChips: {balance} < {paid_seen}");
@@ -594,7 +614,9 @@ async fn kill_9_at_random_moments_loses_nothing_acknowledged_and_pays_nothing_tw
         server.crash_and_restart();
         crashes += 1;
         let b = api.ok("GET", "/v1/billing", Some(&ana), None).await;
-        assert_eq!(b["topped_up"].as_u64(), Some(topped_up), "an acknowledged top-up was lost");
+        let have = b["topped_up"].as_u64().unwrap();
+        assert!(have >= topped_up, "an acknowledged top-up was lost: {have} < {topped_up}");
+        assert!(have <= topped_up + uncertain, "a top-up counted that was never sent");
     }
     assert!(crashes >= 3, "the job ended before the server was killed three times: make it bigger");
     let done = api.wait_job(&ana, "gz", "completed", Duration::from_secs(180)).await;
@@ -619,7 +641,8 @@ async fn kill_9_at_random_moments_loses_nothing_acknowledged_and_pays_nothing_tw
         balance + l["platform"].as_u64().unwrap() + l["refunded"].as_u64().unwrap() + l["escrow"].as_u64().unwrap()
     );
     let b = api.ok("GET", "/v1/billing", Some(&ana), None).await;
-    assert_eq!(b["topped_up"].as_u64(), Some(topped_up));
+    let have = b["topped_up"].as_u64().unwrap();
+    assert!((topped_up..=topped_up + uncertain).contains(&have));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

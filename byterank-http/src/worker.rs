@@ -140,8 +140,15 @@ impl Api {
     ) -> Result<T, Failure> {
         let mut wait = Duration::from_millis(100);
         loop {
-            match self.send(method.clone(), path, body.clone()).await {
-                Ok(resp) => return resp.json::<T>().await.map_err(|_| Failure::Down),
+            // An answer cut short (the service stopped mid-reply) is retried like
+            // no answer: the call may have been applied, and the service's
+            // deadlines free whatever a repeated pull leaves behind.
+            let answer = match self.send(method.clone(), path, body.clone()).await {
+                Ok(resp) => resp.json::<T>().await.map_err(|_| Failure::Down),
+                Err(e) => Err(e),
+            };
+            match answer {
+                Ok(v) => return Ok(v),
                 Err(Failure::Down) if stop.level() < 2 => {
                     tokio::time::sleep(wait).await;
                     wait = (wait * 2).min(Duration::from_secs(2));
