@@ -29,7 +29,7 @@ use alloc::vec::Vec;
 
 use byterank_core::application::{ApplicationError, IntegrityError};
 use byterank_core::device::Region;
-use byterank_core::engine::{AttemptState, EngineError};
+use byterank_core::engine::{AttemptState, EngineError, Pulled};
 use byterank_core::grid::{check_snapshot, GridError};
 use byterank_core::indexes::{rank_grid, IndexConfig, Lottery};
 use byterank_core::job::ReplicationGoal;
@@ -210,10 +210,7 @@ pub fn run(start: Timestamp) -> Result<Summary, EmbedError> {
         Ok(core::mem::take(&mut out))
     };
     for m in &mut store.machines {
-        let kind = CommandKind::RegisterDevice { device: m.device.clone(), owner: m.owner.clone() };
-        if let [Event::DeviceRegistered { device, .. }] = step(&mut engine, now, kind)?[..] {
-            m.handle = Some(device);
-        }
+        m.handle = Some(engine.register_device(now, m.device.clone(), &m.owner)?);
     }
 
     let mut job = JobSpec::new("checksums-30", 30);
@@ -232,8 +229,7 @@ pub fn run(start: Timestamp) -> Result<Summary, EmbedError> {
         now = now.add_millis(1_000);
         for m in store.machines.iter().filter(|m| m.device.online == Some(true)) {
             let Some(device) = m.handle else { continue };
-            let pulled = step(&mut engine, now, CommandKind::Pull { device })?;
-            let Some(&Event::TaskAssigned { task, attempt, .. }) = pulled.first() else { continue };
+            let Pulled::Task { task, attempt, .. } = engine.pull(now, device)? else { continue };
             let sum = Checksums::work(&chunks[task as usize]) + u64::from(m.faulty);
             sums.insert(attempt, sum);
             let result = ResultMeta { size: 1, digest: format!("{sum:x}"), ..ResultMeta::default() };
