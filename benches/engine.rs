@@ -27,6 +27,9 @@ use byterank::core::job::{ByteLevel, JobSpec, ReplicationGoal};
 use byterank::core::time::Timestamp;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
+mod mix;
+use mix::Mix;
+
 const DEVICES: u32 = 100_000;
 const TASKS: u64 = 500_000;
 
@@ -157,133 +160,6 @@ fn engine_cycles(c: &mut Criterion) {
         })
     });
     g.finish();
-}
-
-/// The realistic mix: `JOBS_RUNNING` jobs at once (half at r = 2, ByteLevels
-/// mixed), devices taking turns in a random order, engine time moving so that a
-/// tick fires every simulated second and the ranking refreshes every 30 s, all
-/// inside the timing. A job that completes is replaced by a new one.
-struct Mix {
-    engine: Engine,
-    out: Vec<Event>,
-    now: i64,
-    devices: u32,
-    rng: rand_chacha::ChaCha8Rng,
-    order: Vec<u32>,
-    turn: usize,
-    cycles: u64,
-    submitted: u32,
-    /// Each running job's name and results (two per task), by job handle.
-    results: std::collections::BTreeMap<JobId, Vec<[ResultMeta; 2]>>,
-    in_flight: Vec<Option<(AttemptId, JobId, u32)>>,
-    /// Time spent making results for new jobs (the adapter's work), taken out.
-    making: Duration,
-}
-
-const JOBS_RUNNING: u32 = 10;
-const MIX_TASKS: u64 = 50_000;
-
-impl Mix {
-    fn new(devices: u32) -> Mix {
-        use rand::SeedableRng;
-        let mut m = Mix {
-            engine: Engine::new(EngineConfig::default()).expect("the default configuration is valid"),
-            out: Vec::new(),
-            now: 1_795_662_000_000,
-            devices,
-            rng: rand_chacha::ChaCha8Rng::seed_from_u64(7),
-            order: (0..devices).collect(),
-            turn: 0,
-            cycles: 0,
-            submitted: 0,
-            results: Default::default(),
-            in_flight: vec![None; devices as usize],
-            making: Duration::ZERO,
-        };
-        for i in 0..devices {
-            let device =
-                Device { processor_score: Some(100.0 + f64::from(i % 400)), ..Device::new(format!("dev-{i:07}")) };
-            m.apply(CommandKind::RegisterDevice { device, owner: format!("owner-{}", i % 1000) });
-        }
-        m.apply(CommandKind::Tick);
-        for _ in 0..JOBS_RUNNING {
-            m.submit();
-        }
-        m.making = Duration::ZERO;
-        m
-    }
-
-    fn apply(&mut self, kind: CommandKind) {
-        self.out.clear();
-        self.engine.apply(&Command { at: Timestamp(self.now), kind }, &mut self.out).expect("valid commands");
-    }
-
-    fn submit(&mut self) {
-        let start = Instant::now();
-        let n = self.submitted;
-        self.submitted += 1;
-        let name = format!("mix-{n}");
-        let results: Vec<[ResultMeta; 2]> = (0..MIX_TASKS)
-            .map(|t| [0; 2].map(|_| Synthetic::expected(&name, &Chunk { index: t as u32, offset: t, len: 1 })))
-            .collect();
-        let mut job = JobSpec::new(name, MIX_TASKS);
-        job.preferences.byte_level = [ByteLevel::Low, ByteLevel::Balanced, ByteLevel::High][n as usize % 3];
-        if n % 2 == 0 {
-            job.replication = Some(ReplicationGoal::R(2.0));
-        }
-        self.making += start.elapsed();
-        self.apply(CommandKind::SubmitJob { job, user: "bench".into() });
-        let Some(&Event::JobAccepted { job, .. }) = self.out.last() else { panic!("{:?}", self.out) };
-        self.results.insert(job, results);
-    }
-
-    /// One device's turn: report the copy it holds, then pull the next. Whether it
-    /// reported one (a task cycle).
-    fn cycle(&mut self) -> bool {
-        use rand::seq::SliceRandom;
-        if self.turn == self.order.len() {
-            self.order.shuffle(&mut self.rng);
-            self.turn = 0;
-        }
-        let device = DeviceId(self.order[self.turn]);
-        self.turn += 1;
-        self.cycles += 1;
-        if self.cycles % 100 == 0 {
-            // 100,000 cycles a simulated second at 100k devices.
-            self.now += 1_000 * 100 / i64::from(self.devices).max(100);
-        }
-        if self.cycles % u64::from(self.devices) == 0 {
-            self.apply(CommandKind::Tick);
-        }
-        let held = self.in_flight[device.0 as usize].take();
-        if let Some((attempt, job, task)) = held {
-            self.apply(CommandKind::Heartbeat { device, attempt });
-            let result = self.results.get_mut(&job).map(|r| {
-                let [a, b] = &mut r[task as usize];
-                if a.digest.is_empty() {
-                    std::mem::take(b)
-                } else {
-                    std::mem::take(a)
-                }
-            });
-            self.apply(CommandKind::ReportResult { device, attempt, result: result.unwrap_or_default() });
-            let done: Vec<JobId> = self
-                .out
-                .iter()
-                .filter_map(|e| if let Event::JobCompleted { job, .. } = e { Some(*job) } else { None })
-                .collect();
-            for job in done {
-                self.results.remove(&job);
-                self.apply(CommandKind::ReleaseJob { job });
-                self.submit();
-            }
-        }
-        self.apply(CommandKind::Pull { device });
-        if let Some(&Event::TaskAssigned { job, task, attempt, .. }) = self.out.first() {
-            self.in_flight[device.0 as usize] = Some((attempt, job, task));
-        }
-        held.is_some()
-    }
 }
 
 fn engine_mix(c: &mut Criterion, devices: u32, name: &str) {

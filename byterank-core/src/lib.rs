@@ -104,3 +104,17 @@ pub use job::JobSpec;
 pub use rank::{RankEntry, Ranking};
 pub use reward::ByteChips;
 pub use time::Timestamp;
+
+/// What a typical embedding uses, in one import: `use byterank_core::prelude::*;`.
+pub mod prelude {
+    pub use crate::application::{Application, Chunk, ResultMeta};
+    pub use crate::device::Device;
+    pub use crate::engine::{
+        AttemptId, AttemptState, Command, CommandKind, DeviceId, Engine, EngineConfig, EngineError, Event, Idle, JobId,
+        JobStatus, Pulled,
+    };
+    pub use crate::grid::{check_snapshot, GridSnapshot};
+    pub use crate::job::{ByteLevel, JobSpec, ReplicationGoal};
+    pub use crate::reward::ByteChips;
+    pub use crate::time::Timestamp;
+}

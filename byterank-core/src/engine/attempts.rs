@@ -95,9 +95,17 @@ pub(super) struct Attempts {
     running: usize,
     /// One deadline per running attempt. Heartbeats do not move it (that would
     /// cost a tree update per heartbeat); when it fires it is checked against the
-    /// attempt's last heartbeat and set again if that moved.
+    /// attempt's last heartbeat and set again if that moved. A finished attempt's
+    /// deadline is not removed (a tree walk of cache misses per attempt) but left
+    /// to be skipped when it comes up, or swept once the dead outnumber the live.
     timers: BTreeSet<(Timestamp, AttemptId)>,
+    /// Deadlines in `timers` whose attempt finished.
+    dead: usize,
 }
+
+/// Dead deadlines tolerated beyond the number of running attempts before a sweep:
+/// the timers stay within twice the live attempts plus this.
+const DEAD_SLACK: usize = 4_096;
 
 #[derive(Clone, Debug, Default, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -171,7 +179,17 @@ impl Attempts {
         let a = self.slots[slot].attempt.take().expect("just found");
         self.free.push(slot as u32);
         self.running -= 1;
-        self.timers.remove(&(a.timer, id));
+        self.dead += 1;
+        if self.dead > self.running + DEAD_SLACK {
+            // Rebuilt from the live ones, in order: a bulk build, not a removal each.
+            let slots = &self.slots;
+            let live = |&&(_, id): &&(Timestamp, AttemptId)| {
+                let (slot, generation) = split(id);
+                slots[slot].generation == generation && slots[slot].attempt.is_some()
+            };
+            self.timers = self.timers.iter().filter(live).copied().collect();
+            self.dead = 0;
+        }
         Some(a)
     }
 
@@ -202,7 +220,11 @@ impl Attempts {
                 return None;
             }
             self.timers.pop_first();
-            let a = self.get_mut(id).expect("every timer has its attempt");
+            let Some(a) = self.get_mut(id) else {
+                // The deadline of a finished attempt.
+                self.dead -= 1;
+                continue;
+            };
             let due = if d.late(a, now) {
                 Some(Due::Stale)
             } else if !a.delayed && now >= a.last_beat.add_millis(d.t1_ms) {
@@ -241,12 +263,26 @@ mod tests {
         assert_eq!(at.pop_due(Timestamp(279), &D), None, "the heartbeat at 100 moved T2 to 280");
         assert_eq!(at.pop_due(Timestamp(280), &D), Some((id, Due::Stale)));
         assert!(at.finish(id).is_some());
-        assert!(at.timers.is_empty());
+        assert_eq!(at.pop_due(Timestamp(10_000), &D), None, "a finished attempt's deadline is skipped");
+        assert!(at.timers.is_empty() && at.dead == 0);
         // The slot is reused under a new generation: the old handle stays ended.
         let next = at.start((JobId(0), 1, 0), DeviceId(0), CopyKind::Planned, Timestamp(300), &D);
         assert_ne!(next, id);
         assert!(at.issued(id) && at.get(id).is_none() && at.get(next).is_some());
         assert!(!at.issued(AttemptId(7)), "never given");
+    }
+
+    #[test]
+    fn dead_deadlines_are_swept_once_they_outnumber_the_live() {
+        let mut at = Attempts::default();
+        let keep = at.start((JobId(0), 0, 0), DeviceId(0), CopyKind::Planned, Timestamp(0), &D);
+        for t in 0..3 * DEAD_SLACK as u32 {
+            let id = at.start((JobId(0), t, 0), DeviceId(1), CopyKind::Planned, Timestamp(0), &D);
+            at.finish(id);
+            assert!(at.timers.len() <= 2 * at.len() + DEAD_SLACK + 1);
+        }
+        assert_eq!(at.pop_due(Timestamp(60), &D), Some((keep, Due::Delayed)), "the live one still fires");
+        assert_eq!(at.pop_due(Timestamp(60), &D), None);
     }
 
     #[test]

@@ -25,19 +25,28 @@ pub(super) struct DeviceEntry {
     pub state: Device,
     pub owner: String,
     pub live: bool,
+    /// The attempts it holds beyond the first two (those are in its [`Hot`] record).
     pub held: Vec<AttemptId>,
     pub registered: Timestamp,
-    pub last_task: Option<Timestamp>,
 }
 
 /// What every pull and report reads of a device, packed apart from the full
 /// record so that those commands touch one small line per device, not the
-/// scattered fields of a `Device`. Recomputed whenever the record changes.
+/// scattered fields of a `Device`: a pull, the start of an attempt and its end
+/// read and write only this line (it is aligned to one). Its state-derived fields
+/// are recomputed whenever the record changes.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[repr(align(64))]
 pub(super) struct Hot {
     pub live: bool,
+    /// Attempts it holds.
     pub held: u32,
+    /// The first two attempts it holds, in the order it took them (the valid
+    /// ones are the first `held`; the rest are in the entry's `held`).
+    hand: [AttemptId; 2],
+    /// When it last started an attempt.
+    pub last_task: Option<Timestamp>,
     /// Flags of the state alone (no schedule).
     flags: Flags,
     /// A worker block: the schedule flag must be read at the time of asking.
@@ -54,10 +63,13 @@ pub(super) struct Devices {
     names: BTreeMap<String, DeviceId>,
 }
 
-fn hot_of(e: &DeviceEntry, cfg: &FlagConfig) -> Hot {
+/// The hot record of an entry, its attempts and last task taken from `was`.
+fn hot_of(e: &DeviceEntry, was: Option<&Hot>, cfg: &FlagConfig) -> Hot {
     Hot {
         live: e.live,
-        held: e.held.len() as u32,
+        held: was.map_or(0, |h| h.held),
+        hand: was.map_or([AttemptId(0); 2], |h| h.hand),
+        last_task: was.and_then(|h| h.last_task),
         flags: state_flags(&e.state, cfg),
         scheduled: e.state.worker.is_some(),
         traits: traits_of(&e.state, 0),
@@ -88,23 +100,40 @@ impl Devices {
     }
 
     fn rehot(&mut self, id: DeviceId, cfg: &FlagConfig) {
-        self.hot[id.0 as usize] = hot_of(&self.entries[id.0 as usize], cfg);
+        let i = id.0 as usize;
+        self.hot[i] = hot_of(&self.entries[i], Some(&self.hot[i]), cfg);
     }
 
     /// The device starts an attempt.
     pub fn hold(&mut self, id: DeviceId, attempt: AttemptId, now: Timestamp) {
-        let e = &mut self.entries[id.0 as usize];
-        e.held.push(attempt);
-        e.last_task = Some(now);
-        self.hot[id.0 as usize].held += 1;
+        let h = &mut self.hot[id.0 as usize];
+        match h.hand.get_mut(h.held as usize) {
+            Some(slot) => *slot = attempt,
+            None => self.entries[id.0 as usize].held.push(attempt),
+        }
+        h.held += 1;
+        h.last_task = Some(now);
     }
 
     /// An attempt the device held ended.
     pub fn release(&mut self, id: DeviceId, attempt: AttemptId) {
-        let e = &mut self.entries[id.0 as usize];
-        if let Some(i) = e.held.iter().position(|&h| h == attempt) {
-            e.held.remove(i);
-            self.hot[id.0 as usize].held -= 1;
+        let h = &mut self.hot[id.0 as usize];
+        let inline = (h.held as usize).min(2);
+        if let Some(k) = h.hand[..inline].iter().position(|&a| a == attempt) {
+            // Keep the order: the second moves up, the first overflowing one in.
+            if k == 0 {
+                h.hand[0] = h.hand[1];
+            }
+            if h.held > 2 {
+                h.hand[1] = self.entries[id.0 as usize].held.remove(0);
+            }
+            h.held -= 1;
+        } else if h.held > 2 {
+            let e = &mut self.entries[id.0 as usize];
+            if let Some(i) = e.held.iter().position(|&a| a == attempt) {
+                e.held.remove(i);
+                h.held -= 1;
+            }
         }
     }
 
@@ -180,9 +209,8 @@ impl Devices {
         state.faults = Default::default();
         let id = DeviceId(self.entries.len() as u32);
         self.names.insert(state.id.clone(), id);
-        let entry =
-            DeviceEntry { state, owner: owner.into(), live: true, held: Vec::new(), registered: now, last_task: None };
-        self.hot.push(hot_of(&entry, cfg));
+        let entry = DeviceEntry { state, owner: owner.into(), live: true, held: Vec::new(), registered: now };
+        self.hot.push(hot_of(&entry, None, cfg));
         self.entries.push(entry);
         id
     }
@@ -213,8 +241,9 @@ impl Devices {
         e.live = false;
         let name = core::mem::take(&mut e.state.id);
         e.state = Device { trusted: e.state.trusted, faults: e.state.faults, ..Device::new(name) };
-        let held = core::mem::take(&mut e.held);
+        let overflow = core::mem::take(&mut e.held);
         let hot = &mut self.hot[id.0 as usize];
+        let held = hot.hand[..(hot.held as usize).min(2)].iter().copied().chain(overflow).collect();
         (hot.live, hot.held) = (false, 0);
         held
     }
@@ -242,8 +271,8 @@ impl Devices {
 
     /// Sets every device's hours since its last task (or registration) to `now`.
     pub fn stamp_hours(&mut self, now: Timestamp) {
-        for e in &mut self.entries {
-            let since = e.last_task.unwrap_or(e.registered);
+        for (e, h) in self.entries.iter_mut().zip(&self.hot) {
+            let since = h.last_task.unwrap_or(e.registered);
             e.state.hours_since_last_task = Some((now.millis() - since.millis()) as f64 / crate::time::HOUR_MS as f64);
         }
     }

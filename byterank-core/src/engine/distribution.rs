@@ -5,7 +5,7 @@
 use super::*;
 
 impl<Q: TaskQueue> Engine<Q> {
-    pub(super) fn pull(&mut self, device: DeviceId, out: &mut Vec<Event>) {
+    pub(super) fn serve_pull(&mut self, device: DeviceId, out: &mut Vec<Event>) {
         let rank = self.rank(device);
         let flags = self.devices.flags_now(device, self.now, &self.cfg.index.flags);
         let idle = if rank == 0 {

@@ -90,6 +90,7 @@ mod distribution;
 mod error;
 mod event;
 mod faults;
+mod helpers;
 mod jobs;
 mod ledger;
 mod pool_queues;
@@ -104,6 +105,7 @@ pub use command::{AttemptId, Command, CommandKind, DeviceId, JobId};
 pub use config::EngineConfig;
 pub use error::{ConfigError, EngineError};
 pub use event::{AttemptState, Event, Idle};
+pub use helpers::Pulled;
 pub use jobs::{JobProgress, Quote};
 pub use ledger::Ledger;
 pub use queue::{MemQueue, QueuedCopy, TaskQueue};
@@ -381,7 +383,7 @@ impl<Q: TaskQueue> Engine<Q> {
                 self.job_names.remove(&j.id);
                 out.push(Event::JobReleased { job: *job });
             }
-            CommandKind::Pull { device } => self.pull(*device, out),
+            CommandKind::Pull { device } => self.serve_pull(*device, out),
             CommandKind::Heartbeat { attempt, .. } => self.heartbeat(*attempt, out),
             CommandKind::ReportResult { attempt, result, .. } => self.report_result(*attempt, result, out),
             CommandKind::ReportError { attempt, .. } => self.report_error(*attempt, out),
