@@ -53,7 +53,8 @@ impl Role {
         self.address.read().expect("never poisoned").clone()
     }
 
-    fn set_address(&self, a: Option<String>) {
+    /// Records where the leader is (as the lease names it).
+    pub fn set_address(&self, a: Option<String>) {
         *self.address.write().expect("never poisoned") = a;
     }
 }
@@ -134,7 +135,7 @@ pub fn stand_by(lead: Lead, seq: Sequencer, store: Arc<dyn Store>, role: Arc<Rol
         match lease.acquire() {
             Ok(true) => break,
             Ok(false) => match lease.holder() {
-                Ok(h) => role.set_address(h.map(|h| h.address)),
+                Ok(h) => role.set_address(h.filter(|h| h.live).map(|h| h.address)),
                 Err(e) => tracing::warn!("cannot read the lease: {e}"),
             },
             Err(e) => tracing::warn!("cannot try the lease: {e}"),

@@ -235,11 +235,7 @@ pub type Opened = (Sequencer, Arc<dyn Store>, Arc<Role>);
 /// Opens the PostgreSQL journal at `url` as the node at `address`: a leader takes
 /// the lease (refused while another node holds it), a standby starts following.
 /// Blocks: call from a plain thread.
-pub fn open_postgres(
-    opts: &ServeOptions,
-    url: &str,
-    address: &str,
-) -> Result<Opened, ServeError> {
+pub fn open_postgres(opts: &ServeOptions, url: &str, address: &str) -> Result<Opened, ServeError> {
     let operator = OperatorKey::new(&opts.operator_key).map_err(ServeError::Options)?;
     let holder = format!("{address}#{:016x}", rand::random::<u64>());
     let mut journal = PgJournal::open(url, Some(holder.clone()))?;
@@ -269,6 +265,7 @@ pub fn open_postgres(
         Role::leading()
     } else {
         let role = Role::standby();
+        role.set_address(lease.holder()?.filter(|h| h.live).map(|h| h.address));
         let lead = Lead { url: url.into(), lease, duration };
         let (s, st, r) = (seqr.clone(), store.clone(), role.clone());
         std::thread::Builder::new()
