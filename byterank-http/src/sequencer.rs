@@ -53,7 +53,7 @@ pub struct Options {
     /// The operator's key.
     pub operator: OperatorKey,
     /// Whether this node writes (leads); a standby only replays and reads until
-    /// [`Sequencer::promote`].
+    /// [`Sequencer::promote_blocking`].
     pub leader: bool,
 }
 
