@@ -8,7 +8,7 @@
 //! the op ([`Effect`]s: store a result, assemble an output, write a history line);
 //! replay skips those, because they were committed with the op.
 //!
-//! The routes call the methods in [`calls`], which authorise the caller, check the
+//! The routes call the methods in `calls`, which authorise the caller, check the
 //! request, and record the op.
 
 use std::collections::BTreeMap;
