@@ -405,6 +405,9 @@ pub struct LedgerView {
 pub struct Health {
     /// `ok`.
     pub status: String,
+    /// `leader`, or `standby` (which refuses writes).
+    #[serde(default)]
+    pub role: String,
     /// Ops journalled so far.
     pub journal_seq: u64,
     /// Live devices.

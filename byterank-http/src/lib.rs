@@ -41,6 +41,7 @@ pub mod auth;
 pub mod error;
 pub mod inspect;
 pub mod journal;
+pub mod lead;
 pub mod loadgen;
 pub mod routes;
 pub mod sequencer;

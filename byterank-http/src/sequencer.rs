@@ -19,10 +19,19 @@ use tokio::sync::{mpsc, oneshot};
 use crate::auth::OperatorKey;
 use crate::error::ApiError;
 use crate::journal::Journal;
-use crate::service::{Principal, Service};
+use crate::service::{Op, Principal, Service};
 
 type Answer = Box<dyn FnOnce() + Send>;
 type Call = Box<dyn FnOnce(&mut Service, Timestamp, &OperatorKey) -> Answer + Send>;
+type Ops = Vec<(u64, Timestamp, Op)>;
+
+/// What the engine thread takes: a call, or (on a standby) ops another node
+/// journalled, or the order to lead.
+enum Msg {
+    Call(Call),
+    Replay(Ops, oneshot::Sender<()>),
+    Promote(oneshot::Sender<()>),
+}
 
 /// Calls waiting beyond this are refused with 503 (back-pressure).
 pub const QUEUE_DEPTH: usize = 65_536;
@@ -33,7 +42,7 @@ const MAX_BATCH: usize = 8_192;
 /// The handle routes use to reach the state.
 #[derive(Clone)]
 pub struct Sequencer {
-    tx: mpsc::Sender<Call>,
+    tx: mpsc::Sender<Msg>,
     seq: Arc<AtomicU64>,
 }
 
@@ -45,12 +54,15 @@ pub struct Options {
     pub snapshot_every: u64,
     /// The operator's key.
     pub operator: OperatorKey,
+    /// Whether this node writes (leads); a standby only replays and reads until
+    /// [`Sequencer::promote_blocking`].
+    pub leader: bool,
 }
 
 impl Sequencer {
     /// Starts the thread over a recovered state whose journal ends at `seq`.
     pub fn start(mut svc: Service, mut journal: Box<dyn Journal>, seq: u64, opts: Options) -> Sequencer {
-        let (tx, mut rx) = mpsc::channel::<Call>(QUEUE_DEPTH);
+        let (tx, mut rx) = mpsc::channel::<Msg>(QUEUE_DEPTH);
         let last = Arc::new(AtomicU64::new(seq));
         let shared = last.clone();
         std::thread::Builder::new()
@@ -60,15 +72,31 @@ impl Sequencer {
                 // the restart recover from the journal.
                 let run = std::panic::AssertUnwindSafe(move || {
                     svc.set_live(true);
+                    let mut leader = opts.leader;
                     let mut since_snapshot = 0u64;
                     let mut snapshot_after = opts.snapshot_every;
                     let mut calls = Vec::with_capacity(MAX_BATCH);
                     let mut answers = Vec::with_capacity(MAX_BATCH);
-                    while let Some(first) = rx.blocking_recv() {
-                        calls.push(first);
-                        while calls.len() < MAX_BATCH {
+                    let mut next = rx.blocking_recv();
+                    while let Some(first) = next.take() {
+                        match first {
+                            Msg::Call(c) => calls.push(c),
+                            Msg::Replay(ops, done) => {
+                                follow(&mut svc, &mut *journal, &shared, &ops);
+                                let _ = done.send(());
+                            }
+                            Msg::Promote(done) => {
+                                leader = true;
+                                let _ = done.send(());
+                            }
+                        }
+                        while calls.len() < MAX_BATCH && !calls.is_empty() {
                             match rx.try_recv() {
-                                Ok(c) => calls.push(c),
+                                Ok(Msg::Call(c)) => calls.push(c),
+                                Ok(other) => {
+                                    next = Some(other);
+                                    break;
+                                }
                                 Err(_) => break,
                             }
                         }
@@ -77,6 +105,15 @@ impl Sequencer {
                             answers.push(call(&mut svc, at, &opts.operator));
                         }
                         let (ops, effects) = svc.take_pending();
+                        if !leader && !ops.is_empty() {
+                            // Routes refuse writes on a standby; an op here would make
+                            // this state differ from the journal.
+                            eprintln!(
+                                "byterank: a standby recorded `{}`; stopping. Restart to recover.",
+                                ops[0].1.name()
+                            );
+                            std::process::exit(70);
+                        }
                         if !ops.is_empty() || !effects.is_empty() {
                             let started = Instant::now();
                             match journal.commit(&ops, &effects) {
@@ -111,6 +148,9 @@ impl Sequencer {
                         metrics::gauge!("byterank_devices").set(f64::from(devices));
                         metrics::gauge!("byterank_running_jobs").set(f64::from(jobs));
                         metrics::gauge!("byterank_running_attempts").set(svc.engine().running_attempts() as f64);
+                        if next.is_none() {
+                            next = rx.blocking_recv();
+                        }
                     }
                 });
                 if std::panic::catch_unwind(run).is_err() {
@@ -125,6 +165,22 @@ impl Sequencer {
     /// The seq of the last committed op.
     pub fn seq(&self) -> u64 {
         self.seq.load(Ordering::Acquire)
+    }
+
+    /// On a standby: applies ops another node journalled, in order, from a plain
+    /// thread (it blocks). Replay failing stops the process (exit 70).
+    pub fn replay_blocking(&self, ops: Ops) -> Result<(), ApiError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx.blocking_send(Msg::Replay(ops, tx)).map_err(|_| ApiError::unavailable("the service is stopping"))?;
+        rx.blocking_recv().map_err(|_| ApiError::unavailable("the service is stopping"))
+    }
+
+    /// On a standby that took the lease and replayed everything: from now on it
+    /// commits what it applies. Blocks; call from a plain thread.
+    pub fn promote_blocking(&self) -> Result<(), ApiError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx.blocking_send(Msg::Promote(tx)).map_err(|_| ApiError::unavailable("the service is stopping"))?;
+        rx.blocking_recv().map_err(|_| ApiError::unavailable("the service is stopping"))
     }
 
     /// Runs `f` on the state, answered once what it recorded is durable.
@@ -175,12 +231,30 @@ impl Sequencer {
                 let _ = tx.send(r);
             })
         });
-        self.tx.try_send(call).map_err(|e| match e {
+        self.tx.try_send(Msg::Call(call)).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => ApiError::unavailable("the service is at capacity: retry shortly"),
             mpsc::error::TrySendError::Closed(_) => ApiError::unavailable("the service is stopping"),
         })?;
         rx.await.map_err(|_| ApiError::unavailable("the service stopped before answering: retry"))?
     }
+}
+
+/// Replays ops journalled elsewhere onto the state; a refusal means this state
+/// and the journal disagree, and the process stops so that a restart recovers.
+fn follow(svc: &mut Service, journal: &mut dyn Journal, shared: &AtomicU64, ops: &[(u64, Timestamp, Op)]) {
+    svc.set_live(false);
+    for (seq, at, op) in ops {
+        if *seq <= shared.load(Ordering::Acquire) {
+            continue;
+        }
+        if let Err(e) = crate::server::replay_one(svc, *seq, *at, op) {
+            eprintln!("byterank: following the journal failed ({e}); stopping. Restart to recover.");
+            std::process::exit(70);
+        }
+        journal.follow(*seq);
+        shared.store(*seq, Ordering::Release);
+    }
+    svc.set_live(true);
 }
 
 /// The wall clock, never behind the engine's.

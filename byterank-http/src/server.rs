@@ -17,8 +17,10 @@ use utoipa::OpenApi;
 use crate::api::paths;
 use crate::auth::OperatorKey;
 use crate::error::ApiError;
+use crate::journal::postgres::{PgJournal, PgLease, PgStore};
 use crate::journal::sqlite::{SqliteJournal, SqliteStore};
 use crate::journal::{Journal, JournalError, Store};
+use crate::lead::{self, Lead, Role};
 use crate::routes::{self, AppState};
 use crate::sequencer::{Options, Sequencer};
 use crate::service::{Op, Service};
@@ -42,6 +44,16 @@ pub struct ServeOptions {
     pub snapshot_every: u64,
     /// Send a tick (timeouts, refreshes, the lottery) this often.
     pub tick: Duration,
+    /// A PostgreSQL URL: journal there instead of SQLite in `data`, with a
+    /// leader's lease so that several nodes can share it.
+    pub journal_url: Option<String>,
+    /// With `journal_url`: follow the leader and take over when its lease lapses.
+    pub standby: bool,
+    /// How long the leader's lease lasts without renewal.
+    pub lease: Duration,
+    /// The URL other nodes and workers reach this node at (default
+    /// `http://` and the bound address).
+    pub advertise: Option<String>,
 }
 
 impl ServeOptions {
@@ -56,6 +68,10 @@ impl ServeOptions {
             max_in_flight: 4_096,
             snapshot_every: 50_000,
             tick: Duration::from_secs(1),
+            journal_url: None,
+            standby: false,
+            lease: Duration::from_secs(5),
+            advertise: None,
         }
     }
 }
@@ -185,6 +201,7 @@ pub fn router(app: AppState, opts: &ServeOptions) -> Router {
         })
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
         .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn_with_state(app.role.clone(), lead::guard))
         .layer(
             ServiceBuilder::new()
                 .layer(HandleErrorLayer::new(|e: BoxError| async move {
@@ -205,8 +222,61 @@ pub fn open(opts: &ServeOptions) -> Result<(Sequencer, Arc<dyn Store>), ServeErr
     let (svc, seq) = recover(&mut journal, opts.engine_config.as_ref())?;
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&opts.data)?);
     tracing::info!(seq, "recovered");
-    let seqr = Sequencer::start(svc, Box::new(journal), seq, Options { snapshot_every: opts.snapshot_every, operator });
+    let seqr = Sequencer::start(
+        svc,
+        Box::new(journal),
+        seq,
+        Options { snapshot_every: opts.snapshot_every, operator, leader: true },
+    );
     Ok((seqr, store))
+}
+
+/// A node ready to serve: its state's thread, its reader, its role.
+pub type Opened = (Sequencer, Arc<dyn Store>, Arc<Role>);
+
+/// Opens the PostgreSQL journal at `url` as the node at `address`: a leader takes
+/// the lease (refused while another node holds it), a standby starts following.
+/// Blocks: call from a plain thread.
+pub fn open_postgres(opts: &ServeOptions, url: &str, address: &str) -> Result<Opened, ServeError> {
+    let operator = OperatorKey::new(&opts.operator_key).map_err(ServeError::Options)?;
+    let holder = format!("{address}#{:016x}", rand::random::<u64>());
+    let mut journal = PgJournal::open(url, Some(holder.clone()))?;
+    let mut lease = PgLease::connect(url, &holder, address, opts.lease)?;
+    if !opts.standby && !lease.acquire()? {
+        let by = lease.holder()?.map_or_else(|| "another node".into(), |h| h.address);
+        return Err(ServeError::Options(format!(
+            "{by} holds the leader's lease: start this node with --standby, or wait until that lease lapses"
+        )));
+    }
+    let (svc, seq) = recover(&mut journal, opts.engine_config.as_ref())?;
+    let store: Arc<dyn Store> = Arc::new(PgStore::open(url)?);
+    tracing::info!(seq, standby = opts.standby, "recovered");
+    let leader = !opts.standby;
+    let seqr = Sequencer::start(
+        svc,
+        Box::new(journal),
+        seq,
+        Options { snapshot_every: opts.snapshot_every, operator, leader },
+    );
+    let duration = opts.lease;
+    let role = if leader {
+        std::thread::Builder::new()
+            .name("byterank-lease".into())
+            .spawn(move || lead::renew_forever(lease, duration))
+            .map_err(ServeError::Io)?;
+        Role::leading()
+    } else {
+        let role = Role::standby();
+        role.set_address(lease.holder()?.filter(|h| h.live).map(|h| h.address));
+        let lead = Lead { url: url.into(), lease, duration };
+        let (s, st, r) = (seqr.clone(), store.clone(), role.clone());
+        std::thread::Builder::new()
+            .name("byterank-standby".into())
+            .spawn(move || lead::stand_by(lead, s, st, r))
+            .map_err(ServeError::Io)?;
+        role
+    };
+    Ok((seqr, store, role))
 }
 
 /// Serves until Ctrl-C (or SIGTERM). Prints `listening on http://ADDR` once bound.
@@ -215,13 +285,30 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
         .await
         .map_err(|source| ServeError::Bind { addr: opts.listen, source })?;
     let addr = listener.local_addr()?;
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder().ok();
+    let (seq, store, role) = match opts.journal_url.clone() {
+        None => {
+            let (seq, store) = open(&opts)?;
+            (seq, store, Role::leading())
+        }
+        Some(url) => {
+            let address = opts.advertise.clone().unwrap_or_else(|| format!("http://{addr}"));
+            let o = opts.clone();
+            // The sync PostgreSQL client must not run on a runtime's worker.
+            tokio::task::spawn_blocking(move || open_postgres(&o, &url, &address))
+                .await
+                .map_err(|e| ServeError::Options(format!("opening the journal panicked: {e}")))??
+        }
+    };
+    let app = AppState { seq, store, metrics, role };
     println!("listening on http://{addr}");
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    serve_on(listener, opts, shutdown()).await
+    run(listener, app, &opts, shutdown()).await
 }
 
-/// Serves on a bound listener until `stop` completes (`opts.listen` is ignored).
+/// Serves a SQLite data directory on a bound listener until `stop` completes
+/// (`opts.listen` and `opts.journal_url` are ignored).
 pub async fn serve_on(
     listener: tokio::net::TcpListener,
     opts: ServeOptions,
@@ -229,18 +316,31 @@ pub async fn serve_on(
 ) -> Result<(), ServeError> {
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder().ok();
     let (seq, store) = open(&opts)?;
-    let app = AppState { seq: seq.clone(), store, metrics };
-    let ticker = seq.clone();
+    let app = AppState { seq, store, metrics, role: Role::leading() };
+    run(listener, app, &opts, stop).await
+}
+
+async fn run(
+    listener: tokio::net::TcpListener,
+    app: AppState,
+    opts: &ServeOptions,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let ticker = app.seq.clone();
+    let role = app.role.clone();
     let every = opts.tick;
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(every);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             interval.tick().await;
+            if !role.is_leader() {
+                continue;
+            }
             let _ = ticker.call(|svc, at| svc.apply(at, &Op::Tick)).await;
         }
     });
-    axum::serve(listener, router(app, &opts)).with_graceful_shutdown(stop).await?;
+    axum::serve(listener, router(app, opts)).with_graceful_shutdown(stop).await?;
     Ok(())
 }
 

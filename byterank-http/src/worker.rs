@@ -96,7 +96,8 @@ impl Stop {
 
 struct Api {
     http: Client,
-    base: String,
+    /// The node called; a standby's 503 naming the leader moves it there.
+    base: std::sync::Mutex<String>,
     token: Option<String>,
 }
 
@@ -109,7 +110,8 @@ enum Failure {
 
 impl Api {
     async fn send(&self, method: Method, path: &str, body: Body) -> Result<reqwest::Response, Failure> {
-        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        let base = self.base.lock().expect("never poisoned").clone();
+        let mut req = self.http.request(method, format!("{base}{path}"));
         if let Some(t) = &self.token {
             req = req.bearer_auth(t);
         }
@@ -123,6 +125,13 @@ impl Api {
             return Ok(resp);
         }
         let status = resp.status();
+        let leader = resp.headers().get(crate::lead::LEADER_HEADER).and_then(|v| v.to_str().ok());
+        if let Some(url) = leader.filter(|u| u.starts_with("http://") || u.starts_with("https://")) {
+            // A standby: call the leader it names, and retry there.
+            tracing::info!("following the leader at {url}");
+            *self.base.lock().expect("never poisoned") = url.trim_end_matches('/').to_string();
+            return Err(Failure::Down);
+        }
         match resp.json::<ApiError>().await {
             Ok(e) => Err(Failure::Api(e)),
             Err(_) if status == StatusCode::SERVICE_UNAVAILABLE || status.is_server_error() => Err(Failure::Down),
@@ -188,7 +197,7 @@ pub async fn run(opts: WorkerOptions, stop: Stop) -> Result<WorkerSummary, Worke
     }
     let http =
         Client::builder().timeout(Duration::from_secs(120)).build().map_err(|_| WorkerError::Url(base.clone()))?;
-    let mut api = Api { http, base, token: None };
+    let mut api = Api { http, base: std::sync::Mutex::new(base), token: None };
     let (device_id, token) = login(&mut api, &opts, &stop).await?;
     api.token = Some(token);
     let mut summary = WorkerSummary::default();

@@ -15,8 +15,9 @@ use clap::Args;
 use super::{read_json, Failure};
 
 /// Serve the Core System's APIs (devices, tasks, jobs, wallet, billing,
-/// operators) over HTTP, durably: every write is journalled in DIR before it is
-/// acknowledged, and a restart recovers from it. Prints `listening on URL`.
+/// operators) over HTTP, durably: every write is journalled (in DIR, or in
+/// PostgreSQL with --journal) before it is acknowledged, and a restart recovers
+/// from it. Prints `listening on URL`.
 #[derive(Args)]
 pub struct ServeArgs {
     /// Where to listen.
@@ -40,6 +41,22 @@ pub struct ServeArgs {
     /// Milliseconds between ticks (timeouts, ranking refreshes, the lottery).
     #[arg(long, default_value_t = 1000, value_name = "MS", value_parser = clap::value_parser!(u64).range(10..=60_000))]
     tick_ms: u64,
+    /// Journal in PostgreSQL at this URL (postgres://USER:PASS@HOST/DB) instead
+    /// of SQLite in --data; several nodes may share it, one leading.
+    #[arg(long, value_name = "URL")]
+    journal: Option<String>,
+    /// With --journal: follow the leader, answer reads, and take over when its
+    /// lease lapses.
+    #[arg(long, requires = "journal")]
+    standby: bool,
+    /// With --journal: how long the leader's lease lasts unrenewed (renewed every
+    /// third of it); a standby takes over within about this long.
+    #[arg(long, default_value_t = 5000, value_name = "MS", value_parser = clap::value_parser!(u64).range(300..=600_000))]
+    lease_ms: u64,
+    /// With --journal: the URL others reach this node at (default: http:// and
+    /// the bound address); a standby names it in its 503s.
+    #[arg(long, value_name = "URL")]
+    advertise: Option<String>,
 }
 
 /// Runs `serve`.
@@ -57,6 +74,10 @@ pub fn run_serve(args: ServeArgs) -> Result<(), Failure> {
     opts.max_input_bytes = args.max_input_mib.saturating_mul(1 << 20);
     opts.max_in_flight = args.max_in_flight.max(1);
     opts.tick = Duration::from_millis(args.tick_ms);
+    opts.journal_url = args.journal;
+    opts.standby = args.standby;
+    opts.lease = Duration::from_millis(args.lease_ms);
+    opts.advertise = args.advertise;
     init_logs();
     runtime()?.block_on(serve(opts)).map_err(|e| Failure::Input(e.to_string()))
 }

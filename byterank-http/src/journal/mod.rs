@@ -10,6 +10,7 @@ use byterank_core::{EngineConfig, Timestamp};
 
 use crate::service::{Effect, Entry, Op};
 
+pub mod postgres;
 pub mod sqlite;
 
 /// Storage failed; the message names the file or statement.
@@ -29,6 +30,9 @@ pub enum JournalError {
     /// The data directory was made for another configuration.
     #[error("{0}")]
     Config(String),
+    /// Another node leads: this one must not write (fencing).
+    #[error("fenced: {0}")]
+    Fenced(String),
 }
 
 /// What a restart starts from: the last snapshot and the ops after it.
@@ -55,6 +59,10 @@ pub trait Journal: Send + 'static {
 
     /// Stores a snapshot of the state as of `seq`.
     fn snapshot(&mut self, seq: u64, state: &[u8]) -> Result<(), JournalError>;
+
+    /// The state now includes the ops up to `seq`, replayed from the journal
+    /// another node wrote (a standby following its leader).
+    fn follow(&mut self, _seq: u64) {}
 }
 
 /// The reader.

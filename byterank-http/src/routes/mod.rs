@@ -30,6 +30,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// Renders the Prometheus metrics.
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    /// Whether this node leads (a standby refuses writes).
+    pub role: Arc<crate::lead::Role>,
 }
 
 /// The bearer credential of a request, if any.

@@ -58,10 +58,11 @@ pub async fn ledger(State(app): State<AppState>, headers: HeaderMap) -> Result<J
     (status = 503, body = ApiError)))]
 pub async fn health(State(app): State<AppState>) -> Result<Json<Health>, ApiError> {
     let seq = app.seq.clone();
+    let role = if app.role.is_leader() { "leader" } else { "standby" };
     app.seq
         .call(move |svc, _| {
             let (devices, running_jobs) = svc.counts();
-            Ok(Health { status: "ok".into(), journal_seq: seq.seq(), devices, running_jobs })
+            Ok(Health { status: "ok".into(), role: role.into(), journal_seq: seq.seq(), devices, running_jobs })
         })
         .await
         .map(Json)

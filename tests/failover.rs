@@ -1,0 +1,274 @@
+//! Failover with the real binary: a leader and a standby on one PostgreSQL; the
+//! leader is killed (SIGKILL) mid-job, the standby takes the lease and finishes
+//! the job, and nothing acknowledged is lost or paid twice. Needs
+//! BYTERANK_TEST_POSTGRES (a URL whose role may create schemas); without it the
+//! test prints that it was skipped and passes.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use byterank::core::application::Synthetic;
+use byterank::core::{Device, EngineConfig};
+use byterank::http::api::{Pulled, RegisterDevice, Registered};
+use byterank::http::journal::postgres::{connect, PgJournal};
+use byterank::http::lead::LEADER_HEADER;
+use byterank::http::server::recover;
+use serde_json::{json, Value};
+
+const KEY: &str = "failover-operator-key-0123";
+const LEASE_MS: u64 = 1_500;
+
+struct Node {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(db: &str, cfg: &std::path::Path, standby: bool) -> Node {
+    let lease = LEASE_MS.to_string();
+    let cfg = cfg.to_str().unwrap();
+    let mut args = vec!["serve", "--journal", db, "--listen", "127.0.0.1:0", "--lease-ms", &lease];
+    args.extend(["--tick-ms", "100", "--engine-config", cfg]);
+    if standby {
+        args.push("--standby");
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_byterank"))
+        .args(&args)
+        .env("BYTERANK_OPERATOR_KEY", KEY)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the binary starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("no address in `{line}`")).into();
+    Node { child, url }
+}
+
+struct Api {
+    http: reqwest::Client,
+}
+
+impl Api {
+    async fn send(&self, base: &str, method: reqwest::Method, path: &str, token: &str, body: Option<Value>) -> Value {
+        let (status, v, _) = self.try_send(base, method, path, token, body).await;
+        assert!(status < 300, "{path}: {status} {v}");
+        v
+    }
+
+    async fn try_send(
+        &self,
+        base: &str,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (u16, Value, Option<String>) {
+        let mut req = self.http.request(method, format!("{base}{path}")).bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap_or_else(|e| panic!("{path}: {e}"));
+        let status = resp.status().as_u16();
+        let leader = resp.headers().get(LEADER_HEADER).map(|h| h.to_str().unwrap().to_string());
+        (status, resp.json().await.unwrap_or(Value::Null), leader)
+    }
+
+    async fn health(&self, base: &str) -> Option<Value> {
+        let r = self.http.get(format!("{base}/health")).send().await.ok()?;
+        r.json().await.ok()
+    }
+
+    /// One pull and, if a task came, its correct result; whether a result was
+    /// acknowledged (with the answer).
+    async fn work(&self, base: &str, token: &str) -> Option<bool> {
+        use reqwest::Method;
+        let p = self.send(base, Method::POST, "/v1/tasks/pull", token, None).await;
+        let p: Pulled = serde_json::from_value(p).unwrap();
+        let task = p.task?;
+        let meta = serde_json::to_vec(&Synthetic::expected(&task.job, &task.chunk)).unwrap();
+        let resp = self
+            .http
+            .post(format!("{base}/v1/tasks/{}/result", task.attempt))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(meta)
+            .send()
+            .await
+            .unwrap();
+        let ok = resp.status().is_success();
+        let v: Value = resp.json().await.unwrap_or(Value::Null);
+        ok.then(|| v["accepted"].as_bool().unwrap())
+    }
+}
+
+#[test]
+fn the_standby_takes_over_a_killed_leader_and_loses_nothing() {
+    let Ok(base) = std::env::var("BYTERANK_TEST_POSTGRES") else {
+        eprintln!("skipped: set BYTERANK_TEST_POSTGRES=postgres://USER:PASS@127.0.0.1/DB to run the failover test");
+        return;
+    };
+    let schema = "t_failover";
+    connect(&base)
+        .unwrap()
+        .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"))
+        .unwrap();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let db = format!("{base}{sep}options=-csearch_path%3D{schema}");
+    let cfg_path = std::env::temp_dir().join(format!("byterank-failover-{}.json", std::process::id()));
+    let cfg = EngineConfig { t1_ms: 1_000, t2_ms: 3_000, ..EngineConfig::default() };
+    std::fs::write(&cfg_path, serde_json::to_vec(&cfg).unwrap()).unwrap();
+
+    let mut leader = start(&db, &cfg_path, false);
+    let standby = start(&db, &cfg_path, true);
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let api = Api { http: reqwest::Client::new() };
+    use reqwest::Method;
+    let (a, b) = (leader.url.clone(), standby.url.clone());
+
+    let before = rt.block_on(async {
+        let user = api.send(&a, Method::POST, "/v1/users", KEY, Some(json!({"user": "ana"}))).await;
+        let ana = user["api_key"].as_str().unwrap().to_string();
+        let top_up = json!({"user": "ana", "amount": 100_000});
+        api.send(&a, Method::POST, "/v1/billing/top-ups", KEY, Some(top_up)).await;
+        let mut tokens = Vec::new();
+        for i in 0..4 {
+            let mut d = Device::new(format!("dev-{i}"));
+            d.processor_score = Some(400.0);
+            d.ram_available_mb = Some(4096.0);
+            d.download_mbps = Some(100.0);
+            d.upload_mbps = Some(20.0);
+            let req = serde_json::to_value(RegisterDevice { device: d, owner: format!("w{}", i % 2) }).unwrap();
+            let r: Registered =
+                serde_json::from_value(api.send(&a, Method::POST, "/v1/devices", "", Some(req)).await).unwrap();
+            tokens.push(r.token.unwrap());
+        }
+        let job = json!({"id": "j", "application": "synthetic", "chunks": 20, "price_chips": 20_000,
+            "replication": {"r": 2}});
+        api.send(&a, Method::POST, "/v1/jobs", &ana, Some(job)).await;
+
+        // The standby refuses writes, naming the leader.
+        let (status, err, named) = api.try_send(&b, Method::POST, "/v1/users", KEY, Some(json!({"user": "bo"}))).await;
+        assert_eq!(status, 503, "{err}");
+        assert_eq!(named.as_deref(), Some(a.as_str()), "{err}");
+        assert!(err["message"].as_str().unwrap().contains(&a), "{err}");
+
+        // Some results on the leader, acknowledged, until a few tasks are decided.
+        let mut acked = 0;
+        for round in 0..200 {
+            if api.work(&a, &tokens[round % 4]).await == Some(true) {
+                acked += 1;
+            }
+            let job = api.send(&a, Method::GET, "/v1/jobs/j", &ana, None).await;
+            if job["done"].as_u64().unwrap() >= 5 {
+                break;
+            }
+        }
+        assert!(acked >= 6, "the leader took {acked} results");
+        let seq = api.health(&a).await.unwrap()["journal_seq"].as_u64().unwrap();
+        let job = api.send(&a, Method::GET, "/v1/jobs/j", &ana, None).await;
+        let wallets = wallets(&api, &a, &tokens).await;
+        (ana, tokens, seq, job["done"].as_u64().unwrap(), wallets)
+    });
+    let (ana, tokens, seq_before, done_before, wallets_before) = before;
+    assert!(done_before > 0, "some tasks were decided before the kill");
+
+    leader.child.kill().unwrap(); // SIGKILL
+    leader.child.wait().unwrap();
+    let killed = Instant::now();
+
+    rt.block_on(async {
+        loop {
+            let h = api.health(&b).await.unwrap();
+            if h["role"] == "leader" {
+                let seq = h["journal_seq"].as_u64().unwrap();
+                assert!(seq >= seq_before, "the new leader has seq {seq}, the old one acknowledged {seq_before}");
+                break;
+            }
+            assert!(killed.elapsed() < Duration::from_millis(LEASE_MS * 3), "no takeover after {:?}", killed.elapsed());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let took = killed.elapsed();
+        eprintln!("the standby took over {took:?} after the kill (lease {LEASE_MS} ms)");
+        assert!(took <= Duration::from_millis(LEASE_MS + 1_000), "took {took:?}");
+
+        // Everything the old leader acknowledged is here.
+        let job = api.send(&b, Method::GET, "/v1/jobs/j", &ana, None).await;
+        assert!(job["done"].as_u64().unwrap() >= done_before, "{job}");
+        let after = wallets(&api, &b, &tokens).await;
+        for (w, before) in after.iter().zip(&wallets_before) {
+            assert!(w >= before, "a wallet went from {before} to {w}");
+        }
+
+        // The new leader finishes the job.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut i = 0;
+        loop {
+            let job = api.send(&b, Method::GET, "/v1/jobs/j", &ana, None).await;
+            if job["state"] == "completed" {
+                break;
+            }
+            assert!(job["state"] == "running", "{job}");
+            assert!(Instant::now() < deadline, "the job did not complete: {job}");
+            if api.work(&b, &tokens[i % 4]).await.is_none() {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            i += 1;
+        }
+
+        // Paid once: one reward per (task, device), and the user was charged once.
+        let (mut seen, mut rewarded) = (BTreeSet::new(), 0);
+        for token in &tokens[..2] {
+            let w = api.send(&b, Method::GET, "/v1/wallet", token, None).await;
+            for e in w["history"].as_array().unwrap() {
+                if e["kind"] == "reward" {
+                    let key = (e["task"].as_u64().unwrap(), e["device"].as_str().unwrap().to_string());
+                    assert!(seen.insert(key), "paid twice: {e}");
+                    rewarded += e["amount"].as_u64().unwrap();
+                }
+            }
+        }
+        let balances = wallets(&api, &b, &tokens).await;
+        assert_eq!(balances[0] + balances[1], rewarded, "the wallets are their rewards");
+        assert!(rewarded > 0);
+        let balance = api.send(&b, Method::GET, "/v1/billing", &ana, None).await;
+        assert_eq!(balance["charged"], 20_000, "{balance}");
+    });
+
+    // The journal, replayed from scratch, balances: rewards + platform + refunds
+    // == charged, nothing left in escrow.
+    let (svc, _) = std::thread::spawn(move || {
+        let mut j = PgJournal::open(&db, None).unwrap();
+        recover(&mut j, None).unwrap()
+    })
+    .join()
+    .unwrap();
+    let ledger = svc.engine().ledger();
+    let charged: u64 = ledger.charged.values().map(|c| c.0).sum();
+    let wallets: u64 = ledger.wallets.values().map(|c| c.0).sum();
+    let refunded: u64 = ledger.refunded.values().map(|c| c.0).sum();
+    assert_eq!(charged, 20_000);
+    assert_eq!(ledger.escrow.0, 0);
+    assert_eq!(wallets + ledger.platform.0 + refunded, charged, "{ledger:?}");
+    drop(standby);
+    let _ = std::fs::remove_file(cfg_path);
+}
+
+/// Each device owner's wallet balance, as seen through each token (owners
+/// repeat: w0, w1, w0, w1).
+async fn wallets(api: &Api, base: &str, tokens: &[String]) -> Vec<u64> {
+    let mut out = Vec::new();
+    for t in tokens {
+        let w = api.send(base, reqwest::Method::GET, "/v1/wallet", t, None).await;
+        out.push(w["balance"].as_u64().unwrap());
+    }
+    out
+}
