@@ -565,3 +565,15 @@ fn help_points_to_the_formats_in_the_repository() {
     }
     assert!(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/formats.md")).exists());
 }
+
+#[test]
+fn journal_names_a_missing_source_and_never_prints_a_password() {
+    let dir = std::env::temp_dir().join(format!("byterank-no-journal-{}", std::process::id()));
+    let out = byterank(&["journal", dir.to_str().unwrap()]);
+    refused(&out, &["no journal here"]);
+    // Nothing listens on port 1: the connection fails, and the message keeps the
+    // user and host but not the password.
+    let out = byterank(&["journal", "postgres://ana:hunter2-secret@127.0.0.1:1/byterank"]);
+    let line = refused(&out, &["postgres://ana:***@127.0.0.1:1/byterank", "cannot connect to PostgreSQL"]);
+    assert!(!line.contains("hunter2"), "{line}");
+}

@@ -272,3 +272,136 @@ async fn wallets(api: &Api, base: &str, tokens: &[String]) -> Vec<u64> {
     }
     out
 }
+
+/// Fencing: a leader paused (SIGSTOP) past its lease, while a standby takes over,
+/// must not write when it wakes. A write sent to it while it sleeps is refused
+/// (no acknowledgement), nothing of it reaches the journal, the old leader
+/// stops, and the new one finishes the job, including the task the old leader
+/// handed out and nobody answered.
+#[test]
+fn a_paused_old_leader_writes_nothing_after_the_takeover() {
+    let Ok(base) = std::env::var("BYTERANK_TEST_POSTGRES") else {
+        eprintln!("skipped: set BYTERANK_TEST_POSTGRES=postgres://USER:PASS@127.0.0.1/DB to run the fencing test");
+        return;
+    };
+    let schema = "t_fencing";
+    let mut admin = connect(&base).unwrap();
+    admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")).unwrap();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let db = format!("{base}{sep}options=-csearch_path%3D{schema}");
+    let cfg_path = std::env::temp_dir().join(format!("byterank-fencing-{}.json", std::process::id()));
+    // dev-0 never comes back: its failed copy, and the one queued in its pool, go
+    // to the others after `rescue_wait_ms`.
+    let cfg = EngineConfig { t1_ms: 1_000, t2_ms: 3_000, rescue_wait_ms: 500, ..EngineConfig::default() };
+    std::fs::write(&cfg_path, serde_json::to_vec(&cfg).unwrap()).unwrap();
+
+    let mut old = start(&db, &cfg_path, false);
+    let new = start(&db, &cfg_path, true);
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let api = Api { http: reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap() };
+    use reqwest::Method;
+    let (a, b) = (old.url.clone(), new.url.clone());
+
+    let (ana, tokens, held) = rt.block_on(async {
+        let user = api.send(&a, Method::POST, "/v1/users", KEY, Some(json!({"user": "ana"}))).await;
+        let ana = user["api_key"].as_str().unwrap().to_string();
+        api.send(&a, Method::POST, "/v1/billing/top-ups", KEY, Some(json!({"user": "ana", "amount": 10_000}))).await;
+        let mut tokens = Vec::new();
+        for i in 0..3 {
+            let mut d = Device::new(format!("dev-{i}"));
+            d.processor_score = Some(400.0);
+            let req = serde_json::to_value(RegisterDevice { device: d, owner: format!("w{i}") }).unwrap();
+            let r: Registered =
+                serde_json::from_value(api.send(&a, Method::POST, "/v1/devices", "", Some(req)).await).unwrap();
+            tokens.push(r.token.unwrap());
+        }
+        let job = json!({"id": "j", "application": "synthetic", "chunks": 6, "price_chips": 6_000});
+        api.send(&a, Method::POST, "/v1/jobs", &ana, Some(job)).await;
+        // dev-0 takes a task from the old leader and never answers.
+        let held = loop {
+            let p = api.send(&a, Method::POST, "/v1/tasks/pull", &tokens[0], None).await;
+            let p: Pulled = serde_json::from_value(p).unwrap();
+            if let Some(t) = p.task {
+                break t.attempt;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        (ana, tokens, held)
+    });
+    let seq_before: i64 = admin.query_one(&format!("SELECT MAX(seq) FROM {schema}.journal"), &[]).unwrap().get(0);
+
+    let signal = |sig: &str, pid: u32| {
+        assert!(Command::new("kill").args([sig, &pid.to_string()]).status().unwrap().success());
+    };
+    signal("-STOP", old.child.id());
+    let paused = Instant::now();
+    rt.block_on(async {
+        while api.health(&b).await.is_none_or(|h| h["role"] != "leader") {
+            assert!(paused.elapsed() < Duration::from_millis(LEASE_MS * 4), "no takeover");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    eprintln!("the standby took over {:?} after the pause", paused.elapsed());
+
+    // A write reaches the sleeping old leader (the kernel queues the connection);
+    // then it wakes.
+    let write = {
+        let (http, a) = (api.http.clone(), a.clone());
+        rt.spawn(async move {
+            let r = http.post(format!("{a}/v1/users")).bearer_auth(KEY).json(&json!({"user": "zed"})).send().await;
+            match r {
+                Ok(resp) => Some(resp.status().as_u16()),
+                Err(_) => None,
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    signal("-CONT", old.child.id());
+    let answer = rt.block_on(write).unwrap();
+    assert!(answer.is_none_or(|s| s >= 500), "the old leader answered {answer:?} to a write after the takeover");
+    let woke = Instant::now();
+    let status = loop {
+        if let Some(s) = old.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(woke.elapsed() < Duration::from_secs(10), "the old leader kept running after losing its lease");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(70), "the old leader stops with exit code 70");
+    let zed: i64 = admin
+        .query_one(&format!("SELECT COUNT(*) FROM {schema}.journal WHERE op LIKE '%\"zed\"%'"), &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(zed, 0, "the old leader's write reached the journal");
+
+    rt.block_on(async {
+        // The new leader never saw `zed`: creating it succeeds.
+        api.send(&b, Method::POST, "/v1/users", KEY, Some(json!({"user": "zed"}))).await;
+        // It finishes the job: the task dev-0 holds times out and goes to another device.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut i = 1;
+        loop {
+            let job = api.send(&b, Method::GET, "/v1/jobs/j", &ana, None).await;
+            if job["state"] == "completed" {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the job did not complete on the new leader: {job}");
+            if api.work(&b, &tokens[1 + i % 2]).await.is_none() {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            i += 1;
+        }
+        // dev-0's late answer to the attempt the old leader gave it is not paid.
+        let (status, v, _) =
+            api.try_send(&b, Method::POST, &format!("/v1/tasks/{held}/heartbeat"), &tokens[0], None).await;
+        assert!(status == 200 && v["continue"] == false || status >= 400, "{status} {v}");
+        let w = api.send(&b, Method::GET, "/v1/wallet", &tokens[0], None).await;
+        assert_eq!(w["balance"], 0, "dev-0 never answered and earned nothing: {w}");
+        let billing = api.send(&b, Method::GET, "/v1/billing", &ana, None).await;
+        assert_eq!(billing["charged"], 6_000, "{billing}");
+    });
+    let seq_after: i64 = admin.query_one(&format!("SELECT MAX(seq) FROM {schema}.journal"), &[]).unwrap().get(0);
+    assert!(seq_after > seq_before);
+    drop(new);
+    let _ = std::fs::remove_file(cfg_path);
+}

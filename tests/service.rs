@@ -1,5 +1,8 @@
 //! The service as its users meet it: the real `byterank serve` on a loopback port,
-//! real `byterank worker` processes, and a real HTTP client.
+//! real `byterank worker` processes, and a real HTTP client. Every scenario runs
+//! on both journals: SQLite in a data directory (`on_sqlite::`) and PostgreSQL
+//! (`on_postgres::`, which needs BYTERANK_TEST_POSTGRES, a URL whose role may
+//! create schemas; without it those tests print that they were skipped and pass).
 //!
 //! What the tests check comes from their own records (what was acknowledged to
 //! them, the input they uploaded, the history lines they read), not from the
@@ -18,10 +21,83 @@ use serde_json::{json, Value};
 
 const KEY: &str = "operator-key-for-tests-0123456789";
 
+/// Where a server journals.
+#[derive(Clone, Debug)]
+enum Backend {
+    /// SQLite in the server's data directory.
+    Sqlite,
+    /// PostgreSQL, in a schema of the scenario's own (this URL selects it).
+    Postgres(String),
+}
+
+impl Backend {
+    /// PostgreSQL in a fresh schema `t_svc_{name}`; `None`, after a notice, when
+    /// BYTERANK_TEST_POSTGRES is not set.
+    fn postgres(name: &str) -> Option<Backend> {
+        let Ok(base) = std::env::var("BYTERANK_TEST_POSTGRES") else {
+            eprintln!(
+                "skipped: set BYTERANK_TEST_POSTGRES=postgres://USER:PASS@127.0.0.1/DB to run {name} on PostgreSQL"
+            );
+            return None;
+        };
+        let schema = format!("t_svc_{name}");
+        let (b, s) = (base.clone(), schema.clone());
+        // The blocking client must not run on the test's runtime.
+        std::thread::spawn(move || {
+            byterank::http::journal::postgres::connect(&b)
+                .unwrap()
+                .batch_execute(&format!("DROP SCHEMA IF EXISTS {s} CASCADE; CREATE SCHEMA {s}"))
+                .unwrap()
+        })
+        .join()
+        .unwrap();
+        let sep = if base.contains('?') { '&' } else { '?' };
+        Some(Backend::Postgres(format!("{base}{sep}options=-csearch_path%3D{schema}")))
+    }
+
+    /// A name for this scenario's files, distinct per backend.
+    fn dir(&self, name: &str) -> PathBuf {
+        temp_dir(&format!("{name}-{}", if matches!(self, Backend::Sqlite) { "sqlite" } else { "pg" }))
+    }
+}
+
+/// Each scenario, as one test per backend.
+macro_rules! on_both_journals {
+    ($($scenario:ident as $short:literal),* $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::$scenario(super::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    if let Some(b) = super::Backend::postgres($short) {
+                        super::$scenario(b).await
+                    }
+                }
+            )*
+        }
+    };
+}
+
+on_both_journals!(
+    a_gzip_job_runs_end_to_end_and_the_money_adds_up as "lifecycle",
+    callers_see_only_what_is_theirs as "auth",
+    bad_requests_get_a_json_error_naming_the_field_and_change_nothing as "bad",
+    kill_9_at_random_moments_loses_nothing_acknowledged_and_pays_nothing_twice as "crash",
+    the_openapi_document_lists_every_route_and_its_errors as "openapi",
+);
+
 struct Server {
     child: Child,
     url: String,
     listen: String,
+    backend: Backend,
     data: PathBuf,
     cfg: PathBuf,
     tick_ms: u64,
@@ -47,20 +123,28 @@ fn fast_config(dir: &Path) -> PathBuf {
     path
 }
 
+/// A PostgreSQL node's lease: short, so that a restart after `kill -9` waits
+/// little for its predecessor's lease to lapse.
+const LEASE_MS: &str = "1000";
+
 impl Server {
-    fn start(dir: &Path, tick_ms: u64) -> Server {
+    fn start(backend: &Backend, dir: &Path, tick_ms: u64) -> Server {
         let data = dir.join("data");
         let cfg = fast_config(dir);
-        Self::spawn(data, cfg, "127.0.0.1:0".into(), tick_ms)
+        Self::spawn(backend.clone(), data, cfg, "127.0.0.1:0".into(), tick_ms)
     }
 
-    fn spawn(data: PathBuf, cfg: PathBuf, listen: String, tick_ms: u64) -> Server {
-        let mut child = Command::new(bin())
-            .args(["serve", "--listen", &listen, "--data"])
+    fn spawn(backend: Backend, data: PathBuf, cfg: PathBuf, listen: String, tick_ms: u64) -> Server {
+        let mut cmd = Command::new(bin());
+        cmd.args(["serve", "--listen", &listen, "--data"])
             .arg(&data)
             .arg("--engine-config")
             .arg(&cfg)
-            .args(["--tick-ms", &tick_ms.to_string()])
+            .args(["--tick-ms", &tick_ms.to_string()]);
+        if let Backend::Postgres(url) = &backend {
+            cmd.args(["--journal", url, "--lease-ms", LEASE_MS]);
+        }
+        let mut child = cmd
             .env("BYTERANK_OPERATOR_KEY", KEY)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -71,16 +155,30 @@ impl Server {
         let url =
             line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected: {line:?}")).to_string();
         let listen = url.trim_start_matches("http://").to_string();
-        Server { child, url, listen, data, cfg, tick_ms }
+        Server { child, url, listen, backend, data, cfg, tick_ms }
     }
 
-    /// `kill -9`, then start again on the same port and data.
+    /// What `byterank journal` reads: the data directory, or the URL.
+    fn journal(&self) -> std::ffi::OsString {
+        match &self.backend {
+            Backend::Sqlite => self.data.clone().into_os_string(),
+            Backend::Postgres(url) => url.into(),
+        }
+    }
+
+    /// `kill -9`, then start again on the same port and journal.
     fn crash_and_restart(&mut self) {
         self.child.kill().unwrap(); // SIGKILL
         self.child.wait().unwrap();
         let mut started = Instant::now();
         loop {
-            let s = Self::spawn(self.data.clone(), self.cfg.clone(), self.listen.clone(), self.tick_ms);
+            let s = Self::spawn(
+                self.backend.clone(),
+                self.data.clone(),
+                self.cfg.clone(),
+                self.listen.clone(),
+                self.tick_ms,
+            );
             if s.url.ends_with(&self.listen) {
                 *self = s;
                 return;
@@ -250,10 +348,9 @@ async fn register(api: &Api, id: &str, owner: &str) -> String {
     r["token"].as_str().unwrap().to_string()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_gzip_job_runs_end_to_end_and_the_money_adds_up() {
-    let dir = temp_dir("lifecycle");
-    let server = Server::start(&dir, 100);
+async fn a_gzip_job_runs_end_to_end_and_the_money_adds_up(backend: Backend) {
+    let dir = backend.dir("lifecycle");
+    let server = Server::start(&backend, &dir, 100);
     let api = Api::new(&server.url);
     let ana = api.user("ana", 100_000).await;
     let input = input_bytes(3_000_000, 1);
@@ -304,7 +401,7 @@ async fn a_gzip_job_runs_end_to_end_and_the_money_adds_up() {
     assert!(balance > 0 && balance < 60_000);
 
     // The journal tells the job's story, replayed beside the running server.
-    let out = Command::new(bin()).args(["journal"]).arg(&server.data).args(["--job", "gz"]).output().unwrap();
+    let out = Command::new(bin()).args(["journal"]).arg(server.journal()).args(["--job", "gz"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let story = String::from_utf8(out.stdout).unwrap();
     for needle in [
@@ -319,7 +416,7 @@ async fn a_gzip_job_runs_end_to_end_and_the_money_adds_up() {
     assert_eq!(story.matches("\"type\":\"task_validated\"").count(), 12);
     let out = Command::new(bin())
         .args(["journal"])
-        .arg(&server.data)
+        .arg(server.journal())
         .args(["--at", "2000-01-01T00:00:00Z"])
         .output()
         .unwrap();
@@ -349,10 +446,9 @@ async fn a_gzip_job_runs_end_to_end_and_the_money_adds_up() {
     assert_eq!(summary["failed"], 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn callers_see_only_what_is_theirs() {
-    let dir = temp_dir("auth");
-    let server = Server::start(&dir, 100);
+async fn callers_see_only_what_is_theirs(backend: Backend) {
+    let dir = backend.dir("auth");
+    let server = Server::start(&backend, &dir, 100);
     let api = Api::new(&server.url);
     let ana = api.user("ana", 10_000).await;
     let eve = api.user("eve", 10_000).await;
@@ -406,11 +502,10 @@ async fn callers_see_only_what_is_theirs() {
     assert!(m.text().await.unwrap().contains("byterank_ops_total"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_requests_get_a_json_error_naming_the_field_and_change_nothing() {
-    let dir = temp_dir("bad");
+async fn bad_requests_get_a_json_error_naming_the_field_and_change_nothing(backend: Backend) {
+    let dir = backend.dir("bad");
     // No ticks during the test: the journal moves only if a request changes something.
-    let server = Server::start(&dir, 60_000);
+    let server = Server::start(&backend, &dir, 60_000);
     let api = Api::new(&server.url);
     let ana = api.user("ana", 1_000).await;
     let dev = register(&api, "d1", "o1").await;
@@ -568,10 +663,9 @@ async fn bad_requests_get_a_json_error_naming_the_field_and_change_nothing() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill_9_at_random_moments_loses_nothing_acknowledged_and_pays_nothing_twice() {
-    let dir = temp_dir("crash");
-    let mut server = Server::start(&dir, 100);
+async fn kill_9_at_random_moments_loses_nothing_acknowledged_and_pays_nothing_twice(backend: Backend) {
+    let dir = backend.dir("crash");
+    let mut server = Server::start(&backend, &dir, 100);
     let api = Api::new(&server.url);
     let ana = api.user("ana", 1_000_000).await;
     let input = input_bytes(8_000_000, 2);
@@ -645,10 +739,9 @@ async fn kill_9_at_random_moments_loses_nothing_acknowledged_and_pays_nothing_tw
     assert!((topped_up..=topped_up + uncertain).contains(&have));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_openapi_document_lists_every_route_and_its_errors() {
-    let dir = temp_dir("openapi");
-    let server = Server::start(&dir, 60_000);
+async fn the_openapi_document_lists_every_route_and_its_errors(backend: Backend) {
+    let dir = backend.dir("openapi");
+    let server = Server::start(&backend, &dir, 60_000);
     let api = Api::new(&server.url);
     let doc = api.ok("GET", "/openapi.json", None, None).await;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));

@@ -1,4 +1,4 @@
-//! `byterank journal DIR`: what happened to a job or a device, replayed from the
+//! `byterank journal DIR|URL`: what happened to a job or a device, replayed from the
 //! journal through the same engine, and the state as of any instant.
 //!
 //! Replay starts from the first op (the journal keeps every op), so the answer
@@ -6,11 +6,9 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::Path;
 
 use byterank_core::{Event, Timestamp};
 
-use crate::journal::sqlite::{stored_config, SqliteStore};
 use crate::journal::{JournalError, Store};
 use crate::service::{Op, Service};
 
@@ -38,11 +36,11 @@ pub enum InspectError {
     Io(#[from] std::io::Error),
 }
 
-/// Replays `dir`'s journal and writes what `q` asks for to `out`, one line per op
-/// and one indented line per event. Returns how many ops were applied.
-pub fn inspect(dir: &Path, q: &Query, out: &mut dyn Write) -> Result<u64, InspectError> {
-    let store = SqliteStore::open(dir)?;
-    let cfg = stored_config(dir)?.unwrap_or_default();
+/// Replays `store`'s journal (see [`open_store`](crate::journal::open_store))
+/// and writes what `q` asks for to `out`, one line per op and one indented line
+/// per event. Returns how many ops were applied.
+pub fn inspect(store: &dyn Store, q: &Query, out: &mut dyn Write) -> Result<u64, InspectError> {
+    let cfg = store.engine_config()?.unwrap_or_default();
     let mut svc = Service::new(cfg).map_err(|e| JournalError::Config(e.to_string()))?;
     // Job handles are never reused; the names of released jobs stay known here.
     let mut names: BTreeMap<u32, String> = BTreeMap::new();

@@ -242,11 +242,8 @@ pub fn open_postgres(opts: &ServeOptions, url: &str, address: &str) -> Result<Op
     let holder = format!("{address}#{:016x}", rand::random::<u64>());
     let mut journal = PgJournal::open(url, Some(holder.clone()))?;
     let mut lease = PgLease::connect(url, &holder, address, opts.lease)?;
-    if !opts.standby && !lease.acquire()? {
-        let by = lease.holder()?.map_or_else(|| "another node".into(), |h| h.address);
-        return Err(ServeError::Options(format!(
-            "{by} holds the leader's lease: start this node with --standby, or wait until that lease lapses"
-        )));
+    if !opts.standby {
+        take_lease(&mut lease, opts.lease)?;
     }
     let (svc, seq) = recover(&mut journal, opts.engine_config.as_ref())?;
     let store: Arc<dyn Store> = Arc::new(PgStore::open(url)?);
@@ -277,6 +274,29 @@ pub fn open_postgres(opts: &ServeOptions, url: &str, address: &str) -> Result<Op
         role
     };
     Ok((seqr, store, role))
+}
+
+/// Takes the leader's lease for a node started without `--standby`. A lease held
+/// by another may be a crashed predecessor's (a restart after `kill -9`): wait
+/// for it to lapse, at most one lease and a little more, since a live leader
+/// renews it well within that.
+fn take_lease(lease: &mut PgLease, duration: Duration) -> Result<(), ServeError> {
+    let until = std::time::Instant::now() + duration + duration / 2;
+    let mut told = false;
+    while !lease.acquire()? {
+        let by = lease.holder()?.map_or_else(|| "another node".into(), |h| h.address);
+        if std::time::Instant::now() >= until {
+            return Err(ServeError::Options(format!(
+                "{by} holds the leader's lease and renews it: start this node with --standby"
+            )));
+        }
+        if !told {
+            eprintln!("byterank: {by} holds the leader's lease; waiting up to {duration:?} for it to lapse");
+            told = true;
+        }
+        std::thread::sleep((duration / 10).max(Duration::from_millis(20)));
+    }
+    Ok(())
 }
 
 /// Serves until Ctrl-C (or SIGTERM). Prints `listening on http://ADDR` once bound.

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use byterank::core::{EngineConfig, Timestamp};
 use byterank::http::inspect::{inspect, Query};
+use byterank::http::journal::{open_store, redacted};
 use byterank::http::loadgen::{self, LoadOptions};
 use byterank::http::server::{serve, ServeOptions};
 use byterank::http::worker::{self, Stop, WorkerOptions};
@@ -137,12 +138,15 @@ pub fn run_worker(args: WorkerArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// What happened to a job or device, replayed from a data directory's journal;
-/// with --at, the state as of that instant.
+/// What happened to a job or device, replayed from the journal of
+/// `byterank serve` (its data directory, or its --journal URL); with --at, the
+/// state as of that instant.
 #[derive(Args)]
 pub struct JournalArgs {
-    /// The data directory of `byterank serve`.
-    data: PathBuf,
+    /// The data directory of `byterank serve`, or the postgres:// URL it
+    /// journals to.
+    #[arg(value_name = "DIR|URL")]
+    source: String,
     /// Only what concerns this job.
     #[arg(long, value_name = "ID")]
     job: Option<String>,
@@ -165,7 +169,9 @@ pub fn run_journal(args: JournalArgs) -> Result<(), Failure> {
     };
     let q = Query { job: args.job, device: args.device, at, all: args.all };
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    inspect(&args.data, &q, &mut out).map_err(|e| Failure::Input(format!("{}: {e}", args.data.display())))?;
+    let failed = |e: &dyn std::fmt::Display| Failure::Input(format!("{}: {e}", redacted(&args.source)));
+    let store = open_store(&args.source).map_err(|e| failed(&e))?;
+    inspect(&*store, &q, &mut out).map_err(|e| failed(&e))?;
     Ok(())
 }
 

@@ -78,4 +78,46 @@ pub trait Store: Send + Sync + 'static {
 
     /// The seq of the last op.
     fn last_seq(&self) -> Result<u64, JournalError>;
+
+    /// The engine configuration the journal was made with (`None` before the
+    /// first start stored one).
+    fn engine_config(&self) -> Result<Option<EngineConfig>, JournalError>;
+}
+
+/// Opens a reader of the journal `source` names: a `postgres://` (or
+/// `postgresql://`) URL, or else the data directory of a SQLite journal.
+pub fn open_store(source: &str) -> Result<Box<dyn Store>, JournalError> {
+    if source.starts_with("postgres://") || source.starts_with("postgresql://") {
+        Ok(Box::new(postgres::PgStore::open(source)?))
+    } else {
+        Ok(Box::new(sqlite::SqliteStore::open(std::path::Path::new(source))?))
+    }
+}
+
+/// `source` for messages: a URL's password replaced by `***`.
+pub fn redacted(source: &str) -> String {
+    let Some((scheme, rest)) = source.split_once("://") else { return source.into() };
+    let Some((credentials, host)) = rest.rsplit_once('@') else { return source.into() };
+    match credentials.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => source.into(),
+    }
+}
+
+/// Reads a stored engine configuration.
+fn parse_config(json: &str) -> Result<EngineConfig, JournalError> {
+    serde_json::from_str(json)
+        .map_err(|e| JournalError::Config(format!("the stored engine configuration does not read: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redacted;
+
+    #[test]
+    fn a_url_loses_its_password_and_nothing_else() {
+        assert_eq!(redacted("postgres://ana:s3cr@t@db.local/byterank"), "postgres://ana:***@db.local/byterank");
+        assert_eq!(redacted("postgres://ana@db.local/byterank"), "postgres://ana@db.local/byterank");
+        assert_eq!(redacted("/var/lib/byterank"), "/var/lib/byterank");
+    }
 }

@@ -316,6 +316,13 @@ impl Store for PgStore {
             Ok(last as u64)
         })
     }
+
+    fn engine_config(&self) -> Result<Option<EngineConfig>, JournalError> {
+        self.with(|c| {
+            let row = c.query_opt("SELECT value FROM meta WHERE key = 'engine_config'", &[]).map_err(db)?;
+            row.map(|r| super::parse_config(r.get(0))).transpose()
+        })
+    }
 }
 
 /// Who holds the leader's lease.

@@ -177,21 +177,6 @@ fn read_ops(conn: &Connection, after: u64, limit: u32) -> Result<Vec<(u64, Times
     Ok(out)
 }
 
-/// The engine configuration stored in `dir`'s journal, read only.
-pub fn stored_config(dir: &Path) -> Result<Option<EngineConfig>, JournalError> {
-    let store = SqliteStore::open(dir)?;
-    store.with(|c| {
-        let s: Option<String> = c
-            .query_row("SELECT value FROM meta WHERE key = 'engine_config'", [], |r| r.get(0))
-            .optional()
-            .map_err(db)?;
-        s.map(|s| {
-            serde_json::from_str(&s).map_err(|e| JournalError::Config(format!("stored engine configuration: {e}")))
-        })
-        .transpose()
-    })
-}
-
 /// The reader: a few connections of its own, shared by the routes.
 pub struct SqliteStore {
     path: PathBuf,
@@ -260,5 +245,15 @@ impl Store for SqliteStore {
 
     fn last_seq(&self) -> Result<u64, JournalError> {
         self.with(|c| c.query_row("SELECT COALESCE(MAX(seq), 0) FROM journal", [], |r| r.get(0)).map_err(db))
+    }
+
+    fn engine_config(&self) -> Result<Option<EngineConfig>, JournalError> {
+        self.with(|c| {
+            let s: Option<String> = c
+                .query_row("SELECT value FROM meta WHERE key = 'engine_config'", [], |r| r.get(0))
+                .optional()
+                .map_err(db)?;
+            s.as_deref().map(super::parse_config).transpose()
+        })
     }
 }
