@@ -140,7 +140,10 @@ impl Server {
             .arg(&data)
             .arg("--engine-config")
             .arg(&cfg)
-            .args(["--tick-ms", &tick_ms.to_string()]);
+            .args(["--tick-ms", &tick_ms.to_string()])
+            // Snapshots often, so that restarts recover from them, not only from
+            // the whole journal.
+            .args(["--snapshot-every", "50"]);
         if let Backend::Postgres(url) = &backend {
             cmd.args(["--journal", url, "--lease-ms", LEASE_MS]);
         }
@@ -714,6 +717,10 @@ async fn kill_9_at_random_moments_loses_nothing_acknowledged_and_pays_nothing_tw
     }
     assert!(crashes >= 3, "the job ended before the server was killed three times: make it bigger");
     let done = api.wait_job(&ana, "gz", "completed", Duration::from_secs(180)).await;
+    if matches!(server.backend, Backend::Sqlite) {
+        let snapshots = std::fs::read_dir(server.data.join("snapshots")).map_or(0, |d| d.count());
+        assert!(snapshots > 0, "no snapshot was stored");
+    }
     assert_eq!(done["done"], done["tasks"]);
     let out = api.http.get(format!("{}/v1/jobs/gz/output", server.url)).bearer_auth(&ana).send().await.unwrap();
     assert_eq!(gunzip(&out.bytes().await.unwrap()), input, "the output survived the crashes");

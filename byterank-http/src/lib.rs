@@ -47,4 +47,5 @@ pub mod routes;
 pub mod sequencer;
 pub mod server;
 pub mod service;
+mod snapshotter;
 pub mod worker;

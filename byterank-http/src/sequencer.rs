@@ -20,6 +20,7 @@ use crate::auth::OperatorKey;
 use crate::error::ApiError;
 use crate::journal::Journal;
 use crate::service::{Op, Principal, Service};
+use crate::snapshotter::Snapshotter;
 
 type Answer = Box<dyn FnOnce() + Send>;
 type Call = Box<dyn FnOnce(&mut Service, Timestamp, &OperatorKey) -> Answer + Send>;
@@ -48,9 +49,10 @@ pub struct Sequencer {
 
 /// How the thread runs.
 pub struct Options {
-    /// Store a snapshot after at least this many ops since the last one (and at
-    /// least one op per 32 bytes of the last snapshot, so that the cost of
-    /// snapshots stays proportional to the journal written).
+    /// Snapshot after at least this many ops since the last one (and at least
+    /// one op per 32 bytes of the last snapshot, so that the cost of snapshots
+    /// stays proportional to the journal written). A thread of its own
+    /// serializes and stores each; the engine thread only copies the state.
     pub snapshot_every: u64,
     /// The operator's key.
     pub operator: OperatorKey,
@@ -70,11 +72,16 @@ impl Sequencer {
             .spawn(move || {
                 // A bug must not leave a process that answers nothing: stop, and let
                 // the restart recover from the journal.
+                let snapshots = journal
+                    .snapshots()
+                    .map_err(|e| e.to_string())
+                    .and_then(|store| Snapshotter::start(store, opts.snapshot_every).map_err(|e| e.to_string()));
+                let mut snapshots = snapshots
+                    .inspect_err(|e| tracing::warn!("no snapshots (the journal still holds everything): {e}"))
+                    .ok();
                 let run = std::panic::AssertUnwindSafe(move || {
                     svc.set_live(true);
                     let mut leader = opts.leader;
-                    let mut since_snapshot = 0u64;
-                    let mut snapshot_after = opts.snapshot_every;
                     let mut calls = Vec::with_capacity(MAX_BATCH);
                     let mut answers = Vec::with_capacity(MAX_BATCH);
                     let mut next = rx.blocking_recv();
@@ -129,20 +136,12 @@ impl Sequencer {
                             for (_, op) in &ops {
                                 metrics::counter!("byterank_ops_total", "op" => op.name()).increment(1);
                             }
-                            since_snapshot += ops.len() as u64;
                         }
                         for answer in answers.drain(..) {
                             answer();
                         }
-                        if since_snapshot >= snapshot_after {
-                            since_snapshot = 0;
-                            let started = Instant::now();
-                            let state = serde_json::to_vec(&svc).expect("the state serializes");
-                            snapshot_after = opts.snapshot_every.max(state.len() as u64 / 32);
-                            metrics::histogram!("byterank_snapshot_seconds").record(started.elapsed().as_secs_f64());
-                            if let Err(e) = journal.snapshot(shared.load(Ordering::Acquire), &state) {
-                                tracing::warn!("could not store a snapshot (the journal still holds everything): {e}");
-                            }
+                        if let Some(s) = snapshots.as_mut().filter(|_| !ops.is_empty()) {
+                            s.committed(ops.len(), &svc, shared.load(Ordering::Acquire));
                         }
                         let (devices, jobs) = svc.counts();
                         metrics::gauge!("byterank_devices").set(f64::from(devices));

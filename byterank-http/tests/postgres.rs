@@ -41,10 +41,15 @@ fn commits_recover_with_their_blobs_and_history() {
     svc.set_live(true);
     let (ops, mut effects) = user_ops(&mut svc, "ana", 1_000);
     assert_eq!(ops.len(), 2);
+    // In order: a later put of a key wins, an assembly sees the puts before it,
+    // and a put after a delete stores again.
     effects.push(Effect::Put { key: "a".into(), bytes: b"hello ".to_vec() });
+    effects.push(Effect::Put { key: "b".into(), bytes: b"earth".to_vec() });
     effects.push(Effect::Put { key: "b".into(), bytes: b"world".to_vec() });
     effects.push(Effect::Concat { into: "ab".into(), parts: vec!["a".into(), "b".into()] });
-    effects.push(Effect::Delete(vec!["a".into()]));
+    effects.push(Effect::Concat { into: "bab".into(), parts: vec!["b".into(), "a".into(), "b".into()] });
+    effects.push(Effect::Delete(vec!["a".into(), "b".into()]));
+    effects.push(Effect::Put { key: "b".into(), bytes: b"again".to_vec() });
     assert_eq!(j.commit(&ops, &effects).unwrap(), 2);
     let (ops2, effects2) = user_ops(&mut svc, "bo", 2_000);
     assert_eq!(j.commit(&ops2, &effects2).unwrap(), 4);
@@ -61,7 +66,9 @@ fn commits_recover_with_their_blobs_and_history() {
     assert_eq!(store.last_seq().unwrap(), 4);
     assert_eq!(store.blob("ab", 0, None).unwrap().as_deref(), Some(&b"hello world"[..]));
     assert_eq!(store.blob("ab", 6, Some(3)).unwrap().as_deref(), Some(&b"wor"[..]));
+    assert_eq!(store.blob("bab", 0, None).unwrap().as_deref(), Some(&b"worldhello world"[..]));
     assert_eq!(store.blob("a", 0, None).unwrap(), None, "deleted");
+    assert_eq!(store.blob("b", 0, None).unwrap().as_deref(), Some(&b"again"[..]));
     let history = store.history(&user_account("ana"), 10).unwrap();
     assert_eq!(history.len(), 1);
     assert_eq!((history[0].kind.as_str(), history[0].amount), ("top_up", 500));
@@ -69,7 +76,7 @@ fn commits_recover_with_their_blobs_and_history() {
     assert_eq!(ops.iter().map(|o| o.0).collect::<Vec<_>>(), vec![2, 3, 4]);
 
     // A snapshot shortens recovery to the ops after it.
-    again.snapshot(4, &serde_json::to_vec(&back).unwrap()).unwrap();
+    again.snapshots().unwrap().store(4, &serde_json::to_vec(&back).unwrap()).unwrap();
     let (ops3, effects3) = user_ops(&mut svc, "cy", 3_000);
     assert_eq!(again.commit(&ops3, &effects3).unwrap(), 6);
     let r = PgJournal::open(&url, None).unwrap().recover().unwrap();
@@ -136,4 +143,35 @@ fn a_node_without_the_lease_cannot_commit() {
     assert!(matches!(err, JournalError::Fenced(_)), "{err}");
     let mut b = PgJournal::open(&url, Some("b".into())).unwrap();
     assert_eq!(b.commit(&ops2, &effects2).unwrap(), 4);
+}
+
+#[test]
+fn a_snapshot_larger_than_a_row_comes_back_whole_and_only_the_newest_are_kept() {
+    let Some(url) = schema("big_snapshot") else { return };
+    let mut j = PgJournal::open(&url, None).unwrap();
+    j.engine_config(None).unwrap();
+    let mut svc = Service::new(EngineConfig::default()).unwrap();
+    svc.set_live(true);
+    let (ops, effects) = user_ops(&mut svc, "ana", 1_000);
+    assert_eq!(j.commit(&ops, &effects).unwrap(), 2);
+    // Bytes the recovery hands back as they were stored, whatever they hold.
+    let big: Vec<u8> = (0..70_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    let mut snapshots = j.snapshots().unwrap();
+    snapshots.store(1, b"first").unwrap();
+    snapshots.store(2, &big).unwrap();
+    snapshots.store(2, b"the same seq again is not stored twice").unwrap();
+    let r = PgJournal::open(&url, None).unwrap().recover().unwrap();
+    let (seq, state) = r.snapshot.unwrap();
+    assert_eq!(seq, 2);
+    assert!(state == big, "the snapshot came back with {} bytes, not the {} stored", state.len(), big.len());
+    assert!(r.tail.is_empty());
+    snapshots.store(3, b"third").unwrap();
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let kept: Vec<i64> = c
+        .query("SELECT DISTINCT seq FROM snapshot_parts ORDER BY seq", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(kept, vec![2, 3]);
 }

@@ -24,7 +24,8 @@ pub struct ServeArgs {
     /// Where to listen.
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
     listen: SocketAddr,
-    /// The data directory (made if missing): journal, snapshots, inputs, outputs.
+    /// The data directory (made if missing): the journal with inputs and
+    /// outputs (`byterank.db`), and snapshots (`snapshots/`).
     #[arg(long, default_value = "byterank-data", value_name = "DIR")]
     data: PathBuf,
     /// The operator's key (at least 16 bytes); or set BYTERANK_OPERATOR_KEY.
@@ -42,6 +43,11 @@ pub struct ServeArgs {
     /// Milliseconds between ticks (timeouts, ranking refreshes, the lottery).
     #[arg(long, default_value_t = 1000, value_name = "MS", value_parser = clap::value_parser!(u64).range(10..=60_000))]
     tick_ms: u64,
+    /// Snapshot the state after at least this many journalled ops (and one op
+    /// per 32 bytes of the last snapshot): a restart replays at most about
+    /// this many.
+    #[arg(long, default_value_t = 50_000, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    snapshot_every: u64,
     /// Journal in PostgreSQL at this URL (postgres://USER:PASS@HOST/DB) instead
     /// of SQLite in --data; several nodes may share it, one leading.
     #[arg(long, value_name = "URL")]
@@ -75,6 +81,7 @@ pub fn run_serve(args: ServeArgs) -> Result<(), Failure> {
     opts.max_input_bytes = args.max_input_mib.saturating_mul(1 << 20);
     opts.max_in_flight = args.max_in_flight.max(1);
     opts.tick = Duration::from_millis(args.tick_ms);
+    opts.snapshot_every = args.snapshot_every;
     opts.journal_url = args.journal;
     opts.standby = args.standby;
     opts.lease = Duration::from_millis(args.lease_ms);

@@ -57,12 +57,20 @@ pub trait Journal: Send + 'static {
     /// durable transaction; returns the last seq.
     fn commit(&mut self, ops: &[(Timestamp, Op)], effects: &[Effect]) -> Result<u64, JournalError>;
 
-    /// Stores a snapshot of the state as of `seq`.
-    fn snapshot(&mut self, seq: u64, state: &[u8]) -> Result<(), JournalError>;
+    /// A writer of snapshots with storage of its own, for a thread other than the
+    /// engine's: storing one never holds up a commit.
+    fn snapshots(&self) -> Result<Box<dyn Snapshots>, JournalError>;
 
     /// The state now includes the ops up to `seq`, replayed from the journal
     /// another node wrote (a standby following its leader).
     fn follow(&mut self, _seq: u64) {}
+}
+
+/// Where snapshots of the state go.
+pub trait Snapshots: Send + 'static {
+    /// Stores a snapshot of the state as of `seq` (all of it or nothing, even
+    /// across a crash), and drops all but the newest few.
+    fn store(&mut self, seq: u64, state: &[u8]) -> Result<(), JournalError>;
 }
 
 /// The reader.

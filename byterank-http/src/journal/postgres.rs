@@ -18,13 +18,14 @@ use ::postgres::error::SqlState;
 use ::postgres::{Client, NoTls, Statement};
 use byterank_core::{EngineConfig, Timestamp};
 
-use super::{Journal, JournalError, Recovered, Store};
+use super::{Journal, JournalError, Recovered, Snapshots, Store};
 use crate::service::{Effect, Entry, Op};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS journal (seq BIGINT PRIMARY KEY, at BIGINT NOT NULL, op TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS snapshots (seq BIGINT PRIMARY KEY, state BYTEA NOT NULL);
+CREATE TABLE IF NOT EXISTS snapshot_parts (seq BIGINT NOT NULL, part INT NOT NULL, data BYTEA NOT NULL,
+    PRIMARY KEY (seq, part));
 CREATE TABLE IF NOT EXISTS blobs (key TEXT PRIMARY KEY, data BYTEA NOT NULL);
 CREATE TABLE IF NOT EXISTS history (id BIGSERIAL PRIMARY KEY, account TEXT NOT NULL, entry TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS history_by_account ON history (account, id);
@@ -40,6 +41,10 @@ const LEASE: &str = "leader";
 
 /// Snapshots kept; older ones are deleted when a new one is stored.
 const SNAPSHOTS_KEPT: i64 = 2;
+
+/// A snapshot is stored in rows of at most this many bytes (a BYTEA value may not
+/// pass 1 GB, and a state with millions of tasks comes near).
+const SNAPSHOT_PART: usize = 32 << 20;
 
 fn db(e: ::postgres::Error) -> JournalError {
     match e.as_db_error() {
@@ -59,6 +64,7 @@ pub fn connect(url: &str) -> Result<Client, JournalError> {
 /// The writer.
 pub struct PgJournal {
     client: Client,
+    url: String,
     last: u64,
     /// The lease holder this node commits as; `None` commits without a lease
     /// (a single node, or tests).
@@ -88,10 +94,11 @@ impl PgJournal {
             client.prepare("SELECT 1 FROM lease WHERE name = $1 AND holder = $2 FOR SHARE").map_err(db)?;
         let put = client
             .prepare(
-                "INSERT INTO blobs (key, data) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data",
+                "INSERT INTO blobs (key, data) SELECT * FROM unnest($1::TEXT[], $2::BYTEA[]) \
+                 ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data",
             )
             .map_err(db)?;
-        let get = client.prepare("SELECT data FROM blobs WHERE key = $1").map_err(db)?;
+        let get = client.prepare("SELECT key, data FROM blobs WHERE key = ANY($1::TEXT[])").map_err(db)?;
         let delete = client.prepare("DELETE FROM blobs WHERE key = ANY($1::TEXT[])").map_err(db)?;
         let entries = client
             .prepare(
@@ -99,7 +106,18 @@ impl PgJournal {
                  WITH ORDINALITY AS t(a, e, n) ORDER BY n",
             )
             .map_err(db)?;
-        Ok(PgJournal { client, last: last as u64, holder, insert_ops, check_lease, put, get, delete, entries })
+        Ok(PgJournal {
+            client,
+            url: url.into(),
+            last: last as u64,
+            holder,
+            insert_ops,
+            check_lease,
+            put,
+            get,
+            delete,
+            entries,
+        })
     }
 }
 
@@ -143,11 +161,21 @@ impl Journal for PgJournal {
     }
 
     fn recover(&mut self) -> Result<Recovered, JournalError> {
-        let snapshot = self
-            .client
-            .query_opt("SELECT seq, state FROM snapshots ORDER BY seq DESC LIMIT 1", &[])
-            .map_err(db)?
-            .map(|r| (r.get::<_, i64>(0) as u64, r.get::<_, Vec<u8>>(1)));
+        let newest: Option<i64> = self.client.query_one("SELECT MAX(seq) FROM snapshot_parts", &[]).map_err(db)?.get(0);
+        let snapshot = match newest {
+            None => None,
+            Some(seq) => {
+                let rows = self
+                    .client
+                    .query("SELECT data FROM snapshot_parts WHERE seq = $1 ORDER BY part", &[&seq])
+                    .map_err(db)?;
+                let mut state = Vec::new();
+                for r in &rows {
+                    state.extend_from_slice(r.get::<_, &[u8]>(0));
+                }
+                Some((seq as u64, state))
+            }
+        };
         let from = snapshot.as_ref().map_or(0, |s| s.0);
         let tail = read_ops(&mut self.client, from, i64::MAX)?;
         self.last = tail.last().map_or(from, |t| t.0).max(self.last);
@@ -180,21 +208,44 @@ impl Journal for PgJournal {
             })?;
         }
         let (mut accounts, mut lines) = (Vec::new(), Vec::new());
+        // Puts go in runs of one statement each; a run ends before anything that
+        // reads or deletes blobs, so effects keep their order.
+        let mut puts: Vec<(&str, &[u8])> = Vec::new();
+        let put = &self.put;
+        let flush = |tx: &mut ::postgres::Transaction<'_>, puts: &mut Vec<(&str, &[u8])>| {
+            if puts.is_empty() {
+                return Ok(());
+            }
+            // One statement may not write a key twice: the last put of a key wins.
+            let mut seen = std::collections::BTreeSet::new();
+            let (mut keys, mut data) = (Vec::new(), Vec::new());
+            for (k, b) in puts.drain(..).rev() {
+                if seen.insert(k) {
+                    keys.push(k);
+                    data.push(b);
+                }
+            }
+            tx.execute(put, &[&keys, &data]).map(|_| ()).map_err(db)
+        };
         for e in effects {
             match e {
-                Effect::Put { key, bytes } => {
-                    tx.execute(&self.put, &[key, bytes]).map_err(db)?;
-                }
+                Effect::Put { key, bytes } => puts.push((key, bytes)),
                 Effect::Concat { into, parts } => {
+                    flush(&mut tx, &mut puts)?;
+                    let rows = tx.query(&self.get, &[parts]).map_err(db)?;
+                    let found: std::collections::BTreeMap<&str, &[u8]> =
+                        rows.iter().map(|r| (r.get(0), r.get(1))).collect();
                     let mut out = Vec::new();
                     for p in parts {
-                        let row = tx.query_opt(&self.get, &[p]).map_err(db)?;
-                        let row = row.ok_or_else(|| JournalError::Db(format!("blob `{p}` to assemble is missing")))?;
-                        out.extend_from_slice(row.get::<_, &[u8]>(0));
+                        let part = found
+                            .get(p.as_str())
+                            .ok_or_else(|| JournalError::Db(format!("blob `{p}` to assemble is missing")))?;
+                        out.extend_from_slice(part);
                     }
-                    tx.execute(&self.put, &[into, &out]).map_err(db)?;
+                    tx.execute(put, &[&[into.as_str()].as_slice(), &[out.as_slice()].as_slice()]).map_err(db)?;
                 }
                 Effect::Delete(keys) => {
+                    flush(&mut tx, &mut puts)?;
                     tx.execute(&self.delete, &[keys]).map_err(db)?;
                 }
                 Effect::Entry(entry) => {
@@ -203,6 +254,7 @@ impl Journal for PgJournal {
                 }
             }
         }
+        flush(&mut tx, &mut puts)?;
         if !lines.is_empty() {
             tx.execute(&self.entries, &[&accounts, &lines]).map_err(db)?;
         }
@@ -215,19 +267,8 @@ impl Journal for PgJournal {
         Ok(last)
     }
 
-    fn snapshot(&mut self, seq: u64, state: &[u8]) -> Result<(), JournalError> {
-        let mut tx = self.client.transaction().map_err(db)?;
-        tx.execute(
-            "INSERT INTO snapshots (seq, state) VALUES ($1, $2) ON CONFLICT (seq) DO NOTHING",
-            &[&(seq as i64), &state],
-        )
-        .map_err(db)?;
-        tx.execute(
-            "DELETE FROM snapshots WHERE seq NOT IN (SELECT seq FROM snapshots ORDER BY seq DESC LIMIT $1)",
-            &[&SNAPSHOTS_KEPT],
-        )
-        .map_err(db)?;
-        tx.commit().map_err(db)
+    fn snapshots(&self) -> Result<Box<dyn Snapshots>, JournalError> {
+        Ok(Box::new(PgSnapshots { client: connect(&self.url)? }))
     }
 
     fn follow(&mut self, seq: u64) {
@@ -247,6 +288,36 @@ fn read_ops(client: &mut Client, after: u64, limit: i64) -> Result<Vec<(u64, Tim
             Ok((seq, Timestamp(r.get(1)), op))
         })
         .collect()
+}
+
+/// Snapshots, over a connection of their own.
+struct PgSnapshots {
+    client: Client,
+}
+
+impl Snapshots for PgSnapshots {
+    fn store(&mut self, seq: u64, state: &[u8]) -> Result<(), JournalError> {
+        let seq = seq as i64;
+        let mut tx = self.client.transaction().map_err(db)?;
+        // Another node may have stored this seq's snapshot: the same state.
+        if tx.query_opt("SELECT 1 FROM snapshot_parts WHERE seq = $1 LIMIT 1", &[&seq]).map_err(db)?.is_some() {
+            return Ok(());
+        }
+        for (part, data) in state.chunks(SNAPSHOT_PART).enumerate() {
+            tx.execute(
+                "INSERT INTO snapshot_parts (seq, part, data) VALUES ($1, $2, $3)",
+                &[&seq, &(part as i32), &data],
+            )
+            .map_err(db)?;
+        }
+        tx.execute(
+            "DELETE FROM snapshot_parts WHERE seq NOT IN \
+             (SELECT DISTINCT seq FROM snapshot_parts ORDER BY seq DESC LIMIT $1)",
+            &[&SNAPSHOTS_KEPT],
+        )
+        .map_err(db)?;
+        tx.commit().map_err(db)
+    }
 }
 
 /// The reader: a few connections of its own, shared by the routes.

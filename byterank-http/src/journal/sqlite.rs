@@ -1,6 +1,9 @@
 //! The journal in one SQLite file, `byterank.db` in the data directory: WAL mode
 //! with `synchronous=FULL`, so a commit is on disk (fsync'd) when it returns, and
-//! readers never block the writer.
+//! readers never block the writer. Snapshots are files beside it
+//! (`snapshots/SEQ.json`, written whole and renamed into place), so that writing
+//! one, hundreds of megabytes for a grid with millions of tasks, never takes the
+//! database's write lock from the commits.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -8,13 +11,12 @@ use std::sync::Mutex;
 use byterank_core::{EngineConfig, Timestamp};
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{Journal, JournalError, Recovered, Store};
+use super::{Journal, JournalError, Recovered, Snapshots, Store};
 use crate::service::{Effect, Entry, Op};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS journal (seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, op TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS snapshots (seq INTEGER PRIMARY KEY, state BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS blobs (key TEXT PRIMARY KEY, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS history (id INTEGER PRIMARY KEY, account TEXT NOT NULL, entry TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS history_by_account ON history (account, id);
@@ -44,6 +46,7 @@ fn open(path: &Path) -> Result<Connection, JournalError> {
 pub struct SqliteJournal {
     conn: Connection,
     last: u64,
+    snapshots: PathBuf,
 }
 
 impl SqliteJournal {
@@ -52,7 +55,67 @@ impl SqliteJournal {
         let conn = open(&db_path(dir))?;
         conn.execute_batch(SCHEMA).map_err(db)?;
         let last: u64 = conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM journal", [], |r| r.get(0)).map_err(db)?;
-        Ok(SqliteJournal { conn, last })
+        Ok(SqliteJournal { conn, last, snapshots: dir.join("snapshots") })
+    }
+}
+
+/// Snapshot files in a data directory's `snapshots/`.
+struct SnapshotFiles {
+    dir: PathBuf,
+}
+
+fn io(what: &Path, e: std::io::Error) -> JournalError {
+    JournalError::Db(format!("{}: {e}", what.display()))
+}
+
+impl SnapshotFiles {
+    /// The stored snapshots' seqs, oldest first.
+    fn seqs(&self) -> Result<Vec<u64>, JournalError> {
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io(&self.dir, e)),
+        };
+        let mut seqs = Vec::new();
+        for entry in entries {
+            let name = entry.map_err(|e| io(&self.dir, e))?.file_name();
+            if let Some(seq) = name.to_str().and_then(|n| n.strip_suffix(".json")).and_then(|n| n.parse().ok()) {
+                seqs.push(seq);
+            }
+        }
+        seqs.sort_unstable();
+        Ok(seqs)
+    }
+
+    fn path(&self, seq: u64) -> PathBuf {
+        self.dir.join(format!("{seq:020}.json"))
+    }
+
+    fn newest(&self) -> Result<Option<(u64, Vec<u8>)>, JournalError> {
+        let Some(&seq) = self.seqs()?.last() else { return Ok(None) };
+        let path = self.path(seq);
+        Ok(Some((seq, std::fs::read(&path).map_err(|e| io(&path, e))?)))
+    }
+}
+
+impl Snapshots for SnapshotFiles {
+    fn store(&mut self, seq: u64, state: &[u8]) -> Result<(), JournalError> {
+        use std::io::Write;
+        std::fs::create_dir_all(&self.dir).map_err(|e| io(&self.dir, e))?;
+        let part = self.dir.join(format!("{seq:020}.json.part"));
+        let mut f = std::fs::File::create(&part).map_err(|e| io(&part, e))?;
+        f.write_all(state).and_then(|()| f.sync_all()).map_err(|e| io(&part, e))?;
+        drop(f);
+        let done = self.path(seq);
+        std::fs::rename(&part, &done).map_err(|e| io(&done, e))?;
+        // The rename itself must be durable before older snapshots go.
+        std::fs::File::open(&self.dir).and_then(|d| d.sync_all()).map_err(|e| io(&self.dir, e))?;
+        let seqs = self.seqs()?;
+        for old in seqs.iter().rev().skip(SNAPSHOTS_KEPT as usize) {
+            let path = self.path(*old);
+            std::fs::remove_file(&path).map_err(|e| io(&path, e))?;
+        }
+        Ok(())
     }
 }
 
@@ -88,11 +151,20 @@ impl Journal for SqliteJournal {
     }
 
     fn recover(&mut self) -> Result<Recovered, JournalError> {
-        let snapshot: Option<(u64, Vec<u8>)> = self
-            .conn
-            .query_row("SELECT seq, state FROM snapshots ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()
-            .map_err(db)?;
+        let snapshot = SnapshotFiles { dir: self.snapshots.clone() }.newest()?;
+        if let Some((seq, _)) = &snapshot {
+            if *seq > self.last {
+                return Err(JournalError::Corrupt {
+                    seq: *seq,
+                    problem: format!(
+                        "a snapshot in {} is newer than the journal's last op ({}): \
+                         the snapshots belong to another database",
+                        self.snapshots.display(),
+                        self.last
+                    ),
+                });
+            }
+        }
         let from = snapshot.as_ref().map_or(0, |s| s.0);
         let tail = read_ops(&self.conn, from, u32::MAX)?;
         Ok(Recovered { snapshot, tail })
@@ -117,15 +189,8 @@ impl Journal for SqliteJournal {
         Ok(seq)
     }
 
-    fn snapshot(&mut self, seq: u64, state: &[u8]) -> Result<(), JournalError> {
-        let tx = self.conn.transaction().map_err(db)?;
-        tx.execute("INSERT OR REPLACE INTO snapshots (seq, state) VALUES (?1, ?2)", params![seq, state]).map_err(db)?;
-        tx.execute(
-            "DELETE FROM snapshots WHERE seq NOT IN (SELECT seq FROM snapshots ORDER BY seq DESC LIMIT ?1)",
-            params![SNAPSHOTS_KEPT],
-        )
-        .map_err(db)?;
-        tx.commit().map_err(db)
+    fn snapshots(&self) -> Result<Box<dyn Snapshots>, JournalError> {
+        Ok(Box::new(SnapshotFiles { dir: self.snapshots.clone() }))
     }
 }
 
@@ -255,5 +320,26 @@ impl Store for SqliteStore {
                 .map_err(db)?;
             s.as_deref().map(super::parse_config).transpose()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_files_keep_the_newest_and_ignore_a_torn_write() {
+        let dir = std::env::temp_dir().join(format!("byterank-snapshot-files-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut files = SnapshotFiles { dir: dir.clone() };
+        assert_eq!(files.newest().unwrap(), None);
+        for seq in [3, 10, 7] {
+            files.store(seq, format!("state {seq}").as_bytes()).unwrap();
+        }
+        // A crash in the middle of a write leaves only a `.part` file.
+        std::fs::write(dir.join(format!("{:020}.json.part", 99)), b"torn").unwrap();
+        assert_eq!(files.seqs().unwrap(), vec![7, 10]);
+        assert_eq!(files.newest().unwrap(), Some((10, b"state 10".to_vec())));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
