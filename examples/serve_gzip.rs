@@ -26,7 +26,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let rt = tokio::runtime::Runtime::new()?;
     if args.get(1).map(String::as_str) == Some("worker") {
         let opts = WorkerOptions {
-            server: args[2].clone(),
+            servers: vec![args[2].clone()],
             token_file: None,
             id: format!("laptop-{}", args[3]),
             owner: format!("owner-{}", args[3]),

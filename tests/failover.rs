@@ -1,8 +1,9 @@
-//! Failover with the real binary: a leader and a standby on one PostgreSQL; the
-//! leader is killed (SIGKILL) mid-job, the standby takes the lease and finishes
-//! the job, and nothing acknowledged is lost or paid twice. Needs
-//! BYTERANK_TEST_POSTGRES (a URL whose role may create schemas); without it the
-//! test prints that it was skipped and passes.
+//! Failover with the real binary: a leader and a standby on one PostgreSQL. The
+//! leader is killed (SIGKILL) mid-job and the standby takes the lease and
+//! finishes the job, nothing acknowledged lost or paid twice; a leader paused
+//! past its lease writes nothing when it wakes; real workers given both nodes
+//! ride through a failover. Needs BYTERANK_TEST_POSTGRES (a URL whose role may
+//! create schemas); without it the tests print that they were skipped and pass.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
@@ -29,6 +30,18 @@ impl Drop for Node {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Worker processes, killed when the test ends, passed or not.
+struct Workers(Vec<Child>);
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        for w in &mut self.0 {
+            let _ = w.kill();
+            let _ = w.wait();
+        }
     }
 }
 
@@ -404,4 +417,99 @@ fn a_paused_old_leader_writes_nothing_after_the_takeover() {
     assert!(seq_after > seq_before);
     drop(new);
     let _ = std::fs::remove_file(cfg_path);
+}
+
+/// Real workers given both nodes, standby first: they follow the standby's 503 to
+/// the leader, and when the leader is killed they try the other node until it
+/// leads, and finish the job there.
+#[test]
+fn workers_given_both_nodes_ride_through_a_failover() {
+    let Ok(base) = std::env::var("BYTERANK_TEST_POSTGRES") else {
+        eprintln!(
+            "skipped: set BYTERANK_TEST_POSTGRES=postgres://USER:PASS@127.0.0.1/DB to run the worker failover test"
+        );
+        return;
+    };
+    let schema = "t_worker_failover";
+    connect(&base)
+        .unwrap()
+        .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"))
+        .unwrap();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let db = format!("{base}{sep}options=-csearch_path%3D{schema}");
+    let dir = std::env::temp_dir().join(format!("byterank-worker-failover-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg_path = dir.join("engine.json");
+    let cfg = EngineConfig { t1_ms: 1_000, t2_ms: 3_000, rescue_wait_ms: 500, ..EngineConfig::default() };
+    std::fs::write(&cfg_path, serde_json::to_vec(&cfg).unwrap()).unwrap();
+
+    let mut leader = start(&db, &cfg_path, false);
+    let standby = start(&db, &cfg_path, true);
+    let (a, b) = (leader.url.clone(), standby.url.clone());
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let api = Api { http: reqwest::Client::new() };
+    use reqwest::Method;
+    let ana = rt.block_on(async {
+        let user = api.send(&a, Method::POST, "/v1/users", KEY, Some(json!({"user": "ana"}))).await;
+        api.send(&a, Method::POST, "/v1/billing/top-ups", KEY, Some(json!({"user": "ana", "amount": 100_000}))).await;
+        user["api_key"].as_str().unwrap().to_string()
+    });
+    let mut workers = Workers(
+        (0..2)
+            .map(|i| {
+                Command::new(env!("CARGO_BIN_EXE_byterank"))
+                    .args(["worker", "--server", &b, "--server", &a, "--owner", "w", "--id", &format!("w-{i}")])
+                    .arg("--token-file")
+                    .arg(dir.join(format!("w-{i}.token")))
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::inherit())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect(),
+    );
+    rt.block_on(async {
+        let t = Instant::now();
+        while api.health(&a).await.is_none_or(|h| h["devices"] != 2) {
+            assert!(t.elapsed() < Duration::from_secs(20), "the workers did not register through the standby");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let job = json!({"id": "j", "application": "synthetic", "chunks": 4_000, "price_chips": 40_000});
+        api.send(&a, Method::POST, "/v1/jobs", &ana, Some(job)).await;
+        let t = Instant::now();
+        loop {
+            let job = api.send(&a, Method::GET, "/v1/jobs/j", &ana, None).await;
+            let done = job["done"].as_u64().unwrap();
+            assert!(job["state"] == "running", "the job ended before the kill: make it bigger ({job})");
+            if done >= 100 {
+                break;
+            }
+            assert!(t.elapsed() < Duration::from_secs(30), "the workers made no progress on the leader: {job}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    leader.child.kill().unwrap(); // SIGKILL
+    leader.child.wait().unwrap();
+    rt.block_on(async {
+        let t = Instant::now();
+        loop {
+            let (status, job, _) = api.try_send(&b, Method::GET, "/v1/jobs/j", &ana, None).await;
+            if status == 200 && job["state"] == "completed" {
+                break;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(90),
+                "the workers did not finish the job on the new leader: {job}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let h = api.health(&b).await.unwrap();
+        assert_eq!(h["role"], "leader");
+    });
+    for w in &mut workers.0 {
+        assert!(w.try_wait().unwrap().is_none(), "a worker gave up during the failover");
+    }
+    drop(standby);
+    let _ = std::fs::remove_dir_all(&dir);
 }

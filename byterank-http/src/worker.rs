@@ -24,8 +24,10 @@ use crate::service::compute;
 /// How a worker runs.
 #[derive(Clone, Debug)]
 pub struct WorkerOptions {
-    /// The service, e.g. `http://127.0.0.1:8080`.
-    pub server: String,
+    /// The service's nodes, e.g. `http://127.0.0.1:8080`: the first is called
+    /// first; when a node cannot be reached the worker tries the next, and a
+    /// standby's 503 naming the leader moves it there.
+    pub servers: Vec<String>,
     /// Where the device's token is kept (read if present, written on registration).
     pub token_file: Option<PathBuf>,
     /// The device id, for a new registration.
@@ -98,6 +100,8 @@ struct Api {
     http: Client,
     /// The node called; a standby's 503 naming the leader moves it there.
     base: std::sync::Mutex<String>,
+    /// The nodes the worker was given, tried in turn when the one called is down.
+    nodes: Vec<String>,
     token: Option<String>,
 }
 
@@ -120,7 +124,15 @@ impl Api {
             Body::Json(v) => req.json(&v),
             Body::Bytes(b) => req.header("content-type", "application/octet-stream").body(b),
         };
-        let resp = req.send().await.map_err(|_| Failure::Down)?;
+        let resp = match req.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                if e.is_connect() {
+                    self.next_node(&base);
+                }
+                return Err(Failure::Down);
+            }
+        };
         if resp.status().is_success() {
             return Ok(resp);
         }
@@ -136,6 +148,21 @@ impl Api {
             Ok(e) => Err(Failure::Api(e)),
             Err(_) if status == StatusCode::SERVICE_UNAVAILABLE || status.is_server_error() => Err(Failure::Down),
             Err(_) => Err(Failure::Api(ApiError::bad_request(format!("status {status} without an error body")))),
+        }
+    }
+
+    /// `failed` refused the connection: call the node after it in the list next
+    /// (a node the list does not hold, a leader named by a standby, is left for
+    /// the first).
+    fn next_node(&self, failed: &str) {
+        if self.nodes.len() < 2 {
+            return;
+        }
+        let i = self.nodes.iter().position(|n| n == failed).map_or(0, |i| (i + 1) % self.nodes.len());
+        let mut base = self.base.lock().expect("never poisoned");
+        if *base == failed {
+            tracing::info!("{failed} is down: trying {}", self.nodes[i]);
+            base.clone_from(&self.nodes[i]);
         }
     }
 
@@ -191,13 +218,18 @@ enum Body {
 
 /// Runs the worker until `max_tasks`, `idle_exit`, or Ctrl-C (`stop`).
 pub async fn run(opts: WorkerOptions, stop: Stop) -> Result<WorkerSummary, WorkerError> {
-    let base = opts.server.trim_end_matches('/').to_string();
-    if !(base.starts_with("http://") || base.starts_with("https://")) {
-        return Err(WorkerError::Url(opts.server.clone()));
+    let mut nodes = Vec::new();
+    for server in &opts.servers {
+        let url = server.trim_end_matches('/').to_string();
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(WorkerError::Url(server.clone()));
+        }
+        nodes.push(url);
     }
+    let Some(first) = nodes.first().cloned() else { return Err(WorkerError::Url(String::new())) };
     let http =
-        Client::builder().timeout(Duration::from_secs(120)).build().map_err(|_| WorkerError::Url(base.clone()))?;
-    let mut api = Api { http, base: std::sync::Mutex::new(base), token: None };
+        Client::builder().timeout(Duration::from_secs(120)).build().map_err(|_| WorkerError::Url(first.clone()))?;
+    let mut api = Api { http, base: std::sync::Mutex::new(first), nodes, token: None };
     let (device_id, token) = login(&mut api, &opts, &stop).await?;
     api.token = Some(token);
     let mut summary = WorkerSummary::default();

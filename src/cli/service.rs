@@ -95,9 +95,11 @@ pub fn run_serve(args: ServeArgs) -> Result<(), Failure> {
 /// Ctrl-C once finishes the task in hand; twice abandons it.
 #[derive(Args)]
 pub struct WorkerArgs {
-    /// The service's URL.
-    #[arg(long, value_name = "URL")]
-    server: String,
+    /// The service's URL; repeat it for each node of a leader and standby
+    /// (the worker tries the next when one cannot be reached, and follows a
+    /// standby's 503 to the leader it names).
+    #[arg(long, value_name = "URL", required = true)]
+    server: Vec<String>,
     /// Keep the device's token here (read if present, written on registration).
     #[arg(long, value_name = "FILE")]
     token_file: Option<PathBuf>,
@@ -119,7 +121,7 @@ pub struct WorkerArgs {
 pub fn run_worker(args: WorkerArgs) -> Result<(), Failure> {
     let host = sysinfo::System::host_name().unwrap_or_else(|| "worker".into());
     let opts = WorkerOptions {
-        server: args.server,
+        servers: args.server,
         token_file: args.token_file,
         id: args.id.unwrap_or_else(|| format!("{host}-{}", std::process::id())),
         owner: args.owner,
