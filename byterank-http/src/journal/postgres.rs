@@ -15,6 +15,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use ::postgres::error::SqlState;
+use ::postgres::types::ToSql;
 use ::postgres::{Client, NoTls, Statement};
 use byterank_core::{EngineConfig, Timestamp};
 
@@ -87,8 +88,16 @@ impl PgJournal {
             client.batch_execute(SCHEMA).map_err(db)?;
         }
         let last: i64 = client.query_one("SELECT COALESCE(MAX(seq), 0) FROM journal", &[]).map_err(db)?.get(0);
+        // One round trip: the lease check (none without a holder), the ops, and
+        // the notification; no row is written when the lease is not this node's.
         let insert_ops = client
-            .prepare("INSERT INTO journal (seq, at, op) SELECT * FROM unnest($1::BIGINT[], $2::BIGINT[], $3::TEXT[])")
+            .prepare(
+                "WITH held AS (SELECT 1 FROM lease WHERE name = $4 AND holder = $5 FOR SHARE), \
+                 ins AS (INSERT INTO journal (seq, at, op) \
+                     SELECT s, a, o FROM unnest($1::BIGINT[], $2::BIGINT[], $3::TEXT[]) AS t(s, a, o) \
+                     WHERE $5::TEXT IS NULL OR EXISTS (SELECT 1 FROM held) RETURNING 1) \
+                 SELECT (SELECT COUNT(*) FROM ins), pg_notify($6, $7)",
+            )
             .map_err(db)?;
         let check_lease =
             client.prepare("SELECT 1 FROM lease WHERE name = $1 AND holder = $2 FOR SHARE").map_err(db)?;
@@ -183,29 +192,38 @@ impl Journal for PgJournal {
     }
 
     fn commit(&mut self, ops: &[(Timestamp, Op)], effects: &[Effect]) -> Result<u64, JournalError> {
+        let fenced =
+            || JournalError::Fenced("this node no longer holds the leader's lease: another node leads now".into());
         let mut tx = self.client.transaction().map_err(db)?;
-        if let Some(holder) = &self.holder {
+        if let (Some(holder), true) = (&self.holder, ops.is_empty()) {
             if tx.query_opt(&self.check_lease, &[&LEASE, holder]).map_err(db)?.is_none() {
-                return Err(JournalError::Fenced(
-                    "this node no longer holds the leader's lease: another node leads now".into(),
-                ));
+                return Err(fenced());
             }
         }
         let first = self.last + 1;
+        let last = self.last + ops.len() as u64;
         let seqs: Vec<i64> = (0..ops.len() as i64).map(|i| first as i64 + i).collect();
         let ats: Vec<i64> = ops.iter().map(|(at, _)| at.millis()).collect();
         let jsons: Vec<String> =
             ops.iter().map(|(_, op)| serde_json::to_string(op).expect("an op serializes")).collect();
         if !ops.is_empty() {
-            tx.execute(&self.insert_ops, &[&seqs, &ats, &jsons]).map_err(|e| {
-                if e.code() == Some(&SqlState::UNIQUE_VIOLATION) {
-                    JournalError::Fenced(format!(
-                        "seq {first} was already written by another node: this node's view of the journal is stale"
-                    ))
-                } else {
-                    db(e)
-                }
-            })?;
+            let params: [&(dyn ToSql + Sync); 7] =
+                [&seqs, &ats, &jsons, &LEASE, &self.holder, &CHANNEL, &last.to_string()];
+            let written: i64 = tx
+                .query_one(&self.insert_ops, &params)
+                .map_err(|e| {
+                    if e.code() == Some(&SqlState::UNIQUE_VIOLATION) {
+                        JournalError::Fenced(format!(
+                            "seq {first} was already written by another node: this node's view of the journal is stale"
+                        ))
+                    } else {
+                        db(e)
+                    }
+                })?
+                .get(0);
+            if written != ops.len() as i64 {
+                return Err(fenced());
+            }
         }
         let (mut accounts, mut lines) = (Vec::new(), Vec::new());
         // Puts go in runs of one statement each; a run ends before anything that
@@ -257,10 +275,6 @@ impl Journal for PgJournal {
         flush(&mut tx, &mut puts)?;
         if !lines.is_empty() {
             tx.execute(&self.entries, &[&accounts, &lines]).map_err(db)?;
-        }
-        let last = self.last + ops.len() as u64;
-        if !ops.is_empty() {
-            tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &last.to_string()]).map_err(db)?;
         }
         tx.commit().map_err(db)?;
         self.last = last;
