@@ -44,6 +44,9 @@ pub struct ServeOptions {
     pub snapshot_every: u64,
     /// Send a tick (timeouts, refreshes, the lottery) this often.
     pub tick: Duration,
+    /// Forget ended jobs (books and outputs) this long after they end; `None`
+    /// keeps them.
+    pub keep_ended: Option<Duration>,
     /// A PostgreSQL URL: journal there instead of SQLite in `data`, with a
     /// leader's lease so that several nodes can share it.
     pub journal_url: Option<String>,
@@ -68,6 +71,7 @@ impl ServeOptions {
             max_in_flight: 4_096,
             snapshot_every: 50_000,
             tick: Duration::from_secs(1),
+            keep_ended: Some(Duration::from_secs(30 * 86_400)),
             journal_url: None,
             standby: false,
             lease: Duration::from_secs(5),
@@ -349,6 +353,7 @@ async fn run(
     let ticker = app.seq.clone();
     let role = app.role.clone();
     let every = opts.tick;
+    let keep_ms = opts.keep_ended.map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(every);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -357,7 +362,12 @@ async fn run(
             if !role.is_leader() {
                 continue;
             }
-            let _ = ticker.call(|svc, at| svc.apply(at, &Op::Tick)).await;
+            let _ = ticker
+                .call(move |svc, at| {
+                    svc.apply(at, &Op::Tick)?;
+                    keep_ms.map_or(Ok(()), |keep| svc.forget_ended(at, keep))
+                })
+                .await;
         }
     });
     axum::serve(listener, router(app, opts)).with_graceful_shutdown(stop).await?;

@@ -201,6 +201,10 @@ fn one_run(seed: u64) -> u32 {
                 let j = format!("j{}", rng.random_range(1..=jobs.max(1)));
                 d.run(|s, at| s.cancel_job(at, &ana, &j));
             }
+            81..=82 => {
+                let keep = rng.random_range(0..30_000);
+                d.run(|s, at| s.forget_ended(at, keep));
+            }
             _ => {
                 d.now += rng.random_range(0..2_000);
                 d.run(|s, at| s.apply(at, &Op::Tick));
@@ -212,22 +216,6 @@ fn one_run(seed: u64) -> u32 {
         d.now += 5_000;
         d.run(|s, at| s.apply(at, &Op::Tick));
     }
-
-    // Replay: whole, and from a snapshot taken midway.
-    let mid = d.journal.len() / 2;
-    let mut fresh = Service::new(d.svc.engine().config().clone()).unwrap();
-    for (i, (at, op)) in d.journal.iter().enumerate() {
-        fresh.apply(*at, op).unwrap_or_else(|e| panic!("op {i} ({}) refused in replay: {e}", op.name()));
-        if i + 1 == mid {
-            let snap: Service = serde_json::from_str(&state(&fresh)).unwrap();
-            let mut from_snap = snap;
-            for (at, op) in &d.journal[mid..] {
-                from_snap.apply(*at, op).unwrap();
-            }
-            assert_eq!(state(&from_snap), state(&d.svc), "snapshot + tail differs from the live state");
-        }
-    }
-    assert_eq!(state(&fresh), state(&d.svc), "replay differs from the live state");
 
     // Storage, from the effects alone.
     for (id, book) in d.svc.job_books() {
@@ -251,6 +239,37 @@ fn one_run(seed: u64) -> u32 {
     assert!(running > 0 || results == 0, "{results} results kept with no job running");
     let b = d.svc.balance(&ana).unwrap();
     assert_eq!(b.topped_up, d.topped_up, "an acknowledged top-up is missing");
+
+    // Retention: forgetting every ended job leaves only live books and no
+    // output in storage, and a forgotten id may be used again.
+    d.now += 1;
+    d.run(|s, at| s.forget_ended(at, 0)).unwrap();
+    for (id, book) in d.svc.job_books() {
+        let live = [byterank_http::service::JobState::Running, byterank_http::service::JobState::AwaitingInput];
+        assert!(live.contains(&book.state), "job {id} ended and was not forgotten");
+    }
+    assert!(!d.blobs.keys().any(|k| k.starts_with("output/")), "a forgotten job's output is kept");
+    if jobs > 0 && d.svc.job("j1").is_none() {
+        let spec = JobSpec::new("j1", 1);
+        d.run(|s, at| s.create_job(at, &ana, spec)).expect("a forgotten id can be used again");
+    }
+
+    // Replay: whole, and from a snapshot taken midway.
+    let mid = d.journal.len() / 2;
+    let mut fresh = Service::new(d.svc.engine().config().clone()).unwrap();
+    for (i, (at, op)) in d.journal.iter().enumerate() {
+        fresh.apply(*at, op).unwrap_or_else(|e| panic!("op {i} ({}) refused in replay: {e}", op.name()));
+        if i + 1 == mid {
+            let snap: Service = serde_json::from_str(&state(&fresh)).unwrap();
+            let mut from_snap = snap;
+            for (at, op) in &d.journal[mid..] {
+                from_snap.apply(*at, op).unwrap();
+            }
+            assert_eq!(state(&from_snap), state(&d.svc), "snapshot + tail differs from the live state");
+        }
+    }
+    assert_eq!(state(&fresh), state(&d.svc), "replay differs from the live state");
+
     assert!(d.refused > 0, "the mix should include refused calls");
     checked
 }

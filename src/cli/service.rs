@@ -43,6 +43,10 @@ pub struct ServeArgs {
     /// Milliseconds between ticks (timeouts, ranking refreshes, the lottery).
     #[arg(long, default_value_t = 1000, value_name = "MS", value_parser = clap::value_parser!(u64).range(10..=60_000))]
     tick_ms: u64,
+    /// Forget an ended job (its status and output) this many days after it
+    /// ended; 0 keeps ended jobs for good.
+    #[arg(long, default_value_t = 30, value_name = "DAYS", value_parser = clap::value_parser!(u64).range(0..=36_500))]
+    keep_ended_days: u64,
     /// Snapshot the state after at least this many journalled ops (and one op
     /// per 32 bytes of the last snapshot): a restart replays at most about
     /// this many.
@@ -82,6 +86,7 @@ pub fn run_serve(args: ServeArgs) -> Result<(), Failure> {
     opts.max_in_flight = args.max_in_flight.max(1);
     opts.tick = Duration::from_millis(args.tick_ms);
     opts.snapshot_every = args.snapshot_every;
+    opts.keep_ended = (args.keep_ended_days > 0).then(|| Duration::from_secs(args.keep_ended_days * 86_400));
     opts.journal_url = args.journal;
     opts.standby = args.standby;
     opts.lease = Duration::from_millis(args.lease_ms);

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use byterank_core::{AttemptId, AttemptState, ByteChips, JobId, JobSpec};
+use byterank_core::{AttemptId, AttemptState, ByteChips, JobId, JobSpec, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::KeyRecord;
@@ -100,6 +100,37 @@ pub struct JobBook {
     pub refunded: ByteChips,
     /// Why it failed.
     pub reason: Option<String>,
+    /// When it ended.
+    #[serde(default)]
+    pub ended_at: Option<Timestamp>,
+}
+
+/// Ended jobs in the order they ended, for retention: the oldest are forgotten
+/// first, without a scan of every book.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndedJobs {
+    order: VecDeque<(Timestamp, String)>,
+}
+
+impl EndedJobs {
+    /// `job` ended at `at` (never before the last one: engine time only moves on).
+    pub fn push(&mut self, at: Timestamp, job: &str) {
+        self.order.push_back((at, job.into()));
+    }
+
+    /// Whether a job ended before `before`.
+    pub fn any_before(&self, before: Timestamp) -> bool {
+        self.order.front().is_some_and(|(at, _)| *at < before)
+    }
+
+    /// Takes the next job that ended before `before`.
+    pub fn pop_before(&mut self, before: Timestamp) -> Option<String> {
+        if self.any_before(before) {
+            self.order.pop_front().map(|(_, j)| j)
+        } else {
+            None
+        }
+    }
 }
 
 /// Which device holds a running attempt, on which task.

@@ -332,6 +332,16 @@ impl Service {
         self.job_view(who, job, &StatusQuery::default())
     }
 
+    /// Retention, run by the server at each tick: forgets the jobs that ended
+    /// more than `keep_ms` ago, with one journalled op when there are any.
+    pub fn forget_ended(&mut self, at: Timestamp, keep_ms: i64) -> Result<(), ApiError> {
+        let before = at.add_millis(keep_ms.saturating_neg());
+        if self.ended_jobs.any_before(before) {
+            self.record(at, Op::ForgetEnded { before })?;
+        }
+        Ok(())
+    }
+
     /// The calling user cancels a job.
     pub fn cancel_job(&mut self, at: Timestamp, who: &Principal, job: &str) -> Result<JobView, ApiError> {
         self.own_job(who, job)?;

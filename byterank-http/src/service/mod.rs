@@ -26,7 +26,7 @@ mod calls;
 mod op;
 
 pub use apps::{adapter, compute, read_upload, AppAdapter, Upload};
-pub use books::{Ended, Held, JobBook, JobState, KeyEntry, Principal, TaskBook, UserBook};
+pub use books::{Ended, EndedJobs, Held, JobBook, JobState, KeyEntry, Principal, TaskBook, UserBook};
 pub use op::Op;
 
 /// Something storage does in the same commit as the ops that caused it.
@@ -113,6 +113,9 @@ pub struct Service {
     handles: BTreeMap<JobId, String>,
     attempts: BTreeMap<AttemptId, Held>,
     ended: Ended,
+    /// Ended jobs, oldest first, for retention.
+    #[serde(default)]
+    ended_jobs: EndedJobs,
     #[serde(skip)]
     pending: Pending,
     #[serde(skip)]
@@ -143,6 +146,7 @@ impl Service {
             handles: BTreeMap::new(),
             attempts: BTreeMap::new(),
             ended: Ended::default(),
+            ended_jobs: EndedJobs::default(),
             pending: Pending::default(),
             events: Vec::new(),
             upload: None,
@@ -320,7 +324,10 @@ impl Service {
                     (JobState::AwaitingInput, _) => {
                         let (user, price) = (book.user.clone(), book_price(book));
                         self.unreserve(&user, price);
-                        self.jobs.get_mut(job).expect("checked").state = JobState::Cancelled;
+                        let book = self.jobs.get_mut(job).expect("checked");
+                        book.state = JobState::Cancelled;
+                        book.ended_at = Some(at);
+                        self.ended_jobs.push(at, job);
                     }
                     (JobState::Running, Some(handle)) => {
                         self.engine_apply(at, CommandKind::CancelJob { job: handle })?;
@@ -355,6 +362,17 @@ impl Service {
                 self.engine_apply(at, CommandKind::ReportError { device, attempt: *attempt })?;
             }
             Op::Tick => self.engine_apply(at, CommandKind::Tick)?,
+            Op::ForgetEnded { before } => {
+                let mut outputs = Vec::new();
+                while let Some(job) = self.ended_jobs.pop_before(*before) {
+                    if self.jobs.remove(&job).is_some_and(|b| b.has_output) {
+                        outputs.push(output_key(&job));
+                    }
+                }
+                if !outputs.is_empty() {
+                    self.effect(Effect::Delete(outputs));
+                }
+            }
         }
         Ok(())
     }
@@ -462,6 +480,8 @@ impl Service {
         let book = self.jobs.get_mut(&name).expect("booked");
         book.handle = None;
         book.progress = Vec::new();
+        book.ended_at = Some(at);
+        self.ended_jobs.push(at, &name);
         let mut keys: Vec<String> = core::mem::take(&mut book.results).into_iter().map(result_key).collect();
         if core::mem::take(&mut book.has_input) {
             keys.push(input_key(&name));
@@ -516,6 +536,7 @@ impl JobBook {
             has_output: false,
             refunded: ByteChips(0),
             reason: None,
+            ended_at: None,
         }
     }
 }

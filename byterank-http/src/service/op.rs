@@ -4,7 +4,7 @@
 //! state gives the same state.
 
 use byterank_core::worker::WorkerPrefs;
-use byterank_core::{AttemptId, ByteChips, Device, JobSpec, ResultMeta};
+use byterank_core::{AttemptId, ByteChips, Device, JobSpec, ResultMeta, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::KeyRecord;
@@ -109,6 +109,12 @@ pub enum Op {
     },
     /// Time passed.
     Tick,
+    /// Jobs that ended before this instant are forgotten: their books, and their
+    /// outputs (retention, `--keep-ended-days`). Their ids may be used again.
+    ForgetEnded {
+        /// The instant.
+        before: Timestamp,
+    },
 }
 
 impl Op {
@@ -130,6 +136,7 @@ impl Op {
             Op::ReportResult { .. } => "report_result",
             Op::ReportError { .. } => "report_error",
             Op::Tick => "tick",
+            Op::ForgetEnded { .. } => "forget_ended",
         }
     }
 }
