@@ -6,10 +6,12 @@
 //! ([`service`]) is the core engine plus what the service keeps beside it:
 //! accounts and keys ([`auth`]), job books, who holds which attempt. Every write
 //! is an [`service::Op`], journalled durably before it is acknowledged
-//! ([`journal`], SQLite in WAL mode with `synchronous=FULL`, committed in batches);
-//! a restart replays the journal's tail onto the last snapshot through the same
-//! deterministic engine. Scheduling decisions live in `byterank-core` only, so
-//! what the simulator measures is what the service does.
+//! ([`journal`]: SQLite in WAL mode with `synchronous=FULL`, or PostgreSQL shared
+//! by a leader and standbys ([`lead`]), committed in batches); a thread beside
+//! the engine's stores snapshots, and a restart replays the journal's tail onto
+//! the last one through the same deterministic engine. Scheduling decisions live
+//! in `byterank-core` only, so what the simulator measures is what the service
+//! does.
 //!
 //! - [`server`]: `byterank serve`, the router and the OpenAPI document.
 //! - [`worker`]: `byterank worker`, a real worker.
