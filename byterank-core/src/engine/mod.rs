@@ -99,6 +99,7 @@ mod refresh;
 mod rescue;
 mod share;
 mod task;
+mod tasks;
 mod validation;
 
 pub use command::{AttemptId, Command, CommandKind, DeviceId, JobId};
@@ -135,7 +136,8 @@ use jobs::{JobEntry, Jobs};
 use pool_queues::PoolQueues;
 use rescue::{Entry, Rescue};
 use share::Share;
-use task::{Decision, Few, Report, Task, Verdict};
+use task::{agreement, by_quorum, decide, Decision, Report, Seen, Verdict};
+use tasks::Tasks;
 
 /// Where a job is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
