@@ -107,8 +107,11 @@ pub(super) struct Attempts {
 /// the timers stay within twice the live attempts plus this.
 const DEAD_SLACK: usize = 4_096;
 
+/// Aligned to a cache line, so that a report's first touch of its attempt is
+/// one line, not two.
 #[derive(Clone, Debug, Default, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[repr(align(64))]
 struct Slot {
     /// The generation of the slot's current (or last) attempt.
     generation: u32,
@@ -181,13 +184,16 @@ impl Attempts {
         self.running -= 1;
         self.dead += 1;
         if self.dead > self.running + DEAD_SLACK {
-            // Rebuilt from the live ones, in order: a bulk build, not a removal each.
+            // Rebuilt from the live ones, in order: a bulk build, not a removal each
+            // (removing half the tree in place costs more), into a list sized once.
             let slots = &self.slots;
             let live = |&&(_, id): &&(Timestamp, AttemptId)| {
                 let (slot, generation) = split(id);
                 slots[slot].generation == generation && slots[slot].attempt.is_some()
             };
-            self.timers = self.timers.iter().filter(live).copied().collect();
+            let mut keep = Vec::with_capacity(self.running);
+            keep.extend(self.timers.iter().filter(live).copied());
+            self.timers = keep.into_iter().collect();
             self.dead = 0;
         }
         Some(a)
