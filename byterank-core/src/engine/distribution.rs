@@ -59,9 +59,7 @@ impl<Q: TaskQueue> Engine<Q> {
             at = Some(key);
             let job = key.1;
             let j = &self.jobs[job];
-            if j.pool_of.get(device.0 as usize).is_none_or(|&k| k == 0)
-                || !self.devices.may_run(device, &j.spec, j.chunk_bytes)
-            {
+            if !j.pool_of.targets(device) || !self.devices.may_run(device, &j.spec, j.chunk_bytes) {
                 continue;
             }
             let copy = self.take_from_pools(job, device);
@@ -82,7 +80,7 @@ impl<Q: TaskQueue> Engine<Q> {
     fn take_from_pools(&mut self, job: JobId, device: DeviceId) -> Option<QueuedCopy> {
         let window = self.cfg.queue_window;
         let j = &mut self.jobs[job];
-        let own = *j.pool_of.get(device.0 as usize)? as usize;
+        let own = j.pool_of.get(device) as usize;
         if own == 0 {
             return None;
         }
@@ -140,17 +138,6 @@ impl<Q: TaskQueue> Engine<Q> {
         Some(a)
     }
 
-    /// Each device's pool number (1-based; 0: none).
-    pub(super) fn pool_of(&self, pools: &[Vec<DeviceId>]) -> Vec<u32> {
-        let mut pool_of = alloc::vec![0u32; self.devices.count()];
-        for (k, pool) in pools.iter().enumerate() {
-            for d in pool {
-                pool_of[d.0 as usize] = k as u32 + 1;
-            }
-        }
-        pool_of
-    }
-
     /// Re-plans a running job on the current ranking when its pools changed.
     /// Copies queued in a pool that still exists stay there; those of pools the
     /// job no longer uses are dealt round-robin over the pools it uses, never more
@@ -181,7 +168,7 @@ impl<Q: TaskQueue> Engine<Q> {
                 (sum / pool.len() as f64).clamp(floor, 1.0)
             })
             .collect();
-        let pool_of = self.pool_of(&pools);
+        let pool_of = PoolMap::new(self.devices.count(), &pools);
         let j = &mut self.jobs[job];
         let used = pools.len();
         let moved = j.queues.resize(used);
@@ -225,9 +212,9 @@ impl<Q: TaskQueue> Engine<Q> {
         let mean = j.pool_failure.iter().sum::<f64>() / j.pool_failure.len().max(1) as f64;
         let device_failure = |a: AttemptId| {
             let device = self.attempts.get(a).expect("a running attempt").device;
-            match j.pool_of.get(device.0 as usize) {
-                Some(&k) if k > 0 => j.pool_failure[k as usize - 1],
-                _ => worst,
+            match j.pool_of.get(device) {
+                0 => worst,
+                k => j.pool_failure[k as usize - 1],
             }
         };
         let tasks = &j.tasks;
@@ -251,7 +238,5 @@ impl<Q: TaskQueue> Engine<Q> {
 /// Whether `device` may run a rescue copy of a task: it may take the job (its pool,
 /// its current state) and never ran the task.
 pub(super) fn may_take<Q>(j: &JobEntry<Q>, task: u32, device: DeviceId, devices: &Devices) -> bool {
-    j.pool_of.get(device.0 as usize).is_some_and(|&k| k > 0)
-        && devices.may_run(device, &j.spec, j.chunk_bytes)
-        && !j.tasks.has_tried(task, device)
+    j.pool_of.targets(device) && devices.may_run(device, &j.spec, j.chunk_bytes) && !j.tasks.has_tried(task, device)
 }

@@ -52,7 +52,7 @@ impl<Q: TaskQueue> Engine<Q> {
         if j.tasks[task].decided() {
             return;
         }
-        let (best, disputed) = agreement(app, j.tasks.metas(task));
+        let (best, disputed) = agreement(app, self.provisional.metas(j.tasks.results(task)));
         let live = j.tasks.live_copies(task);
         let t = &mut j.tasks[task];
         let since = self.now;
@@ -107,7 +107,7 @@ impl<Q: TaskQueue> Engine<Q> {
         let j = &self.jobs[job];
         let counts = |d: &DeviceId| {
             let e = self.devices.entry(*d);
-            e.live && j.pool_of.get(d.0 as usize).is_some_and(|&k| k > 0) && (!trusted_only || e.state.trusted)
+            e.live && j.pool_of.targets(*d) && (!trusted_only || e.state.trusted)
         };
         let tried = j.tasks.tried(task).filter(counts).count() as u32;
         (if trusted_only { j.trusted } else { j.members }) > tried
@@ -148,7 +148,7 @@ impl<Q: TaskQueue> Engine<Q> {
                     let app = self.app(e.job);
                     let tasks = &self.jobs[e.job].tasks;
                     let quorum = tasks[e.task].quorum(self.cfg.quorum);
-                    match by_quorum(app, tasks.metas(e.task), quorum, false) {
+                    match by_quorum(app, self.provisional.metas(tasks.results(e.task)), quorum, false) {
                         Some(d) => self.finalize(e.job, e.task, d, None, out),
                         None => self.progress(e.job, e.task, out),
                     }

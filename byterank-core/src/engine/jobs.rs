@@ -61,7 +61,7 @@ pub(super) struct JobEntry<Q> {
     /// The used pools of the last plan, pool 1 first.
     pub(super) pools: Vec<Vec<DeviceId>>,
     /// Pool number (1-based) of each device for this job; 0: not targeted.
-    pub(super) pool_of: Vec<u32>,
+    pub(super) pool_of: PoolMap,
     /// Each used pool's assumed failure probability.
     pub(super) pool_failure: Vec<f64>,
     /// Trusted devices in the used pools, as of the last plan, less those removed.
@@ -221,7 +221,7 @@ impl<Q: TaskQueue> Engine<Q> {
             price: spec.price_chips,
         });
         self.job_names.insert(spec.id.clone(), job);
-        let pool_of = self.pool_of(&pools);
+        let pool_of = PoolMap::new(self.devices.count(), &pools);
         let trusted = self.trusted_in(&pools);
         let members = pools.iter().map(|p| p.len() as u32).sum();
         self.jobs.insert(JobEntry {
@@ -290,6 +290,12 @@ impl<Q: TaskQueue> Engine<Q> {
             }
         }
         let j = &mut self.jobs[job];
+        // Results still waiting free their slots in the engine's store.
+        for task in 0..j.tasks.len() as u32 {
+            if j.tasks[task].has_results() {
+                self.provisional.take(j.tasks.results_mut(task));
+            }
+        }
         // Queues may live outside the engine (`TaskQueue`): empty them explicitly.
         j.queues.drain_all();
         let refund: ByteChips = match status {
@@ -324,7 +330,7 @@ impl<Q: TaskQueue> Engine<Q> {
         // An ended job keeps its id, spec, status and totals until it is released;
         // its per-task state goes.
         let j = &mut self.jobs[job];
-        (j.tasks, j.chunks, j.pool_of, j.pools) = (Tasks::default(), Vec::new(), Vec::new(), Vec::new());
+        (j.tasks, j.chunks, j.pool_of, j.pools) = (Tasks::default(), Vec::new(), PoolMap::default(), Vec::new());
         j.queues = PoolQueues::default();
         j.pool_failure = Vec::new();
         j.account.close();

@@ -6,15 +6,14 @@
 //! Inline in the record: the counters, the verdict, the first two running
 //! attempts and the first two devices that ran a copy. Out of line: further
 //! attempts and devices, and blame (rare: failures and copies beyond two), in a
-//! map by task; provisional results, in a slab whose freed slots are reused, so
-//! that the results waiting at any time stay in few lines.
+//! map by task; provisional results in the engine's
+//! [`Provisional`](super::provisional::Provisional) store.
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 use super::command::{AttemptId, DeviceId};
-use super::task::{Report, Verdict};
-use crate::application::ResultMeta;
+use super::task::Verdict;
 use crate::fault::Outcome;
 
 /// A list that holds its first `N` (1 or 2) elements inline: most tasks see one
@@ -55,8 +54,7 @@ impl<T, const N: usize> IntoIterator for Few<T, N> {
     }
 }
 
-/// No slot (no provisional result).
-const NONE: u32 = u32::MAX;
+use super::provisional::NONE;
 
 const ARBITER: u8 = 1;
 const DECIDED: u8 = 2;
@@ -87,7 +85,7 @@ pub(super) struct Task {
     running: [AttemptId; 2],
     /// The first two devices that ran a copy (a device never gets two).
     tried: [DeviceId; 2],
-    /// The first provisional result's slot in [`Tasks::results`].
+    /// The first provisional result's slot in the engine's store.
     results: u32,
     /// How many of `running` and `tried` are in use.
     n_running: u8,
@@ -173,24 +171,12 @@ impl Spill {
     }
 }
 
-/// A provisional result and the slot of the task's next one.
-#[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-struct Link {
-    report: Option<Report>,
-    next: u32,
-}
-
 /// A job's tasks, by index.
 #[derive(Clone, Debug, Default, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub(super) struct Tasks {
     records: Vec<Task>,
     spill: BTreeMap<u32, Spill>,
-    /// Provisional results, each task's chained in arrival order.
-    results: Vec<Link>,
-    /// Free slots of `results`, the last freed reused first.
-    free: Vec<u32>,
 }
 
 impl core::ops::Index<u32> for Tasks {
@@ -355,72 +341,20 @@ impl Tasks {
         (blame, running)
     }
 
-    /// The task's provisional results, in arrival order.
-    pub fn results(&self, task: u32) -> impl Iterator<Item = &Report> + Clone {
-        let mut at = self.records[task as usize].results;
-        core::iter::from_fn(move || {
-            let link = self.results.get(at as usize)?;
-            at = link.next;
-            link.report.as_ref()
-        })
+    /// The head of the task's provisional results in the engine's
+    /// [`Provisional`](super::provisional::Provisional) store.
+    pub fn results_mut(&mut self, task: u32) -> &mut u32 {
+        &mut self.records[task as usize].results
     }
 
-    /// The metadata of the task's provisional results, in arrival order.
-    pub fn metas(&self, task: u32) -> impl Iterator<Item = &ResultMeta> + Clone {
-        self.results(task).map(|r| &r.meta)
-    }
-
-    /// Appends a provisional result.
-    pub fn push_result(&mut self, task: u32, report: Report) {
-        let link = Link { report: Some(report), next: NONE };
-        let slot = match self.free.pop() {
-            Some(s) => {
-                self.results[s as usize] = link;
-                s
-            }
-            None => {
-                self.results.push(link);
-                (self.results.len() - 1) as u32
-            }
-        };
-        let head = &mut self.records[task as usize].results;
-        if *head == NONE {
-            *head = slot;
-            return;
-        }
-        let mut at = *head as usize;
-        while self.results[at].next != NONE {
-            at = self.results[at].next as usize;
-        }
-        self.results[at].next = slot;
-    }
-
-    /// Takes the task's provisional results, in arrival order, freeing their slots.
-    pub fn take_results(&mut self, task: u32) -> Few<Report, 1> {
-        let mut at = core::mem::replace(&mut self.records[task as usize].results, NONE);
-        let mut few = Few::default();
-        while at != NONE {
-            let link = &mut self.results[at as usize];
-            few.push(link.report.take().expect("a provisional result"));
-            self.free.push(at);
-            at = core::mem::replace(&mut link.next, NONE);
-        }
-        few
+    pub fn results(&self, task: u32) -> u32 {
+        self.records[task as usize].results
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn report(attempt: u64) -> Report {
-        Report {
-            attempt: AttemptId(attempt),
-            device: DeviceId(attempt as u32),
-            meta: ResultMeta::default(),
-            delayed: false,
-        }
-    }
 
     #[test]
     fn running_attempts_keep_their_order_through_removals() {
@@ -458,20 +392,5 @@ mod tests {
         assert_eq!(t[1].verdict(), Some(Verdict { attempt: AttemptId(8), unverified: true }));
         assert_eq!(t.tried(1).count(), 0);
         assert!(t.spill.is_empty());
-    }
-
-    #[test]
-    fn provisional_results_chain_in_arrival_order_and_slots_are_reused() {
-        let mut t = Tasks::new(2);
-        t.push_result(0, report(1));
-        t.push_result(1, report(2));
-        t.push_result(0, report(3));
-        assert!(t[0].has_results());
-        assert_eq!(t.results(0).map(|r| r.attempt.0).collect::<Vec<_>>(), [1, 3]);
-        assert_eq!(t.take_results(0).into_iter().map(|r| r.attempt.0).collect::<Vec<_>>(), [1, 3]);
-        assert!(!t[0].has_results() && t.results(0).next().is_none());
-        t.push_result(1, report(4));
-        assert_eq!(t.results.len(), 3, "a freed slot was reused");
-        assert_eq!(t.results(1).map(|r| r.attempt.0).collect::<Vec<_>>(), [2, 4]);
     }
 }

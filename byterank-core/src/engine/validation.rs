@@ -63,10 +63,12 @@ impl<Q: TaskQueue> Engine<Q> {
         // Decided on with the new result borrowed: only one left waiting is copied.
         let quorum = tasks[a.task].quorum(quorum);
         let seen = Seen { attempt, device: a.device, meta, delayed: a.delayed };
-        match decide(app, tasks.metas(a.task).chain([meta]), trusted, quorum, arbiter) {
+        let stored = self.provisional.metas(tasks.results(a.task));
+        match decide(app, stored.chain([meta]), trusted, quorum, arbiter) {
             Some(d) => self.finalize(a.job, a.task, d, Some(seen), out),
             None => {
-                tasks.push_result(a.task, Report { attempt, device: a.device, meta: meta.clone(), delayed: a.delayed });
+                let report = Report { attempt, device: a.device, meta: meta.clone(), delayed: a.delayed };
+                self.provisional.push(tasks.results_mut(a.task), report);
                 self.progress(a.job, a.task, out);
             }
         }
@@ -81,7 +83,7 @@ impl<Q: TaskQueue> Engine<Q> {
     pub(super) fn finalize(&mut self, job: JobId, task: u32, d: Decision, newest: Option<Seen>, out: &mut Vec<Event>) {
         let app = self.app(job);
         let j = &mut self.jobs[job];
-        let stored = j.tasks.take_results(task);
+        let stored = self.provisional.take(j.tasks.results_mut(task));
         let results = || stored.iter().map(Report::seen).chain(newest);
         let truth = results().nth(d.truth).expect("the deciding result").meta;
         let agrees = |r: &Seen| app.agree(r.meta, truth);
@@ -103,7 +105,7 @@ impl<Q: TaskQueue> Engine<Q> {
             out.push(Event::AttemptChanged { job, task, attempt: r.attempt, device: r.device, state });
             if ok && each > ByteChips::ZERO {
                 self.ledger.release(each);
-                self.ledger.pay(&self.devices.entry(r.device).owner, each);
+                self.ledger.pay(self.devices.owner(r.device), each);
                 out.push(Event::RewardCredited { device: r.device, job, task, amount: each });
             }
         }
