@@ -97,20 +97,22 @@ pub(super) struct Attempts {
     /// cost a tree update per heartbeat); when it fires it is checked against the
     /// attempt's last heartbeat and set again if that moved. A finished attempt's
     /// deadline is not removed (a tree walk of cache misses per attempt) but left
-    /// to be skipped when it comes up, or swept once the dead outnumber the live.
+    /// to be skipped when it comes up, or swept once the finished outnumber the
+    /// live.
     timers: BTreeSet<(Timestamp, AttemptId)>,
-    /// Deadlines in `timers` whose attempt finished.
-    dead: usize,
     /// The keys finished attempts had in `timers`, since the last sweep (some
     /// may have come up and gone since): the sweep drops them by a merge of two
     /// sorted lists, where checking each deadline's slot would be a random
-    /// access per deadline.
+    /// access per deadline. Its length bounds the dead deadlines in `timers`.
     finished: Vec<(Timestamp, AttemptId)>,
 }
 
-/// Dead deadlines tolerated beyond the number of running attempts before a sweep:
-/// the timers stay within twice the live attempts plus this.
-const DEAD_SLACK: usize = 4_096;
+/// Finished attempts tolerated beyond the number of running ones before a sweep:
+/// the timers stay within twice the live attempts plus this, and the list of
+/// finished keys within the live attempts plus this. A sweep costs about the
+/// timers' size, so it stays a few steps per finished attempt however small the
+/// slack: it only keeps tiny engines from sweeping at every finish.
+const DEAD_SLACK: usize = 64;
 
 /// Aligned to a cache line, so that a report's first touch of its attempt is
 /// one line, not two.
@@ -187,9 +189,8 @@ impl Attempts {
         let a = self.slots[slot].attempt.take().expect("just found");
         self.free.push(slot as u32);
         self.running -= 1;
-        self.dead += 1;
         self.finished.push((a.timer, id));
-        if self.dead > self.running + DEAD_SLACK {
+        if self.finished.len() > self.running + DEAD_SLACK {
             self.sweep();
         }
         Some(a)
@@ -212,7 +213,6 @@ impl Attempts {
         debug_assert_eq!(keep.len(), self.running, "one deadline per running attempt");
         self.timers = keep.into_iter().collect();
         self.finished.clear();
-        self.dead = 0;
     }
 
     /// Applies the deadlines at a command concerning the attempt; a heartbeat
@@ -244,7 +244,6 @@ impl Attempts {
             self.timers.pop_first();
             let Some(a) = self.get_mut(id) else {
                 // The deadline of a finished attempt.
-                self.dead -= 1;
                 continue;
             };
             let due = if d.late(a, now) {
@@ -286,7 +285,7 @@ mod tests {
         assert_eq!(at.pop_due(Timestamp(280), &D), Some((id, Due::Stale)));
         assert!(at.finish(id).is_some());
         assert_eq!(at.pop_due(Timestamp(10_000), &D), None, "a finished attempt's deadline is skipped");
-        assert!(at.timers.is_empty() && at.dead == 0);
+        assert!(at.timers.is_empty());
         assert_eq!(at.finished.len(), 1, "its key stays listed until a sweep");
         // The slot is reused under a new generation: the old handle stays ended.
         let next = at.start((JobId(0), 1, 0), DeviceId(0), CopyKind::Planned, Timestamp(300), &D);
@@ -303,6 +302,7 @@ mod tests {
             let id = at.start((JobId(0), t, 0), DeviceId(1), CopyKind::Planned, Timestamp(0), &D);
             at.finish(id);
             assert!(at.timers.len() <= 2 * at.len() + DEAD_SLACK + 1);
+            assert!(at.finished.len() <= at.len() + DEAD_SLACK);
         }
         assert_eq!(at.pop_due(Timestamp(60), &D), Some((keep, Due::Delayed)), "the live one still fires");
         assert_eq!(at.pop_due(Timestamp(60), &D), None);
