@@ -6,10 +6,10 @@
 //! as well as at ticks ([`Attempts::pop_due`]), so a result that arrives after T2
 //! is late whether or not a tick came between.
 
-use alloc::collections::BTreeSet;
 use alloc::vec::Vec;
 
 use super::command::{AttemptId, DeviceId, JobId};
+use super::timers::Timers;
 use crate::time::Timestamp;
 
 /// How a copy came to run.
@@ -94,16 +94,16 @@ pub(super) struct Attempts {
     free: Vec<u32>,
     running: usize,
     /// One deadline per running attempt. Heartbeats do not move it (that would
-    /// cost a tree update per heartbeat); when it fires it is checked against the
+    /// cost a heap update per heartbeat); when it fires it is checked against the
     /// attempt's last heartbeat and set again if that moved. A finished attempt's
-    /// deadline is not removed (a tree walk of cache misses per attempt) but left
+    /// deadline is not removed (no heap finds a key cheaply) but left
     /// to be skipped when it comes up, or swept once the finished outnumber the
     /// live.
-    timers: BTreeSet<(Timestamp, AttemptId)>,
+    timers: Timers,
     /// The keys finished attempts had in `timers`, since the last sweep (some
-    /// may have come up and gone since): the sweep drops them by a merge of two
-    /// sorted lists, where checking each deadline's slot would be a random
-    /// access per deadline. Its length bounds the dead deadlines in `timers`.
+    /// may have come up and gone since): the sweep looks deadlines up in it,
+    /// sorted, where checking each deadline's slot would be a random access per
+    /// deadline. Its length bounds the dead deadlines in `timers`.
     finished: Vec<(Timestamp, AttemptId)>,
 }
 
@@ -154,7 +154,7 @@ impl Attempts {
         let mut a =
             Attempt { job, task, replica, device, kind, started: now, last_beat: now, delayed: false, timer: now };
         a.timer = d.next(&a);
-        self.timers.insert((a.timer, id));
+        self.timers.push((a.timer, id));
         self.slots[slot as usize].attempt = Some(a);
         self.running += 1;
         id
@@ -196,22 +196,13 @@ impl Attempts {
         Some(a)
     }
 
-    /// Drops finished attempts' deadlines from the timers: the tree is walked in
-    /// order beside the sorted list of finished keys, so the sweep reads no
-    /// attempt's slot, and rebuilt from the live keys by a bulk build (removing
-    /// half the tree in place, `retain`, measured no faster).
+    /// Drops finished attempts' deadlines from the timers, in place: each is
+    /// looked up in the sorted list of finished keys, so the sweep reads no
+    /// attempt's slot and allocates nothing.
     fn sweep(&mut self) {
         self.finished.sort_unstable();
-        let mut gone = self.finished.iter().peekable();
-        let mut keep = Vec::with_capacity(self.running);
-        for &key in &self.timers {
-            while gone.next_if(|&&g| g < key).is_some() {}
-            if gone.next_if_eq(&&key).is_none() {
-                keep.push(key);
-            }
-        }
-        debug_assert_eq!(keep.len(), self.running, "one deadline per running attempt");
-        self.timers = keep.into_iter().collect();
+        self.timers.remove_sorted(&self.finished);
+        debug_assert_eq!(self.timers.len(), self.running, "one deadline per running attempt");
         self.finished.clear();
     }
 
@@ -237,7 +228,7 @@ impl Attempts {
     /// The next attempt whose deadline passed by `now`, if any. Timers that a
     /// heartbeat moved are set again on the way.
     pub fn pop_due(&mut self, now: Timestamp, d: &Deadlines) -> Option<(AttemptId, Due)> {
-        while let Some(&(deadline, id)) = self.timers.first() {
+        while let Some((deadline, id)) = self.timers.first() {
             if deadline > now {
                 return None;
             }
@@ -259,7 +250,7 @@ impl Attempts {
             }
             // A stale attempt keeps its timer until the caller finishes it.
             let timer = a.timer;
-            self.timers.insert((timer, id));
+            self.timers.push((timer, id));
             if let Some(due) = due {
                 return Some((id, due));
             }

@@ -102,6 +102,7 @@ mod rescue;
 mod share;
 mod task;
 mod tasks;
+mod timers;
 mod validation;
 
 pub use command::{AttemptId, Command, CommandKind, DeviceId, JobId};
