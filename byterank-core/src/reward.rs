@@ -157,7 +157,10 @@ pub fn replica_shares(bounty: ByteChips, validated: usize) -> (ByteChips, ByteCh
 pub struct JobAccount {
     price: ByteChips,
     bounties: Vec<ByteChips>,
-    settled: Vec<bool>,
+    /// One bit a task, set once it settled: 6 KB for 50,000 tasks, so that the
+    /// check stays in cache where a byte a task would be one more memory access
+    /// per settlement.
+    settled: Vec<u64>,
     paid: ByteChips,
 }
 
@@ -166,7 +169,8 @@ impl JobAccount {
     pub fn new(price: ByteChips, sizes: &[u64], cfg: &RewardConfig) -> Result<JobAccount, RewardError> {
         let split = split_price(price, cfg)?;
         let bounties = bounties(split.workers, sizes)?;
-        Ok(JobAccount { price, settled: alloc::vec![false; bounties.len()], bounties, paid: ByteChips::ZERO })
+        let settled = alloc::vec![0; bounties.len().div_ceil(64)];
+        Ok(JobAccount { price, settled, bounties, paid: ByteChips::ZERO })
     }
 
     /// The job's price.
@@ -186,10 +190,13 @@ impl JobAccount {
     ///
     /// When `task` is not a task of the job.
     pub fn settle(&mut self, task: usize, validated: usize) -> ByteChips {
-        if core::mem::replace(&mut self.settled[task], true) {
+        let bounty = self.bounties[task];
+        let (word, bit) = (&mut self.settled[task / 64], 1u64 << (task % 64));
+        if *word & bit != 0 {
             return ByteChips::ZERO;
         }
-        let (each, _) = replica_shares(self.bounties[task], validated);
+        *word |= bit;
+        let (each, _) = replica_shares(bounty, validated);
         self.paid += ByteChips(each.0 * validated as u64);
         each
     }

@@ -6,10 +6,10 @@
 //! as well as at ticks ([`Attempts::pop_due`]), so a result that arrives after T2
 //! is late whether or not a tick came between.
 
-use alloc::collections::BTreeSet;
 use alloc::vec::Vec;
 
 use super::command::{AttemptId, DeviceId, JobId};
+use super::timers::Timers;
 use crate::time::Timestamp;
 
 /// How a copy came to run.
@@ -94,21 +94,31 @@ pub(super) struct Attempts {
     free: Vec<u32>,
     running: usize,
     /// One deadline per running attempt. Heartbeats do not move it (that would
-    /// cost a tree update per heartbeat); when it fires it is checked against the
+    /// cost a heap update per heartbeat); when it fires it is checked against the
     /// attempt's last heartbeat and set again if that moved. A finished attempt's
-    /// deadline is not removed (a tree walk of cache misses per attempt) but left
-    /// to be skipped when it comes up, or swept once the dead outnumber the live.
-    timers: BTreeSet<(Timestamp, AttemptId)>,
-    /// Deadlines in `timers` whose attempt finished.
-    dead: usize,
+    /// deadline is not removed (no heap finds a key cheaply) but left
+    /// to be skipped when it comes up, or swept once the finished outnumber the
+    /// live.
+    timers: Timers,
+    /// The keys finished attempts had in `timers`, since the last sweep (some
+    /// may have come up and gone since): the sweep looks deadlines up in it,
+    /// sorted, where checking each deadline's slot would be a random access per
+    /// deadline. Its length bounds the dead deadlines in `timers`.
+    finished: Vec<(Timestamp, AttemptId)>,
 }
 
-/// Dead deadlines tolerated beyond the number of running attempts before a sweep:
-/// the timers stay within twice the live attempts plus this.
-const DEAD_SLACK: usize = 4_096;
+/// Finished attempts tolerated beyond the number of running ones before a sweep:
+/// the timers stay within twice the live attempts plus this, and the list of
+/// finished keys within the live attempts plus this. A sweep costs about the
+/// timers' size, so it stays a few steps per finished attempt however small the
+/// slack: it only keeps tiny engines from sweeping at every finish.
+const DEAD_SLACK: usize = 64;
 
+/// Aligned to a cache line, so that a report's first touch of its attempt is
+/// one line, not two.
 #[derive(Clone, Debug, Default, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[repr(align(64))]
 struct Slot {
     /// The generation of the slot's current (or last) attempt.
     generation: u32,
@@ -144,7 +154,7 @@ impl Attempts {
         let mut a =
             Attempt { job, task, replica, device, kind, started: now, last_beat: now, delayed: false, timer: now };
         a.timer = d.next(&a);
-        self.timers.insert((a.timer, id));
+        self.timers.push((a.timer, id));
         self.slots[slot as usize].attempt = Some(a);
         self.running += 1;
         id
@@ -179,18 +189,21 @@ impl Attempts {
         let a = self.slots[slot].attempt.take().expect("just found");
         self.free.push(slot as u32);
         self.running -= 1;
-        self.dead += 1;
-        if self.dead > self.running + DEAD_SLACK {
-            // Rebuilt from the live ones, in order: a bulk build, not a removal each.
-            let slots = &self.slots;
-            let live = |&&(_, id): &&(Timestamp, AttemptId)| {
-                let (slot, generation) = split(id);
-                slots[slot].generation == generation && slots[slot].attempt.is_some()
-            };
-            self.timers = self.timers.iter().filter(live).copied().collect();
-            self.dead = 0;
+        self.finished.push((a.timer, id));
+        if self.finished.len() > self.running + DEAD_SLACK {
+            self.sweep();
         }
         Some(a)
+    }
+
+    /// Drops finished attempts' deadlines from the timers, in place: each is
+    /// looked up in the sorted list of finished keys, so the sweep reads no
+    /// attempt's slot and allocates nothing.
+    fn sweep(&mut self) {
+        self.finished.sort_unstable();
+        self.timers.remove_sorted(&self.finished);
+        debug_assert_eq!(self.timers.len(), self.running, "one deadline per running attempt");
+        self.finished.clear();
     }
 
     /// Applies the deadlines at a command concerning the attempt; a heartbeat
@@ -215,14 +228,13 @@ impl Attempts {
     /// The next attempt whose deadline passed by `now`, if any. Timers that a
     /// heartbeat moved are set again on the way.
     pub fn pop_due(&mut self, now: Timestamp, d: &Deadlines) -> Option<(AttemptId, Due)> {
-        while let Some(&(deadline, id)) = self.timers.first() {
+        while let Some((deadline, id)) = self.timers.first() {
             if deadline > now {
                 return None;
             }
             self.timers.pop_first();
             let Some(a) = self.get_mut(id) else {
                 // The deadline of a finished attempt.
-                self.dead -= 1;
                 continue;
             };
             let due = if d.late(a, now) {
@@ -238,7 +250,7 @@ impl Attempts {
             }
             // A stale attempt keeps its timer until the caller finishes it.
             let timer = a.timer;
-            self.timers.insert((timer, id));
+            self.timers.push((timer, id));
             if let Some(due) = due {
                 return Some((id, due));
             }
@@ -264,7 +276,8 @@ mod tests {
         assert_eq!(at.pop_due(Timestamp(280), &D), Some((id, Due::Stale)));
         assert!(at.finish(id).is_some());
         assert_eq!(at.pop_due(Timestamp(10_000), &D), None, "a finished attempt's deadline is skipped");
-        assert!(at.timers.is_empty() && at.dead == 0);
+        assert!(at.timers.is_empty());
+        assert_eq!(at.finished.len(), 1, "its key stays listed until a sweep");
         // The slot is reused under a new generation: the old handle stays ended.
         let next = at.start((JobId(0), 1, 0), DeviceId(0), CopyKind::Planned, Timestamp(300), &D);
         assert_ne!(next, id);
@@ -280,6 +293,7 @@ mod tests {
             let id = at.start((JobId(0), t, 0), DeviceId(1), CopyKind::Planned, Timestamp(0), &D);
             at.finish(id);
             assert!(at.timers.len() <= 2 * at.len() + DEAD_SLACK + 1);
+            assert!(at.finished.len() <= at.len() + DEAD_SLACK);
         }
         assert_eq!(at.pop_due(Timestamp(60), &D), Some((keep, Due::Delayed)), "the live one still fires");
         assert_eq!(at.pop_due(Timestamp(60), &D), None);

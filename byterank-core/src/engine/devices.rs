@@ -11,7 +11,7 @@ use super::command::{AttemptId, DeviceId};
 use super::error::EngineError;
 use crate::device::Device;
 use crate::eligibility::{check_traits, traits_of, version_accepted, Traits};
-use crate::fault::Outcome;
+use crate::fault::{FaultHistory, Outcome};
 use crate::flags::{flags, state_flags, Flag, FlagConfig, Flags};
 use crate::job::JobSpec;
 use crate::time::Timestamp;
@@ -23,7 +23,6 @@ pub(super) struct DeviceEntry {
     /// The last reported state, with the engine-owned fields set by the engine
     /// (`trusted` mirrors the operator's decision, for ranking and eligibility).
     pub state: Device,
-    pub owner: String,
     pub live: bool,
     /// The attempts it holds beyond the first two (those are in its [`Hot`] record).
     pub held: Vec<AttemptId>,
@@ -33,8 +32,10 @@ pub(super) struct DeviceEntry {
 /// What every pull and report reads of a device, packed apart from the full
 /// record so that those commands touch one small line per device, not the
 /// scattered fields of a `Device`: a pull, the start of an attempt and its end
-/// read and write only this line (it is aligned to one). Its state-derived fields
-/// are recomputed whenever the record changes.
+/// read and write only this line (it is aligned to one), and recording an
+/// outcome reads only its copy of the fault history (the entry's copy is written,
+/// never read, on the way). Its state-derived fields are recomputed whenever the
+/// record changes.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[repr(align(64))]
@@ -45,13 +46,28 @@ pub(super) struct Hot {
     /// The first two attempts it holds, in the order it took them (the valid
     /// ones are the first `held`; the rest are in the entry's `held`).
     hand: [AttemptId; 2],
-    /// When it last started an attempt.
-    pub last_task: Option<Timestamp>,
+    /// When it last started an attempt ([`NEVER`] if it never did).
+    last_task: i64,
+    /// The entry's fault history, mirrored.
+    faults: FaultHistory,
     /// Flags of the state alone (no schedule).
     flags: Flags,
     /// A worker block: the schedule flag must be read at the time of asking.
     scheduled: bool,
     traits: Traits,
+}
+
+const _: () = assert!(core::mem::size_of::<Hot>() == 64);
+
+/// `Hot::last_task` of a device that never started an attempt (before any
+/// valid timestamp).
+const NEVER: i64 = i64::MIN;
+
+impl Hot {
+    /// When it last started an attempt.
+    pub fn last_task(&self) -> Option<Timestamp> {
+        (self.last_task != NEVER).then_some(Timestamp(self.last_task))
+    }
 }
 
 /// Every device ever registered, by dense handle.
@@ -61,6 +77,12 @@ pub(super) struct Devices {
     entries: Vec<DeviceEntry>,
     hot: Vec<Hot>,
     names: BTreeMap<String, DeviceId>,
+    /// Each device's owner, an index into `owners`: a payment reads four bytes
+    /// here, not the device's entry and its heap string.
+    owner_of: Vec<u32>,
+    /// Every owner named at a registration, in order of first mention.
+    owners: Vec<String>,
+    owner_ids: BTreeMap<String, u32>,
 }
 
 /// The hot record of an entry, its attempts and last task taken from `was`.
@@ -69,7 +91,8 @@ fn hot_of(e: &DeviceEntry, was: Option<&Hot>, cfg: &FlagConfig) -> Hot {
         live: e.live,
         held: was.map_or(0, |h| h.held),
         hand: was.map_or([AttemptId(0); 2], |h| h.hand),
-        last_task: was.and_then(|h| h.last_task),
+        last_task: was.map_or(NEVER, |h| h.last_task),
+        faults: e.state.faults,
         flags: state_flags(&e.state, cfg),
         scheduled: e.state.worker.is_some(),
         traits: traits_of(&e.state, 0),
@@ -112,7 +135,7 @@ impl Devices {
             None => self.entries[id.0 as usize].held.push(attempt),
         }
         h.held += 1;
-        h.last_task = Some(now);
+        h.last_task = now.millis();
     }
 
     /// An attempt the device held ended.
@@ -140,13 +163,29 @@ impl Devices {
     /// Appends an outcome to the device's history (only the fault flag can
     /// change).
     pub fn record(&mut self, id: DeviceId, outcome: Outcome, cfg: &FlagConfig) {
-        let faults = &mut self.entries[id.0 as usize].state.faults;
-        faults.push(outcome);
-        let flags = &mut self.hot[id.0 as usize].flags;
-        match cfg.fault_policy.flags(faults) {
-            true => flags.insert(Flag::RepeatedFailures),
-            false => flags.remove(Flag::RepeatedFailures),
+        let h = &mut self.hot[id.0 as usize];
+        h.faults.push(outcome);
+        match cfg.fault_policy.flags(&h.faults) {
+            true => h.flags.insert(Flag::RepeatedFailures),
+            false => h.flags.remove(Flag::RepeatedFailures),
         }
+        self.entries[id.0 as usize].state.faults = h.faults;
+    }
+
+    /// Who is paid for the device's work.
+    pub fn owner(&self, id: DeviceId) -> &str {
+        &self.owners[self.owner_of[id.0 as usize] as usize]
+    }
+
+    /// The index of an owner's name, interned at its first mention.
+    fn owner_id(&mut self, owner: &str) -> u32 {
+        if let Some(&k) = self.owner_ids.get(owner) {
+            return k;
+        }
+        let k = self.owners.len() as u32;
+        self.owners.push(owner.into());
+        self.owner_ids.insert(owner.into(), k);
+        k
     }
 
     /// Clears the device's history (the operator reviewed it).
@@ -198,10 +237,12 @@ impl Devices {
         let mut state = device.clone();
         state.lottery_winner = false;
         state.hours_since_last_task = None;
+        let owner = self.owner_id(owner);
         if let Some(id) = self.handle(&device.id) {
             let e = self.entry_mut(id);
             keep_owned(&mut state, &e.state);
-            (e.state, e.owner, e.live) = (state, owner.into(), true);
+            (e.state, e.live) = (state, true);
+            self.owner_of[id.0 as usize] = owner;
             self.rehot(id, cfg);
             return id;
         }
@@ -209,8 +250,9 @@ impl Devices {
         state.faults = Default::default();
         let id = DeviceId(self.entries.len() as u32);
         self.names.insert(state.id.clone(), id);
-        let entry = DeviceEntry { state, owner: owner.into(), live: true, held: Vec::new(), registered: now };
+        let entry = DeviceEntry { state, live: true, held: Vec::new(), registered: now };
         self.hot.push(hot_of(&entry, None, cfg));
+        self.owner_of.push(owner);
         self.entries.push(entry);
         id
     }
@@ -272,7 +314,7 @@ impl Devices {
     /// Sets every device's hours since its last task (or registration) to `now`.
     pub fn stamp_hours(&mut self, now: Timestamp) {
         for (e, h) in self.entries.iter_mut().zip(&self.hot) {
-            let since = h.last_task.unwrap_or(e.registered);
+            let since = h.last_task().unwrap_or(e.registered);
             e.state.hours_since_last_task = Some((now.millis() - since.millis()) as f64 / crate::time::HOUR_MS as f64);
         }
     }

@@ -26,10 +26,8 @@ impl<Q: TaskQueue> Engine<Q> {
         let patience = self.now.add_millis(-self.cfg.rescue_wait_ms);
         let taken = {
             let (jobs, devices) = (&self.jobs, &self.devices);
-            let dead = |e: &Entry| {
-                jobs.get(e.job)
-                    .is_none_or(|j| j.status != JobStatus::Running || j.tasks[e.task as usize].verdict.is_some())
-            };
+            let dead =
+                |e: &Entry| jobs.get(e.job).is_none_or(|j| j.status != JobStatus::Running || j.tasks[e.task].decided());
             let take = |e: &Entry| {
                 let waited = e.since <= patience;
                 let allowed = match e.need {
@@ -41,7 +39,7 @@ impl<Q: TaskQueue> Engine<Q> {
             self.rescue.take_first(dead, take)
         };
         if let Some(e) = taken {
-            let t = &mut self.jobs[e.job].tasks[e.task as usize];
+            let t = &mut self.jobs[e.job].tasks[e.task];
             let kind = match e.need {
                 RescueNeed::Copy => {
                     t.rescue -= 1;
@@ -61,9 +59,7 @@ impl<Q: TaskQueue> Engine<Q> {
             at = Some(key);
             let job = key.1;
             let j = &self.jobs[job];
-            if j.pool_of.get(device.0 as usize).is_none_or(|&k| k == 0)
-                || !self.devices.may_run(device, &j.spec, j.chunk_bytes)
-            {
+            if !j.pool_of.targets(device) || !self.devices.may_run(device, &j.spec, j.chunk_bytes) {
                 continue;
             }
             let copy = self.take_from_pools(job, device);
@@ -84,7 +80,7 @@ impl<Q: TaskQueue> Engine<Q> {
     fn take_from_pools(&mut self, job: JobId, device: DeviceId) -> Option<QueuedCopy> {
         let window = self.cfg.queue_window;
         let j = &mut self.jobs[job];
-        let own = *j.pool_of.get(device.0 as usize)? as usize;
+        let own = j.pool_of.get(device) as usize;
         if own == 0 {
             return None;
         }
@@ -93,12 +89,11 @@ impl<Q: TaskQueue> Engine<Q> {
         let from = if j.open { 0 } else { own - 1 };
         loop {
             let tasks = &j.tasks;
-            let (_, taken) = j.queues.take_from(from, window, &mut |c| {
-                let t = &tasks[c.task as usize];
-                t.verdict.is_some() || !t.tried.contains(&device)
-            })?;
-            let t = &mut j.tasks[taken.task as usize];
-            if t.verdict.is_none() {
+            let (_, taken) = j
+                .queues
+                .take_from(from, window, &mut |c| tasks[c.task].decided() || !tasks.has_tried(c.task, device))?;
+            let t = &mut j.tasks[taken.task];
+            if !t.decided() {
                 t.queued -= 1;
                 return Some(taken);
             }
@@ -120,11 +115,10 @@ impl<Q: TaskQueue> Engine<Q> {
         let j = &mut self.jobs[job];
         j.last_assigned = self.now;
         j.running += 1;
-        let t = &mut j.tasks[task as usize];
-        t.tried.push(device);
-        t.running.push(attempt);
+        j.tasks.push_tried(task, device);
+        j.tasks.push_running(task, attempt);
         if kind == CopyKind::Arbiter {
-            t.arbiter = true;
+            j.tasks[task].set_arbiter(true);
         }
         self.devices.hold(device, attempt, self.now);
         let rescue = kind != CopyKind::Planned;
@@ -137,21 +131,11 @@ impl<Q: TaskQueue> Engine<Q> {
         self.devices.release(a.device, attempt);
         let j = &mut self.jobs[a.job];
         j.running -= 1;
-        if let Some(t) = j.tasks.get_mut(a.task as usize) {
-            t.running.remove(&attempt);
+        // An ended job has no tasks any more.
+        if (a.task as usize) < j.tasks.len() {
+            j.tasks.remove_running(a.task, attempt);
         }
         Some(a)
-    }
-
-    /// Each device's pool number (1-based; 0: none).
-    pub(super) fn pool_of(&self, pools: &[Vec<DeviceId>]) -> Vec<u32> {
-        let mut pool_of = alloc::vec![0u32; self.devices.count()];
-        for (k, pool) in pools.iter().enumerate() {
-            for d in pool {
-                pool_of[d.0 as usize] = k as u32 + 1;
-            }
-        }
-        pool_of
     }
 
     /// Re-plans a running job on the current ranking when its pools changed.
@@ -184,7 +168,7 @@ impl<Q: TaskQueue> Engine<Q> {
                 (sum / pool.len() as f64).clamp(floor, 1.0)
             })
             .collect();
-        let pool_of = self.pool_of(&pools);
+        let pool_of = PoolMap::new(self.devices.count(), &pools);
         let j = &mut self.jobs[job];
         let used = pools.len();
         let moved = j.queues.resize(used);
@@ -198,8 +182,7 @@ impl<Q: TaskQueue> Engine<Q> {
                 }
             });
             for (n, c) in moved.into_iter().enumerate() {
-                let t = &mut j.tasks[c.task as usize];
-                if t.verdict.is_some() {
+                if j.tasks[c.task].decided() {
                     continue;
                 }
                 let fits = |k: usize| held.get(&(c.task, k)).copied().unwrap_or(0) < pools[k].len();
@@ -227,21 +210,21 @@ impl<Q: TaskQueue> Engine<Q> {
         let j = &self.jobs[job];
         let worst = j.pool_failure.iter().copied().fold(0.0, f64::max);
         let mean = j.pool_failure.iter().sum::<f64>() / j.pool_failure.len().max(1) as f64;
-        let device_failure = |a: &AttemptId| {
-            let device = self.attempts.get(*a).expect("a running attempt").device;
-            match j.pool_of.get(device.0 as usize) {
-                Some(&k) if k > 0 => j.pool_failure[k as usize - 1],
-                _ => worst,
+        let device_failure = |a: AttemptId| {
+            let device = self.attempts.get(a).expect("a running attempt").device;
+            match j.pool_of.get(device) {
+                0 => worst,
+                k => j.pool_failure[k as usize - 1],
             }
         };
-        let mut fail: Vec<f64> = j
-            .tasks
-            .iter()
-            .map(|t| {
-                if t.verdict.is_some() || !t.results.is_empty() {
+        let tasks = &j.tasks;
+        let mut fail: Vec<f64> = (0..tasks.len() as u32)
+            .map(|i| {
+                let t = &tasks[i];
+                if t.decided() || t.has_results() {
                     return 0.0;
                 }
-                t.running.iter().map(device_failure).fold(libm::pow(mean, f64::from(t.rescue)), |acc, p| acc * p)
+                tasks.running(i).map(device_failure).fold(libm::pow(mean, f64::from(t.rescue)), |acc, p| acc * p)
             })
             .collect();
         let j = &mut self.jobs[job];
@@ -255,7 +238,5 @@ impl<Q: TaskQueue> Engine<Q> {
 /// Whether `device` may run a rescue copy of a task: it may take the job (its pool,
 /// its current state) and never ran the task.
 pub(super) fn may_take<Q>(j: &JobEntry<Q>, task: u32, device: DeviceId, devices: &Devices) -> bool {
-    j.pool_of.get(device.0 as usize).is_some_and(|&k| k > 0)
-        && devices.may_run(device, &j.spec, j.chunk_bytes)
-        && !j.tasks[task as usize].tried.contains(&device)
+    j.pool_of.targets(device) && devices.may_run(device, &j.spec, j.chunk_bytes) && !j.tasks.has_tried(task, device)
 }

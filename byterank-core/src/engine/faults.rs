@@ -14,16 +14,16 @@ impl<Q: TaskQueue> Engine<Q> {
         if j.status != JobStatus::Running {
             return;
         }
-        let t = &mut j.tasks[a.task as usize];
         if a.kind == CopyKind::Arbiter {
-            t.arbiter = false;
+            j.tasks[a.task].set_arbiter(false);
         }
         let outcome = Outcome {
             failed: state != AttemptState::Incorrect,
             delayed: a.delayed || state == AttemptState::Stale,
             incorrect: state == AttemptState::Incorrect,
         };
-        t.blame.push((a.device, outcome));
+        j.tasks.push_blame(a.task, a.device, outcome);
+        let t = &mut j.tasks[a.task];
         // A device leaving is not the task's fault: it does not count towards
         // `max_failures`.
         if state != AttemptState::Abandoned {
@@ -49,22 +49,26 @@ impl<Q: TaskQueue> Engine<Q> {
             return;
         }
         let trusted = j.trusted > 0;
-        let t = &mut j.tasks[task as usize];
-        if t.verdict.is_some() {
+        if j.tasks[task].decided() {
             return;
         }
-        let (best, disputed) = t.agreement(app);
+        let (best, disputed) = agreement(app, self.provisional.metas(j.tasks.results(task)));
+        let live = j.tasks.live_copies(task);
+        let t = &mut j.tasks[task];
         let since = self.now;
         if disputed && trusted {
-            if !t.arbiter {
-                t.arbiter = true;
+            if !t.arbiter() {
+                t.set_arbiter(true);
                 self.rescue.push(Entry { job, task, since, need: RescueNeed::Arbitration });
                 out.push(Event::TaskRescued { job, task, need: RescueNeed::Arbitration });
             }
             return;
         }
         let needed = t.quorum(quorum).saturating_sub(best);
-        while t.live_copies() < needed {
+        // Each rescue copy below adds one live copy.
+        let mut live = live;
+        while live < needed {
+            live += 1;
             if disputed {
                 t.extra += 1;
                 if t.extra > max_extra {
@@ -103,9 +107,9 @@ impl<Q: TaskQueue> Engine<Q> {
         let j = &self.jobs[job];
         let counts = |d: &DeviceId| {
             let e = self.devices.entry(*d);
-            e.live && j.pool_of.get(d.0 as usize).is_some_and(|&k| k > 0) && (!trusted_only || e.state.trusted)
+            e.live && j.pool_of.targets(*d) && (!trusted_only || e.state.trusted)
         };
-        let tried = j.tasks[task as usize].tried.iter().filter(|d| counts(d)).count() as u32;
+        let tried = j.tasks.tried(task).filter(counts).count() as u32;
         (if trusted_only { j.trusted } else { j.members }) > tried
     }
 
@@ -122,10 +126,8 @@ impl<Q: TaskQueue> Engine<Q> {
     ///   live device of its pools.
     pub(super) fn check_liveness(&mut self, out: &mut Vec<Event>) {
         let jobs = &self.jobs;
-        self.rescue.retain(|e| {
-            jobs.get(e.job)
-                .is_some_and(|j| j.status == JobStatus::Running && j.tasks[e.task as usize].verdict.is_none())
-        });
+        self.rescue
+            .retain(|e| jobs.get(e.job).is_some_and(|j| j.status == JobStatus::Running && !j.tasks[e.task].decided()));
         let stuck: Vec<Entry> = self
             .rescue
             .iter()
@@ -140,12 +142,14 @@ impl<Q: TaskQueue> Engine<Q> {
             match e.need {
                 RescueNeed::Arbitration => {
                     j.trusted = 0;
-                    j.tasks[e.task as usize].arbiter = false;
+                    j.tasks[e.task].set_arbiter(false);
                     self.rescue.retain(|x| *x != e);
                     // Without an arbiter, a quorum the results already hold decides.
                     let app = self.app(e.job);
-                    match self.jobs[e.job].tasks[e.task as usize].by_quorum(app, self.cfg.quorum, false) {
-                        Some(d) => self.finalize(e.job, e.task, d, out),
+                    let tasks = &self.jobs[e.job].tasks;
+                    let quorum = tasks[e.task].quorum(self.cfg.quorum);
+                    match by_quorum(app, self.provisional.metas(tasks.results(e.task)), quorum, false) {
+                        Some(d) => self.finalize(e.job, e.task, d, None, out),
                         None => self.progress(e.job, e.task, out),
                     }
                 }
@@ -170,9 +174,9 @@ impl<Q: TaskQueue> Engine<Q> {
             }
             let mut waiting = Vec::new();
             j.queues.visit(&mut |_, c| waiting.push(c.task));
-            let hopeless = waiting.into_iter().find(|&task| {
-                self.jobs[job].tasks[task as usize].verdict.is_none() && !self.someone_may_take(job, task, false)
-            });
+            let hopeless = waiting
+                .into_iter()
+                .find(|&task| !self.jobs[job].tasks[task].decided() && !self.someone_may_take(job, task, false));
             if let Some(task) = hopeless {
                 let reason = format!("task {task} waits in a queue and every device of the job has tried it");
                 self.end_job(job, JobStatus::Failed, reason, out);

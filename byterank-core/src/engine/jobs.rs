@@ -61,7 +61,7 @@ pub(super) struct JobEntry<Q> {
     /// The used pools of the last plan, pool 1 first.
     pub(super) pools: Vec<Vec<DeviceId>>,
     /// Pool number (1-based) of each device for this job; 0: not targeted.
-    pub(super) pool_of: Vec<u32>,
+    pub(super) pool_of: PoolMap,
     /// Each used pool's assumed failure probability.
     pub(super) pool_failure: Vec<f64>,
     /// Trusted devices in the used pools, as of the last plan, less those removed.
@@ -71,7 +71,7 @@ pub(super) struct JobEntry<Q> {
     /// The queues stalled and are open to every device of the pools.
     pub(super) open: bool,
     pub(super) queues: PoolQueues<Q>,
-    pub(super) tasks: Vec<Task>,
+    pub(super) tasks: Tasks,
     pub(super) account: JobAccount,
     pub(super) task_count: u32,
     pub(super) open_tasks: u32,
@@ -199,12 +199,12 @@ impl<Q: TaskQueue> Engine<Q> {
             .iter()
             .map(|p| p.iter().map(|&i| self.snapshot.order[i as usize]).collect())
             .collect();
-        let mut tasks = alloc::vec![Task::default(); chunks.len()];
+        let mut tasks = Tasks::new(chunks.len());
         let mut queues = PoolQueues::new(plan.queues.len());
         for (k, copies) in plan.queues.iter().enumerate() {
             for c in copies {
                 queues.push(k, QueuedCopy { task: c.task, replica: c.replica });
-                let t = &mut tasks[c.task as usize];
+                let t = &mut tasks[c.task];
                 t.planned += 1;
                 t.queued += 1;
                 t.next_replica = t.next_replica.max(c.replica + 1);
@@ -221,7 +221,7 @@ impl<Q: TaskQueue> Engine<Q> {
             price: spec.price_chips,
         });
         self.job_names.insert(spec.id.clone(), job);
-        let pool_of = self.pool_of(&pools);
+        let pool_of = PoolMap::new(self.devices.count(), &pools);
         let trusted = self.trusted_in(&pools);
         let members = pools.iter().map(|p| p.len() as u32).sum();
         self.jobs.insert(JobEntry {
@@ -276,7 +276,8 @@ impl<Q: TaskQueue> Engine<Q> {
         self.jobs[job].status = status;
         self.running.retain(|&j| j != job);
         self.share.leave(job);
-        let running: Vec<AttemptId> = self.jobs[job].tasks.iter().flat_map(|t| t.running.iter().copied()).collect();
+        let tasks = &self.jobs[job].tasks;
+        let running: Vec<AttemptId> = (0..tasks.len() as u32).flat_map(|t| tasks.running(t)).collect();
         for attempt in running {
             if let Some(a) = self.finish_attempt(attempt) {
                 out.push(Event::AttemptChanged {
@@ -289,11 +290,17 @@ impl<Q: TaskQueue> Engine<Q> {
             }
         }
         let j = &mut self.jobs[job];
+        // Results still waiting free their slots in the engine's store.
+        for task in 0..j.tasks.len() as u32 {
+            if j.tasks[task].has_results() {
+                self.provisional.take(j.tasks.results_mut(task));
+            }
+        }
         // Queues may live outside the engine (`TaskQueue`): empty them explicitly.
         j.queues.drain_all();
         let refund: ByteChips = match status {
             JobStatus::Completed => ByteChips::ZERO,
-            _ => j.tasks.iter().zip(j.account.bounties()).filter(|(t, _)| t.verdict.is_none()).map(|(_, b)| *b).sum(),
+            _ => j.tasks.iter().zip(j.account.bounties()).filter(|(t, _)| !t.decided()).map(|(_, b)| *b).sum(),
         };
         let rest = j.account.platform();
         let platform = rest.checked_sub(refund).expect("bounties of undecided tasks were not paid");
@@ -303,7 +310,7 @@ impl<Q: TaskQueue> Engine<Q> {
                 let app = self.apps.get(&j.spec.application).expect("checked at submission");
                 app.assembly_order(&j.chunks)
                     .into_iter()
-                    .map(|c| j.tasks[c as usize].verdict.expect("every task has its verdict").attempt)
+                    .map(|c| j.tasks[c].verdict().expect("every task has its verdict").attempt)
                     .collect()
             }
             _ => Vec::new(),
@@ -323,7 +330,7 @@ impl<Q: TaskQueue> Engine<Q> {
         // An ended job keeps its id, spec, status and totals until it is released;
         // its per-task state goes.
         let j = &mut self.jobs[job];
-        (j.tasks, j.chunks, j.pool_of, j.pools) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        (j.tasks, j.chunks, j.pool_of, j.pools) = (Tasks::default(), Vec::new(), PoolMap::default(), Vec::new());
         j.queues = PoolQueues::default();
         j.pool_failure = Vec::new();
         j.account.close();

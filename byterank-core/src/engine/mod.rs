@@ -93,12 +93,16 @@ mod faults;
 mod helpers;
 mod jobs;
 mod ledger;
+mod pool_map;
 mod pool_queues;
+mod provisional;
 mod queue;
 mod refresh;
 mod rescue;
 mod share;
 mod task;
+mod tasks;
+mod timers;
 mod validation;
 
 pub use command::{AttemptId, Command, CommandKind, DeviceId, JobId};
@@ -132,10 +136,13 @@ use applications::Applications;
 use attempts::{Attempt, Attempts, CopyKind, Due, Touch};
 use devices::Devices;
 use jobs::{JobEntry, Jobs};
+use pool_map::PoolMap;
 use pool_queues::PoolQueues;
+use provisional::Provisional;
 use rescue::{Entry, Rescue};
 use share::Share;
-use task::{Decision, Few, Report, Task, Verdict};
+use task::{agreement, by_quorum, decide, Decision, Report, Seen, Verdict};
+use tasks::Tasks;
 
 /// Where a job is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -190,6 +197,8 @@ pub struct Engine<Q: TaskQueue = MemQueue> {
     /// Running jobs with queued copies, in the order pulls serve them.
     share: Share,
     attempts: Attempts,
+    /// Results waiting for their tasks' verdicts, every job's.
+    provisional: Provisional,
     rescue: Rescue,
     snapshot: Snapshot,
     /// Devices registered, removed, updated or re-trusted since the last refresh.
@@ -238,6 +247,7 @@ impl<Q: TaskQueue> Engine<Q> {
             running: Vec::new(),
             share: Share::default(),
             attempts: Attempts::default(),
+            provisional: Provisional::default(),
             rescue: Rescue::default(),
             snapshot: Snapshot::default(),
             stale_ranking: false,
@@ -287,7 +297,7 @@ impl<Q: TaskQueue> Engine<Q> {
 
     /// Who is paid for a device's work.
     pub fn owner(&self, device: DeviceId) -> Option<&str> {
-        self.devices.get(device).map(|d| d.owner.as_str())
+        self.devices.get(device).map(|_| self.devices.owner(device))
     }
 
     /// A device's ByteRank at the last refresh (0: flagged or not yet ranked).
@@ -444,7 +454,7 @@ impl<Q: TaskQueue> Engine<Q> {
         }
         for &job in &self.running {
             let j = &mut self.jobs[job];
-            if j.pool_of.get(device.0 as usize).is_some_and(|&k| k > 0) {
+            if j.pool_of.targets(device) {
                 j.members = j.members.saturating_sub(1);
                 if self.devices.entry(device).state.trusted {
                     j.trusted = j.trusted.saturating_sub(1);

@@ -28,7 +28,7 @@ impl<Q: TaskQueue> Engine<Q> {
             .iter()
             .map(|&d| {
                 let e = self.devices.entry(d);
-                let since = self.devices.hot(d).last_task.unwrap_or(e.registered);
+                let since = self.devices.hot(d).last_task().unwrap_or(e.registered);
                 win_probability(Some((now.millis() - since.millis()) as f64 / HOUR_MS as f64), &self.cfg.index.lottery)
             })
             .collect();

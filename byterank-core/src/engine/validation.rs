@@ -56,48 +56,56 @@ impl<Q: TaskQueue> Engine<Q> {
         let trusted = self.devices.trusted(a.device);
         let quorum = self.cfg.quorum;
         let arbiter = self.jobs[a.job].trusted > 0;
-        let t = &mut self.jobs[a.job].tasks[a.task as usize];
-        t.results.push(Report { attempt, device: a.device, meta: meta.clone(), delayed: a.delayed });
+        let tasks = &mut self.jobs[a.job].tasks;
         if a.kind == CopyKind::Arbiter {
-            t.arbiter = false;
+            tasks[a.task].set_arbiter(false);
         }
-        match t.decide(app, trusted, quorum, arbiter) {
-            Some(d) => self.finalize(a.job, a.task, d, out),
-            None => self.progress(a.job, a.task, out),
+        // Decided on with the new result borrowed: only one left waiting is copied.
+        let quorum = tasks[a.task].quorum(quorum);
+        let seen = Seen { attempt, device: a.device, meta, delayed: a.delayed };
+        let stored = self.provisional.metas(tasks.results(a.task));
+        match decide(app, stored.chain([meta]), trusted, quorum, arbiter) {
+            Some(d) => self.finalize(a.job, a.task, d, Some(seen), out),
+            None => {
+                let report = Report { attempt, device: a.device, meta: meta.clone(), delayed: a.delayed };
+                self.provisional.push(tasks.results_mut(a.task), report);
+                self.progress(a.job, a.task, out);
+            }
         }
     }
 
     /// A task's verdict is final: results that agree with the truth are valid, the
     /// others incorrect (one outcome each on their devices), failures seen on the
     /// way are the workers', the bounty is paid to the valid results, and the
-    /// task's other copies are withdrawn (queued) or cancelled (running).
-    pub(super) fn finalize(&mut self, job: JobId, task: u32, d: Decision, out: &mut Vec<Event>) {
+    /// task's other copies are withdrawn (queued) or cancelled (running). The
+    /// results are the task's provisional ones, then `newest` (the result that
+    /// decided, not stored) if any.
+    pub(super) fn finalize(&mut self, job: JobId, task: u32, d: Decision, newest: Option<Seen>, out: &mut Vec<Event>) {
         let app = self.app(job);
         let j = &mut self.jobs[job];
-        let t = &mut j.tasks[task as usize];
-        let results = t.results.take();
-        let truth = &results.iter().nth(d.truth).expect("the deciding result").meta;
-        let agrees = |r: &Report| app.agree(&r.meta, truth);
-        let attempt = results.iter().find(|r| agrees(r)).expect("the truth agrees with itself").attempt;
-        let valid = results.iter().filter(|r| agrees(r)).count();
-        t.verdict = Some(Verdict { attempt, unverified: d.unverified });
-        (t.queued, t.rescue, t.arbiter) = (0, 0, false);
-        t.tried = Few::default();
-        let cancel = t.running.take();
-        let blame = core::mem::take(&mut t.blame);
+        let stored = self.provisional.take(j.tasks.results_mut(task));
+        let results = || stored.iter().map(Report::seen).chain(newest);
+        let truth = results().nth(d.truth).expect("the deciding result").meta;
+        let agrees = |r: &Seen| app.agree(r.meta, truth);
+        let attempt = results().find(agrees).expect("the truth agrees with itself").attempt;
+        let valid = results().filter(agrees).count();
+        let (blame, cancel) = j.tasks.decide(task, Verdict { attempt, unverified: d.unverified });
+        let t = &mut j.tasks[task];
+        (t.queued, t.rescue) = (0, 0);
+        t.set_arbiter(false);
         j.open_tasks -= 1;
         j.unverified += u32::from(d.unverified);
         let each = j.account.settle(task as usize, valid);
         out.push(Event::TaskValidated { job, task, attempt, valid: valid as u32, unverified: d.unverified });
-        for r in results.iter() {
-            let ok = agrees(r);
+        for r in results() {
+            let ok = agrees(&r);
             let outcome = Outcome { failed: false, delayed: r.delayed, incorrect: !ok };
             self.devices.record(r.device, outcome, &self.cfg.index.flags);
             let state = if ok { AttemptState::Completed } else { AttemptState::Incorrect };
             out.push(Event::AttemptChanged { job, task, attempt: r.attempt, device: r.device, state });
             if ok && each > ByteChips::ZERO {
                 self.ledger.release(each);
-                self.ledger.pay(&self.devices.entry(r.device).owner, each);
+                self.ledger.pay(self.devices.owner(r.device), each);
                 out.push(Event::RewardCredited { device: r.device, job, task, amount: each });
             }
         }
