@@ -33,6 +33,22 @@ impl Drop for Node {
     }
 }
 
+/// BYTERANK_TEST_POSTGRES and a URL selecting a fresh `schema` in it; `None`,
+/// after a notice naming `what` was skipped, when it is not set.
+fn fresh_schema(schema: &str, what: &str) -> Option<(String, String)> {
+    let Ok(base) = std::env::var("BYTERANK_TEST_POSTGRES") else {
+        eprintln!("skipped: set BYTERANK_TEST_POSTGRES=postgres://USER:PASS@127.0.0.1/DB to run {what}");
+        return None;
+    };
+    connect(&base)
+        .unwrap()
+        .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"))
+        .unwrap();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let db = format!("{base}{sep}options=-csearch_path%3D{schema}");
+    Some((base, db))
+}
+
 /// Worker processes, killed when the test ends, passed or not.
 struct Workers(Vec<Child>);
 
@@ -125,17 +141,7 @@ impl Api {
 
 #[test]
 fn the_standby_takes_over_a_killed_leader_and_loses_nothing() {
-    let Ok(base) = std::env::var("BYTERANK_TEST_POSTGRES") else {
-        eprintln!("skipped: set BYTERANK_TEST_POSTGRES=postgres://USER:PASS@127.0.0.1/DB to run the failover test");
-        return;
-    };
-    let schema = "t_failover";
-    connect(&base)
-        .unwrap()
-        .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"))
-        .unwrap();
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let db = format!("{base}{sep}options=-csearch_path%3D{schema}");
+    let Some((_, db)) = fresh_schema("t_failover", "the failover test") else { return };
     let cfg_path = std::env::temp_dir().join(format!("byterank-failover-{}.json", std::process::id()));
     let cfg = EngineConfig { t1_ms: 1_000, t2_ms: 3_000, ..EngineConfig::default() };
     std::fs::write(&cfg_path, serde_json::to_vec(&cfg).unwrap()).unwrap();
@@ -293,15 +299,9 @@ async fn wallets(api: &Api, base: &str, tokens: &[String]) -> Vec<u64> {
 /// handed out and nobody answered.
 #[test]
 fn a_paused_old_leader_writes_nothing_after_the_takeover() {
-    let Ok(base) = std::env::var("BYTERANK_TEST_POSTGRES") else {
-        eprintln!("skipped: set BYTERANK_TEST_POSTGRES=postgres://USER:PASS@127.0.0.1/DB to run the fencing test");
-        return;
-    };
     let schema = "t_fencing";
+    let Some((base, db)) = fresh_schema(schema, "the fencing test") else { return };
     let mut admin = connect(&base).unwrap();
-    admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")).unwrap();
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let db = format!("{base}{sep}options=-csearch_path%3D{schema}");
     let cfg_path = std::env::temp_dir().join(format!("byterank-fencing-{}.json", std::process::id()));
     // dev-0 never comes back: its failed copy, and the one queued in its pool, go
     // to the others after `rescue_wait_ms`.
@@ -424,19 +424,7 @@ fn a_paused_old_leader_writes_nothing_after_the_takeover() {
 /// leads, and finish the job there.
 #[test]
 fn workers_given_both_nodes_ride_through_a_failover() {
-    let Ok(base) = std::env::var("BYTERANK_TEST_POSTGRES") else {
-        eprintln!(
-            "skipped: set BYTERANK_TEST_POSTGRES=postgres://USER:PASS@127.0.0.1/DB to run the worker failover test"
-        );
-        return;
-    };
-    let schema = "t_worker_failover";
-    connect(&base)
-        .unwrap()
-        .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"))
-        .unwrap();
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let db = format!("{base}{sep}options=-csearch_path%3D{schema}");
+    let Some((_, db)) = fresh_schema("t_worker_failover", "the worker failover test") else { return };
     let dir = std::env::temp_dir().join(format!("byterank-worker-failover-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();

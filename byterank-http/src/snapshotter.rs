@@ -1,6 +1,6 @@
 //! Snapshots taken beside the engine thread. The engine thread only copies the
-//! state (a clone: for a state holding a 2,000,000-task job about a third of a
-//! second, against a second to serialize it and several to store it); a thread
+//! state (a clone: for a state holding a 2,000,000-task job about a tenth of a
+//! second, against seconds to serialize and store it); a thread
 //! of its own serializes the copy and stores it, with storage of its own, while
 //! commits go on.
 
