@@ -45,7 +45,7 @@ impl Application for Primes {
             Ok(count) if count <= chunk.len => Ok(()),
             _ => Err(IntegrityError::MalformedDigest {
                 chunk: chunk.index,
-                digest: result.digest.clone(),
+                digest: result.digest.to_string(),
                 rule: "a prime count in decimal, at most the chunk's length",
             }),
         }
@@ -124,7 +124,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let right = Primes::count(&chunks[task as usize]);
             let count = if node.lies { right + 1 } else { right };
             counts.insert(attempt, count);
-            let result = ResultMeta { size: 1, digest: count.to_string(), metadata: BTreeMap::new() };
+            let result = ResultMeta { size: 1, digest: count.to_string().into(), metadata: BTreeMap::new() };
             for e in step(&mut engine, now, CommandKind::ReportResult { device, attempt, result })? {
                 match e {
                     Event::AttemptChanged { state: byterank::core::AttemptState::Incorrect, .. } => caught += 1,

@@ -41,6 +41,11 @@ pub struct Chunk {
     pub len: u64,
 }
 
+/// A result's digest: a string held inline up to 24 bytes (a 64-bit hash in hex
+/// fits), on the heap beyond. Every report carries one, so a heap string each
+/// would cost an allocation, a free and a cache miss per task cycle.
+pub type Digest = compact_str::CompactString;
+
 /// What a worker reports about a finished task: enough to validate it without the
 /// bytes.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -52,7 +57,7 @@ pub struct ResultMeta {
     pub size: u64,
     /// A digest of the result's bytes, as the application defines it (lowercase
     /// hex for the built-in ones).
-    pub digest: String,
+    pub digest: Digest,
     /// Application-defined facts about the result (e.g. `format` = `gzip`).
     #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "BTreeMap::is_empty"))]
     pub metadata: BTreeMap<String, String>,
@@ -195,8 +200,8 @@ const fn fnv1a(mut hash: u64, bytes: &[u8]) -> u64 {
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 
 /// A digest as the built-in applications write it: 16 lowercase hex digits.
-fn hex16(h: u64) -> String {
-    format!("{h:016x}")
+fn hex16(h: u64) -> Digest {
+    compact_str::format_compact!("{h:016x}")
 }
 
 fn is_hex16(s: &str) -> bool {
@@ -277,7 +282,7 @@ impl Application for Synthetic {
         if !is_hex16(&result.digest) {
             return Err(IntegrityError::MalformedDigest {
                 chunk: chunk.index,
-                digest: result.digest.clone(),
+                digest: result.digest.as_str().into(),
                 rule: "16 lowercase hex digits (64-bit FNV-1a, as `Synthetic::expected` writes it)",
             });
         }

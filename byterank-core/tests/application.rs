@@ -3,7 +3,8 @@
 //! (split -> compress each chunk -> check -> assemble -> decompress).
 
 use byterank_core::application::{
-    application, Application, ApplicationError, Chunk, Gzip, IntegrityError, ResultMeta, Synthetic, APPLICATION_NAMES,
+    application, Application, ApplicationError, Chunk, Digest, Gzip, IntegrityError, ResultMeta, Synthetic,
+    APPLICATION_NAMES,
 };
 use byterank_core::job::{JobError, JobSpec};
 use proptest::prelude::*;
@@ -95,7 +96,7 @@ fn synthetic_expected_results_pass_and_agree() {
 fn synthetic_expected_is_deterministic_and_distinct() {
     let c = |index| Chunk { index, offset: u64::from(index), len: 1 };
     assert_eq!(Synthetic::expected("j", &c(3)), Synthetic::expected("j", &c(3)));
-    let mut digests: Vec<String> = (0..1000).map(|i| Synthetic::expected("j", &c(i)).digest).collect();
+    let mut digests: Vec<Digest> = (0..1000).map(|i| Synthetic::expected("j", &c(i)).digest).collect();
     digests.extend((0..1000).map(|i| Synthetic::expected("k", &c(i)).digest));
     let n = digests.len();
     digests.sort();
@@ -171,7 +172,7 @@ fn gzip_check_rules() {
     for size in [20, Gzip::max_member(1000)] {
         assert_eq!(Gzip.check(&c, &ResultMeta { size, ..good.clone() }), Ok(()));
     }
-    let empty = ResultMeta { digest: String::new(), ..good.clone() };
+    let empty = ResultMeta { digest: Digest::default(), ..good.clone() };
     assert!(matches!(Gzip.check(&c, &empty), Err(IntegrityError::MalformedDigest { .. })));
     // Adapters may use another (stronger) hash: any non-empty digest passes integrity.
     let sha = ResultMeta {

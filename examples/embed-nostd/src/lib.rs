@@ -66,7 +66,7 @@ impl Application for Checksums {
             Ok(sum) if sum < chunk.len * 65_521 => Ok(()),
             _ => Err(IntegrityError::MalformedDigest {
                 chunk: chunk.index,
-                digest: result.digest.clone(),
+                digest: result.digest.as_str().into(),
                 rule: "a sum in hexadecimal, below the chunk's length times 65521",
             }),
         }
@@ -232,7 +232,7 @@ pub fn run(start: Timestamp) -> Result<Summary, EmbedError> {
             let Pulled::Task { task, attempt, .. } = engine.pull(now, device)? else { continue };
             let sum = Checksums::work(&chunks[task as usize]) + u64::from(m.faulty);
             sums.insert(attempt, sum);
-            let result = ResultMeta { size: 1, digest: format!("{sum:x}"), ..ResultMeta::default() };
+            let result = ResultMeta { size: 1, digest: format!("{sum:x}").into(), ..ResultMeta::default() };
             for e in step(&mut engine, now, CommandKind::ReportResult { device, attempt, result })? {
                 match e {
                     Event::AttemptChanged { state: AttemptState::Incorrect, .. } => caught += 1,
