@@ -25,7 +25,7 @@ impl<Q: TaskQueue> Engine<Q> {
         let fast_trusted = trusted && rank <= self.snapshot.best;
         let patience = self.now.add_millis(-self.cfg.rescue_wait_ms);
         let taken = {
-            let (jobs, devices) = (&self.jobs, &self.devices);
+            let (jobs, devices, table) = (&self.jobs, &self.devices, &self.pool_table);
             let dead =
                 |e: &Entry| jobs.get(e.job).is_none_or(|j| j.status != JobStatus::Running || j.tasks[e.task].decided());
             let take = |e: &Entry| {
@@ -34,7 +34,7 @@ impl<Q: TaskQueue> Engine<Q> {
                     RescueNeed::Arbitration => trusted && (fast_trusted || waited),
                     RescueNeed::Copy => fast_trusted || waited,
                 };
-                allowed && may_take(&jobs[e.job], e.task, device, devices)
+                allowed && may_take(&jobs[e.job], table, e.task, device, devices)
             };
             self.rescue.take_first(dead, take)
         };
@@ -59,7 +59,7 @@ impl<Q: TaskQueue> Engine<Q> {
             at = Some(key);
             let job = key.1;
             let j = &self.jobs[job];
-            if !j.pool_of.targets(device) || !self.devices.may_run(device, &j.spec, j.chunk_bytes) {
+            if !self.pool_table.targets(&j.pool_of, device) || !self.devices.may_run(device, &j.spec, j.chunk_bytes) {
                 continue;
             }
             let copy = self.take_from_pools(job, device);
@@ -80,7 +80,7 @@ impl<Q: TaskQueue> Engine<Q> {
     fn take_from_pools(&mut self, job: JobId, device: DeviceId) -> Option<QueuedCopy> {
         let window = self.cfg.queue_window;
         let j = &mut self.jobs[job];
-        let own = j.pool_of.get(device) as usize;
+        let own = self.pool_table.get(&j.pool_of, device) as usize;
         if own == 0 {
             return None;
         }
@@ -168,8 +168,8 @@ impl<Q: TaskQueue> Engine<Q> {
                 (sum / pool.len() as f64).clamp(floor, 1.0)
             })
             .collect();
-        let pool_of = PoolMap::new(self.devices.count(), &pools);
         let j = &mut self.jobs[job];
+        self.pool_table.set(&mut j.pool_of, self.devices.count(), &pools);
         let used = pools.len();
         let moved = j.queues.resize(used);
         if !moved.is_empty() {
@@ -195,7 +195,6 @@ impl<Q: TaskQueue> Engine<Q> {
             }
         }
         j.pools = pools;
-        j.pool_of = pool_of;
         j.pool_failure = pool_failure;
         let pjf = self.pjf_in_force(job);
         out.push(Event::PlanChanged { job, pools: used as u32, pjf });
@@ -212,7 +211,7 @@ impl<Q: TaskQueue> Engine<Q> {
         let mean = j.pool_failure.iter().sum::<f64>() / j.pool_failure.len().max(1) as f64;
         let device_failure = |a: AttemptId| {
             let device = self.attempts.get(a).expect("a running attempt").device;
-            match j.pool_of.get(device) {
+            match self.pool_table.get(&j.pool_of, device) {
                 0 => worst,
                 k => j.pool_failure[k as usize - 1],
             }
@@ -237,6 +236,8 @@ impl<Q: TaskQueue> Engine<Q> {
 
 /// Whether `device` may run a rescue copy of a task: it may take the job (its pool,
 /// its current state) and never ran the task.
-pub(super) fn may_take<Q>(j: &JobEntry<Q>, task: u32, device: DeviceId, devices: &Devices) -> bool {
-    j.pool_of.targets(device) && devices.may_run(device, &j.spec, j.chunk_bytes) && !j.tasks.has_tried(task, device)
+pub(super) fn may_take<Q>(j: &JobEntry<Q>, table: &PoolTable, task: u32, device: DeviceId, devices: &Devices) -> bool {
+    table.targets(&j.pool_of, device)
+        && devices.may_run(device, &j.spec, j.chunk_bytes)
+        && !j.tasks.has_tried(task, device)
 }

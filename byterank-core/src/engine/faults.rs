@@ -107,7 +107,7 @@ impl<Q: TaskQueue> Engine<Q> {
         let j = &self.jobs[job];
         let counts = |d: &DeviceId| {
             let e = self.devices.entry(*d);
-            e.live && j.pool_of.targets(*d) && (!trusted_only || e.state.trusted)
+            e.live && self.pool_table.targets(&j.pool_of, *d) && (!trusted_only || e.state.trusted)
         };
         let tried = j.tasks.tried(task).filter(counts).count() as u32;
         (if trusted_only { j.trusted } else { j.members }) > tried

@@ -60,7 +60,7 @@ pub(super) struct JobEntry<Q> {
     pub(super) chunk_bytes: Option<u64>,
     /// The used pools of the last plan, pool 1 first.
     pub(super) pools: Vec<Vec<DeviceId>>,
-    /// Pool number (1-based) of each device for this job; 0: not targeted.
+    /// Where its pool number (1-based; 0: not targeted) of each device is.
     pub(super) pool_of: PoolMap,
     /// Each used pool's assumed failure probability.
     pub(super) pool_failure: Vec<f64>,
@@ -221,7 +221,8 @@ impl<Q: TaskQueue> Engine<Q> {
             price: spec.price_chips,
         });
         self.job_names.insert(spec.id.clone(), job);
-        let pool_of = PoolMap::new(self.devices.count(), &pools);
+        let mut pool_of = PoolMap::None;
+        self.pool_table.set(&mut pool_of, self.devices.count(), &pools);
         let trusted = self.trusted_in(&pools);
         let members = pools.iter().map(|p| p.len() as u32).sum();
         self.jobs.insert(JobEntry {
@@ -330,7 +331,8 @@ impl<Q: TaskQueue> Engine<Q> {
         // An ended job keeps its id, spec, status and totals until it is released;
         // its per-task state goes.
         let j = &mut self.jobs[job];
-        (j.tasks, j.chunks, j.pool_of, j.pools) = (Tasks::default(), Vec::new(), PoolMap::default(), Vec::new());
+        self.pool_table.release(&mut j.pool_of);
+        (j.tasks, j.chunks, j.pools) = (Tasks::default(), Vec::new(), Vec::new());
         j.queues = PoolQueues::default();
         j.pool_failure = Vec::new();
         j.account.close();

@@ -136,7 +136,7 @@ use applications::Applications;
 use attempts::{Attempt, Attempts, CopyKind, Due, Touch};
 use devices::Devices;
 use jobs::{JobEntry, Jobs};
-use pool_map::PoolMap;
+use pool_map::{PoolMap, PoolTable};
 use pool_queues::PoolQueues;
 use provisional::Provisional;
 use rescue::{Entry, Rescue};
@@ -191,6 +191,8 @@ pub struct Engine<Q: TaskQueue = MemQueue> {
     now: Timestamp,
     devices: Devices,
     jobs: Jobs<Q>,
+    /// Running jobs' pool numbers by device.
+    pool_table: PoolTable,
     job_names: BTreeMap<String, JobId>,
     /// Running jobs, oldest first.
     running: Vec<JobId>,
@@ -243,6 +245,7 @@ impl<Q: TaskQueue> Engine<Q> {
             now: Timestamp::EPOCH,
             devices: Devices::default(),
             jobs: Jobs::default(),
+            pool_table: PoolTable::default(),
             job_names: BTreeMap::new(),
             running: Vec::new(),
             share: Share::default(),
@@ -454,7 +457,7 @@ impl<Q: TaskQueue> Engine<Q> {
         }
         for &job in &self.running {
             let j = &mut self.jobs[job];
-            if j.pool_of.targets(device) {
+            if self.pool_table.targets(&j.pool_of, device) {
                 j.members = j.members.saturating_sub(1);
                 if self.devices.entry(device).state.trusted {
                     j.trusted = j.trusted.saturating_sub(1);
