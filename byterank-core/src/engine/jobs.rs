@@ -200,7 +200,7 @@ impl<Q: TaskQueue> Engine<Q> {
             .map(|p| p.iter().map(|&i| self.snapshot.order[i as usize]).collect())
             .collect();
         let mut tasks = Tasks::new(chunks.len());
-        let mut queues = PoolQueues::new(plan.queues.len());
+        let mut queues = PoolQueues::new(job, plan.queues.len(), self.queue_maker.get());
         for (k, copies) in plan.queues.iter().enumerate() {
             for c in copies {
                 queues.push(k, QueuedCopy { task: c.task, replica: c.replica });

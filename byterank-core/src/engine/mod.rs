@@ -112,7 +112,7 @@ pub use event::{AttemptState, Event, Idle};
 pub use helpers::Pulled;
 pub use jobs::{JobProgress, Quote};
 pub use ledger::Ledger;
-pub use queue::{MemQueue, QueuedCopy, TaskQueue};
+pub use queue::{MemQueue, MemQueueMaker, QueueMaker, QueuedCopy, TaskQueue};
 pub use rescue::RescueNeed;
 
 use alloc::collections::BTreeMap;
@@ -139,6 +139,7 @@ use jobs::{JobEntry, Jobs};
 use pool_map::PoolMap;
 use pool_queues::PoolQueues;
 use provisional::Provisional;
+use queue::MakerSlot;
 use rescue::{Entry, Rescue};
 use share::Share;
 use task::{agreement, by_quorum, decide, Decision, Report, Seen, Verdict};
@@ -176,7 +177,14 @@ struct Snapshot {
     best: u32,
 }
 
-/// The engine. `Q` is the pool-queue implementation.
+/// The engine. `Q` is the pool-queue implementation; its queues come from the
+/// `Q::Maker` the engine was given ([`Engine::with_queues`]).
+///
+/// With the `serde` feature the engine serializes without its maker (code, not
+/// state, like the applications). A restored engine starts with
+/// [`TaskQueue::restored_maker`]: [`MemQueue`]'s needs nothing more; for a queue
+/// type whose maker holds a handle, call [`Engine::set_queue_maker`] after
+/// deserializing, before the next command.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(
@@ -188,6 +196,9 @@ pub struct Engine<Q: TaskQueue = MemQueue> {
     /// The applications jobs may name (code, not state: not in snapshots).
     #[cfg_attr(feature = "serde", serde(skip))]
     apps: Applications,
+    /// Where pool queues come from (code, not state: not in snapshots).
+    #[cfg_attr(feature = "serde", serde(skip, default = "MakerSlot::restored"))]
+    queue_maker: MakerSlot<Q>,
     now: Timestamp,
     devices: Devices,
     jobs: Jobs<Q>,
@@ -214,6 +225,9 @@ impl Default for Engine<MemQueue> {
     }
 }
 
+const NO_MAKER: &str =
+    "the engine was restored without its queue maker: call Engine::set_queue_maker after deserializing";
+
 /// A read-only view of the live devices in id order, for ranking.
 struct View<'a> {
     devices: &'a Devices,
@@ -234,12 +248,23 @@ impl GridSnapshot for View<'_> {
 }
 
 impl<Q: TaskQueue> Engine<Q> {
-    /// An empty engine at the epoch, once its configuration checks out.
-    pub fn new(cfg: EngineConfig) -> Result<Engine<Q>, ConfigError> {
+    /// An empty engine at the epoch, once its configuration checks out, with the
+    /// default maker of its queues (for [`MemQueue`], the in-memory ones).
+    pub fn new(cfg: EngineConfig) -> Result<Engine<Q>, ConfigError>
+    where
+        Q::Maker: Default,
+    {
+        Engine::with_queues(cfg, Q::Maker::default())
+    }
+
+    /// An empty engine at the epoch, once its configuration checks out, whose
+    /// pool queues come from `maker`.
+    pub fn with_queues(cfg: EngineConfig, maker: Q::Maker) -> Result<Engine<Q>, ConfigError> {
         cfg.validate()?;
         Ok(Engine {
             cfg,
             apps: Applications::default(),
+            queue_maker: MakerSlot::new(maker),
             now: Timestamp::EPOCH,
             devices: Devices::default(),
             jobs: Jobs::default(),
@@ -262,6 +287,13 @@ impl<Q: TaskQueue> Engine<Q> {
     /// a snapshot: the registry is code, not state.
     pub fn register_application(&mut self, app: &'static dyn Application) {
         self.apps.register(app);
+    }
+
+    /// Sets where pool queues come from. Call it after restoring a snapshot when
+    /// the queue type's maker is not restored with it ([`TaskQueue::restored_maker`]
+    /// gives `None`): the maker is code, not state. Queues made before keep going.
+    pub fn set_queue_maker(&mut self, maker: Q::Maker) {
+        self.queue_maker.set(maker);
     }
 
     /// The configuration.
@@ -351,7 +383,13 @@ impl<Q: TaskQueue> Engine<Q> {
 
     /// Applies one command, appending what it decided to `out`. On error nothing
     /// changes, the clock included, and nothing is appended.
+    ///
+    /// # Panics
+    ///
+    /// If the engine was restored without its queue maker and none was set since
+    /// ([`Engine::set_queue_maker`]); before anything changes.
     pub fn apply(&mut self, cmd: &Command, out: &mut Vec<Event>) -> Result<(), EngineError> {
+        assert!(self.queue_maker.is_set(), "{NO_MAKER}");
         if !(Timestamp::MIN..=Timestamp::MAX).contains(&cmd.at) {
             return Err(EngineError::TimeOutOfRange(cmd.at.millis()));
         }
