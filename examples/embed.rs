@@ -9,8 +9,9 @@ use std::collections::BTreeMap;
 
 use byterank::core::application::{Application, ApplicationError, Chunk, IntegrityError, ResultMeta};
 use byterank::core::device::{Device, Region};
+use byterank::core::engine::Pulled;
 use byterank::core::job::{ByteLevel, JobSpec, ReplicationGoal};
-use byterank::core::{AttemptId, Command, CommandKind, DeviceId, Engine, Event, JobStatus, Timestamp};
+use byterank::core::{AttemptId, DeviceId, Engine, Event, JobStatus, Timestamp};
 
 /// The host's application: a job `{"chunks": N, "metadata": {"upto": "M"}}` counts
 /// the primes below M, chunk `i` those in `[i*M/N, (i+1)*M/N)`. A result's digest is
@@ -77,12 +78,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut engine = Engine::default();
     engine.register_application(&PRIMES);
     let mut now = Timestamp::parse_rfc3339("2026-12-02T09:00:00Z")?;
-    let mut out = Vec::new();
-    let mut step = |engine: &mut Engine, now: Timestamp, kind| -> Result<Vec<Event>, byterank::core::EngineError> {
-        out.clear();
-        engine.apply(&Command { at: now, kind }, &mut out)?;
-        Ok(out.clone())
-    };
 
     // The host's inventory, registered with the engine; the engine's handles kept.
     let nodes = [
@@ -94,22 +89,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ];
     let mut handle: BTreeMap<&str, DeviceId> = BTreeMap::new();
     for node in &nodes {
-        let registered =
-            step(&mut engine, now, CommandKind::RegisterDevice { device: node.as_device(), owner: "ops".into() })?;
-        if let [Event::DeviceRegistered { device, .. }] = registered[..] {
-            handle.insert(node.name, device);
-        }
+        handle.insert(node.name, engine.register_device(now, node.as_device(), "ops")?);
     }
     // The operator vouches for one node: it may arbitrate disagreements.
-    step(&mut engine, now, CommandKind::SetTrust { device: handle["rack1-a"], trusted: true })?;
+    engine.set_trust(now, handle["rack1-a"], true)?;
 
     let mut job = JobSpec::new("primes-200k", 40);
     job.application = "primes".into();
     job.metadata.insert("upto".into(), "200000".into());
     job.replication = Some(ReplicationGoal::R(2.0));
     job.preferences.byte_level = ByteLevel::High;
-    let accepted = step(&mut engine, now, CommandKind::SubmitJob { job: job.clone(), user: "research".into() })?;
-    let Some(&Event::JobAccepted { job: id, copies, .. }) = accepted.last() else { return Err("not accepted".into()) };
+    let mut events = Vec::new();
+    let id = engine.submit_job(now, job.clone(), "research", &mut events)?;
+    let Some(&Event::JobAccepted { copies, .. }) = events.last() else { return Err("not accepted".into()) };
     let chunks = Primes.split(&job)?;
 
     // The engine loop: each node pulls, works, reports; the host acts on events.
@@ -119,13 +111,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         now = now.add_millis(1_000);
         for node in nodes.iter().filter(|n| n.up) {
             let device = handle[node.name];
-            let pulled = step(&mut engine, now, CommandKind::Pull { device })?;
-            let Some(&Event::TaskAssigned { task, attempt, .. }) = pulled.first() else { continue };
+            let Pulled::Task { task, attempt, .. } = engine.pull(now, device)? else { continue };
             let right = Primes::count(&chunks[task as usize]);
             let count = if node.lies { right + 1 } else { right };
             counts.insert(attempt, count);
             let result = ResultMeta { size: 1, digest: count.to_string().into(), metadata: BTreeMap::new() };
-            for e in step(&mut engine, now, CommandKind::ReportResult { device, attempt, result })? {
+            events.clear();
+            engine.report(now, device, attempt, result, &mut events)?;
+            for e in &events {
                 match e {
                     Event::AttemptChanged { state: byterank::core::AttemptState::Incorrect, .. } => caught += 1,
                     Event::JobCompleted { results, .. } => break 'run results.iter().map(|a| counts[a]).sum::<u64>(),
@@ -133,7 +126,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
             }
         }
-        step(&mut engine, now, CommandKind::Tick)?;
+        events.clear();
+        engine.tick(now, &mut events)?;
         if engine.job_status(id) != Some(JobStatus::Running) {
             return Err("the job did not complete".into());
         }
@@ -142,6 +136,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     assert_eq!(total, expected);
     println!("{copies} copies planned; {caught} wrong counts from rack2-a caught by replica comparison");
     println!("primes below 200000: {total} (checked against a direct count)");
-    step(&mut engine, now, CommandKind::ReleaseJob { job: id })?;
+    engine.release_job(now, id)?;
     Ok(())
 }

@@ -30,7 +30,9 @@
 //! - [`application`]: how a job's input splits into chunks, and how results are
 //!   checked, compared and assembled (a synthetic application and gzip).
 //! - [`engine`]: the Core System as one deterministic state machine, commands in
-//!   and events out, for devices, jobs, pool queues, faults and rewards.
+//!   and events out, for devices, jobs, pool queues, faults and rewards; a typed
+//!   helper per command ([`Engine::pull`], [`Engine::report`], ...) refuses with an
+//!   error listing only that command's refusals ([`engine::PullError`], ...).
 //!
 //! # Example
 //!
@@ -110,8 +112,9 @@ pub mod prelude {
     pub use crate::application::{Application, Chunk, ResultMeta};
     pub use crate::device::Device;
     pub use crate::engine::{
-        AttemptId, AttemptState, Command, CommandKind, DeviceId, Engine, EngineConfig, EngineError, Event, Idle, JobId,
-        JobStatus, Pulled,
+        AttemptError, AttemptId, AttemptState, CancelError, Command, CommandKind, DeviceId, Engine, EngineConfig,
+        EngineError, Event, Idle, JobId, JobStatus, OperatorError, PullError, Pulled, RegisterError, ReleaseError,
+        RemoveError, SubmitError, TimeError, UpdateError,
     };
     pub use crate::grid::{check_snapshot, GridSnapshot};
     pub use crate::job::{ByteLevel, JobSpec, ReplicationGoal};

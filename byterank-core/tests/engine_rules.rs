@@ -569,7 +569,10 @@ fn an_embedder_registers_its_own_application() {
     let mut spec = job("e", 1);
     spec.application = "echo".into();
     let err = t.apply(CommandKind::SubmitJob { job: spec.clone(), user: "u".into() }).unwrap_err();
-    assert_eq!(err.to_string(), "job `e`: unknown application `echo` (known: synthetic, gzip)");
+    assert_eq!(
+        err.to_string(),
+        "job `e`: unknown application `echo`: register it with the engine, or name a known one (synthetic, gzip)"
+    );
     t.engine.register_application(&ECHO);
     t.submit(spec);
     let (task, a) = t.pull(d[0]).unwrap();

@@ -8,7 +8,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::command::{AttemptId, DeviceId};
-use super::error::EngineError;
+use super::error::{Gone, RegisterError, UpdateError};
 use crate::device::Device;
 use crate::eligibility::{check_traits, traits_of, version_accepted, Traits};
 use crate::fault::{FaultHistory, Outcome};
@@ -209,10 +209,10 @@ impl Devices {
     }
 
     /// Whether a device is live, or why not.
-    pub fn live(&self, id: DeviceId) -> Result<(), EngineError> {
+    pub fn live(&self, id: DeviceId) -> Result<(), Gone> {
         match self.hot.get(id.0 as usize) {
-            None => Err(EngineError::UnknownDevice(id)),
-            Some(h) if !h.live => Err(EngineError::DeviceRemoved(id)),
+            None => Err(Gone::Unknown(id)),
+            Some(h) if !h.live => Err(Gone::Removed(id)),
             Some(_) => Ok(()),
         }
     }
@@ -222,10 +222,10 @@ impl Devices {
         self.names.values().copied().filter(|d| self.entry(*d).live).collect()
     }
 
-    pub fn check_register(&self, device: &Device) -> Result<(), EngineError> {
+    pub fn check_register(&self, device: &Device) -> Result<(), RegisterError> {
         device.validate()?;
         match self.handle(&device.id) {
-            Some(d) if self.entry(d).live => Err(EngineError::DuplicateDevice(device.id.clone())),
+            Some(d) if self.entry(d).live => Err(RegisterError::DuplicateDevice(device.id.clone())),
             _ => Ok(()),
         }
     }
@@ -257,13 +257,13 @@ impl Devices {
         id
     }
 
-    pub fn check_update(&self, id: DeviceId, state: &Device) -> Result<(), EngineError> {
+    pub fn check_update(&self, id: DeviceId, state: &Device) -> Result<(), UpdateError> {
         self.live(id)?;
         let known = &self.entry(id).state.id;
         if &state.id != known {
-            return Err(EngineError::IdChanged(id, known.clone()));
+            return Err(UpdateError::IdChanged(id, known.clone()));
         }
-        state.validate().map_err(EngineError::from)
+        state.validate().map_err(UpdateError::from)
     }
 
     /// Takes a device's report, keeping what the engine owns.

@@ -171,7 +171,7 @@ impl<Q: TaskQueue> Engine<Q> {
         let j = &mut self.jobs[job];
         self.pool_table.set(&mut j.pool_of, self.devices.count(), &pools);
         let used = pools.len();
-        let moved = j.queues.resize(used);
+        let moved = j.queues.resize(job, used, self.queue_maker.get());
         if !moved.is_empty() {
             // Copies of each moved task already in each kept pool.
             let mut held: BTreeMap<(u32, usize), usize> = BTreeMap::new();

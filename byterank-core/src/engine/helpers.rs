@@ -1,7 +1,10 @@
-//! Typed helpers over [`Engine::apply`] for the commands a host sends most: each
-//! builds the command, applies it, and returns what the host acts on as a value,
-//! so a call site needs no `Command` and no scan of the events. Each one is
-//! exactly its command: the journal a host keeps for replay is the same.
+//! Typed helpers over the engine for the commands a host sends: each builds the
+//! command, applies it, and returns what the host acts on as a value, so a call
+//! site needs no `Command` and no scan of the events. Each one is exactly its
+//! command (the same checks and the same state changes as [`Engine::apply`] of
+//! it), so the journal a host keeps for replay is the same. Each refuses with an
+//! error that lists only what its command can be refused for; on a refusal the
+//! engine is unchanged and nothing is appended.
 
 use super::*;
 
@@ -27,13 +30,50 @@ pub enum Pulled {
 
 impl<Q: TaskQueue> Engine<Q> {
     /// [`CommandKind::RegisterDevice`] at `at`: the device's handle.
-    pub fn register_device(&mut self, at: Timestamp, device: Device, owner: &str) -> Result<DeviceId, EngineError> {
+    pub fn register_device(&mut self, at: Timestamp, device: Device, owner: &str) -> Result<DeviceId, RegisterError> {
+        self.check_time(at)?;
+        self.devices.check_register(&device)?;
         let mut out = Vec::new();
-        self.apply(&Command { at, kind: CommandKind::RegisterDevice { device, owner: owner.into() } }, &mut out)?;
+        self.run(at, &CommandKind::RegisterDevice { device, owner: owner.into() }, &mut out);
         match out[..] {
             [Event::DeviceRegistered { device, .. }] => Ok(device),
             _ => unreachable!("a registration answers with its handle"),
         }
+    }
+
+    /// [`CommandKind::UpdateDevice`] at `at`: the device's newly measured state.
+    pub fn update_device(&mut self, at: Timestamp, device: DeviceId, state: Device) -> Result<(), UpdateError> {
+        self.check_time(at)?;
+        self.devices.check_update(device, &state)?;
+        self.run(at, &CommandKind::UpdateDevice { device, state }, &mut Vec::new());
+        Ok(())
+    }
+
+    /// [`CommandKind::SetTrust`] at `at`: the operator trusts the device, or no
+    /// longer does.
+    pub fn set_trust(&mut self, at: Timestamp, device: DeviceId, trusted: bool) -> Result<(), OperatorError> {
+        self.check_time(at)?;
+        self.check_known(device)?;
+        self.run(at, &CommandKind::SetTrust { device, trusted }, &mut Vec::new());
+        Ok(())
+    }
+
+    /// [`CommandKind::ResetHistory`] at `at`: the operator clears the device's
+    /// fault history.
+    pub fn reset_history(&mut self, at: Timestamp, device: DeviceId) -> Result<(), OperatorError> {
+        self.check_time(at)?;
+        self.check_known(device)?;
+        self.run(at, &CommandKind::ResetHistory { device }, &mut Vec::new());
+        Ok(())
+    }
+
+    /// [`CommandKind::RemoveDevice`] at `at`; the attempts it abandons (and what
+    /// follows from them) are appended to `out`.
+    pub fn remove_device(&mut self, at: Timestamp, device: DeviceId, out: &mut Vec<Event>) -> Result<(), RemoveError> {
+        self.check_time(at)?;
+        self.devices.live(device)?;
+        self.run(at, &CommandKind::RemoveDevice { device }, out);
+        Ok(())
     }
 
     /// [`CommandKind::SubmitJob`] at `at`: the job's handle. Its events (the
@@ -45,13 +85,32 @@ impl<Q: TaskQueue> Engine<Q> {
         job: JobSpec,
         user: &str,
         out: &mut Vec<Event>,
-    ) -> Result<JobId, EngineError> {
-        let from = out.len();
-        self.apply(&Command { at, kind: CommandKind::SubmitJob { job, user: user.into() } }, out)?;
-        match out[from..].last() {
+    ) -> Result<JobId, SubmitError> {
+        self.check_time(at)?;
+        let ready = self.prepare(&job, at)?;
+        self.now = at;
+        self.submit(ready, user, out);
+        match out.last() {
             Some(&Event::JobAccepted { job, .. }) => Ok(job),
             _ => unreachable!("an accepted job's last event is its acceptance"),
         }
+    }
+
+    /// [`CommandKind::CancelJob`] at `at`; what it ends (the job, its running
+    /// attempts, the refund) is appended to `out`.
+    pub fn cancel_job(&mut self, at: Timestamp, job: JobId, out: &mut Vec<Event>) -> Result<(), CancelError> {
+        self.check_time(at)?;
+        self.check_cancel(job)?;
+        self.run(at, &CommandKind::CancelJob { job }, out);
+        Ok(())
+    }
+
+    /// [`CommandKind::ReleaseJob`] at `at`: the engine forgets the ended job.
+    pub fn release_job(&mut self, at: Timestamp, job: JobId) -> Result<(), ReleaseError> {
+        self.check_time(at)?;
+        self.check_release(job)?;
+        self.run(at, &CommandKind::ReleaseJob { job }, &mut Vec::new());
+        Ok(())
     }
 
     /// [`CommandKind::Pull`] at `at`: the copy the device is to run, or why there
@@ -74,9 +133,11 @@ impl<Q: TaskQueue> Engine<Q> {
     /// assert!(matches!(engine.pull(at, device)?, Pulled::Nothing(_)));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn pull(&mut self, at: Timestamp, device: DeviceId) -> Result<Pulled, EngineError> {
+    pub fn pull(&mut self, at: Timestamp, device: DeviceId) -> Result<Pulled, PullError> {
+        self.check_time(at)?;
+        self.devices.live(device)?;
         let mut out = Vec::new();
-        self.apply(&Command { at, kind: CommandKind::Pull { device } }, &mut out)?;
+        self.run(at, &CommandKind::Pull { device }, &mut out);
         match out[..] {
             [Event::TaskAssigned { job, task, replica, attempt, rescue, .. }] => {
                 Ok(Pulled::Task { job, task, replica, attempt, rescue })
@@ -84,6 +145,21 @@ impl<Q: TaskQueue> Engine<Q> {
             [Event::NoTask { reason, .. }] => Ok(Pulled::Nothing(reason)),
             _ => unreachable!("a pull answers with one event"),
         }
+    }
+
+    /// [`CommandKind::Heartbeat`] at `at`; a heartbeat after the attempt's
+    /// deadline makes it stale, and that is appended to `out`.
+    pub fn heartbeat(
+        &mut self,
+        at: Timestamp,
+        device: DeviceId,
+        attempt: AttemptId,
+        out: &mut Vec<Event>,
+    ) -> Result<(), AttemptError> {
+        self.check_time(at)?;
+        self.check_held(device, attempt)?;
+        self.run(at, &CommandKind::Heartbeat { device, attempt }, out);
+        Ok(())
     }
 
     /// [`CommandKind::ReportResult`] at `at`; what it decided (validation,
@@ -95,7 +171,33 @@ impl<Q: TaskQueue> Engine<Q> {
         attempt: AttemptId,
         result: ResultMeta,
         out: &mut Vec<Event>,
-    ) -> Result<(), EngineError> {
-        self.apply(&Command { at, kind: CommandKind::ReportResult { device, attempt, result } }, out)
+    ) -> Result<(), AttemptError> {
+        self.check_time(at)?;
+        self.check_held(device, attempt)?;
+        self.run(at, &CommandKind::ReportResult { device, attempt, result }, out);
+        Ok(())
+    }
+
+    /// [`CommandKind::ReportError`] at `at`: the attempt failed on the device;
+    /// what follows (its copy rescued, or its job failed) is appended to `out`.
+    pub fn report_failure(
+        &mut self,
+        at: Timestamp,
+        device: DeviceId,
+        attempt: AttemptId,
+        out: &mut Vec<Event>,
+    ) -> Result<(), AttemptError> {
+        self.check_time(at)?;
+        self.check_held(device, attempt)?;
+        self.run(at, &CommandKind::ReportError { device, attempt }, out);
+        Ok(())
+    }
+
+    /// [`CommandKind::Tick`] at `at`: deadlines, ranking refreshes and the daily
+    /// lottery fire, appending their events to `out`.
+    pub fn tick(&mut self, at: Timestamp, out: &mut Vec<Event>) -> Result<(), TimeError> {
+        self.check_time(at)?;
+        self.run(at, &CommandKind::Tick, out);
+        Ok(())
     }
 }

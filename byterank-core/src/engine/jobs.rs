@@ -154,29 +154,33 @@ pub(super) struct Ready {
 }
 
 impl<Q: TaskQueue> Engine<Q> {
-    /// Everything submission decides, without changing anything.
-    pub(super) fn prepare(&self, spec: &JobSpec, at: Timestamp) -> Result<Ready, EngineError> {
+    /// Everything submission decides, without changing anything: the job's
+    /// checks and its plan.
+    pub(super) fn prepare(&self, spec: &JobSpec, at: Timestamp) -> Result<Ready, SubmitError> {
+        if self.job_names.contains_key(&spec.id) {
+            return Err(SubmitError::DuplicateJob(spec.id.clone()));
+        }
         if !self.ledger.can_charge(spec.price_chips) {
-            return Err(EngineError::LedgerFull(spec.id.clone()));
+            return Err(SubmitError::LedgerFull(spec.id.clone()));
         }
         let app = self.apps.get(&spec.application).ok_or_else(|| {
-            EngineError::UnknownApplication(spec.id.clone(), spec.application.clone(), self.apps.names())
+            SubmitError::UnknownApplication(spec.id.clone(), spec.application.clone(), self.apps.names())
         })?;
         let work = spec.work().map_err(crate::plan::PlanError::from)?;
-        let chunks = app.split(spec).map_err(|e| EngineError::Application(spec.id.clone(), e))?;
+        let chunks = app.split(spec).map_err(|e| SubmitError::Application(spec.id.clone(), e))?;
         let ranking = self.stale_ranking.then(|| self.rank_at(at));
         let ranked = ranking.as_ref().map_or(&self.snapshot.ranked, |(_, r)| r);
         let plan = plan_job(ranked, spec, &self.cfg.plan)?;
         let sizes: Vec<u64> = chunks.iter().map(|c| c.len).collect();
         let account = JobAccount::new(spec.price_chips, &sizes, &self.cfg.plan.rewards)
-            .map_err(|e| EngineError::Reward(spec.id.clone(), e))?;
+            .map_err(|e| SubmitError::Reward(spec.id.clone(), e))?;
         Ok(Ready { spec: spec.clone(), chunks, plan, account, chunk_bytes: work.chunk_bytes, ranking })
     }
 
     /// What submitting `spec` at `at` would do, refused for the same reasons a
-    /// submission would be; nothing changes.
+    /// submission would be (but for its time: one before the engine's counts as
+    /// the engine's); nothing changes.
     pub fn quote(&self, spec: &JobSpec, at: Timestamp) -> Result<Quote, EngineError> {
-        self.check(&CommandKind::SubmitJob { job: spec.clone(), user: String::new() })?;
         let at = at.max(self.now);
         let ready = self.prepare(spec, at)?;
         Ok(Quote {
@@ -200,7 +204,7 @@ impl<Q: TaskQueue> Engine<Q> {
             .map(|p| p.iter().map(|&i| self.snapshot.order[i as usize]).collect())
             .collect();
         let mut tasks = Tasks::new(chunks.len());
-        let mut queues = PoolQueues::new(plan.queues.len());
+        let mut queues = PoolQueues::new(job, plan.queues.len(), self.queue_maker.get());
         for (k, copies) in plan.queues.iter().enumerate() {
             for c in copies {
                 queues.push(k, QueuedCopy { task: c.task, replica: c.replica });

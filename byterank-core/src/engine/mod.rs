@@ -107,12 +107,15 @@ mod validation;
 
 pub use command::{AttemptId, Command, CommandKind, DeviceId, JobId};
 pub use config::EngineConfig;
-pub use error::{ConfigError, EngineError};
+pub use error::{
+    AttemptError, CancelError, ConfigError, EngineError, OperatorError, PullError, RegisterError, ReleaseError,
+    RemoveError, SubmitError, TimeError, UpdateError,
+};
 pub use event::{AttemptState, Event, Idle};
 pub use helpers::Pulled;
 pub use jobs::{JobProgress, Quote};
 pub use ledger::Ledger;
-pub use queue::{MemQueue, QueuedCopy, TaskQueue};
+pub use queue::{MemQueue, MemQueueMaker, QueueMaker, QueuedCopy, TaskQueue};
 pub use rescue::RescueNeed;
 
 use alloc::collections::BTreeMap;
@@ -139,6 +142,7 @@ use jobs::{JobEntry, Jobs};
 use pool_map::{PoolMap, PoolTable};
 use pool_queues::PoolQueues;
 use provisional::Provisional;
+use queue::MakerSlot;
 use rescue::{Entry, Rescue};
 use share::Share;
 use task::{agreement, by_quorum, decide, Decision, Report, Seen, Verdict};
@@ -176,7 +180,14 @@ struct Snapshot {
     best: u32,
 }
 
-/// The engine. `Q` is the pool-queue implementation.
+/// The engine. `Q` is the pool-queue implementation; its queues come from the
+/// `Q::Maker` the engine was given ([`Engine::with_queues`]).
+///
+/// With the `serde` feature the engine serializes without its maker (code, not
+/// state, like the applications). A restored engine starts with
+/// [`TaskQueue::restored_maker`]: [`MemQueue`]'s needs nothing more; for a queue
+/// type whose maker holds a handle, call [`Engine::set_queue_maker`] after
+/// deserializing, before the next command.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(
@@ -188,6 +199,9 @@ pub struct Engine<Q: TaskQueue = MemQueue> {
     /// The applications jobs may name (code, not state: not in snapshots).
     #[cfg_attr(feature = "serde", serde(skip))]
     apps: Applications,
+    /// Where pool queues come from (code, not state: not in snapshots).
+    #[cfg_attr(feature = "serde", serde(skip, default = "MakerSlot::restored"))]
+    queue_maker: MakerSlot<Q>,
     now: Timestamp,
     devices: Devices,
     jobs: Jobs<Q>,
@@ -216,6 +230,9 @@ impl Default for Engine<MemQueue> {
     }
 }
 
+const NO_MAKER: &str =
+    "the engine was restored without its queue maker: call Engine::set_queue_maker after deserializing";
+
 /// A read-only view of the live devices in id order, for ranking.
 struct View<'a> {
     devices: &'a Devices,
@@ -236,12 +253,23 @@ impl GridSnapshot for View<'_> {
 }
 
 impl<Q: TaskQueue> Engine<Q> {
-    /// An empty engine at the epoch, once its configuration checks out.
-    pub fn new(cfg: EngineConfig) -> Result<Engine<Q>, ConfigError> {
+    /// An empty engine at the epoch, once its configuration checks out, with the
+    /// default maker of its queues (for [`MemQueue`], the in-memory ones).
+    pub fn new(cfg: EngineConfig) -> Result<Engine<Q>, ConfigError>
+    where
+        Q::Maker: Default,
+    {
+        Engine::with_queues(cfg, Q::Maker::default())
+    }
+
+    /// An empty engine at the epoch, once its configuration checks out, whose
+    /// pool queues come from `maker`.
+    pub fn with_queues(cfg: EngineConfig, maker: Q::Maker) -> Result<Engine<Q>, ConfigError> {
         cfg.validate()?;
         Ok(Engine {
             cfg,
             apps: Applications::default(),
+            queue_maker: MakerSlot::new(maker),
             now: Timestamp::EPOCH,
             devices: Devices::default(),
             jobs: Jobs::default(),
@@ -265,6 +293,13 @@ impl<Q: TaskQueue> Engine<Q> {
     /// a snapshot: the registry is code, not state.
     pub fn register_application(&mut self, app: &'static dyn Application) {
         self.apps.register(app);
+    }
+
+    /// Sets where pool queues come from. Call it after restoring a snapshot when
+    /// the queue type's maker is not restored with it ([`TaskQueue::restored_maker`]
+    /// gives `None`): the maker is code, not state. Queues made before keep going.
+    pub fn set_queue_maker(&mut self, maker: Q::Maker) {
+        self.queue_maker.set(maker);
     }
 
     /// The configuration.
@@ -354,23 +389,44 @@ impl<Q: TaskQueue> Engine<Q> {
 
     /// Applies one command, appending what it decided to `out`. On error nothing
     /// changes, the clock included, and nothing is appended.
+    ///
+    /// # Panics
+    ///
+    /// If the engine was restored without its queue maker and none was set since
+    /// ([`Engine::set_queue_maker`]), before anything changes. So do the typed
+    /// helpers ([`Engine::pull`] and the others).
     pub fn apply(&mut self, cmd: &Command, out: &mut Vec<Event>) -> Result<(), EngineError> {
-        if !(Timestamp::MIN..=Timestamp::MAX).contains(&cmd.at) {
-            return Err(EngineError::TimeOutOfRange(cmd.at.millis()));
-        }
-        if cmd.at < self.now {
-            return Err(EngineError::TimeWentBack { now: self.now, at: cmd.at });
-        }
-        self.check(&cmd.kind)?;
-        if let CommandKind::SubmitJob { job, user } = &cmd.kind {
-            // Planning may refuse the job: it runs before anything changes.
-            let ready = self.prepare(job, cmd.at)?;
-            self.now = cmd.at;
-            self.submit(ready, user, out);
-            return Ok(());
-        }
-        self.now = cmd.at;
+        self.check_time(cmd.at)?;
+        // Every command's checks, before anything changes; each typed helper
+        // (helpers.rs) runs its command's same check.
         match &cmd.kind {
+            CommandKind::SubmitJob { job, user } => {
+                // Planning may refuse the job: it runs before anything changes.
+                let ready = self.prepare(job, cmd.at)?;
+                self.now = cmd.at;
+                self.submit(ready, user, out);
+                return Ok(());
+            }
+            CommandKind::RegisterDevice { device, .. } => self.devices.check_register(device)?,
+            CommandKind::UpdateDevice { device, state } => self.devices.check_update(*device, state)?,
+            CommandKind::SetTrust { device, .. } | CommandKind::ResetHistory { device } => self.check_known(*device)?,
+            CommandKind::RemoveDevice { device } | CommandKind::Pull { device } => self.devices.live(*device)?,
+            CommandKind::CancelJob { job } => self.check_cancel(*job)?,
+            CommandKind::ReleaseJob { job } => self.check_release(*job)?,
+            CommandKind::Heartbeat { device, attempt }
+            | CommandKind::ReportResult { device, attempt, .. }
+            | CommandKind::ReportError { device, attempt } => self.check_held(*device, *attempt)?,
+            CommandKind::Tick => {}
+        }
+        self.run(cmd.at, &cmd.kind, out);
+        Ok(())
+    }
+
+    /// Runs a checked command (any but a submission, which runs from its
+    /// prepared plan).
+    fn run(&mut self, at: Timestamp, kind: &CommandKind, out: &mut Vec<Event>) {
+        self.now = at;
+        match kind {
             CommandKind::RegisterDevice { device, owner } => {
                 let id = self.devices.register(device, owner, self.now, &self.cfg.index.flags);
                 self.stale_ranking = true;
@@ -389,7 +445,7 @@ impl<Q: TaskQueue> Engine<Q> {
                 self.stale_ranking = true;
             }
             CommandKind::RemoveDevice { device } => self.remove(*device, out),
-            CommandKind::SubmitJob { .. } => unreachable!("handled above"),
+            CommandKind::SubmitJob { .. } => unreachable!("a submission runs from its plan (prepare, submit)"),
             CommandKind::CancelJob { job } => self.end_job(*job, JobStatus::Cancelled, String::new(), out),
             CommandKind::ReleaseJob { job } => {
                 let j = self.jobs.remove(*job).expect("checked");
@@ -397,53 +453,55 @@ impl<Q: TaskQueue> Engine<Q> {
                 out.push(Event::JobReleased { job: *job });
             }
             CommandKind::Pull { device } => self.serve_pull(*device, out),
-            CommandKind::Heartbeat { attempt, .. } => self.heartbeat(*attempt, out),
+            CommandKind::Heartbeat { attempt, .. } => self.take_heartbeat(*attempt, out),
             CommandKind::ReportResult { attempt, result, .. } => self.report_result(*attempt, result, out),
             CommandKind::ReportError { attempt, .. } => self.report_error(*attempt, out),
-            CommandKind::Tick => self.tick(out),
+            CommandKind::Tick => self.pass_time(out),
+        }
+    }
+
+    /// The clock's checks, every command's first.
+    fn check_time(&self, at: Timestamp) -> Result<(), TimeError> {
+        assert!(self.queue_maker.is_set(), "{NO_MAKER}");
+        if !(Timestamp::MIN..=Timestamp::MAX).contains(&at) {
+            return Err(TimeError::OutOfRange(at.millis()));
+        }
+        if at < self.now {
+            return Err(TimeError::WentBack { now: self.now, at });
         }
         Ok(())
     }
 
-    /// Every check a command needs before anything changes (submission's planning
-    /// aside: it runs in `prepare`).
-    fn check(&self, kind: &CommandKind) -> Result<(), EngineError> {
-        let held = |d: DeviceId, a: AttemptId| {
-            self.devices.live(d)?;
-            match self.attempts.get(a) {
-                Some(att) if att.device == d => Ok(()),
-                Some(_) => Err(EngineError::NotHolder { attempt: a, device: d }),
-                None if self.attempts.issued(a) => Err(EngineError::AttemptEnded(a)),
-                None => Err(EngineError::UnknownAttempt(a)),
-            }
-        };
-        match kind {
-            CommandKind::RegisterDevice { device, .. } => self.devices.check_register(device),
-            CommandKind::UpdateDevice { device, state } => self.devices.check_update(*device, state),
-            CommandKind::SetTrust { device, .. } | CommandKind::ResetHistory { device } => {
-                self.devices.get(*device).map(|_| ()).ok_or(EngineError::UnknownDevice(*device))
-            }
-            CommandKind::RemoveDevice { device } | CommandKind::Pull { device } => self.devices.live(*device),
-            CommandKind::SubmitJob { job, .. } => {
-                if self.job_names.contains_key(&job.id) {
-                    return Err(EngineError::DuplicateJob(job.id.clone()));
-                }
-                Ok(())
-            }
-            CommandKind::ReleaseJob { job } => match self.jobs.get(*job) {
-                None => Err(EngineError::UnknownJob(*job)),
-                Some(j) if j.status == JobStatus::Running => Err(EngineError::JobRunning(*job)),
-                Some(_) => Ok(()),
-            },
-            CommandKind::CancelJob { job } => match self.jobs.get(*job) {
-                None => Err(EngineError::UnknownJob(*job)),
-                Some(j) if j.status != JobStatus::Running => Err(EngineError::JobEnded(*job)),
-                Some(_) => Ok(()),
-            },
-            CommandKind::Heartbeat { device, attempt }
-            | CommandKind::ReportResult { device, attempt, .. }
-            | CommandKind::ReportError { device, attempt } => held(*device, *attempt),
-            CommandKind::Tick => Ok(()),
+    /// An operator's command needs a device that registered once (it may have
+    /// left since).
+    fn check_known(&self, device: DeviceId) -> Result<(), OperatorError> {
+        self.devices.get(device).map(|_| ()).ok_or(OperatorError::UnknownDevice(device))
+    }
+
+    fn check_cancel(&self, job: JobId) -> Result<(), CancelError> {
+        match self.jobs.get(job) {
+            None => Err(CancelError::UnknownJob(job)),
+            Some(j) if j.status != JobStatus::Running => Err(CancelError::JobEnded(job)),
+            Some(_) => Ok(()),
+        }
+    }
+
+    fn check_release(&self, job: JobId) -> Result<(), ReleaseError> {
+        match self.jobs.get(job) {
+            None => Err(ReleaseError::UnknownJob(job)),
+            Some(j) if j.status == JobStatus::Running => Err(ReleaseError::JobRunning(job)),
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// A device's word on an attempt needs the device live and holding it.
+    fn check_held(&self, device: DeviceId, attempt: AttemptId) -> Result<(), AttemptError> {
+        self.devices.live(device)?;
+        match self.attempts.get(attempt) {
+            Some(a) if a.device == device => Ok(()),
+            Some(_) => Err(AttemptError::NotHolder { attempt, device }),
+            None if self.attempts.issued(attempt) => Err(AttemptError::AttemptEnded(attempt)),
+            None => Err(AttemptError::UnknownAttempt(attempt)),
         }
     }
 

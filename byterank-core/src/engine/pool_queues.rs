@@ -5,7 +5,8 @@
 use alloc::collections::BTreeSet;
 use alloc::vec::Vec;
 
-use super::queue::{QueuedCopy, TaskQueue};
+use super::command::JobId;
+use super::queue::{QueueMaker, QueuedCopy, TaskQueue};
 
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -23,9 +24,9 @@ impl<Q> Default for PoolQueues<Q> {
 }
 
 impl<Q: TaskQueue> PoolQueues<Q> {
-    /// Empty queues for `pools` pools.
-    pub fn new(pools: usize) -> Self {
-        PoolQueues { queues: (0..pools).map(|_| Q::default()).collect(), ..PoolQueues::default() }
+    /// Empty queues for `pools` pools of `job`, from `maker`.
+    pub fn new(job: JobId, pools: usize, maker: &mut Q::Maker) -> Self {
+        PoolQueues { queues: (0..pools as u32).map(|k| maker.make(job, k)).collect(), ..PoolQueues::default() }
     }
 
     /// Copies waiting, withdrawn ones not yet dropped included.
@@ -69,11 +70,14 @@ impl<Q: TaskQueue> PoolQueues<Q> {
         self.queues.iter_mut().flat_map(|q| q.drain_all()).collect()
     }
 
-    /// Keeps `pools` queues: those past it are emptied and their copies returned.
-    pub fn resize(&mut self, pools: usize) -> Vec<QueuedCopy> {
+    /// Keeps `pools` queues of `job`: those past it are emptied and their copies
+    /// returned, and new ones come from `maker`.
+    pub fn resize(&mut self, job: JobId, pools: usize, maker: &mut Q::Maker) -> Vec<QueuedCopy> {
         let moved: Vec<QueuedCopy> = self.queues.iter_mut().skip(pools).flat_map(|q| q.drain_all()).collect();
         self.queues.truncate(pools);
-        self.queues.resize_with(pools, Q::default);
+        for k in self.queues.len()..pools {
+            self.queues.push(maker.make(job, k as u32));
+        }
         self.nonempty.retain(|&k| (k as usize) < pools);
         self.waiting -= moved.len() as u64;
         moved

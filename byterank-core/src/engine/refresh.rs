@@ -5,7 +5,7 @@
 use super::*;
 
 impl<Q: TaskQueue> Engine<Q> {
-    pub(super) fn tick(&mut self, out: &mut Vec<Event>) {
+    pub(super) fn pass_time(&mut self, out: &mut Vec<Event>) {
         self.fire_timers(out);
         let day = self.now.millis().div_euclid(DAY_MS);
         let mut refresh = self.now >= self.next_refresh;

@@ -30,7 +30,7 @@ impl<Q: TaskQueue> Engine<Q> {
         }
     }
 
-    pub(super) fn heartbeat(&mut self, attempt: AttemptId, out: &mut Vec<Event>) {
+    pub(super) fn take_heartbeat(&mut self, attempt: AttemptId, out: &mut Vec<Event>) {
         self.on_time(attempt, true, out);
     }
 

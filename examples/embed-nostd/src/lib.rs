@@ -29,13 +29,14 @@ use alloc::vec::Vec;
 
 use byterank_core::application::{ApplicationError, IntegrityError};
 use byterank_core::device::Region;
-use byterank_core::engine::{AttemptState, EngineError, Pulled};
+use byterank_core::engine::{
+    AttemptError, AttemptState, PullError, Pulled, RegisterError, ReleaseError, SubmitError, TimeError,
+};
 use byterank_core::grid::{check_snapshot, GridError};
 use byterank_core::indexes::{rank_grid, IndexConfig, Lottery};
 use byterank_core::job::ReplicationGoal;
 use byterank_core::{
-    Application, AttemptId, Chunk, Command, CommandKind, Device, DeviceId, Engine, Event, GridSnapshot, JobSpec,
-    ResultMeta, Timestamp,
+    Application, AttemptId, Chunk, Device, DeviceId, Engine, Event, GridSnapshot, JobSpec, ResultMeta, Timestamp,
 };
 
 /// The host's application: a job of N chunks sums `i * i mod 65521` over the
@@ -126,8 +127,18 @@ impl GridSnapshot for Inventory {
 pub enum EmbedError {
     /// The store breaks the snapshot contract.
     Grid(GridError),
-    /// The engine refused a command.
-    Engine(EngineError),
+    /// The engine refused a machine's registration.
+    Register(RegisterError),
+    /// The engine refused the job.
+    Submit(SubmitError),
+    /// The engine refused a machine's pull.
+    Pull(PullError),
+    /// The engine refused a machine's result.
+    Report(AttemptError),
+    /// The engine refused a tick.
+    Tick(TimeError),
+    /// The engine refused to release the job.
+    Release(ReleaseError),
     /// The job did not complete within the rounds allowed.
     Stalled,
 }
@@ -138,17 +149,29 @@ impl From<GridError> for EmbedError {
     }
 }
 
-impl From<EngineError> for EmbedError {
-    fn from(e: EngineError) -> Self {
-        EmbedError::Engine(e)
-    }
+/// `From` for each of the engine's refusals `run` passes on.
+macro_rules! from_refusal {
+    ($($error:ident => $variant:ident),*) => {$(
+        impl From<$error> for EmbedError {
+            fn from(e: $error) -> Self {
+                EmbedError::$variant(e)
+            }
+        }
+    )*};
 }
+
+from_refusal!(RegisterError => Register, SubmitError => Submit, PullError => Pull, AttemptError => Report, TimeError => Tick, ReleaseError => Release);
 
 impl core::fmt::Display for EmbedError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             EmbedError::Grid(e) => write!(f, "the device store: {e}"),
-            EmbedError::Engine(e) => write!(f, "the engine: {e}"),
+            EmbedError::Register(e) => write!(f, "registering a machine: {e}"),
+            EmbedError::Submit(e) => write!(f, "submitting the job: {e}"),
+            EmbedError::Pull(e) => write!(f, "a pull: {e}"),
+            EmbedError::Report(e) => write!(f, "a result: {e}"),
+            EmbedError::Tick(e) => write!(f, "a tick: {e}"),
+            EmbedError::Release(e) => write!(f, "releasing the job: {e}"),
             EmbedError::Stalled => f.write_str("the job did not complete"),
         }
     }
@@ -203,12 +226,6 @@ pub fn run(start: Timestamp) -> Result<Summary, EmbedError> {
     let mut engine = Engine::default();
     engine.register_application(&CHECKSUMS);
     let mut now = start;
-    let mut out = Vec::new();
-    let mut step = |engine: &mut Engine, now: Timestamp, kind| -> Result<Vec<Event>, EngineError> {
-        out.clear();
-        engine.apply(&Command { at: now, kind }, &mut out)?;
-        Ok(core::mem::take(&mut out))
-    };
     for m in &mut store.machines {
         m.handle = Some(engine.register_device(now, m.device.clone(), &m.owner)?);
     }
@@ -216,8 +233,9 @@ pub fn run(start: Timestamp) -> Result<Summary, EmbedError> {
     let mut job = JobSpec::new("checksums-30", 30);
     job.application = String::from("checksums");
     job.replication = Some(ReplicationGoal::R(2.0));
-    let accepted = step(&mut engine, now, CommandKind::SubmitJob { job: job.clone(), user: String::from("lab") })?;
-    let copies = match accepted.last() {
+    let mut events = Vec::new();
+    engine.submit_job(now, job.clone(), "lab", &mut events)?;
+    let copies = match events.last() {
         Some(Event::JobAccepted { copies, .. }) => *copies,
         _ => 0,
     };
@@ -233,19 +251,22 @@ pub fn run(start: Timestamp) -> Result<Summary, EmbedError> {
             let sum = Checksums::work(&chunks[task as usize]) + u64::from(m.faulty);
             sums.insert(attempt, sum);
             let result = ResultMeta { size: 1, digest: format!("{sum:x}").into(), ..ResultMeta::default() };
-            for e in step(&mut engine, now, CommandKind::ReportResult { device, attempt, result })? {
+            events.clear();
+            engine.report(now, device, attempt, result, &mut events)?;
+            for e in &events {
                 match e {
                     Event::AttemptChanged { state: AttemptState::Incorrect, .. } => caught += 1,
                     Event::JobCompleted { job, results, .. } => {
                         let total = results.iter().map(|a| sums[a]).sum();
-                        step(&mut engine, now, CommandKind::ReleaseJob { job })?;
+                        engine.release_job(now, *job)?;
                         return Ok(Summary { best, copies, caught, total });
                     }
                     _ => {}
                 }
             }
         }
-        step(&mut engine, now, CommandKind::Tick)?;
+        events.clear();
+        engine.tick(now, &mut events)?;
     }
     Err(EmbedError::Stalled)
 }
