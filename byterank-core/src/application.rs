@@ -41,6 +41,81 @@ pub struct Chunk {
     pub len: u64,
 }
 
+/// A job's chunks as the engine keeps them: evenly cut ones (every chunk of one
+/// length, the last no longer, each starting where the one before ends) as three
+/// numbers, others listed. A report checks its result against its chunk, and a
+/// listed chunk of a large job is a memory access of its own.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum Chunks {
+    /// `count` chunks of `len`, the last of `last`.
+    Even {
+        /// How many.
+        count: u32,
+        /// Each one's length but the last's.
+        len: u64,
+        /// The last one's length.
+        last: u64,
+    },
+    /// Any other cut, in index order.
+    Listed(Vec<Chunk>),
+}
+
+impl Default for Chunks {
+    fn default() -> Self {
+        Chunks::Listed(Vec::new())
+    }
+}
+
+impl From<Vec<Chunk>> for Chunks {
+    fn from(chunks: Vec<Chunk>) -> Chunks {
+        let (Some(first), Some(end)) = (chunks.first(), chunks.last()) else { return Chunks::Listed(chunks) };
+        let len = first.len;
+        let even = chunks.iter().enumerate().all(|(i, c)| {
+            let i = i as u64;
+            c.index as u64 == i
+                && Some(c.offset) == i.checked_mul(len)
+                && (c.len == len || (c.index == end.index && c.len <= len))
+        });
+        if even {
+            Chunks::Even { count: chunks.len() as u32, len, last: end.len }
+        } else {
+            Chunks::Listed(chunks)
+        }
+    }
+}
+
+impl Chunks {
+    /// How many chunks.
+    pub fn len(&self) -> usize {
+        match self {
+            Chunks::Even { count, .. } => *count as usize,
+            Chunks::Listed(v) => v.len(),
+        }
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Chunk `index`, if the job has it.
+    pub fn get(&self, index: u32) -> Option<Chunk> {
+        match *self {
+            Chunks::Even { count, len, last } if index < count => {
+                Some(Chunk { index, offset: u64::from(index) * len, len: if index + 1 == count { last } else { len } })
+            }
+            Chunks::Even { .. } => None,
+            Chunks::Listed(ref v) => v.get(index as usize).copied(),
+        }
+    }
+
+    /// Every chunk, in index order.
+    pub fn iter(&self) -> impl Iterator<Item = Chunk> + '_ {
+        (0..self.len() as u32).map(|i| self.get(i).expect("in range"))
+    }
+}
+
 /// A result's digest: a string held inline up to 24 bytes (a 64-bit hash in hex
 /// fits), on the heap beyond. Every report carries one, so a heap string each
 /// would cost an allocation, a free and a cache miss per task cycle.

@@ -156,7 +156,7 @@ pub fn replica_shares(bounty: ByteChips, validated: usize) -> (ByteChips, ByteCh
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct JobAccount {
     price: ByteChips,
-    bounties: Vec<ByteChips>,
+    bounties: Bounties,
     /// One bit a task, set once it settled: 6 KB for 50,000 tasks, so that the
     /// check stays in cache where a byte a task would be one more memory access
     /// per settlement.
@@ -168,8 +168,8 @@ impl JobAccount {
     /// Opens the account of a job with this price and task sizes.
     pub fn new(price: ByteChips, sizes: &[u64], cfg: &RewardConfig) -> Result<JobAccount, RewardError> {
         let split = split_price(price, cfg)?;
-        let bounties = bounties(split.workers, sizes)?;
-        let settled = alloc::vec![0; bounties.len().div_ceil(64)];
+        let bounties = Bounties::from(bounties(split.workers, sizes)?);
+        let settled = alloc::vec![0; sizes.len().div_ceil(64)];
         Ok(JobAccount { price, settled, bounties, paid: ByteChips::ZERO })
     }
 
@@ -178,9 +178,9 @@ impl JobAccount {
         self.price
     }
 
-    /// Each task's bounty.
-    pub fn bounties(&self) -> &[ByteChips] {
-        &self.bounties
+    /// Each task's bounty, in task order (none once the job closed).
+    pub fn bounties(&self) -> impl Iterator<Item = ByteChips> + '_ {
+        self.bounties.iter()
     }
 
     /// Settles a task whose `validated` replicas each earn an equal share; returns
@@ -190,7 +190,7 @@ impl JobAccount {
     ///
     /// When `task` is not a task of the job.
     pub fn settle(&mut self, task: usize, validated: usize) -> ByteChips {
-        let bounty = self.bounties[task];
+        let bounty = self.bounties.get(task);
         let (word, bit) = (&mut self.settled[task / 64], 1u64 << (task % 64));
         if *word & bit != 0 {
             return ByteChips::ZERO;
@@ -204,7 +204,7 @@ impl JobAccount {
     /// Frees the per-task books of a job that ended: what was paid and the price
     /// stay, the bounties go (no task settles any more).
     pub fn close(&mut self) {
-        (self.bounties, self.settled) = (Vec::new(), Vec::new());
+        (self.bounties, self.settled) = (Bounties::Runs(Vec::new()), Vec::new());
     }
 
     /// Paid to workers so far.
@@ -215,6 +215,62 @@ impl JobAccount {
     /// Kept by the platform: the price less what was paid.
     pub fn platform(&self) -> ByteChips {
         ByteChips(self.price.0 - self.paid.0)
+    }
+}
+
+/// Each task's bounty: runs of equal bounties when there are few (an evenly cut
+/// job has at most three: a remainder of a ByteChip goes to the first tasks),
+/// listed otherwise. A settlement reads its task's bounty, and a listed one of a
+/// large job is a memory access of its own.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+enum Bounties {
+    /// `(end, bounty)`: tasks from the previous run's end (0 first) up to `end`,
+    /// excluded, earn `bounty`.
+    Runs(Vec<(usize, ByteChips)>),
+    Listed(Vec<ByteChips>),
+}
+
+impl Bounties {
+    const MAX_RUNS: usize = 4;
+
+    fn get(&self, task: usize) -> ByteChips {
+        match self {
+            Bounties::Runs(runs) => runs.iter().find(|r| task < r.0).expect("a task of the job").1,
+            Bounties::Listed(all) => all[task],
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = ByteChips> + '_ {
+        let runs: &[(usize, ByteChips)] = match self {
+            Bounties::Runs(runs) => runs,
+            Bounties::Listed(_) => &[],
+        };
+        let listed: &[ByteChips] = match self {
+            Bounties::Listed(all) => all,
+            Bounties::Runs(_) => &[],
+        };
+        let starts = core::iter::once(0).chain(runs.iter().map(|r| r.0));
+        let from_runs = runs.iter().zip(starts).flat_map(|(&(end, b), start)| core::iter::repeat_n(b, end - start));
+        from_runs.chain(listed.iter().copied())
+    }
+}
+
+impl From<Vec<ByteChips>> for Bounties {
+    fn from(all: Vec<ByteChips>) -> Bounties {
+        let mut runs: Vec<(usize, ByteChips)> = Vec::new();
+        for (i, &b) in all.iter().enumerate() {
+            match runs.last_mut() {
+                Some(run) if run.1 == b => run.0 = i + 1,
+                _ => {
+                    if runs.len() == Self::MAX_RUNS {
+                        return Bounties::Listed(all);
+                    }
+                    runs.push((i + 1, b));
+                }
+            }
+        }
+        Bounties::Runs(runs)
     }
 }
 
@@ -255,7 +311,7 @@ mod tests {
         assert_eq!(replica_shares(ByteChips(10), 3), (ByteChips(3), ByteChips(1)));
         assert_eq!(replica_shares(ByteChips(10), 0), (ByteChips(0), ByteChips(10)));
         let mut acct = JobAccount::new(ByteChips(1000), &[1, 1], &RewardConfig::default()).unwrap();
-        assert_eq!(acct.bounties(), &[ByteChips(350), ByteChips(350)]);
+        assert_eq!(acct.bounties().collect::<Vec<_>>(), [ByteChips(350), ByteChips(350)]);
         assert_eq!(acct.settle(0, 3), ByteChips(116));
         assert_eq!(acct.settle(0, 3), ByteChips::ZERO, "once only");
         assert_eq!(acct.paid(), ByteChips(348));
@@ -263,6 +319,24 @@ mod tests {
     }
 
     proptest! {
+        /// An evenly cut job's bounties are kept as runs, and read back as the
+        /// listed ones; any other list too.
+        #[test]
+        fn bounties_read_back_as_listed(share in 0u64..10_000_000, n in 1usize..300, last in 1u64..=7,
+                                         other in prop::collection::vec(1u64..5, 1..50)) {
+            let mut even = vec![7; n];
+            even[n - 1] = last;
+            for (sizes, must_run) in [(even, true), (other, false)] {
+                let listed = bounties(ByteChips(share), &sizes).unwrap();
+                let kept = Bounties::from(listed.clone());
+                prop_assert!(!must_run || matches!(kept, Bounties::Runs(_)), "{kept:?}");
+                prop_assert_eq!(kept.iter().collect::<Vec<_>>(), listed.clone());
+                for (i, &b) in listed.iter().enumerate() {
+                    prop_assert_eq!(kept.get(i), b);
+                }
+            }
+        }
+
         #[test]
         fn bounties_sum_to_the_share_and_follow_sizes(share in 0u64..10_000_000, sizes in prop::collection::vec(0u64..1_000_000, 1..200)) {
             prop_assume!(sizes.iter().any(|&s| s > 0));
@@ -283,7 +357,9 @@ mod tests {
         fn the_ledger_conserves(price in 0u64..u64::MAX / 2, sizes in prop::collection::vec(1u64..10_000, 1..100),
                                 settle in prop::collection::vec((0usize..100, 0usize..5), 0..200)) {
             let mut acct = JobAccount::new(ByteChips(price), &sizes, &RewardConfig::default()).unwrap();
-            let bounty = acct.bounties().to_vec();
+            let bounty: Vec<ByteChips> = acct.bounties().collect();
+            let workers = split_price(ByteChips(price), &RewardConfig::default()).unwrap().workers;
+            prop_assert_eq!(&bounty, &bounties(workers, &sizes).unwrap());
             let mut settled = vec![false; sizes.len()];
             let mut expected: u128 = 0;
             for &(task, v) in &settle {

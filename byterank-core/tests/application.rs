@@ -3,7 +3,7 @@
 //! (split -> compress each chunk -> check -> assemble -> decompress).
 
 use byterank_core::application::{
-    application, Application, ApplicationError, Chunk, Digest, Gzip, IntegrityError, ResultMeta, Synthetic,
+    application, Application, ApplicationError, Chunk, Chunks, Digest, Gzip, IntegrityError, ResultMeta, Synthetic,
     APPLICATION_NAMES,
 };
 use byterank_core::job::{JobError, JobSpec};
@@ -357,5 +357,44 @@ mod codec {
         let bad = Gzip::result_meta(&garbled);
         assert_eq!(Gzip.check(&c, &bad), Ok(()));
         assert!(!Gzip.agree(&good, &bad));
+    }
+}
+
+proptest! {
+    /// The compact form gives back every chunk it was made of, evenly cut or not,
+    /// and only evenly cut lists take the three-number form.
+    #[test]
+    fn chunks_keep_every_chunk(
+        lens in proptest::collection::vec(prop_oneof![Just(7u64), 1u64..9], 0..40),
+        even in any::<bool>(),
+        last in 1u64..=7,
+    ) {
+        let mut lens = lens;
+        if even {
+            lens.iter_mut().for_each(|l| *l = 7);
+            if let Some(l) = lens.last_mut() {
+                *l = last;
+            }
+        }
+        let mut offset = 0;
+        let listed: Vec<Chunk> = lens
+            .iter()
+            .enumerate()
+            .map(|(i, &len)| {
+                let c = Chunk { index: i as u32, offset, len };
+                offset += len;
+                c
+            })
+            .collect();
+        let compact = Chunks::from(listed.clone());
+        prop_assert_eq!(compact.len(), listed.len());
+        prop_assert_eq!(compact.iter().collect::<Vec<_>>(), listed.clone());
+        prop_assert_eq!(compact.get(listed.len() as u32), None);
+        // Naive: evenly cut when every length but the last equals the first's and
+        // the last is no longer.
+        let naive_even = !lens.is_empty()
+            && lens[..lens.len() - 1].iter().all(|&l| l == lens[0])
+            && lens[lens.len() - 1] <= lens[0];
+        prop_assert_eq!(matches!(compact, Chunks::Even { .. }), naive_even);
     }
 }

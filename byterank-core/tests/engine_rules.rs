@@ -1,6 +1,6 @@
 //! The engine's rules, one scenario each, with exact expectations.
 
-use byterank_core::application::{Chunk, ResultMeta, Synthetic};
+use byterank_core::application::{Chunk, Chunks, ResultMeta, Synthetic};
 use byterank_core::capacity::{capacity_score, CapacityConfig};
 use byterank_core::device::{Device, Region};
 use byterank_core::engine::{
@@ -152,7 +152,7 @@ fn pulls_take_the_own_pool_then_lower_pools_never_higher() {
     // Pools of two, best first: {d0,d1} {d2,d3} {d4,d5}. Six copies dealt
     // round-robin: pool 1 gets tasks 0 and 3, pool 2 gets 1 and 4, pool 3 gets 2 and 5.
     let j = t.submit(job("j", 6));
-    assert_eq!(t.engine.job_chunks(j).map(<[Chunk]>::len), Some(6));
+    assert_eq!(t.engine.job_chunks(j).map(Chunks::len), Some(6));
     assert_eq!(t.pull(d[4]).map(|x| x.0), Some(2));
     assert_eq!(t.pull(d[4]).map(|x| x.0), Some(5));
     assert_eq!(t.ok(CommandKind::Pull { device: d[4] }), [Event::NoTask { device: d[4], reason: Idle::HandsFull }]);

@@ -321,7 +321,7 @@ fn attempt_helpers_refuse_with_their_own_errors() {
             |e, out| e.heartbeat(at, device, attempt, out),
             expected.clone(),
         );
-        let chunk = f.engine.job_chunks(f.running).unwrap()[0];
+        let chunk = f.engine.job_chunk(f.running, 0).unwrap();
         let result = Synthetic::expected("running", &chunk);
         f.refused(
             CommandKind::ReportResult { device, attempt, result: result.clone() },

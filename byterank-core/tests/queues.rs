@@ -122,7 +122,7 @@ fn run_to_completion(engine: &mut Engine<Counted>, jobs: &[(JobId, &str)]) {
         for &device in &devices {
             let Pulled::Task { job, task, attempt, .. } = engine.pull(at(), device).unwrap() else { continue };
             let id = jobs.iter().find(|(j, _)| *j == job).unwrap().1;
-            let result = Synthetic::expected(id, &engine.job_chunks(job).unwrap()[task as usize]);
+            let result = Synthetic::expected(id, &engine.job_chunk(job, task).unwrap());
             let mut events = Vec::new();
             engine.report(at(), device, attempt, result, &mut events).unwrap();
             open -= events.iter().filter(|e| matches!(e, Event::JobCompleted { .. })).count();

@@ -55,7 +55,7 @@ pub(super) struct JobEntry<Q> {
     pub(super) user: String,
     pub(super) spec: JobSpec,
     pub(super) status: JobStatus,
-    pub(super) chunks: Vec<Chunk>,
+    pub(super) chunks: Chunks,
     /// What eligibility needs of the work (the sizes live in `chunks`).
     pub(super) chunk_bytes: Option<u64>,
     /// The used pools of the last plan, pool 1 first.
@@ -236,7 +236,7 @@ impl<Q: TaskQueue> Engine<Q> {
             task_count: chunks.len() as u32,
             open_tasks: chunks.len() as u32,
             unverified: 0,
-            chunks,
+            chunks: chunks.into(),
             chunk_bytes,
             pools,
             pool_of,
@@ -305,7 +305,7 @@ impl<Q: TaskQueue> Engine<Q> {
         j.queues.drain_all();
         let refund: ByteChips = match status {
             JobStatus::Completed => ByteChips::ZERO,
-            _ => j.tasks.iter().zip(j.account.bounties()).filter(|(t, _)| !t.decided()).map(|(_, b)| *b).sum(),
+            _ => j.tasks.iter().zip(j.account.bounties()).filter(|(t, _)| !t.decided()).map(|(_, b)| b).sum(),
         };
         let rest = j.account.platform();
         let platform = rest.checked_sub(refund).expect("bounties of undecided tasks were not paid");
@@ -313,7 +313,7 @@ impl<Q: TaskQueue> Engine<Q> {
         let results: Vec<AttemptId> = match status {
             JobStatus::Completed => {
                 let app = self.apps.get(&j.spec.application).expect("checked at submission");
-                app.assembly_order(&j.chunks)
+                app.assembly_order(&j.chunks.iter().collect::<Vec<_>>())
                     .into_iter()
                     .map(|c| j.tasks[c].verdict().expect("every task has its verdict").attempt)
                     .collect()
@@ -336,7 +336,7 @@ impl<Q: TaskQueue> Engine<Q> {
         // its per-task state goes.
         let j = &mut self.jobs[job];
         self.pool_table.release(&mut j.pool_of);
-        (j.tasks, j.chunks, j.pools) = (Tasks::default(), Vec::new(), Vec::new());
+        (j.tasks, j.chunks, j.pools) = (Tasks::default(), Chunks::default(), Vec::new());
         j.queues = PoolQueues::default();
         j.pool_failure = Vec::new();
         j.account.close();

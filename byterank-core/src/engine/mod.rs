@@ -123,7 +123,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::application::{Application, Chunk, ResultMeta};
+use crate::application::{Application, Chunk, Chunks, ResultMeta};
 use crate::device::Device;
 use crate::fault::Outcome;
 use crate::flags::Flags;
@@ -363,9 +363,15 @@ impl<Q: TaskQueue> Engine<Q> {
         self.attempts.len()
     }
 
-    /// A running job's chunks, in index order (what each task works on).
-    pub fn job_chunks(&self, job: JobId) -> Option<&[Chunk]> {
-        self.jobs.get(job).map(|j| &j.chunks[..])
+    /// A job's chunks, in index order (what each task works on); none once it
+    /// ended.
+    pub fn job_chunks(&self, job: JobId) -> Option<&Chunks> {
+        self.jobs.get(job).map(|j| &j.chunks)
+    }
+
+    /// The chunk task `task` of a running job works on.
+    pub fn job_chunk(&self, job: JobId, task: u32) -> Option<Chunk> {
+        self.jobs.get(job)?.chunks.get(task)
     }
 
     /// Copies waiting in the rescue queue.

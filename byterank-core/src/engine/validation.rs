@@ -48,7 +48,7 @@ impl<Q: TaskQueue> Engine<Q> {
         let a = self.finish_attempt(attempt).expect("checked before");
         let app = self.app(a.job);
         let j = &self.jobs[a.job];
-        if app.check(&j.chunks[a.task as usize], meta).is_err() {
+        if app.check(&j.chunks.get(a.task).expect("a task of the job"), meta).is_err() {
             // A malformed result: an incorrect outcome, attributed like a failure.
             self.failed(a, attempt, AttemptState::Incorrect, out);
             return;

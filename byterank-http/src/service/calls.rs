@@ -123,7 +123,7 @@ impl Service {
                     let held = &self.attempts[attempt];
                     let book = &self.jobs[&held.job];
                     let handle = book.handle.expect("a running job");
-                    let chunk = self.engine.job_chunks(handle).expect("a running job")[*task as usize];
+                    let chunk = self.engine.job_chunk(handle, *task).expect("a task of a running job");
                     let reads_input = adapter(&book.spec.application).is_some_and(|a| a.reads_input);
                     let task = Assignment {
                         attempt: attempt.0,
@@ -173,7 +173,7 @@ impl Service {
             return Err(ApiError::not_found(format!("job `{}` has no input: its tasks read none", held.job)));
         }
         let handle = book.handle.expect("a running job");
-        let chunk = self.engine.job_chunks(handle).expect("a running job")[held.task as usize];
+        let chunk = self.engine.job_chunk(handle, held.task).expect("a task of a running job");
         Ok((input_key(&held.job), chunk.offset, chunk.len))
     }
 
@@ -203,7 +203,7 @@ impl Service {
         let held = self.held_by(who, attempt)?;
         let book = &self.jobs[&held.job];
         let handle = book.handle.expect("a running job");
-        let chunk = self.engine.job_chunks(handle).expect("a running job")[held.task as usize];
+        let chunk = self.engine.job_chunk(handle, held.task).expect("a task of a running job");
         if book.spec.application == "gzip" && body.len() as u64 > Gzip::max_member(chunk.len) {
             return Err(ApiError::too_large(format!(
                 "a gzip member of a {}-byte chunk is at most {} bytes",
