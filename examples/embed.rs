@@ -9,7 +9,10 @@ use std::collections::BTreeMap;
 
 use byterank::core::application::{Application, ApplicationError, Chunk, IntegrityError, ResultMeta};
 use byterank::core::device::{Device, Region};
+use byterank::core::device_view::DeviceView;
 use byterank::core::engine::Pulled;
+use byterank::core::grid::{check_snapshot, GridSnapshot};
+use byterank::core::indexes::{rank_grid, IndexConfig, Lottery};
 use byterank::core::job::{ByteLevel, JobSpec, ReplicationGoal};
 use byterank::core::{AttemptId, DeviceId, Engine, Event, JobStatus, Timestamp};
 
@@ -61,15 +64,44 @@ struct Node {
     lies: bool,
 }
 
-impl Node {
-    /// What the engine needs to know of it.
-    fn as_device(&self) -> Device {
-        Device {
-            processor_score: Some(f64::from(self.cores) * 50.0),
-            online: Some(self.up),
-            region: Some(Region::Europe),
-            ..Device::new(self.name)
-        }
+/// What the core reads of a node: its name, whether it is up, a processor score
+/// derived from its cores, and the one site of the cluster; every other input is
+/// missing and takes its default.
+impl DeviceView for Node {
+    fn id(&self) -> &str {
+        self.name
+    }
+    fn online(&self) -> Option<bool> {
+        Some(self.up)
+    }
+    fn processor_score(&self) -> Option<f64> {
+        Some(f64::from(self.cores) * 50.0)
+    }
+    fn region(&self) -> Option<Region> {
+        Some(Region::Europe)
+    }
+}
+
+/// The inventory at one instant, as the core ranks it: the nodes are kept in
+/// name order, which is the order `GridSnapshot` asks for.
+struct Cluster<'a> {
+    nodes: &'a [Node],
+    now: Timestamp,
+}
+
+impl GridSnapshot for Cluster<'_> {
+    type Device<'b>
+        = &'b Node
+    where
+        Self: 'b;
+    fn now(&self) -> Timestamp {
+        self.now
+    }
+    fn len(&self) -> usize {
+        self.nodes.len()
+    }
+    fn device(&self, index: usize) -> &Node {
+        &self.nodes[index]
     }
 }
 
@@ -87,9 +119,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Node { name: "rack2-b", cores: 4, up: true, lies: false },
         Node { name: "spare", cores: 2, up: false, lies: false },
     ];
+    // The core ranks the host's records where they are, once they keep the contract.
+    let cluster = Cluster { nodes: &nodes, now };
+    check_snapshot(&cluster)?;
+    let ranked = rank_grid(&cluster, &IndexConfig::default(), Lottery::Recorded);
+    let best = ranked.ranking.order().first().map_or("none", |&i| nodes[i as usize].name);
+    println!("ranked over the inventory: {best} first, {} of {} nodes active", ranked.ranking.active(), nodes.len());
+    // The engine keeps its own copy of each node.
     let mut handle: BTreeMap<&str, DeviceId> = BTreeMap::new();
     for node in &nodes {
-        handle.insert(node.name, engine.register_device(now, node.as_device(), "ops")?);
+        handle.insert(node.name, engine.register_device(now, Device::from_view(node), "ops")?);
     }
     // The operator vouches for one node: it may arbitrate disagreements.
     engine.set_trust(now, handle["rack1-a"], true)?;

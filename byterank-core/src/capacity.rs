@@ -7,7 +7,8 @@
 //! bit pattern with or without `std` and on every platform: replaying an engine's
 //! commands elsewhere must rank devices identically.
 
-use crate::device::{Device, NetworkCategory};
+use crate::device::NetworkCategory;
+use crate::device_view::DeviceView;
 
 /// The constants of Table 7. `Default` gives the paper's values.
 #[derive(Clone, Debug, PartialEq)]
@@ -102,21 +103,25 @@ pub struct CapacityTerms {
 
 impl CapacityTerms {
     /// The capacity score: the terms summed left to right.
+    #[inline]
     pub fn total(&self) -> f64 {
         self.processor + self.network_category + self.network_speed + self.network_stability + self.ram + self.cpu
     }
 }
 
+#[inline]
 fn clamp(x: f64, lo: f64, hi: f64) -> f64 {
     x.clamp(lo, hi)
 }
 
 /// Processor term: the benchmark score clamped to 1..=500.
+#[inline]
 pub fn processor_term(score: Option<f64>, cfg: &CapacityConfig) -> f64 {
     clamp(score.unwrap_or(cfg.processor_default), PROCESSOR_RANGE.0, PROCESSOR_RANGE.1)
 }
 
 /// Network category term: fiber, cable and DSL 300; Starlink 100; mobile and other 0.
+#[inline]
 pub fn category_term(category: Option<NetworkCategory>, cfg: &CapacityConfig) -> f64 {
     let v = match category {
         None => cfg.category_default,
@@ -129,6 +134,7 @@ pub fn category_term(category: Option<NetworkCategory>, cfg: &CapacityConfig) ->
 
 /// Network speed term: `0.5*L*((1-exp(-k*x)) + (1-exp(-k*u*y)))`, x download and
 /// y upload in Mbps; needs both.
+#[inline]
 pub fn speed_term(download: Option<f64>, upload: Option<f64>, cfg: &CapacityConfig) -> f64 {
     let (Some(x), Some(y)) = (download, upload) else {
         return clamp(cfg.speed_default, 0.0, SPEED_MAX);
@@ -140,6 +146,7 @@ pub fn speed_term(download: Option<f64>, upload: Option<f64>, cfg: &CapacityConf
 
 /// Network stability term: `c*max(0, 1 - s/mean)` with `s` the sample standard
 /// deviation (n-1). Fewer than two samples, or a zero mean, count as missing.
+#[inline]
 pub fn stability_term(samples: &[f64], cfg: &CapacityConfig) -> f64 {
     let n = samples.len();
     if n < 2 {
@@ -155,6 +162,7 @@ pub fn stability_term(samples: &[f64], cfg: &CapacityConfig) -> f64 {
 }
 
 /// RAM term: `max(0, L*(1-exp(-k*(x-x0))))`, x the available MB.
+#[inline]
 pub fn ram_term(available_mb: Option<f64>, cfg: &CapacityConfig) -> f64 {
     let Some(x) = available_mb else {
         return clamp(cfg.ram_default, 0.0, RAM_MAX);
@@ -165,6 +173,7 @@ pub fn ram_term(available_mb: Option<f64>, cfg: &CapacityConfig) -> f64 {
 
 /// CPU term: `max(0, a*x^2 + b*x + c)`, x the available percentage. The polynomial
 /// reaches 300.00003 at x = 100, so the clamp to 300 matters.
+#[inline]
 pub fn cpu_term(available_pct: Option<f64>, cfg: &CapacityConfig) -> f64 {
     let Some(x) = available_pct else {
         return clamp(cfg.cpu_default, 0.0, CPU_MAX);
@@ -174,25 +183,26 @@ pub fn cpu_term(available_pct: Option<f64>, cfg: &CapacityConfig) -> f64 {
 }
 
 /// All six terms of a device's score.
-pub fn capacity_terms(d: &Device, cfg: &CapacityConfig) -> CapacityTerms {
+pub fn capacity_terms<V: DeviceView + ?Sized>(d: &V, cfg: &CapacityConfig) -> CapacityTerms {
     CapacityTerms {
-        processor: processor_term(d.processor_score, cfg),
-        network_category: category_term(d.network_category, cfg),
-        network_speed: speed_term(d.download_mbps, d.upload_mbps, cfg),
-        network_stability: stability_term(&d.speed_samples_mbps, cfg),
-        ram: ram_term(d.ram_available_mb, cfg),
-        cpu: cpu_term(d.cpu_available_pct, cfg),
+        processor: processor_term(d.processor_score(), cfg),
+        network_category: category_term(d.network_category(), cfg),
+        network_speed: speed_term(d.download_mbps(), d.upload_mbps(), cfg),
+        network_stability: stability_term(d.speed_samples_mbps(), cfg),
+        ram: ram_term(d.ram_available_mb(), cfg),
+        cpu: cpu_term(d.cpu_available_pct(), cfg),
     }
 }
 
 /// A device's capacity score, 1..=2700.
-pub fn capacity_score(d: &Device, cfg: &CapacityConfig) -> f64 {
+pub fn capacity_score<V: DeviceView + ?Sized>(d: &V, cfg: &CapacityConfig) -> f64 {
     capacity_terms(d, cfg).total()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::device::Device;
     use proptest::prelude::*;
 
     fn close(a: f64, b: f64, tol: f64) -> bool {

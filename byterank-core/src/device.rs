@@ -6,6 +6,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use crate::device_view;
 use crate::fault::FaultHistory;
 use crate::worker::WorkerPrefs;
 
@@ -195,50 +196,11 @@ impl Device {
         Device { id: id.into(), ..Device::default() }
     }
 
-    /// Checks the rules of spec §2 and §15: an id of 1..=256 bytes, not blank and
-    /// without control characters; numbers finite and not negative; percentages
-    /// within 0..=100. Fault vectors and worker schedules are checked when they are
-    /// built. An app version that is not semver is allowed here (it meets no
-    /// version requirement); grid files must not hold one ([`Device::validate_file`]).
+    /// Checks the rules of spec §2 and §15 ([`device_view::validate`] on this
+    /// device): an id of 1..=256 bytes, not blank and without control characters;
+    /// numbers finite and not negative; percentages within 0..=100.
     pub fn validate(&self) -> Result<(), DeviceError> {
-        let err = |field, problem| DeviceError { id: display_id(&self.id), field, problem };
-        if self.id.is_empty() {
-            return Err(err("id", "must not be empty"));
-        }
-        if self.id.len() > MAX_ID_BYTES {
-            return Err(err("id", "is longer than the 256 bytes allowed"));
-        }
-        if self.id.chars().any(char::is_control) {
-            return Err(err("id", "holds a control character (newline, tab, escape...); ids are printable text"));
-        }
-        if self.id.chars().all(char::is_whitespace) {
-            return Err(err("id", "is blank; give a printable id"));
-        }
-        let numbers = [
-            ("processor_score", self.processor_score),
-            ("download_mbps", self.download_mbps),
-            ("upload_mbps", self.upload_mbps),
-            ("ram_available_mb", self.ram_available_mb),
-            ("cpu_available_pct", self.cpu_available_pct),
-            ("battery_pct", self.battery_pct),
-            ("temperature_f", self.temperature_f),
-            ("hours_since_last_task", self.hours_since_last_task),
-        ];
-        for (field, value) in numbers {
-            check_number(value).map_err(|p| err(field, p))?;
-        }
-        for s in &self.speed_samples_mbps {
-            check_number(Some(*s)).map_err(|p| err("speed_samples_mbps", p))?;
-        }
-        for (field, value) in [("cpu_available_pct", self.cpu_available_pct), ("battery_pct", self.battery_pct)] {
-            if value.is_some_and(|v| v > 100.0) {
-                return Err(err(field, "is a percentage and must be within 0..=100"));
-            }
-        }
-        if let Some(w) = &self.worker {
-            w.validate().map_err(|(field, problem)| err(field, problem))?;
-        }
-        Ok(())
+        device_view::validate(self)
     }
 }
 

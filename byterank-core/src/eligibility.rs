@@ -7,9 +7,11 @@
 //! The target subset keeps ByteRank order.
 
 use alloc::collections::BTreeMap;
+use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::device::{Connection, Device, DeviceClass, Region};
+use crate::device::{Connection, DeviceClass, Region};
+use crate::device_view::DeviceView;
 use crate::grid::GridSnapshot;
 use crate::job::{JobSpec, Work};
 use crate::rank::Ranking;
@@ -106,20 +108,26 @@ pub struct EligibilityIndex {
 impl EligibilityIndex {
     /// Reads the traits of every device of `grid`.
     pub fn new<G: GridSnapshot + ?Sized>(grid: &G) -> EligibilityIndex {
-        let mut ids: BTreeMap<&str, u16> = BTreeMap::new();
+        // Keyed by owned strings: a view's version lives no longer than the view.
+        let mut ids: BTreeMap<String, u16> = BTreeMap::new();
         let mut versions = Vec::new();
         let traits = (0..grid.len())
             .map(|i| {
                 let d = grid.device(i);
-                let version = match d.app_version.as_deref() {
+                let version = match d.app_version() {
                     None => u16::MAX,
-                    Some(v) => *ids.entry(v).or_insert_with(|| {
-                        versions.push(semver::Version::parse(v).ok());
-                        // More than 65,535 distinct versions: the rest count as unreadable.
-                        u16::try_from(versions.len() - 1).unwrap_or(u16::MAX)
-                    }),
+                    Some(v) => match ids.get(v) {
+                        Some(&known) => known,
+                        None => {
+                            versions.push(semver::Version::parse(v).ok());
+                            // More than 65,535 distinct versions: the rest count as unreadable.
+                            let k = u16::try_from(versions.len() - 1).unwrap_or(u16::MAX);
+                            ids.insert(v.into(), k);
+                            k
+                        }
+                    },
                 };
-                traits_of(d, version)
+                traits_of(&d, version)
             })
             .collect();
         EligibilityIndex { traits, versions }
@@ -158,8 +166,8 @@ pub fn check(t: &Traits, job: &JobSpec, work: &Work, accepted: &[bool]) -> Resul
 /// Checks one device's current state against a job, rank aside: what a pull asks
 /// of the device that pulls, so that a device whose region, trust or hardware
 /// changed since the last ranking gets no task it may no longer take.
-pub fn check_device(d: &Device, job: &JobSpec, chunk_bytes: Option<u64>) -> Result<(), Ineligible> {
-    check_traits(&traits_of(d, 0), job, chunk_bytes, || version_accepted(job, d.app_version.as_deref()))
+pub fn check_device<V: DeviceView + ?Sized>(d: &V, job: &JobSpec, chunk_bytes: Option<u64>) -> Result<(), Ineligible> {
+    check_traits(&traits_of(d, 0), job, chunk_bytes, || version_accepted(job, d.app_version()))
 }
 
 /// Whether `job` accepts a device reporting this app version.
@@ -173,15 +181,15 @@ pub(crate) fn version_accepted(job: &JobSpec, version: Option<&str>) -> bool {
 
 /// What eligibility reads of one device; `version` is its index among the app
 /// versions of an [`EligibilityIndex`] (any value where none is kept).
-pub(crate) fn traits_of(d: &Device, version: u16) -> Traits {
+pub(crate) fn traits_of<V: DeviceView + ?Sized>(d: &V, version: u16) -> Traits {
     Traits {
-        data_left_mb: d.worker.as_ref().map_or(f64::INFINITY, WorkerPrefs::data_left_mb),
+        data_left_mb: d.worker().map_or(f64::INFINITY, WorkerPrefs::data_left_mb),
         version,
-        region: d.region,
-        class: d.class,
-        connection: d.connection,
-        trusted: d.trusted,
-        gpu: d.gpu.as_deref().is_some_and(|g| !g.is_empty()),
+        region: d.region(),
+        class: d.class(),
+        connection: d.connection(),
+        trusted: d.trusted(),
+        gpu: d.gpu().is_some_and(|g| !g.is_empty()),
     }
 }
 

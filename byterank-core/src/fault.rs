@@ -131,6 +131,7 @@ impl FaultHistory {
     }
 
     /// The sample means of F, D and I (each 0 with an empty window).
+    #[inline]
     pub fn means(&self) -> [f64; 3] {
         if self.len == 0 {
             return [0.0; 3];
@@ -140,6 +141,7 @@ impl FaultHistory {
     }
 
     /// The fault rate `R = (mean(F) + mean(D) + mean(I)) / 3`, 0 with an empty window.
+    #[inline]
     pub fn fault_rate(&self) -> f64 {
         let [f, d, i] = self.means();
         (f + d + i) / 3.0
@@ -169,6 +171,7 @@ impl FaultPolicy {
     }
 
     /// Whether this history trips the `repeated_failures` flag.
+    #[inline]
     pub fn flags(&self, h: &FaultHistory) -> bool {
         h.fault_rate() > self.max_fault_rate
             || (self.per_component && h.means().iter().any(|&m| m > self.max_fault_rate))

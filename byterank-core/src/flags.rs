@@ -4,7 +4,7 @@
 
 use core::fmt;
 
-use crate::device::Device;
+use crate::device_view::DeviceView;
 use crate::fault::FaultPolicy;
 use crate::time::Timestamp;
 
@@ -137,9 +137,9 @@ impl Default for FlagConfig {
 }
 
 /// The flags a device raises at `now`.
-pub fn flags(d: &Device, now: Timestamp, cfg: &FlagConfig) -> Flags {
+pub fn flags<V: DeviceView + ?Sized>(d: &V, now: Timestamp, cfg: &FlagConfig) -> Flags {
     let mut f = state_flags(d, cfg);
-    if d.worker.as_ref().is_some_and(|w| !w.available_at(now)) {
+    if d.worker().is_some_and(|w| !w.available_at(now)) {
         f.insert(Flag::OutsideSchedule);
     }
     f
@@ -147,22 +147,22 @@ pub fn flags(d: &Device, now: Timestamp, cfg: &FlagConfig) -> Flags {
 
 /// The flags a device raises whatever the time: all but `outside_schedule`, which
 /// only a worker schedule can raise.
-pub fn state_flags(d: &Device, cfg: &FlagConfig) -> Flags {
+pub fn state_flags<V: DeviceView + ?Sized>(d: &V, cfg: &FlagConfig) -> Flags {
     let mut f = Flags::NONE;
-    if d.online == Some(false) {
+    if d.online() == Some(false) {
         f.insert(Flag::Disconnected);
     }
-    if cfg.fault_policy.flags(&d.faults) {
+    if cfg.fault_policy.flags(&d.faults()) {
         f.insert(Flag::RepeatedFailures);
     }
-    if d.battery_pct.is_some_and(|b| b < cfg.min_battery_pct) {
+    if d.battery_pct().is_some_and(|b| b < cfg.min_battery_pct) {
         f.insert(Flag::LowBattery);
     }
-    if d.temperature_f.is_some_and(|t| t > cfg.max_temperature_f) {
+    if d.temperature_f().is_some_and(|t| t > cfg.max_temperature_f) {
         f.insert(Flag::HighTemperature);
     }
-    if let Some(w) = &d.worker {
-        if !w.allows(d.connection) {
+    if let Some(w) = d.worker() {
+        if !w.allows(d.connection()) {
             f.insert(Flag::NetworkNotAllowed);
         }
         if w.data_cap_reached() {
@@ -175,7 +175,7 @@ pub fn state_flags(d: &Device, cfg: &FlagConfig) -> Flags {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::device::Connection;
+    use crate::device::{Connection, Device};
     use crate::fault::Outcome;
     use crate::worker::WorkerPrefs;
 

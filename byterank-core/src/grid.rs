@@ -1,15 +1,19 @@
 //! The grid snapshot: every device's state at one instant (spec §2).
 //!
 //! [`GridSnapshot`] is what the core reads devices from; an embedding scheduler
-//! implements it over its own store. [`Grid`] is the owned, validated
-//! implementation, and the serde form of the grid file.
+//! implements it over its own store, handing out each device as a
+//! [`DeviceView`] over its own records. [`Grid`] is the owned, validated
+//! implementation (its views are `&Device`), and the serde form of the grid file.
 
 use alloc::string::String;
 #[cfg(feature = "json")]
 use alloc::string::ToString;
 use alloc::vec::Vec;
 
+use core::cmp::Ordering;
+
 use crate::device::{Device, DeviceError};
+use crate::device_view::{self, DeviceView};
 use crate::time::Timestamp;
 
 /// The largest grid or job file the readers of this workspace accept, bytes:
@@ -19,8 +23,16 @@ pub const MAX_FILE_BYTES: u64 = 4 << 30;
 /// Read access to a grid of devices at one instant.
 ///
 /// Devices are addressed by index `0..len()`, in ascending id order (byte order
-/// of the id strings): ByteRank breaks capacity ties by that order.
+/// of the id strings): ByteRank breaks capacity ties by that order. Each device is
+/// handed out as a [`DeviceView`] of the implementor's choosing: `&Device` for
+/// [`Grid`], a host's own record (or a small struct over it) for a host's store.
+/// The core's readers are generic over the view, so nothing is copied and no call
+/// is dynamic.
 pub trait GridSnapshot {
+    /// What [`GridSnapshot::device`] returns: a view borrowed from the snapshot.
+    type Device<'a>: DeviceView
+    where
+        Self: 'a;
     /// The instant the snapshot describes.
     fn now(&self) -> Timestamp;
     /// Number of devices.
@@ -30,27 +42,29 @@ pub trait GridSnapshot {
         self.len() == 0
     }
     /// The device at `index`, in ascending id order.
-    fn device(&self, index: usize) -> &Device;
+    fn device(&self, index: usize) -> Self::Device<'_>;
 }
 
 /// Checks that a host's snapshot keeps the [`GridSnapshot`] contract: ids strictly
-/// ascending (so unique) and every device valid (finite numbers, percentages in
-/// range, well-formed ids and histories). A snapshot that breaks it would rank in
-/// an unspecified order, a NaN score anywhere; call this where the store is built
-/// or changes, before ranking it.
+/// ascending (so unique) and every device valid ([`device_view::validate`]: finite
+/// numbers, percentages in range, well-formed ids and worker limits). A snapshot
+/// that breaks it would rank in an unspecified order, a NaN score anywhere; call
+/// this where the store is built or changes, before ranking it.
 pub fn check_snapshot<G: GridSnapshot + ?Sized>(grid: &G) -> Result<(), GridError> {
+    let mut before: Option<G::Device<'_>> = None;
     for i in 0..grid.len() {
         let d = grid.device(i);
-        d.validate()?;
-        if i > 0 {
-            let before = &grid.device(i - 1).id;
-            if before == &d.id {
-                return Err(GridError::DuplicateId(d.id.clone()));
-            }
-            if before > &d.id {
-                return Err(GridError::Unsorted { index: i, id: d.id.clone(), before: before.clone() });
+        device_view::validate(&d)?;
+        if let Some(b) = &before {
+            match b.id().cmp(d.id()) {
+                Ordering::Less => {}
+                Ordering::Equal => return Err(GridError::DuplicateId(d.id().into())),
+                Ordering::Greater => {
+                    return Err(GridError::Unsorted { index: i, id: d.id().into(), before: b.id().into() })
+                }
             }
         }
+        before = Some(d);
     }
     Ok(())
 }
@@ -125,6 +139,7 @@ impl Grid {
 }
 
 impl GridSnapshot for Grid {
+    type Device<'a> = &'a Device;
     fn now(&self) -> Timestamp {
         self.now
     }

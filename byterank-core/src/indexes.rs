@@ -4,6 +4,7 @@
 use alloc::vec::Vec;
 
 use crate::capacity::{capacity_score, CapacityConfig};
+use crate::device_view::DeviceView;
 use crate::eligibility::EligibilityIndex;
 use crate::flags::{flags, FlagConfig, Flags};
 use crate::grid::GridSnapshot;
@@ -65,15 +66,15 @@ pub fn compute_indexes<G: GridSnapshot + ?Sized>(grid: &G, cfg: &IndexConfig, lo
         .map(|i| {
             let d = grid.device(i);
             DeviceIndexes {
-                capacity: capacity_score(d, &cfg.capacity),
-                fault_rate: d.faults.fault_rate(),
-                flags: flags(d, now, &cfg.flags),
-                lottery_winner: d.lottery_winner,
+                capacity: capacity_score(&d, &cfg.capacity),
+                fault_rate: d.faults().fault_rate(),
+                flags: flags(&d, now, &cfg.flags),
+                lottery_winner: d.lottery_winner(),
             }
         })
         .collect();
     if let Lottery::Draw(seed) = lottery {
-        let chances = (0..grid.len()).map(|i| win_probability(grid.device(i).hours_since_last_task, &cfg.lottery));
+        let chances = (0..grid.len()).map(|i| win_probability(grid.device(i).hours_since_last_task(), &cfg.lottery));
         for (ix, won) in out.iter_mut().zip(draw(chances, seed)) {
             ix.lottery_winner = won;
         }

@@ -12,9 +12,12 @@
 //!
 //! - [`device`] and [`worker`]: one device's state (Tables 2 and 3), as in the grid
 //!   file of the spec.
+//! - [`device_view`]: [`DeviceView`], read access to one device's state, which the
+//!   readers below take; [`Device`] implements it, and so can a host's own record.
 //! - [`grid`]: a snapshot of all devices at one instant. [`GridSnapshot`] is the
-//!   trait an embedding scheduler implements over its own store; [`Grid`] is the
-//!   owned, validated one (and, with the `json` feature, the grid-file reader).
+//!   trait an embedding scheduler implements over its own store, handing out each
+//!   device as a [`DeviceView`]; [`Grid`] is the owned, validated one (and, with
+//!   the `json` feature, the grid-file reader).
 //! - The grid indexes: [`capacity`] (Table 7), [`fault`] (fault history, fault rate
 //!   and fault policies), [`flags`] (Table 9 and the worker's limits) and
 //!   [`lottery`] (the repechage lottery).
@@ -80,6 +83,7 @@ extern crate alloc;
 pub mod application;
 pub mod capacity;
 pub mod device;
+pub mod device_view;
 pub mod eligibility;
 pub mod engine;
 pub mod fault;
@@ -98,6 +102,7 @@ pub mod worker;
 
 pub use application::{Application, Chunk, ResultMeta};
 pub use device::Device;
+pub use device_view::DeviceView;
 pub use engine::{
     AttemptId, AttemptState, Command, CommandKind, DeviceId, Engine, EngineConfig, EngineError, Event, JobId, JobStatus,
 };
@@ -111,6 +116,7 @@ pub use time::Timestamp;
 pub mod prelude {
     pub use crate::application::{Application, Chunk, ResultMeta};
     pub use crate::device::Device;
+    pub use crate::device_view::DeviceView;
     pub use crate::engine::{
         AttemptError, AttemptId, AttemptState, CancelError, Command, CommandKind, DeviceId, Engine, EngineConfig,
         EngineError, Event, Idle, JobId, JobStatus, OperatorError, PullError, Pulled, RegisterError, ReleaseError,

@@ -36,6 +36,7 @@ pub const MAX_UTC_OFFSET_MINUTES: i32 = 18 * 60;
 
 impl WorkerPrefs {
     /// Whether `now` falls in one of the availability windows (always, with none).
+    #[inline]
     pub fn available_at(&self, now: Timestamp) -> bool {
         if self.schedule.is_empty() {
             return true;
@@ -46,6 +47,7 @@ impl WorkerPrefs {
 
     /// Whether the worker allows this link. A device whose link is unknown is not
     /// allowed when the worker restricts links: the worker's wish comes first.
+    #[inline]
     pub fn allows(&self, connection: Option<Connection>) -> bool {
         match (&self.allowed_connections, connection) {
             (None, _) => true,
@@ -55,11 +57,13 @@ impl WorkerPrefs {
     }
 
     /// Data the worker still allows, MB (`f64::INFINITY` when uncapped).
+    #[inline]
     pub fn data_left_mb(&self) -> f64 {
         self.data_cap_mb.map_or(f64::INFINITY, |cap| f64::max(0.0, cap - self.data_used_mb))
     }
 
     /// Whether the data cap is used up.
+    #[inline]
     pub fn data_cap_reached(&self) -> bool {
         self.data_cap_mb.is_some_and(|cap| self.data_used_mb >= cap)
     }

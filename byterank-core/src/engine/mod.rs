@@ -241,6 +241,10 @@ struct View<'a> {
 }
 
 impl GridSnapshot for View<'_> {
+    type Device<'a>
+        = &'a Device
+    where
+        Self: 'a;
     fn now(&self) -> Timestamp {
         self.now
     }

@@ -5,10 +5,14 @@
 //! The host keeps three things of its own:
 //!
 //! - **Its device store**, [`Inventory`]: machines in the order they were
-//!   installed, each with the host's own fields beside the [`Device`] state the
-//!   core reads. It implements [`GridSnapshot`] through an index sorted by device id
-//!   (the trait's order), so the core ranks the host's records where they are;
-//!   [`check_snapshot`] checks that contract before anything is ranked or registered.
+//!   installed, each a [`Machine`] record in the host's own layout (a name, a
+//!   core count, whether it is up), which implements [`DeviceView`]: the core
+//!   reads the processor score derived from the cores, and the rest of a device's
+//!   state as constants or defaults. The store implements [`GridSnapshot`] through
+//!   an index sorted by name (the trait's order), so the core ranks the host's
+//!   records where they are; [`check_snapshot`] checks that contract before
+//!   anything is ranked or registered. The engine keeps its own copy of each
+//!   machine, [`Device::from_view`] of its record.
 //! - **Its application**, [`Checksums`]: how a job splits into chunks, what a well
 //!   formed result is, registered with [`Engine::register_application`].
 //! - **The engine loop**, [`run`]: machines pull copies, work, report; time passes
@@ -29,6 +33,7 @@ use alloc::vec::Vec;
 
 use byterank_core::application::{ApplicationError, IntegrityError};
 use byterank_core::device::Region;
+use byterank_core::device_view::DeviceView;
 use byterank_core::engine::{
     AttemptError, AttemptState, PullError, Pulled, RegisterError, ReleaseError, SubmitError, TimeError,
 };
@@ -74,10 +79,14 @@ impl Application for Checksums {
     }
 }
 
-/// One machine in the host's store.
+/// One machine in the host's store, in the host's own layout.
 pub struct Machine {
-    /// The state the core reads (the grid-file fields).
-    pub device: Device,
+    /// Its name, unique in the store: the device id.
+    pub name: String,
+    /// CPU cores; the processor score is 50 a core.
+    pub cores: u32,
+    /// Whether it is up.
+    pub up: bool,
     /// Who is paid for its work.
     pub owner: String,
     /// A broken machine: its sums are off by one.
@@ -86,8 +95,29 @@ pub struct Machine {
     pub handle: Option<DeviceId>,
 }
 
+/// What the core reads of a machine: its name, whether it is up, a processor
+/// score derived from its cores, and the site every machine is at; every other
+/// input is missing and takes its default.
+impl DeviceView for Machine {
+    fn id(&self) -> &str {
+        &self.name
+    }
+
+    fn online(&self) -> Option<bool> {
+        Some(self.up)
+    }
+
+    fn processor_score(&self) -> Option<f64> {
+        Some(f64::from(self.cores) * 50.0)
+    }
+
+    fn region(&self) -> Option<Region> {
+        Some(Region::Europe)
+    }
+}
+
 /// The host's device store: machines in installation order, and an index of them
-/// in ascending device id, which is the order [`GridSnapshot`] asks for.
+/// by name (ascending device id), which is the order [`GridSnapshot`] asks for.
 pub struct Inventory {
     machines: Vec<Machine>,
     by_id: Vec<usize>,
@@ -98,7 +128,7 @@ impl Inventory {
     /// A store of these machines, as of `now`.
     pub fn new(machines: Vec<Machine>, now: Timestamp) -> Inventory {
         let mut by_id: Vec<usize> = (0..machines.len()).collect();
-        by_id.sort_by(|&a, &b| machines[a].device.id.cmp(&machines[b].device.id));
+        by_id.sort_by(|&a, &b| machines[a].name.cmp(&machines[b].name));
         Inventory { machines, by_id, now }
     }
 
@@ -109,6 +139,8 @@ impl Inventory {
 }
 
 impl GridSnapshot for Inventory {
+    type Device<'a> = &'a Machine;
+
     fn now(&self) -> Timestamp {
         self.now
     }
@@ -117,8 +149,8 @@ impl GridSnapshot for Inventory {
         self.by_id.len()
     }
 
-    fn device(&self, index: usize) -> &Device {
-        &self.machines[self.by_id[index]].device
+    fn device(&self, index: usize) -> &Machine {
+        &self.machines[self.by_id[index]]
     }
 }
 
@@ -192,13 +224,10 @@ pub struct Summary {
 
 /// The machines of the example: five, one of them faulty, one offline.
 pub fn machines() -> Vec<Machine> {
-    let machine = |id: &str, cores: u32, online: bool, faulty: bool| Machine {
-        device: Device {
-            processor_score: Some(f64::from(cores) * 50.0),
-            online: Some(online),
-            region: Some(Region::Europe),
-            ..Device::new(id)
-        },
+    let machine = |name: &str, cores: u32, up: bool, faulty: bool| Machine {
+        name: String::from(name),
+        cores,
+        up,
         owner: String::from("ops"),
         faulty,
         handle: None,
@@ -221,13 +250,13 @@ pub fn run(start: Timestamp) -> Result<Summary, EmbedError> {
     check_snapshot(&store)?;
     let ranked = rank_grid(&store, &IndexConfig::default(), Lottery::Recorded);
     let first = ranked.ranking.ranks().iter().position(|&r| r == 1).unwrap_or(0);
-    let best = store.device(first).id.clone();
+    let best = String::from(store.device(first).id());
 
     let mut engine = Engine::default();
     engine.register_application(&CHECKSUMS);
     let mut now = start;
     for m in &mut store.machines {
-        m.handle = Some(engine.register_device(now, m.device.clone(), &m.owner)?);
+        m.handle = Some(engine.register_device(now, Device::from_view(&*m), &m.owner)?);
     }
 
     let mut job = JobSpec::new("checksums-30", 30);
@@ -245,7 +274,7 @@ pub fn run(start: Timestamp) -> Result<Summary, EmbedError> {
     let mut caught = 0;
     for _round in 0..1_000 {
         now = now.add_millis(1_000);
-        for m in store.machines.iter().filter(|m| m.device.online == Some(true)) {
+        for m in store.machines.iter().filter(|m| m.up) {
             let Some(device) = m.handle else { continue };
             let Pulled::Task { task, attempt, .. } = engine.pull(now, device)? else { continue };
             let sum = Checksums::work(&chunks[task as usize]) + u64::from(m.faulty);
@@ -288,7 +317,7 @@ mod tests {
     #[test]
     fn a_store_with_a_duplicate_id_is_refused() {
         let mut machines = machines();
-        machines[0].device.id = String::from("rack1-a");
+        machines[0].name = String::from("rack1-a");
         let store = Inventory::new(machines, Timestamp(0));
         assert!(matches!(check_snapshot(&store), Err(GridError::DuplicateId(_))));
     }
