@@ -160,6 +160,11 @@ impl Attempts {
         id
     }
 
+    /// Asks the cache for the attempt's slot ahead of its use.
+    pub fn prefetch(&self, id: AttemptId) {
+        super::prefetch::prefetch(self.slots.get(split(id).0));
+    }
+
     pub fn get(&self, id: AttemptId) -> Option<&Attempt> {
         let (slot, generation) = split(id);
         let s = self.slots.get(slot)?;

@@ -118,6 +118,15 @@ impl Devices {
         self.hot[id.0 as usize].traits.trusted
     }
 
+    /// Asks the cache for the device's hot record (and, for `entry`, its entry)
+    /// ahead of their use.
+    pub fn prefetch(&self, id: DeviceId, entry: bool) {
+        super::prefetch::prefetch(self.hot.get(id.0 as usize));
+        if entry {
+            super::prefetch::prefetch(self.entries.get(id.0 as usize));
+        }
+    }
+
     pub fn hot(&self, id: DeviceId) -> &Hot {
         &self.hot[id.0 as usize]
     }

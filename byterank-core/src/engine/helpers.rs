@@ -134,6 +134,7 @@ impl<Q: TaskQueue> Engine<Q> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn pull(&mut self, at: Timestamp, device: DeviceId) -> Result<Pulled, PullError> {
+        self.prefetch_pull(device);
         self.check_time(at)?;
         self.devices.live(device)?;
         let mut out = Vec::new();
@@ -156,6 +157,7 @@ impl<Q: TaskQueue> Engine<Q> {
         attempt: AttemptId,
         out: &mut Vec<Event>,
     ) -> Result<(), AttemptError> {
+        self.prefetch_held(device, attempt, false);
         self.check_time(at)?;
         self.check_held(device, attempt)?;
         self.run(at, &CommandKind::Heartbeat { device, attempt }, out);
@@ -172,6 +174,7 @@ impl<Q: TaskQueue> Engine<Q> {
         result: ResultMeta,
         out: &mut Vec<Event>,
     ) -> Result<(), AttemptError> {
+        self.prefetch_held(device, attempt, true);
         self.check_time(at)?;
         self.check_held(device, attempt)?;
         self.run(at, &CommandKind::ReportResult { device, attempt, result }, out);
@@ -187,6 +190,7 @@ impl<Q: TaskQueue> Engine<Q> {
         attempt: AttemptId,
         out: &mut Vec<Event>,
     ) -> Result<(), AttemptError> {
+        self.prefetch_held(device, attempt, false);
         self.check_time(at)?;
         self.check_held(device, attempt)?;
         self.run(at, &CommandKind::ReportError { device, attempt }, out);

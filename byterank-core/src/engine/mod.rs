@@ -95,6 +95,7 @@ mod jobs;
 mod ledger;
 mod pool_map;
 mod pool_queues;
+mod prefetch;
 mod provisional;
 mod queue;
 mod refresh;
@@ -397,6 +398,22 @@ impl<Q: TaskQueue> Engine<Q> {
         })
     }
 
+    /// Asks the cache for what a pull reads first: the device's hot record, its
+    /// rank and its row of pool numbers.
+    fn prefetch_pull(&self, device: DeviceId) {
+        self.devices.prefetch(device, false);
+        prefetch::prefetch(self.snapshot.rank.get(device.0 as usize));
+        self.pool_table.prefetch(device);
+    }
+
+    /// Asks the cache for what a command on a held attempt reads first: the
+    /// device's hot record and the attempt's slot, and for a result the device's
+    /// entry (its outcome is recorded there).
+    fn prefetch_held(&self, device: DeviceId, attempt: AttemptId, result: bool) {
+        self.devices.prefetch(device, result);
+        self.attempts.prefetch(attempt);
+    }
+
     /// Applies one command, appending what it decided to `out`. On error nothing
     /// changes, the clock included, and nothing is appended.
     ///
@@ -406,6 +423,14 @@ impl<Q: TaskQueue> Engine<Q> {
     /// ([`Engine::set_queue_maker`]), before anything changes. So do the typed
     /// helpers ([`Engine::pull`] and the others).
     pub fn apply(&mut self, cmd: &Command, out: &mut Vec<Event>) -> Result<(), EngineError> {
+        match cmd.kind {
+            CommandKind::Pull { device } => self.prefetch_pull(device),
+            CommandKind::Heartbeat { device, attempt } | CommandKind::ReportError { device, attempt } => {
+                self.prefetch_held(device, attempt, false)
+            }
+            CommandKind::ReportResult { device, attempt, .. } => self.prefetch_held(device, attempt, true),
+            _ => {}
+        }
         self.check_time(cmd.at)?;
         // Every command's checks, before anything changes; each typed helper
         // (helpers.rs) runs its command's same check.

@@ -92,6 +92,11 @@ impl PoolTable {
         }
     }
 
+    /// Asks the cache for the device's row ahead of its use.
+    pub fn prefetch(&self, device: DeviceId) {
+        super::prefetch::prefetch(self.cells.get(device.0 as usize * self.width));
+    }
+
     /// Whether the device is in one of `map`'s pools.
     pub fn targets(&self, map: &PoolMap, device: DeviceId) -> bool {
         self.get(map, device) > 0
