@@ -21,15 +21,18 @@ pub struct Mix {
     now: i64,
     devices: u32,
     rng: rand_chacha::ChaCha8Rng,
-    order: Vec<u32>,
+    /// The devices in this round's order, each with what its worker holds (kept
+    /// together, as a worker keeps its own task).
+    order: Vec<(u32, Option<Held>)>,
     turn: usize,
     cycles: u64,
     submitted: u32,
     /// Each running job's name, by job handle.
     names: std::collections::BTreeMap<JobId, String>,
-    /// What each device's worker holds.
-    in_flight: Vec<Option<(AttemptId, JobId, u32)>>,
 }
+
+/// A worker's task: its attempt, job and task index.
+type Held = (AttemptId, JobId, u32);
 
 const JOBS_RUNNING: u32 = 10;
 const MIX_TASKS: u64 = 50_000;
@@ -43,12 +46,11 @@ impl Mix {
             now: 1_795_662_000_000,
             devices,
             rng: rand_chacha::ChaCha8Rng::seed_from_u64(7),
-            order: (0..devices).collect(),
+            order: (0..devices).map(|d| (d, None)).collect(),
             turn: 0,
             cycles: 0,
             submitted: 0,
             names: Default::default(),
-            in_flight: vec![None; devices as usize],
         };
         for i in 0..devices {
             let device =
@@ -89,7 +91,9 @@ impl Mix {
             self.order.shuffle(&mut self.rng);
             self.turn = 0;
         }
-        let device = DeviceId(self.order[self.turn]);
+        let (device, ref mut holds) = self.order[self.turn];
+        let (device, held) = (DeviceId(device), holds.take());
+        let at = self.turn;
         self.turn += 1;
         self.cycles += 1;
         if self.cycles % 100 == 0 {
@@ -99,7 +103,6 @@ impl Mix {
         if self.cycles % u64::from(self.devices) == 0 {
             self.apply(CommandKind::Tick);
         }
-        let held = self.in_flight[device.0 as usize].take();
         if let Some((attempt, job, task)) = held {
             self.apply(CommandKind::Heartbeat { device, attempt });
             let chunk = Chunk { index: task, offset: u64::from(task), len: 1 };
@@ -118,7 +121,7 @@ impl Mix {
         }
         self.apply(CommandKind::Pull { device });
         if let Some(&Event::TaskAssigned { job, task, attempt, .. }) = self.out.first() {
-            self.in_flight[device.0 as usize] = Some((attempt, job, task));
+            self.order[at].1 = Some((attempt, job, task));
         }
         held.is_some()
     }
