@@ -174,6 +174,9 @@ impl World {
         let mut out = Vec::new();
         self.engine.apply(&cmd, &mut out)?;
         assert!(self.engine.ledger().conserves(), "the ledger conserves after {cmd:?}");
+        if let Err(e) = self.engine.audit() {
+            panic!("{e} after {cmd:?}");
+        }
         for e in &out {
             match *e {
                 Event::TaskAssigned { job, task, device, attempt, .. } => {

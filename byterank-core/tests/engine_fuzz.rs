@@ -199,6 +199,9 @@ fn run(steps: &[(Step, i64)]) -> Result<(), TestCaseError> {
             }
         }
         prop_assert!(engine.ledger().conserves());
+        if let Err(e) = engine.audit() {
+            prop_assert!(false, "{}", e);
+        }
     }
     Ok(())
 }

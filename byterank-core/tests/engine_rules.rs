@@ -51,6 +51,9 @@ impl T {
         let mut out = Vec::new();
         self.engine.apply(&Command { at: Timestamp(self.now), kind }, &mut out)?;
         assert!(self.engine.ledger().conserves());
+        if let Err(e) = self.engine.audit() {
+            panic!("{e}");
+        }
         Ok(out)
     }
 

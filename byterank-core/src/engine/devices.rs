@@ -4,6 +4,7 @@
 //! again under its id gets its handle and its history back.
 
 use alloc::collections::BTreeMap;
+use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -145,6 +146,32 @@ impl Devices {
         }
         h.held += 1;
         h.last_task = now.millis();
+    }
+
+    /// The attempts the device holds, in the order it took them.
+    pub fn held(&self, id: DeviceId) -> impl Iterator<Item = AttemptId> + '_ {
+        let h = &self.hot[id.0 as usize];
+        h.hand[..(h.held as usize).min(2)].iter().chain(&self.entries[id.0 as usize].held).copied()
+    }
+
+    /// Whether every hot record agrees with the entry it mirrors (liveness, fault
+    /// history, how many attempts it holds); the first device that does not, and
+    /// how, when one does not.
+    pub fn audit(&self) -> Result<(), String> {
+        for (i, (e, h)) in self.entries.iter().zip(&self.hot).enumerate() {
+            let overflow = (h.held as usize).saturating_sub(2);
+            let what = if h.live != e.live {
+                "liveness"
+            } else if h.faults != e.state.faults {
+                "fault history"
+            } else if e.held.len() != overflow {
+                "attempts held"
+            } else {
+                continue;
+            };
+            return Err(format!("device {i} ({}): its hot record's {what} differs from its entry's", e.state.id));
+        }
+        Ok(())
     }
 
     /// An attempt the device held ended.
@@ -335,4 +362,31 @@ fn keep_owned(report: &mut Device, known: &Device) {
     report.faults = known.faults;
     report.lottery_winner = known.lottery_winner;
     report.hours_since_last_task = known.hours_since_last_task;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The audit sees each kind of disagreement between a hot record and its entry.
+    #[test]
+    fn the_audit_sees_a_mirror_that_disagrees() {
+        let cfg = FlagConfig::default();
+        let mut devices = Devices::default();
+        let id = devices.register(&Device::new("a"), "o", Timestamp::EPOCH, &cfg);
+        devices.hold(id, AttemptId(1), Timestamp::EPOCH);
+        devices.record(id, Outcome { failed: true, ..Outcome::OK }, &cfg);
+        assert_eq!(devices.audit(), Ok(()));
+        assert_eq!(devices.held(id).collect::<Vec<_>>(), [AttemptId(1)]);
+        let corrupt: [fn(&mut Devices); 3] = [
+            |d| d.entries[0].live = false,
+            |d| d.entries[0].state.faults.reset(),
+            |d| d.entries[0].held.push(AttemptId(9)),
+        ];
+        for (k, corrupt) in corrupt.into_iter().enumerate() {
+            let mut broken = devices.clone();
+            corrupt(&mut broken);
+            assert!(broken.audit().is_err(), "corruption {k} unseen");
+        }
+    }
 }

@@ -16,6 +16,12 @@ use crate::plan::PlanError;
 use crate::reward::RewardError;
 use crate::time::Timestamp;
 
+/// Two of the engine's internal records disagree ([`Engine::audit`](super::Engine::audit)):
+/// a defect of the engine, never of the input. Report it with the journal.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("engine state inconsistent: {0}; please report it with the journal that led here")]
+pub struct Inconsistency(pub String);
+
 /// An [`EngineConfig`](super::EngineConfig) the engine cannot run with.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[error("engine configuration: `{field}` is {value}, but it must be {rule}")]

@@ -109,8 +109,8 @@ mod validation;
 pub use command::{AttemptId, Command, CommandKind, DeviceId, JobId};
 pub use config::EngineConfig;
 pub use error::{
-    AttemptError, CancelError, ConfigError, EngineError, OperatorError, PullError, RegisterError, ReleaseError,
-    RemoveError, SubmitError, TimeError, UpdateError,
+    AttemptError, CancelError, ConfigError, EngineError, Inconsistency, OperatorError, PullError, RegisterError,
+    ReleaseError, RemoveError, SubmitError, TimeError, UpdateError,
 };
 pub use event::{AttemptState, Event, Idle};
 pub use helpers::Pulled;
@@ -377,6 +377,28 @@ impl<Q: TaskQueue> Engine<Q> {
     /// The chunk task `task` of a running job works on.
     pub fn job_chunk(&self, job: JobId, task: u32) -> Option<Chunk> {
         self.jobs.get(job)?.chunks.get(task)
+    }
+
+    /// Checks that the engine's internal copies agree: each device's hot record
+    /// with its entry (liveness, fault history, attempts held), and every
+    /// attempt a device holds with the attempt's own record. O(devices +
+    /// attempts); for tests and for a host's health check, not for every command.
+    pub fn audit(&self) -> Result<(), Inconsistency> {
+        self.devices.audit().map_err(Inconsistency)?;
+        let mut held = 0;
+        for d in (0..self.devices.count() as u32).map(DeviceId) {
+            for a in self.devices.held(d) {
+                held += 1;
+                if self.attempts.get(a).is_none_or(|att| att.device != d) {
+                    return Err(Inconsistency(format!("device {d:?} holds attempt {a:?}, which is not running on it")));
+                }
+            }
+        }
+        if held != self.attempts.len() {
+            let running = self.attempts.len();
+            return Err(Inconsistency(format!("devices hold {held} attempts, but {running} are running")));
+        }
+        Ok(())
     }
 
     /// Copies waiting in the rescue queue.
