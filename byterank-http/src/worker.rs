@@ -144,9 +144,14 @@ impl Api {
             *self.base.lock().expect("never poisoned") = url.trim_end_matches('/').to_string();
             return Err(Failure::Down);
         }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            // Every 503 says to come back: a standby with no leader yet, a node at
+            // capacity or stopping. Retried with the rest of "down", never fatal.
+            return Err(Failure::Down);
+        }
         match resp.json::<ApiError>().await {
             Ok(e) => Err(Failure::Api(e)),
-            Err(_) if status == StatusCode::SERVICE_UNAVAILABLE || status.is_server_error() => Err(Failure::Down),
+            Err(_) if status.is_server_error() => Err(Failure::Down),
             Err(_) => Err(Failure::Api(ApiError::bad_request(format!("status {status} without an error body")))),
         }
     }
