@@ -157,11 +157,7 @@ impl<Q: TaskQueue> Engine<Q> {
         attempt: AttemptId,
         out: &mut Vec<Event>,
     ) -> Result<(), AttemptError> {
-        self.prefetch_held(device, attempt, false);
-        self.check_time(at)?;
-        self.check_held(device, attempt)?;
-        self.run(at, &CommandKind::Heartbeat { device, attempt }, out);
-        Ok(())
+        self.on_held(at, device, attempt, CommandKind::Heartbeat { device, attempt }, out)
     }
 
     /// [`CommandKind::ReportResult`] at `at`; what it decided (validation,
@@ -174,11 +170,7 @@ impl<Q: TaskQueue> Engine<Q> {
         result: ResultMeta,
         out: &mut Vec<Event>,
     ) -> Result<(), AttemptError> {
-        self.prefetch_held(device, attempt, true);
-        self.check_time(at)?;
-        self.check_held(device, attempt)?;
-        self.run(at, &CommandKind::ReportResult { device, attempt, result }, out);
-        Ok(())
+        self.on_held(at, device, attempt, CommandKind::ReportResult { device, attempt, result }, out)
     }
 
     /// [`CommandKind::ReportError`] at `at`: the attempt failed on the device;
@@ -190,10 +182,22 @@ impl<Q: TaskQueue> Engine<Q> {
         attempt: AttemptId,
         out: &mut Vec<Event>,
     ) -> Result<(), AttemptError> {
-        self.prefetch_held(device, attempt, false);
+        self.on_held(at, device, attempt, CommandKind::ReportError { device, attempt }, out)
+    }
+
+    /// A command on an attempt `device` holds: checked, then run.
+    fn on_held(
+        &mut self,
+        at: Timestamp,
+        device: DeviceId,
+        attempt: AttemptId,
+        kind: CommandKind,
+        out: &mut Vec<Event>,
+    ) -> Result<(), AttemptError> {
+        self.prefetch_held(device, attempt, matches!(kind, CommandKind::ReportResult { .. }));
         self.check_time(at)?;
         self.check_held(device, attempt)?;
-        self.run(at, &CommandKind::ReportError { device, attempt }, out);
+        self.run(at, &kind, out);
         Ok(())
     }
 
