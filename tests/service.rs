@@ -115,9 +115,12 @@ fn temp_dir(name: &str) -> PathBuf {
 }
 
 /// Short deadlines, so that lost attempts come back in seconds.
-fn fast_config(dir: &Path) -> PathBuf {
-    let cfg =
-        EngineConfig { t1_ms: 1_000, t2_ms: 3_000, refresh_ms: 500, rescue_wait_ms: 500, ..EngineConfig::default() };
+fn fast() -> EngineConfig {
+    EngineConfig { t1_ms: 1_000, t2_ms: 3_000, refresh_ms: 500, rescue_wait_ms: 500, ..EngineConfig::default() }
+}
+
+/// `cfg` written where the server reads it.
+fn write_config(dir: &Path, cfg: &EngineConfig) -> PathBuf {
     let path = dir.join("engine.json");
     std::fs::write(&path, serde_json::to_string(&cfg).unwrap()).unwrap();
     path
@@ -129,8 +132,12 @@ const LEASE_MS: &str = "1000";
 
 impl Server {
     fn start(backend: &Backend, dir: &Path, tick_ms: u64) -> Server {
+        Self::start_with(backend, dir, tick_ms, &fast())
+    }
+
+    fn start_with(backend: &Backend, dir: &Path, tick_ms: u64, cfg: &EngineConfig) -> Server {
         let data = dir.join("data");
-        let cfg = fast_config(dir);
+        let cfg = write_config(dir, cfg);
         Self::spawn(backend.clone(), data, cfg, "127.0.0.1:0".into(), tick_ms)
     }
 
@@ -668,7 +675,13 @@ async fn bad_requests_get_a_json_error_naming_the_field_and_change_nothing(backe
 
 async fn kill_9_at_random_moments_loses_nothing_acknowledged_and_pays_nothing_twice(backend: Backend) {
     let dir = backend.dir("crash");
-    let mut server = Server::start(&backend, &dir, 100);
+    // Heartbeat deadlines that outlast a restart (a PostgreSQL node first waits
+    // out its predecessor's lease; a loaded machine makes any restart slow): the
+    // test is about what a crash may lose, and the attempts each restart left
+    // stale would otherwise fail the job, whose three devices soon have all
+    // tried some task.
+    let slow = EngineConfig { t1_ms: 5_000, t2_ms: 15_000, ..fast() };
+    let mut server = Server::start_with(&backend, &dir, 100, &slow);
     let api = Api::new(&server.url);
     let ana = api.user("ana", 1_000_000).await;
     let input = input_bytes(8_000_000, 2);
