@@ -85,10 +85,12 @@ pub(super) enum Due {
 ///
 /// Attempts live in a slab: a handle is a slot and the slot's generation
 /// (`generation << 32 | slot`), so lookups take no tree walk and a handle is never
-/// given twice. Freed slots are reused last-freed first, which keeps the order of
-/// handles a function of the commands alone.
+/// given twice (a slot whose generation is used up is retired, not reused). Freed
+/// slots are reused last-freed first, which keeps the order of handles a function
+/// of the commands alone.
 #[derive(Clone, Debug, Default, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(from = "Slab", into = "Slab"))]
 pub(super) struct Attempts {
     slots: Vec<Slot>,
     free: Vec<u32>,
@@ -100,16 +102,49 @@ pub(super) struct Attempts {
     /// to be skipped when it comes up, or swept once the finished outnumber the
     /// live.
     timers: Timers,
-    /// The keys finished attempts had in `timers`, since the last sweep (some
-    /// may have come up and gone since): the sweep looks deadlines up in it,
-    /// sorted, where checking each deadline's slot would be a random access per
-    /// deadline. Its length bounds the dead deadlines in `timers`.
-    finished: Vec<(Timestamp, AttemptId)>,
+    /// Per slot, the generation of the attempt running in it, or [`FREE`]: the
+    /// sweep checks each deadline against it, four bytes a slot, where reading
+    /// the slots themselves would be a cache miss per deadline.
+    live: Vec<u32>,
+    /// Deadlines in `timers` whose attempt finished (an upper bound: some may
+    /// have come up and gone since the last sweep).
+    dead: usize,
 }
 
+/// What [`Attempts`] keeps in a snapshot: the slab and the timers; the rest
+/// follows from them.
+#[cfg(feature = "serde")]
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Slab {
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    timers: Timers,
+}
+
+#[cfg(feature = "serde")]
+impl From<Attempts> for Slab {
+    fn from(a: Attempts) -> Slab {
+        Slab { slots: a.slots, free: a.free, timers: a.timers }
+    }
+}
+
+#[cfg(feature = "serde")]
+impl From<Slab> for Attempts {
+    fn from(s: Slab) -> Attempts {
+        let live: Vec<u32> =
+            s.slots.iter().map(|slot| if slot.attempt.is_some() { slot.generation } else { FREE }).collect();
+        let running = live.iter().filter(|&&g| g != FREE).count();
+        let dead = s.timers.len().saturating_sub(running);
+        Attempts { slots: s.slots, free: s.free, running, timers: s.timers, live, dead }
+    }
+}
+
+/// In [`Attempts::live`], a slot with no running attempt. No attempt is given
+/// this generation: a slot is retired before it would be.
+const FREE: u32 = u32::MAX;
+
 /// Finished attempts tolerated beyond the number of running ones before a sweep:
-/// the timers stay within twice the live attempts plus this, and the list of
-/// finished keys within the live attempts plus this. A sweep costs about the
+/// the timers stay within twice the live attempts plus this. A sweep costs about the
 /// timers' size, so it stays a few steps per finished attempt however small the
 /// slack: it only keeps tiny engines from sweeping at every finish.
 const DEAD_SLACK: usize = 64;
@@ -147,9 +182,11 @@ impl Attempts {
             }
             None => {
                 self.slots.push(Slot::default());
+                self.live.push(FREE);
                 (self.slots.len() - 1) as u32
             }
         };
+        self.live[slot as usize] = self.slots[slot as usize].generation;
         let id = AttemptId(u64::from(self.slots[slot as usize].generation) << 32 | u64::from(slot));
         let mut a =
             Attempt { job, task, replica, device, kind, started: now, last_beat: now, delayed: false, timer: now };
@@ -192,23 +229,49 @@ impl Attempts {
         self.get(id)?;
         let (slot, _) = split(id);
         let a = self.slots[slot].attempt.take().expect("just found");
-        self.free.push(slot as u32);
+        self.live[slot] = FREE;
+        if self.slots[slot].generation < FREE - 1 {
+            self.free.push(slot as u32);
+        }
         self.running -= 1;
-        self.finished.push((a.timer, id));
-        if self.finished.len() > self.running + DEAD_SLACK {
+        self.dead += 1;
+        if self.dead > self.running + DEAD_SLACK {
             self.sweep();
         }
         Some(a)
     }
 
     /// Drops finished attempts' deadlines from the timers, in place: each is
-    /// looked up in the sorted list of finished keys, so the sweep reads no
+    /// checked against its slot's running generation, so the sweep reads no
     /// attempt's slot and allocates nothing.
     fn sweep(&mut self) {
-        self.finished.sort_unstable();
-        self.timers.remove_sorted(&self.finished);
+        let live = &self.live;
+        self.timers.retain(|(_, id)| {
+            let (slot, generation) = split(*id);
+            live.get(slot) == Some(&generation)
+        });
         debug_assert_eq!(self.timers.len(), self.running, "one deadline per running attempt");
-        self.finished.clear();
+        self.dead = 0;
+    }
+
+    /// Checks the running generations and the count of dead deadlines against
+    /// the slots and the timers.
+    pub fn audit(&self) -> Result<(), String> {
+        for (i, (slot, &live)) in self.slots.iter().zip(&self.live).enumerate() {
+            let expected = if slot.attempt.is_some() { slot.generation } else { FREE };
+            if live != expected {
+                return Err(format!("attempt slot {i} is listed as running generation {live}, not {expected}"));
+            }
+        }
+        let running = self.slots.iter().filter(|s| s.attempt.is_some()).count();
+        if self.slots.len() != self.live.len() || running != self.running {
+            return Err(format!("{running} attempts run, but {} are counted", self.running));
+        }
+        if self.timers.len() != self.running + self.dead {
+            let (timers, dead) = (self.timers.len(), self.dead);
+            return Err(format!("{timers} deadlines, but {running} running attempts and {dead} finished ones"));
+        }
+        Ok(())
     }
 
     /// Applies the deadlines at a command concerning the attempt; a heartbeat
@@ -240,6 +303,7 @@ impl Attempts {
             self.timers.pop_first();
             let Some(a) = self.get_mut(id) else {
                 // The deadline of a finished attempt.
+                self.dead -= 1;
                 continue;
             };
             let due = if d.late(a, now) {
@@ -282,7 +346,8 @@ mod tests {
         assert!(at.finish(id).is_some());
         assert_eq!(at.pop_due(Timestamp(10_000), &D), None, "a finished attempt's deadline is skipped");
         assert!(at.timers.is_empty());
-        assert_eq!(at.finished.len(), 1, "its key stays listed until a sweep");
+        assert_eq!(at.dead, 0, "and no longer counted as waiting for a sweep");
+        assert_eq!(at.audit(), Ok(()));
         // The slot is reused under a new generation: the old handle stays ended.
         let next = at.start((JobId(0), 1, 0), DeviceId(0), CopyKind::Planned, Timestamp(300), &D);
         assert_ne!(next, id);
@@ -298,10 +363,26 @@ mod tests {
             let id = at.start((JobId(0), t, 0), DeviceId(1), CopyKind::Planned, Timestamp(0), &D);
             at.finish(id);
             assert!(at.timers.len() <= 2 * at.len() + DEAD_SLACK + 1);
-            assert!(at.finished.len() <= at.len() + DEAD_SLACK);
+            assert!(at.dead <= at.len() + DEAD_SLACK);
+            assert_eq!(at.audit(), Ok(()));
         }
         assert_eq!(at.pop_due(Timestamp(60), &D), Some((keep, Due::Delayed)), "the live one still fires");
         assert_eq!(at.pop_due(Timestamp(60), &D), None);
+    }
+
+    #[test]
+    fn a_slot_whose_generations_are_used_up_is_retired() {
+        let mut at = Attempts::default();
+        let first = at.start((JobId(0), 0, 0), DeviceId(0), CopyKind::Planned, Timestamp(0), &D);
+        at.finish(first);
+        at.slots[0].generation = FREE - 2;
+        let last = at.start((JobId(0), 0, 0), DeviceId(0), CopyKind::Planned, Timestamp(0), &D);
+        assert_eq!(split(last), (0, FREE - 1), "the slot's last generation");
+        at.finish(last);
+        let next = at.start((JobId(0), 0, 0), DeviceId(0), CopyKind::Planned, Timestamp(0), &D);
+        assert_eq!(split(next), (1, 0), "a new slot, not a reused handle");
+        assert!(at.get(last).is_none() && at.get(next).is_some());
+        assert_eq!(at.audit(), Ok(()));
     }
 
     #[test]

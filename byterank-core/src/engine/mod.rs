@@ -385,6 +385,7 @@ impl<Q: TaskQueue> Engine<Q> {
     /// attempts); for tests and for a host's health check, not for every command.
     pub fn audit(&self) -> Result<(), Inconsistency> {
         self.devices.audit().map_err(Inconsistency)?;
+        self.attempts.audit().map_err(Inconsistency)?;
         let mut held = 0;
         for d in (0..self.devices.count() as u32).map(DeviceId) {
             for a in self.devices.held(d) {

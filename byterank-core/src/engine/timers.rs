@@ -61,9 +61,9 @@ impl Timers {
         self.0.is_empty()
     }
 
-    /// Drops the keys in `gone` (sorted; keys not here are ignored).
-    pub fn remove_sorted(&mut self, gone: &[Key]) {
-        self.0.retain(|k| gone.binary_search(&k.0).is_err());
+    /// Keeps only the keys `keep` says to keep.
+    pub fn retain(&mut self, mut keep: impl FnMut(&Key) -> bool) {
+        self.0.retain(|k| keep(&k.0));
     }
 }
 
@@ -77,12 +77,13 @@ mod tests {
     }
 
     #[test]
-    fn earliest_first_and_sorted_removal() {
+    fn earliest_first_after_removal() {
         let mut t = Timers::default();
         for (at, a) in [(5, 1), (3, 2), (9, 3), (3, 1), (7, 4)] {
             t.push(key(at, a));
         }
-        t.remove_sorted(&[key(3, 2), key(7, 4), key(8, 8)]);
+        let gone = [key(3, 2), key(7, 4), key(8, 8)];
+        t.retain(|k| !gone.contains(k));
         assert_eq!(t.len(), 3);
         let order: Vec<Key> = core::iter::from_fn(|| t.pop_first()).collect();
         assert_eq!(order, [key(3, 1), key(5, 1), key(9, 3)]);
