@@ -89,9 +89,12 @@ impl<Q: TaskQueue> Engine<Q> {
         let from = if j.open { 0 } else { own - 1 };
         loop {
             let tasks = &j.tasks;
-            let (_, taken) = j
+            let (pool, taken) = j
                 .queues
                 .take_from(from, window, &mut |c| tasks[c.task].decided() || !tasks.has_tried(c.task, device))?;
+            if let Some(next) = j.queues.front(pool) {
+                j.tasks.prefetch(next.task);
+            }
             let t = &mut j.tasks[taken.task];
             if !t.decided() {
                 t.queued -= 1;

@@ -194,9 +194,13 @@ impl<Q: TaskQueue> Engine<Q> {
         kind: CommandKind,
         out: &mut Vec<Event>,
     ) -> Result<(), AttemptError> {
+        let report = !matches!(kind, CommandKind::Heartbeat { .. });
         self.prefetch_held(device, attempt, matches!(kind, CommandKind::ReportResult { .. }));
         self.check_time(at)?;
         self.check_held(device, attempt)?;
+        if report {
+            self.prefetch_task(attempt);
+        }
         self.run(at, &kind, out);
         Ok(())
     }

@@ -471,9 +471,11 @@ impl<Q: TaskQueue> Engine<Q> {
             CommandKind::RemoveDevice { device } | CommandKind::Pull { device } => self.devices.live(*device)?,
             CommandKind::CancelJob { job } => self.check_cancel(*job)?,
             CommandKind::ReleaseJob { job } => self.check_release(*job)?,
-            CommandKind::Heartbeat { device, attempt }
-            | CommandKind::ReportResult { device, attempt, .. }
-            | CommandKind::ReportError { device, attempt } => self.check_held(*device, *attempt)?,
+            CommandKind::Heartbeat { device, attempt } => self.check_held(*device, *attempt)?,
+            CommandKind::ReportResult { device, attempt, .. } | CommandKind::ReportError { device, attempt } => {
+                self.check_held(*device, *attempt)?;
+                self.prefetch_task(*attempt);
+            }
             CommandKind::Tick => {}
         }
         self.run(cmd.at, &cmd.kind, out);
@@ -553,6 +555,14 @@ impl<Q: TaskQueue> Engine<Q> {
     }
 
     /// A device's word on an attempt needs the device live and holding it.
+    /// Asks the cache for the record of the attempt's task, which a report reads
+    /// once its attempt is finished.
+    fn prefetch_task(&self, attempt: AttemptId) {
+        if let Some(a) = self.attempts.get(attempt) {
+            self.jobs[a.job].tasks.prefetch(a.task);
+        }
+    }
+
     fn check_held(&self, device: DeviceId, attempt: AttemptId) -> Result<(), AttemptError> {
         self.devices.live(device)?;
         match self.attempts.get(attempt) {

@@ -63,6 +63,11 @@ impl<Q: TaskQueue> PoolQueues<Q> {
         None
     }
 
+    /// The first copy of pool `pool`'s queue, if the queue tells ([`TaskQueue::front`]).
+    pub fn front(&self, pool: usize) -> Option<QueuedCopy> {
+        self.queues.get(pool)?.front()
+    }
+
     /// Removes and returns every copy, pool by pool.
     pub fn drain_all(&mut self) -> Vec<QueuedCopy> {
         self.nonempty.clear();

@@ -53,6 +53,12 @@ pub trait TaskQueue: Sized {
     fn drain_all(&mut self) -> alloc::vec::Vec<QueuedCopy>;
     /// Copies waiting.
     fn len(&self) -> usize;
+    /// The first copy, where the queue holds it at hand (the default: `None`).
+    /// Only a hint: the engine asks the cache for that task's record, which the
+    /// next pull from this queue is likely to read.
+    fn front(&self) -> Option<QueuedCopy> {
+        None
+    }
     /// Whether no copy waits.
     fn is_empty(&self) -> bool {
         self.len() == 0
@@ -118,6 +124,10 @@ impl TaskQueue for MemQueue {
 
     fn len(&self) -> usize {
         self.0.len()
+    }
+
+    fn front(&self) -> Option<QueuedCopy> {
+        self.0.front().copied()
     }
 }
 

@@ -193,6 +193,11 @@ impl core::ops::IndexMut<u32> for Tasks {
 }
 
 impl Tasks {
+    /// Asks the cache for the task's record ahead of its use.
+    pub fn prefetch(&self, task: u32) {
+        super::prefetch::prefetch(self.records.get(task as usize));
+    }
+
     /// `n` tasks without copies.
     pub fn new(n: usize) -> Tasks {
         Tasks { records: alloc::vec![Task::default(); n], ..Tasks::default() }
