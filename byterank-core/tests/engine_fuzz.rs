@@ -111,6 +111,7 @@ enum Step {
     /// Heartbeat, result (right, wrong or malformed), or error for a recent attempt.
     Work(u32, u8),
     Tick,
+    Resume,
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -126,6 +127,7 @@ fn step() -> impl Strategy<Value = Step> {
         8 => (0u32..8).prop_map(Step::Pull),
         10 => (0u32..20, 0u8..6).prop_map(|(a, k)| Step::Work(a, k)),
         2 => Just(Step::Tick),
+        1 => Just(Step::Resume),
     ]
 }
 
@@ -180,6 +182,7 @@ fn run(steps: &[(Step, i64)]) -> Result<(), TestCaseError> {
                 }
             }
             Step::Tick => CommandKind::Tick,
+            Step::Resume => CommandKind::Resume,
         };
         let before = engine.clone();
         out.clear();

@@ -417,6 +417,67 @@ fn a_result_after_t2_is_late_with_no_tick_between() {
     assert_eq!(t.engine.device(d[0]).unwrap().faults.get(0), Some(Outcome { delayed: true, ..Outcome::default() }));
 }
 
+/// The host stops for longer than T2 with two attempts running, and comes back.
+/// Without `Resume` its first tick makes both stale; with it, the workers' next
+/// heartbeats and results are taken on time and nothing is held against them.
+#[test]
+fn a_host_that_resumes_does_not_hold_its_absence_against_devices() {
+    for resume in [false, true] {
+        let (mut t, d) = T::new(&[false; 2]);
+        t.submit(job("j", 2));
+        let (ta, a) = t.pull(d[0]).unwrap();
+        let (tb, b) = t.pull(d[1]).unwrap();
+        t.at(10 * 60_000);
+        let mut events = Vec::new();
+        if resume {
+            events.extend(t.ok(CommandKind::Resume));
+        }
+        events.extend(t.ok(CommandKind::Tick));
+        t.at(30_000);
+        events.extend(t.apply(CommandKind::Heartbeat { device: d[0], attempt: a }).unwrap_or_default());
+        t.at(29_000);
+        events.extend(t.ok(CommandKind::Tick));
+        events.extend(
+            t.apply(CommandKind::ReportResult { device: d[0], attempt: a, result: result("j", ta, true, 0) })
+                .unwrap_or_default(),
+        );
+        events.extend(
+            t.apply(CommandKind::ReportResult { device: d[1], attempt: b, result: result("j", tb, true, 0) })
+                .unwrap_or_default(),
+        );
+        let changed = [state_of(&events, a), state_of(&events, b)];
+        if resume {
+            // d1 sent no heartbeat since the restart, but reported within T1 of it.
+            assert_eq!(changed, [[AttemptState::Completed], [AttemptState::Completed]], "{events:?}");
+            assert!(has(&events, |e| matches!(e, Event::JobCompleted { .. })), "{events:?}");
+            for &dev in &d {
+                assert_eq!(t.engine.device(dev).unwrap().faults.get(0), Some(Outcome::default()), "a clean outcome");
+            }
+        } else {
+            assert_eq!(changed, [[AttemptState::Stale], [AttemptState::Stale]], "the control: {events:?}");
+        }
+    }
+}
+
+/// `Resume` moves heartbeats, not the hard deadline: a copy past `max_attempt_ms`
+/// is stale however often the host comes back.
+#[test]
+fn resuming_does_not_stretch_the_hard_deadline() {
+    let (mut t, d) = T::new(&[false; 2]);
+    t.submit(job("j", 1));
+    let (_, a) = t.pull(d[0]).unwrap();
+    // Every 150 s (past T1, within T2) the host stops and comes back.
+    let rounds = 30 * 60 / 150;
+    for round in 1..=rounds {
+        t.at(150_000);
+        let mut events = t.ok(CommandKind::Resume);
+        events.extend(t.ok(CommandKind::Tick));
+        let expected: &[AttemptState] = if round == rounds { &[AttemptState::Stale] } else { &[] };
+        assert_eq!(state_of(&events, a), expected, "round {round}: {events:?}");
+    }
+    assert_eq!(t.engine.running_attempts(), 0);
+}
+
 #[test]
 fn trust_is_the_operators_never_the_devices_claim() {
     let (mut t, _) = T::new(&[]);

@@ -83,6 +83,8 @@ impl Fixture {
         at(CommandKind::SubmitJob { job, user: "bob".into() });
         engine.cancel_job(T, cancelled, &mut events).unwrap();
         at(CommandKind::CancelJob { job: cancelled });
+        engine.resume(T.add_millis(500)).unwrap();
+        log.push(Command { at: T.add_millis(500), kind: CommandKind::Resume });
         engine.tick(T.add_millis(1_000), &mut events).unwrap();
         log.push(Command { at: T.add_millis(1_000), kind: CommandKind::Tick });
         Fixture { engine, log, events, d0, d1, d2, running, cancelled, held, ended }
@@ -150,6 +152,7 @@ fn a_command_from_the_past_or_out_of_range_is_refused_by_every_helper() {
     let past = Timestamp(now.millis() - 1);
     let went_back = TimeError::WentBack { now, at: past };
     f.refused_at(past, CommandKind::Tick, |e, out| e.tick(past, out), went_back.clone());
+    f.refused_at(past, CommandKind::Resume, |e, _| e.resume(past), went_back.clone());
     let (d0, held) = (f.d0, f.held);
     f.refused_at(past, CommandKind::Pull { device: d0 }, |e, _| e.pull(past, d0), PullError::Time(went_back.clone()));
     f.refused_at(

@@ -293,6 +293,14 @@ impl Attempts {
         }
     }
 
+    /// Every running attempt sent a heartbeat at `now` (the host resumed). Their
+    /// timers stay: each is set again from the new heartbeat when it comes up.
+    pub fn beat_all(&mut self, now: Timestamp) {
+        for a in self.slots.iter_mut().filter_map(|s| s.attempt.as_mut()) {
+            a.last_beat = a.last_beat.max(now);
+        }
+    }
+
     /// The next attempt whose deadline passed by `now`, if any. Timers that a
     /// heartbeat moved are set again on the way.
     pub fn pop_due(&mut self, now: Timestamp, d: &Deadlines) -> Option<(AttemptId, Due)> {

@@ -125,4 +125,10 @@ pub enum CommandKind {
     },
     /// Time passes: fires heartbeat timeouts, ranking refreshes and the daily lottery.
     Tick,
+    /// The host is back after a stop in which it could not hear its workers (a
+    /// restart, a failover): every running attempt counts as having sent a
+    /// heartbeat now, so the host's own absence is not held against devices.
+    /// The hard deadline (`max_attempt_ms`) still holds. Apply it before any
+    /// other command after the stop.
+    Resume,
 }

@@ -205,6 +205,14 @@ impl<Q: TaskQueue> Engine<Q> {
         Ok(())
     }
 
+    /// [`CommandKind::Resume`] at `at`: the host is back after a stop; every
+    /// running attempt counts as having sent a heartbeat at `at`.
+    pub fn resume(&mut self, at: Timestamp) -> Result<(), TimeError> {
+        self.check_time(at)?;
+        self.run(at, &CommandKind::Resume, &mut Vec::new());
+        Ok(())
+    }
+
     /// [`CommandKind::Tick`] at `at`: deadlines, ranking refreshes and the daily
     /// lottery fire, appending their events to `out`.
     pub fn tick(&mut self, at: Timestamp, out: &mut Vec<Event>) -> Result<(), TimeError> {

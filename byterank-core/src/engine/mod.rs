@@ -20,7 +20,8 @@
 //!    never two copies of one task.
 //! 3. Heartbeats keep an attempt alive: none for T1 marks it delayed, none for T2
 //!    (or the hard `max_attempt` deadline) makes it stale, at every command that
-//!    concerns it and at every [`CommandKind::Tick`].
+//!    concerns it and at every [`CommandKind::Tick`]. A host back from a stop
+//!    sends [`CommandKind::Resume`] first: its absence counts as a heartbeat.
 //! 4. Every planned copy runs. A result that passes the application's integrity
 //!    check is provisional until the task's verdict is final: `quorum` agreeing
 //!    results, or one from a trusted device (a single-copy task: its one result,
@@ -476,7 +477,7 @@ impl<Q: TaskQueue> Engine<Q> {
                 self.check_held(*device, *attempt)?;
                 self.prefetch_task(*attempt);
             }
-            CommandKind::Tick => {}
+            CommandKind::Tick | CommandKind::Resume => {}
         }
         self.run(cmd.at, &cmd.kind, out);
         Ok(())
@@ -517,6 +518,7 @@ impl<Q: TaskQueue> Engine<Q> {
             CommandKind::ReportResult { attempt, result, .. } => self.report_result(*attempt, result, out),
             CommandKind::ReportError { attempt, .. } => self.report_error(*attempt, out),
             CommandKind::Tick => self.pass_time(out),
+            CommandKind::Resume => self.attempts.beat_all(self.now),
         }
     }
 
