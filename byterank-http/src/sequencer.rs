@@ -82,6 +82,9 @@ impl Sequencer {
                 let run = std::panic::AssertUnwindSafe(move || {
                     svc.set_live(true);
                     let mut leader = opts.leader;
+                    if leader {
+                        resume(&mut svc);
+                    }
                     let mut calls = Vec::with_capacity(MAX_BATCH);
                     let mut answers = Vec::with_capacity(MAX_BATCH);
                     let mut next = rx.blocking_recv();
@@ -94,6 +97,7 @@ impl Sequencer {
                             }
                             Msg::Promote(done) => {
                                 leader = true;
+                                resume(&mut svc);
                                 let _ = done.send(());
                             }
                         }
@@ -257,6 +261,16 @@ fn follow(svc: &mut Service, journal: &mut dyn Journal, shared: &AtomicU64, ops:
 }
 
 /// The wall clock, never behind the engine's.
+/// A node that starts to lead (started, restarted, or a standby taking over)
+/// could not hear workers while no node led: [`Op::Resume`] keeps that time from
+/// counting against their attempts. Journalled with the next batch.
+fn resume(svc: &mut Service) {
+    let at = clock(svc.engine().now());
+    if let Err(e) = svc.apply(at, &Op::Resume) {
+        tracing::warn!("resuming was refused: {}", e.message);
+    }
+}
+
 fn clock(engine_now: Timestamp) -> Timestamp {
     let wall = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
     Timestamp(wall.clamp(Timestamp::MIN.millis(), Timestamp::MAX.millis())).max(engine_now)

@@ -362,6 +362,7 @@ impl Service {
                 self.engine_apply(at, CommandKind::ReportError { device, attempt: *attempt })?;
             }
             Op::Tick => self.engine_apply(at, CommandKind::Tick)?,
+            Op::Resume => self.engine_apply(at, CommandKind::Resume)?,
             Op::ForgetEnded { before } => {
                 let mut outputs = Vec::new();
                 while let Some(job) = self.ended_jobs.pop_before(*before) {

@@ -109,6 +109,9 @@ pub enum Op {
     },
     /// Time passed.
     Tick,
+    /// This node started serving after a stop (a restart, or a standby taking
+    /// over): the time it could not hear workers is not held against them.
+    Resume,
     /// Jobs that ended before this instant are forgotten: their books, and their
     /// outputs (retention, `--keep-ended-days`). Their ids may be used again.
     ForgetEnded {
@@ -136,6 +139,7 @@ impl Op {
             Op::ReportResult { .. } => "report_result",
             Op::ReportError { .. } => "report_error",
             Op::Tick => "tick",
+            Op::Resume => "resume",
             Op::ForgetEnded { .. } => "forget_ended",
         }
     }
