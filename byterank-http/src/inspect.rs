@@ -99,7 +99,7 @@ fn concerns_op(q: &Query, op: &Op) -> bool {
         Op::SetPreferences { device, .. }
         | Op::RemoveDevice { device }
         | Op::SetTrust { device, .. }
-        | Op::Pull { device }
+        | Op::Pull { device, .. }
         | Op::Heartbeat { device, .. }
         | Op::ReportResult { device, .. }
         | Op::ReportError { device, .. } => dev(device),

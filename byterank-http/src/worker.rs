@@ -121,6 +121,7 @@ impl Api {
         }
         req = match body {
             Body::None => req,
+            Body::Idempotent(key) => req.header("idempotency-key", key),
             Body::Json(v) => req.json(&v),
             Body::Bytes(b) => req.header("content-type", "application/octet-stream").body(b),
         };
@@ -182,8 +183,9 @@ impl Api {
         let mut wait = Duration::from_millis(100);
         loop {
             // An answer cut short (the service stopped mid-reply) is retried like
-            // no answer: the call may have been applied, and the service's
-            // deadlines free whatever a repeated pull leaves behind.
+            // no answer: the call may have been applied. A pull's retry carries
+            // its first try's `Idempotency-Key`, so it gets the task that try was
+            // given rather than leave it to time out.
             let answer = match self.send(method.clone(), path, body.clone()).await {
                 Ok(resp) => resp.json::<T>().await.map_err(|_| Failure::Down),
                 Err(e) => Err(e),
@@ -217,6 +219,8 @@ impl Api {
 #[derive(Clone)]
 enum Body {
     None,
+    /// No body, and this `Idempotency-Key`: the same on every retry of one call.
+    Idempotent(String),
     Json(serde_json::Value),
     Bytes(Vec<u8>),
 }
@@ -249,7 +253,8 @@ pub async fn run(opts: WorkerOptions, stop: Stop) -> Result<WorkerSummary, Worke
             }
             last_status = Instant::now();
         }
-        let pulled: Pulled = match api.call(Method::POST, "/v1/tasks/pull", Body::None, &stop).await {
+        let key = Body::Idempotent(format!("{:016x}", rand::random::<u64>()));
+        let pulled: Pulled = match api.call(Method::POST, "/v1/tasks/pull", key, &stop).await {
             Ok(p) => p,
             Err(Failure::Down) => break,
             Err(Failure::Api(e)) => return Err(WorkerError::Refused(e)),

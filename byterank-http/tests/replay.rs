@@ -97,6 +97,7 @@ impl Driver {
 fn one_run(seed: u64) -> u32 {
     let mut checked = 0;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut keys = ChaCha8Rng::seed_from_u64(!seed);
     let mut d = Driver::new();
     let op = Principal::Operator;
     d.run(|s, at| s.create_user(at, &op, CreateUser { user: "ana".into() }, Secret::generate())).unwrap();
@@ -152,10 +153,28 @@ fn one_run(seed: u64) -> u32 {
             }
             10..=40 => {
                 let k = rng.random_range(0..n_dev);
-                if let Some(p) = d.run(|s, at| s.pull(at, &devices[k])) {
-                    if let Some(t) = p.task {
-                        held.push((k, AttemptId(t.attempt), t.job, t.chunk));
+                // Keys and retries draw from their own stream, so the rest of
+                // the mix is the one it would be without them.
+                let key = match keys.random_range(0..20) {
+                    0..=9 => None,
+                    10 => {
+                        let refused = d.run(|s, at| s.pull(at, &devices[k], Some("not a key")));
+                        assert!(refused.is_none(), "a malformed Idempotency-Key was taken");
+                        None
                     }
+                    _ => Some(format!("pull-{}", keys.random::<u32>())),
+                };
+                let answer = d.run(|s, at| s.pull(at, &devices[k], key.as_deref()));
+                if let Some(t) = answer.and_then(|p| p.task) {
+                    if let Some(key) = key.filter(|_| keys.random_bool(0.3)) {
+                        // The answer was lost: the retry gets the same task and
+                        // journals nothing.
+                        let before = d.journal.len();
+                        let again = d.run(|s, at| s.pull(at, &devices[k], Some(&key))).unwrap();
+                        assert_eq!(again.task.map(|a| a.attempt), Some(t.attempt), "a retried pull got another task");
+                        assert_eq!(d.journal.len(), before, "a retried pull journalled something");
+                    }
+                    held.push((k, AttemptId(t.attempt), t.job, t.chunk));
                 }
             }
             41..=75 if !held.is_empty() => {

@@ -61,7 +61,7 @@ fn a_restart_longer_than_t2_leaves_running_attempts_alive() {
         spec.price_chips = ByteChips(1_000);
         seq.call(move |s, at| s.create_job(at, &Principal::User("ana".into()), spec)).await.unwrap();
         let d = device.clone();
-        let pulled = seq.call(move |s, at| s.pull(at, &d)).await.unwrap();
+        let pulled = seq.call(move |s, at| s.pull(at, &d, None)).await.unwrap();
         AttemptId(pulled.task.expect("the job's one task").attempt)
     });
     // The node stops (its thread ends once no caller is left) and stays down

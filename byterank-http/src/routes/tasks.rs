@@ -13,11 +13,21 @@ use crate::api::{Beat, Pulled, Reported};
 use crate::error::ApiError;
 
 /// Ask for the next task. With none, the answer says why and when to ask again.
+/// A retry under the same `Idempotency-Key` gets the task the first try was
+/// given, if it still runs, instead of a second one.
 #[utoipa::path(post, path = "/v1/tasks/pull", tag = "tasks", security(("bearer" = [])),
-    responses((status = 200, body = Pulled), (status = 401, body = ApiError), (status = 403, body = ApiError),
-        (status = 410, body = ApiError)))]
+    params(("Idempotency-Key" = Option<String>, Header,
+        description = "1 to 64 visible ASCII characters, the same on every retry of one pull")),
+    responses((status = 200, body = Pulled), (status = 400, body = ApiError), (status = 401, body = ApiError),
+        (status = 403, body = ApiError), (status = 410, body = ApiError)))]
 pub async fn pull(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<Pulled>, ApiError> {
-    app.seq.authed(bearer(&headers), |svc, at, who| svc.pull(at, who)).await.map(Json)
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => Some(v.to_str().map(str::to_string).map_err(|_| {
+            ApiError::bad_request("the `Idempotency-Key` header must be visible ASCII").at("Idempotency-Key")
+        })?),
+    };
+    app.seq.authed(bearer(&headers), move |svc, at, who| svc.pull(at, who, key.as_deref())).await.map(Json)
 }
 
 /// The attempt's input chunk, as bytes.

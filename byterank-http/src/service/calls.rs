@@ -111,43 +111,56 @@ impl Service {
 
     // Tasks.
 
-    /// The calling device asks for a task.
-    pub fn pull(&mut self, at: Timestamp, who: &Principal) -> Result<Pulled, ApiError> {
+    /// The calling device asks for a task. A retry under the `key` of a pull
+    /// that was given a task still running gets that task again, and changes
+    /// nothing: the first answer may have been lost with the connection.
+    pub fn pull(&mut self, at: Timestamp, who: &Principal, key: Option<&str>) -> Result<Pulled, ApiError> {
         let device = device_of(who)?.to_string();
-        self.record(at, Op::Pull { device })?;
-        let heartbeat_ms = (self.engine.config().t1_ms / 3).max(1);
+        if let Some(key) = key {
+            check_idempotency_key(key)?;
+            if let Some((k, task)) = self.pulled.get(&device) {
+                let running = self.attempts.get(&AttemptId(task.attempt)).is_some_and(|h| h.device == device);
+                if k == key && running {
+                    return Ok(Pulled { task: Some(task.clone()), idle: None, retry_after_ms: None });
+                }
+            }
+        }
+        self.record(at, Op::Pull { device, key: key.map(str::to_string) })?;
+        if let Some(task) = self.assigned() {
+            return Ok(Pulled { task: Some(task), idle: None, retry_after_ms: None });
+        }
         let refresh_ms = self.engine.config().refresh_ms;
         for e in self.last_events() {
-            match e {
-                Event::TaskAssigned { task, replica, attempt, .. } => {
-                    let held = &self.attempts[attempt];
-                    let book = &self.jobs[&held.job];
-                    let handle = book.handle.expect("a running job");
-                    let chunk = self.engine.job_chunk(handle, *task).expect("a task of a running job");
-                    let reads_input = adapter(&book.spec.application).is_some_and(|a| a.reads_input);
-                    let task = Assignment {
-                        attempt: attempt.0,
-                        job: held.job.clone(),
-                        task: *task,
-                        replica: *replica,
-                        application: book.spec.application.clone(),
-                        chunk,
-                        input: reads_input,
-                        heartbeat_ms,
-                    };
-                    return Ok(Pulled { task: Some(task), idle: None, retry_after_ms: None });
-                }
-                Event::NoTask { reason, .. } => {
-                    let wait = match reason {
-                        Idle::Unranked | Idle::Flagged { .. } => refresh_ms,
-                        Idle::HandsFull | Idle::NothingForIt => 1_000,
-                    };
-                    return Ok(Pulled { task: None, idle: Some(*reason), retry_after_ms: Some(wait as u64) });
-                }
-                _ => {}
+            if let Event::NoTask { reason, .. } = e {
+                let wait = match reason {
+                    Idle::Unranked | Idle::Flagged { .. } => refresh_ms,
+                    Idle::HandsFull | Idle::NothingForIt => 1_000,
+                };
+                return Ok(Pulled { task: None, idle: Some(*reason), retry_after_ms: Some(wait as u64) });
             }
         }
         unreachable!("a pull either assigns a task or says why not")
+    }
+
+    /// The task the last op assigned, as its device is told of it.
+    pub(super) fn assigned(&self) -> Option<Assignment> {
+        self.last_events().iter().find_map(|e| {
+            let Event::TaskAssigned { task, replica, attempt, .. } = e else { return None };
+            let held = &self.attempts[attempt];
+            let book = &self.jobs[&held.job];
+            let handle = book.handle.expect("a running job");
+            let chunk = self.engine.job_chunk(handle, *task).expect("a task of a running job");
+            Some(Assignment {
+                attempt: attempt.0,
+                job: held.job.clone(),
+                task: *task,
+                replica: *replica,
+                application: book.spec.application.clone(),
+                chunk,
+                input: adapter(&book.spec.application).is_some_and(|a| a.reads_input),
+                heartbeat_ms: (self.engine.config().t1_ms / 3).max(1),
+            })
+        })
     }
 
     fn held_by(&self, who: &Principal, attempt: AttemptId) -> Result<&Held, ApiError> {
@@ -520,6 +533,19 @@ fn user_of(who: &Principal) -> Result<&str, ApiError> {
         Principal::User(u) => Ok(u),
         _ => Err(ApiError::forbidden("this route needs a user API key")),
     }
+}
+
+/// Longest `Idempotency-Key`, bytes.
+const MAX_IDEMPOTENCY_KEY_BYTES: usize = 64;
+
+fn check_idempotency_key(key: &str) -> Result<(), ApiError> {
+    if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_BYTES || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ApiError::bad_request(format!(
+            "the `Idempotency-Key` header must be 1 to {MAX_IDEMPOTENCY_KEY_BYTES} visible ASCII characters"
+        ))
+        .at("Idempotency-Key"));
+    }
+    Ok(())
 }
 
 fn check_name(name: &str, field: &str) -> Result<(), ApiError> {

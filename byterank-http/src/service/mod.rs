@@ -113,6 +113,10 @@ pub struct Service {
     handles: BTreeMap<JobId, String>,
     attempts: BTreeMap<AttemptId, Held>,
     ended: Ended,
+    /// Each device's last pull under an `Idempotency-Key` that was given a task:
+    /// the key and the answer, for a retry whose first answer was lost.
+    #[serde(default)]
+    pulled: BTreeMap<String, (String, crate::api::Assignment)>,
     /// Ended jobs, oldest first, for retention.
     #[serde(default)]
     ended_jobs: EndedJobs,
@@ -146,6 +150,7 @@ impl Service {
             handles: BTreeMap::new(),
             attempts: BTreeMap::new(),
             ended: Ended::default(),
+            pulled: BTreeMap::new(),
             ended_jobs: EndedJobs::default(),
             pending: Pending::default(),
             events: Vec::new(),
@@ -201,6 +206,11 @@ impl Service {
         match r {
             Ok(()) => {
                 self.observe(at);
+                if let Op::Pull { device, key: Some(key) } = op {
+                    if let Some(task) = self.assigned() {
+                        self.pulled.insert(device.clone(), (key.clone(), task));
+                    }
+                }
                 if self.pending.live {
                     self.pending.ops.push((at, op.clone()));
                 }
@@ -268,6 +278,7 @@ impl Service {
             Op::RemoveDevice { device } => {
                 let handle = self.device_handle(device)?;
                 self.engine_apply(at, CommandKind::RemoveDevice { device: handle })?;
+                self.pulled.remove(device);
             }
             Op::SetTrust { device, trusted } => {
                 let handle = self.device_handle(device)?;
@@ -335,9 +346,11 @@ impl Service {
                     _ => return Err(ApiError::conflict(format!("job `{job}` already ended"))),
                 }
             }
-            Op::Pull { device } => {
-                let device = self.device_handle(device)?;
+            Op::Pull { device: id, .. } => {
+                let device = self.device_handle(id)?;
                 self.engine_apply(at, CommandKind::Pull { device })?;
+                // A key given is kept with the answer once it is observed (`apply`).
+                self.pulled.remove(id);
             }
             Op::Heartbeat { device, attempt } => {
                 let device = self.device_handle(device)?;

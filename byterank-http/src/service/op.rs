@@ -83,6 +83,10 @@ pub enum Op {
     Pull {
         /// The device id.
         device: String,
+        /// The request's `Idempotency-Key`: a retry under the same key gets the
+        /// same assignment instead of a second one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
     },
     /// A device is still working on an attempt.
     Heartbeat {
