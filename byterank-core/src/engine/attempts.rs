@@ -6,6 +6,8 @@
 //! as well as at ticks ([`Attempts::pop_due`]), so a result that arrives after T2
 //! is late whether or not a tick came between.
 
+use alloc::format;
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::command::{AttemptId, DeviceId, JobId};
