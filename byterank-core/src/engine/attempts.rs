@@ -108,8 +108,7 @@ pub(super) struct Attempts {
     /// sweep checks each deadline against it, four bytes a slot, where reading
     /// the slots themselves would be a cache miss per deadline.
     live: Vec<u32>,
-    /// Deadlines in `timers` whose attempt finished (an upper bound: some may
-    /// have come up and gone since the last sweep).
+    /// Deadlines in `timers` whose attempt finished.
     dead: usize,
 }
 
@@ -259,6 +258,9 @@ impl Attempts {
     /// Checks the running generations and the count of dead deadlines against
     /// the slots and the timers.
     pub fn audit(&self) -> Result<(), String> {
+        if self.slots.len() != self.live.len() {
+            return Err(format!("{} attempt slots, but {} running generations", self.slots.len(), self.live.len()));
+        }
         for (i, (slot, &live)) in self.slots.iter().zip(&self.live).enumerate() {
             let expected = if slot.attempt.is_some() { slot.generation } else { FREE };
             if live != expected {
@@ -266,7 +268,7 @@ impl Attempts {
             }
         }
         let running = self.slots.iter().filter(|s| s.attempt.is_some()).count();
-        if self.slots.len() != self.live.len() || running != self.running {
+        if running != self.running {
             return Err(format!("{running} attempts run, but {} are counted", self.running));
         }
         if self.timers.len() != self.running + self.dead {

@@ -556,7 +556,6 @@ impl<Q: TaskQueue> Engine<Q> {
         }
     }
 
-    /// A device's word on an attempt needs the device live and holding it.
     /// Asks the cache for the record of the attempt's task, which a report reads
     /// once its attempt is finished.
     fn prefetch_task(&self, attempt: AttemptId) {
@@ -565,6 +564,7 @@ impl<Q: TaskQueue> Engine<Q> {
         }
     }
 
+    /// A device's word on an attempt needs the device live and holding it.
     fn check_held(&self, device: DeviceId, attempt: AttemptId) -> Result<(), AttemptError> {
         self.devices.live(device)?;
         match self.attempts.get(attempt) {
