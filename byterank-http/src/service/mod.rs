@@ -206,8 +206,10 @@ impl Service {
         match r {
             Ok(()) => {
                 self.observe(at);
-                if let Op::Pull { device, key: Some(key) } = op {
-                    if let Some(task) = self.assigned() {
+                if let Op::Pull { device, key } = op {
+                    // Kept once observed: the assignment needs the attempt's holder.
+                    self.pulled.remove(device);
+                    if let (Some(key), Some(task)) = (key, self.assigned()) {
                         self.pulled.insert(device.clone(), (key.clone(), task));
                     }
                 }
@@ -346,11 +348,9 @@ impl Service {
                     _ => return Err(ApiError::conflict(format!("job `{job}` already ended"))),
                 }
             }
-            Op::Pull { device: id, .. } => {
-                let device = self.device_handle(id)?;
+            Op::Pull { device, .. } => {
+                let device = self.device_handle(device)?;
                 self.engine_apply(at, CommandKind::Pull { device })?;
-                // A key given is kept with the answer once it is observed (`apply`).
-                self.pulled.remove(id);
             }
             Op::Heartbeat { device, attempt } => {
                 let device = self.device_handle(device)?;
