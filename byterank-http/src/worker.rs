@@ -172,25 +172,19 @@ impl Api {
         }
     }
 
-    /// Calls until the service answers (it may be restarting), or `stop` says give up.
-    async fn call<T: DeserializeOwned>(
-        &self,
-        method: Method,
-        path: &str,
-        body: Body,
-        stop: &Stop,
-    ) -> Result<T, Failure> {
+    /// Tries `once` until the service answers (it may be restarting), or `stop`
+    /// says give up. An answer cut short (the service stopped mid-reply) is
+    /// retried like no answer: the call may have been applied. A pull's retry
+    /// carries its first try's `Idempotency-Key`, so it gets the task that try
+    /// was given rather than leave it to time out.
+    async fn retrying<T, F, Fut>(&self, stop: &Stop, mut once: F) -> Result<T, Failure>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, Failure>>,
+    {
         let mut wait = Duration::from_millis(100);
         loop {
-            // An answer cut short (the service stopped mid-reply) is retried like
-            // no answer: the call may have been applied. A pull's retry carries
-            // its first try's `Idempotency-Key`, so it gets the task that try was
-            // given rather than leave it to time out.
-            let answer = match self.send(method.clone(), path, body.clone()).await {
-                Ok(resp) => resp.json::<T>().await.map_err(|_| Failure::Down),
-                Err(e) => Err(e),
-            };
-            match answer {
+            match once().await {
                 Ok(v) => return Ok(v),
                 Err(Failure::Down) if stop.level() < 2 => {
                     tokio::time::sleep(wait).await;
@@ -201,18 +195,32 @@ impl Api {
         }
     }
 
+    /// A call whose answer is JSON, retried while the service is down.
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Body,
+        stop: &Stop,
+    ) -> Result<T, Failure> {
+        self.retrying(stop, || async {
+            let resp = self.send(method.clone(), path, body.clone()).await?;
+            resp.json::<T>().await.map_err(|_| Failure::Down)
+        })
+        .await
+    }
+
+    /// A call whose answer is bytes, retried while the service is down.
+    async fn call_bytes(&self, path: &str, stop: &Stop) -> Result<Vec<u8>, Failure> {
+        self.retrying(stop, || async {
+            let resp = self.send(Method::GET, path, Body::None).await?;
+            resp.bytes().await.map(|b| b.to_vec()).map_err(|_| Failure::Down)
+        })
+        .await
+    }
+
     async fn call_empty(&self, method: Method, path: &str, stop: &Stop) -> Result<(), Failure> {
-        let mut wait = Duration::from_millis(100);
-        loop {
-            match self.send(method.clone(), path, Body::None).await {
-                Ok(_) => return Ok(()),
-                Err(Failure::Down) if stop.level() < 2 => {
-                    tokio::time::sleep(wait).await;
-                    wait = (wait * 2).min(Duration::from_secs(2));
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        self.retrying(stop, || async { self.send(method.clone(), path, Body::None).await.map(drop) }).await
     }
 }
 
@@ -332,12 +340,14 @@ fn write_private(path: &PathBuf, text: &str) -> std::io::Result<()> {
 async fn run_task(api: &Api, task: &Assignment, stop: &Stop, summary: &mut WorkerSummary) {
     let a = task.attempt;
     let input = if task.input {
-        match api.send(Method::GET, &format!("/v1/tasks/{a}/input"), Body::None).await {
-            Ok(resp) => match resp.bytes().await {
-                Ok(b) => b.to_vec(),
-                Err(_) => return fail(api, a, stop, summary).await,
-            },
-            Err(_) => return fail(api, a, stop, summary).await,
+        match api.call_bytes(&format!("/v1/tasks/{a}/input"), stop).await {
+            Ok(b) => b,
+            // The attempt ended meanwhile (decided elsewhere, or timed out).
+            Err(Failure::Api(_)) => {
+                summary.cancelled += 1;
+                return;
+            }
+            Err(Failure::Down) => return fail(api, a, stop, summary).await,
         }
     } else {
         Vec::new()
