@@ -194,6 +194,10 @@ fn as_shown(actual: &str) -> String {
 
 #[test]
 fn the_readme_runs_and_prints_what_it_shows() {
+    for tool in ["bash", "curl", "jq"] {
+        let found = Command::new(tool).arg("--version").stdout(Stdio::null()).status().is_ok_and(|s| s.success());
+        assert!(found, "the README's commands need `{tool}` on the PATH (apt-get install {tool})");
+    }
     let readme = std::fs::read_to_string(README).unwrap();
     let steps = steps(&readme);
     assert!(steps.len() > 20, "the README's commands were found: {}", steps.len());
