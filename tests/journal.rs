@@ -138,6 +138,8 @@ fn nothing_matching_and_an_instant_before_the_first_op_are_refused() {
         &["--at 2020-01-01T00:00:00Z is before the journal's first op (2026-12-01T10:00:00Z)"],
     );
     refused(&byterank(&["journal", arg(&dir), "--format", "yaml"]), &["yaml"]);
+    // An id with a line break is named on one line.
+    refused(&byterank(&["journal", arg(&dir), "--job", "a\nb"]), &["job `a"]);
 }
 
 #[test]

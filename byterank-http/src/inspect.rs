@@ -125,11 +125,16 @@ pub fn inspect(store: &dyn Store, q: &Query, out: &mut dyn Write) -> Result<u64,
         }
     }
     if filtered(q) && shown == 0 {
-        let what = [q.job.as_ref().map(|j| format!("job `{j}`")), q.device.as_ref().map(|d| format!("device `{d}`"))]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(" or ");
+        // Ids as the user typed them, but on one line and of a readable length.
+        let id = byterank_core::device::display_id;
+        let what = [
+            q.job.as_deref().map(|j| format!("job `{}`", id(j))),
+            q.device.as_deref().map(|d| format!("device `{}`", id(d))),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" or ");
         let until = q.at.map(|t| format!(", up to {t}")).unwrap_or_default();
         return Err(InspectError::NoMatch { what, ops: applied, until });
     }
