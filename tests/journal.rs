@@ -2,7 +2,7 @@
 //! service's own SQLite journal writer), so that it knows every id, instant and
 //! assignment the report must name.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use byterank::core::{Device, JobSpec, Timestamp};
@@ -19,9 +19,18 @@ fn byterank(args: &[&str]) -> Output {
 /// The first op's instant: 2026-12-01T10:00:00Z.
 const T0: i64 = 1_796_119_200_000;
 
+/// A data directory, removed when the test ends.
+struct Data(PathBuf);
+
+impl Drop for Data {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// A data directory with: a user, two devices, a job `j1` of 2 tasks at r = 2
 /// created after the first ranking refresh, and one pull by `phone-1`.
-fn journal(name: &str) -> PathBuf {
+fn journal(name: &str) -> Data {
     let dir = std::env::temp_dir().join(format!("byterank-journal-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -49,7 +58,7 @@ fn journal(name: &str) -> PathBuf {
         (t(41), Op::Pull { device: "phone-1".into(), key: None }),
     ];
     j.commit(&ops, &[]).unwrap();
-    dir
+    Data(dir)
 }
 
 fn lines(out: &Output) -> Vec<String> {
@@ -69,8 +78,8 @@ fn refused(out: &Output, fragments: &[&str]) {
     }
 }
 
-fn arg(p: &Path) -> &str {
-    p.to_str().unwrap()
+fn arg(d: &Data) -> &str {
+    d.0.to_str().unwrap()
 }
 
 #[test]
