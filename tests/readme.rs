@@ -192,6 +192,19 @@ fn as_shown(actual: &str) -> String {
     }
 }
 
+/// `readme` with each step's shown output replaced by what it printed, the
+/// wildcards that still match kept.
+fn blessed(readme: &str, steps: &[Step], outputs: &[String]) -> String {
+    let mut lines: Vec<String> = readme.lines().map(str::to_string).collect();
+    // From the end, so that earlier line numbers stay right.
+    for (s, actual) in steps.iter().zip(outputs).rev() {
+        let (normalized, _) = Assert::new().normalize(Data::text(as_shown(actual)), Data::text(s.expected.clone()));
+        let new = normalized.render().unwrap_or_default();
+        lines.splice(s.lines.0..s.lines.1, new.lines().map(str::to_string));
+    }
+    lines.join("\n") + "\n"
+}
+
 #[test]
 fn the_readme_runs_and_prints_what_it_shows() {
     for tool in ["bash", "curl", "jq"] {
@@ -205,14 +218,7 @@ fn the_readme_runs_and_prints_what_it_shows() {
     let outputs = run(&steps, &dir, free_port());
     let assert = Assert::new().action(Action::Verify);
     if std::env::var_os("README_BLESS").is_some() {
-        let mut lines: Vec<String> = readme.lines().map(str::to_string).collect();
-        // From the end, so that earlier line numbers stay right.
-        for (s, actual) in steps.iter().zip(&outputs).rev() {
-            let (normalized, _) = assert.normalize(Data::text(as_shown(actual)), Data::text(s.expected.clone()));
-            let new = normalized.render().unwrap_or_default();
-            lines.splice(s.lines.0..s.lines.1, new.lines().map(str::to_string));
-        }
-        std::fs::write(README, lines.join("\n") + "\n").unwrap();
+        std::fs::write(README, blessed(&readme, &steps, &outputs)).unwrap();
         let _ = std::fs::remove_dir_all(&dir);
         return;
     }
@@ -239,4 +245,15 @@ fn the_parser_finds_commands_outputs_and_skipped_blocks() {
     let got: Vec<(&str, &str, (usize, usize))> =
         steps.iter().map(|s| (s.command.as_str(), s.expected.as_str(), s.lines)).collect();
     assert_eq!(got, [("echo a \\\n  b", "a b\n", (4, 5)), ("true", "", (6, 6)), ("echo c", "...\n", (18, 19))]);
+}
+
+#[test]
+fn bless_rewrites_outputs_and_keeps_the_wildcards_that_match() {
+    let md = "# t\n```console\n$ a\nkey [..] at [..]\n...\nend\n$ b\nold\nlines\n$ c\n```\ntail\n";
+    let steps = steps(md);
+    let printed = ["key k1 at 10:00\nx\ny\nend\n", "new\n", "now something\n"].map(String::from);
+    assert_eq!(
+        blessed(md, &steps, &printed),
+        "# t\n```console\n$ a\nkey [..] at [..]\n...\nend\n$ b\nnew\n$ c\nnow something\n```\ntail\n"
+    );
 }
