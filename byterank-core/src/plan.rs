@@ -8,7 +8,9 @@
 //!    the job's bound on the probability of joint failure (or fixed by `r`)
 //!    ([`crate::replication`]).
 //! 4. **Queues**: the `M` copies dealt to the used pools' queues round-robin from
-//!    pool 1, so queue lengths differ by at most one.
+//!    pool 1, except that a pool never holds more copies of one task than it has
+//!    devices (the copy goes to the next pool down), so small pools can make queue
+//!    lengths differ by more than one.
 //! 5. **Bounties**: the workers' 70% of the price, per task ([`crate::reward`]).
 //!
 //! # How replicas reach pool queues

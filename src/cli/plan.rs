@@ -16,7 +16,11 @@ use super::{print_json, read_grid, read_json, Failure};
 ///
 /// The grid and job formats are described field by field in docs/formats.md.
 /// Replication groups copies with the balanced assignment, as `byterank
-/// replication` does by default.
+/// replication` does by default. Copy j goes to pool j mod K, except that a pool
+/// never holds more copies of one task than it has devices: such a copy goes to
+/// the next pool down (so queue lengths can differ by more than one), and one no
+/// pool can hold is counted in `unplaced`. The PJF is that of the copies as placed
+/// (docs/pools.md).
 #[derive(Args)]
 pub struct PlanArgs {
     /// The grid file (JSON, docs/formats.md); `-` reads stdin.

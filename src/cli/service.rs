@@ -1,12 +1,13 @@
 //! The service's commands: `serve`, `worker`, `journal` and `loadgen`. Each parses
 //! its options and runs the `byterank-http` library.
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use byterank::core::{EngineConfig, Timestamp};
-use byterank::http::inspect::{inspect, Query};
+use byterank::http::inspect::{inspect, Format, InspectError, Query};
 use byterank::http::journal::{open_store, redacted};
 use byterank::http::loadgen::{self, LoadOptions};
 use byterank::http::server::{serve, ServeOptions};
@@ -154,7 +155,9 @@ pub fn run_worker(args: WorkerArgs) -> Result<(), Failure> {
 
 /// What happened to a job or device, replayed from the journal of
 /// `byterank serve` (its data directory, or its --journal URL); with --at, the
-/// state as of that instant.
+/// state as of that instant. Jobs and devices are named by their ids, attempts by
+/// the number the API gives them. A job or device the journal does not know, or
+/// an --at before its first op, is an error (exit status 2).
 #[derive(Args)]
 pub struct JournalArgs {
     /// The data directory of `byterank serve`, or the postgres:// URL it
@@ -173,6 +176,16 @@ pub struct JournalArgs {
     /// Include ticks and pulls that found nothing.
     #[arg(long)]
     all: bool,
+    /// `table` (for a person) or `json` (one object per op, and the state last).
+    #[arg(long, value_enum, default_value_t = JournalFormat::Table)]
+    format: JournalFormat,
+}
+
+/// The output formats of `journal`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum JournalFormat {
+    Table,
+    Json,
 }
 
 /// Runs `journal`.
@@ -181,11 +194,19 @@ pub fn run_journal(args: JournalArgs) -> Result<(), Failure> {
         Some(s) => Some(Timestamp::parse_rfc3339(s).map_err(|e| Failure::Input(format!("--at `{s}`: {e}")))?),
         None => None,
     };
-    let q = Query { job: args.job, device: args.device, at, all: args.all };
+    let format = match args.format {
+        JournalFormat::Table => Format::Table,
+        JournalFormat::Json => Format::Json,
+    };
+    let q = Query { job: args.job, device: args.device, at, all: args.all, format };
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let failed = |e: &dyn std::fmt::Display| Failure::Input(format!("{}: {e}", redacted(&args.source)));
     let store = open_store(&args.source).map_err(|e| failed(&e))?;
-    inspect(&*store, &q, &mut out).map_err(|e| failed(&e))?;
+    inspect(&*store, &q, &mut out).map_err(|e| match e {
+        InspectError::Io(e) => Failure::Output(e),
+        e => failed(&e),
+    })?;
+    out.flush()?;
     Ok(())
 }
 
