@@ -883,3 +883,156 @@ fn cancelling_pays_decided_work_and_refunds_the_rest() {
     assert_eq!(t.engine.job_status(j), Some(JobStatus::Cancelled));
     assert_eq!(t.apply(CommandKind::CancelJob { job: j }), Err(EngineError::JobEnded(j)));
 }
+
+/// A job of all seven devices in one pool (d0 trusted), `tasks` tasks at `r`.
+fn one_pool(tasks: u64, r: f64, trusted: &[bool]) -> (T, Vec<DeviceId>, JobId) {
+    let (mut t, d) = T::new(trusted);
+    let mut spec = replicated("j", tasks, r);
+    spec.pools.s_min = Some(d.len());
+    let j = t.submit(spec);
+    assert_eq!(t.engine.job_progress(j).unwrap().pools, 1);
+    (t, d, j)
+}
+
+/// Pulls once from each device; the copies (device, attempt) of each task.
+fn copies_by_task(t: &mut T, devices: &[DeviceId], tasks: u32) -> Vec<Vec<(DeviceId, AttemptId)>> {
+    let mut by_task = vec![Vec::new(); tasks as usize];
+    for &dev in devices {
+        if let Some((task, a)) = t.pull(dev) {
+            by_task[task as usize].push((dev, a));
+        }
+    }
+    by_task
+}
+
+fn lie(t: &mut T, (device, attempt): (DeviceId, AttemptId), task: u32, salt: u64) -> Vec<Event> {
+    let chunk = Chunk { index: task, offset: u64::from(task), len: 1 };
+    t.ok(CommandKind::ReportResult { device, attempt, result: Synthetic::incorrect("j", &chunk, salt) })
+}
+
+/// One task's arbitration finding no taker says nothing about another task's:
+/// the trusted device that ran task 0 may still arbitrate task 1.
+#[test]
+fn an_arbitration_without_a_taker_leaves_other_tasks_their_arbiter() {
+    let (mut t, d, j) = one_pool(2, 3.0, &[true, false, false, false, false, false, false]);
+    let copies = copies_by_task(&mut t, &d[..6], 2);
+    let (held, zero) = (copies[0][0], &copies[0][1..]);
+    assert_eq!(held.0, d[0], "the trusted device keeps a copy of task 0: {copies:?}");
+    t.report(zero[0].0, zero[0].1, "j", 0, true);
+    lie(&mut t, zero[1], 0, 7);
+    let one = &copies[1];
+    t.report(one[0].0, one[0].1, "j", 1, true);
+    let split = lie(&mut t, one[1], 1, 9);
+    assert!(split.contains(&Event::TaskRescued { job: j, task: 1, need: RescueNeed::Arbitration }), "{split:?}");
+    t.at(1_000);
+    t.ok(CommandKind::Heartbeat { device: held.0, attempt: held.1 });
+    t.ok(CommandKind::Tick);
+    let outvote = lie(&mut t, one[2], 1, 9);
+    assert!(!has(&outvote, |e| matches!(e, Event::TaskValidated { task: 1, .. })), "liars outvoted: {outvote:?}");
+    // d0 settles task 0 with its own copy, then arbitrates task 1.
+    t.report(held.0, held.1, "j", 0, true);
+    let (task, arb) = t.pull(d[0]).unwrap();
+    assert_eq!(task, 1);
+    let verdict = t.report(d[0], arb, "j", 1, true);
+    assert_eq!(state_of(&verdict, one[0].1), [AttemptState::Completed]);
+    assert_eq!(state_of(&verdict, one[1].1), [AttemptState::Incorrect]);
+    assert_eq!(state_of(&verdict, one[2].1), [AttemptState::Incorrect]);
+    assert!(has(&verdict, |e| matches!(e, Event::JobCompleted { .. })), "{verdict:?}");
+}
+
+/// A device trusted after the job was planned and removed since never counted
+/// among the job's arbiters: its removal takes nothing from the one that did.
+#[test]
+fn removing_a_device_trusted_since_the_plan_keeps_the_jobs_arbiter() {
+    let (mut t, d, j) = one_pool(1, 2.0, &[true, false, false, false, false, false, false]);
+    t.ok(CommandKind::SetTrust { device: d[5], trusted: true });
+    t.ok(CommandKind::RemoveDevice { device: d[5] });
+    let (_, honest) = t.pull(d[1]).unwrap();
+    let (_, liar) = t.pull(d[2]).unwrap();
+    t.report(d[1], honest, "j", 0, true);
+    let split = lie(&mut t, (d[2], liar), 0, 3);
+    assert!(split.contains(&Event::TaskRescued { job: j, task: 0, need: RescueNeed::Arbitration }), "{split:?}");
+    t.at(60_000);
+    assert_eq!(t.pull(d[3]), None, "an untrusted device never arbitrates");
+    let (_, arb) = t.pull(d[0]).unwrap();
+    let verdict = t.report(d[0], arb, "j", 0, true);
+    assert_eq!(state_of(&verdict, honest), [AttemptState::Completed]);
+    assert_eq!(state_of(&verdict, liar), [AttemptState::Incorrect]);
+}
+
+/// An arbiter that goes stale leaves its task asking again: another trusted
+/// device arbitrates, and the job ends.
+#[test]
+fn a_stale_arbiter_is_replaced_and_the_job_ends() {
+    let (mut t, d, j) = one_pool(1, 3.0, &[true, false, false, false, false, false, true]);
+    let (_, honest) = t.pull(d[1]).unwrap();
+    let (_, liar) = t.pull(d[2]).unwrap();
+    let (_, second) = t.pull(d[3]).unwrap();
+    t.report(d[1], honest, "j", 0, true);
+    lie(&mut t, (d[2], liar), 0, 3);
+    let (_, arb) = t.pull(d[0]).unwrap();
+    lie(&mut t, (d[3], second), 0, 3);
+    // Devices trusted and removed on the way change nothing.
+    for &x in &d[4..6] {
+        t.ok(CommandKind::SetTrust { device: x, trusted: true });
+        t.ok(CommandKind::RemoveDevice { device: x });
+    }
+    t.at(200_000);
+    let stale = t.ok(CommandKind::Tick);
+    assert_eq!(state_of(&stale, arb), [AttemptState::Stale]);
+    assert!(stale.contains(&Event::TaskRescued { job: j, task: 0, need: RescueNeed::Arbitration }), "{stale:?}");
+    // d6 is no fast trusted device: it takes an arbitration once it waited.
+    t.at(60_000);
+    let (_, again) = t.pull(d[6]).unwrap();
+    let verdict = t.report(d[6], again, "j", 0, true);
+    assert_eq!(state_of(&verdict, honest), [AttemptState::Completed]);
+    assert!(has(&verdict, |e| matches!(e, Event::JobCompleted { .. })), "{verdict:?}");
+}
+
+/// With no other trusted device, a stale arbiter leaves the quorum the results
+/// already hold to decide (spec §11: more copies, or a majority, without an
+/// arbiter): the job ends rather than waiting for nothing.
+#[test]
+fn a_stale_last_arbiter_lets_the_quorum_decide() {
+    let (mut t, d, j) = one_pool(1, 3.0, &[true, false, false, false, false, false, false]);
+    let (_, honest) = t.pull(d[1]).unwrap();
+    let (_, liar) = t.pull(d[2]).unwrap();
+    let (_, second) = t.pull(d[3]).unwrap();
+    t.report(d[1], honest, "j", 0, true);
+    lie(&mut t, (d[2], liar), 0, 3);
+    let (_, arb) = t.pull(d[0]).unwrap();
+    let held = lie(&mut t, (d[3], second), 0, 3);
+    assert!(!has(&held, |e| matches!(e, Event::TaskValidated { .. })), "the arbiter decides: {held:?}");
+    t.at(200_000);
+    let stale = t.ok(CommandKind::Tick);
+    assert_eq!(state_of(&stale, arb), [AttemptState::Stale]);
+    assert!(has(&stale, |e| matches!(e, Event::JobCompleted { .. })), "{stale:?}");
+    assert_eq!(t.engine.job_status(j), Some(JobStatus::Completed));
+}
+
+/// A device that leaves and registers again is still one of its job's devices.
+#[test]
+fn a_device_that_comes_back_is_still_counted_by_its_job() {
+    let (mut t, d) = T::new(&[false; 3]);
+    let mut spec = job("j", 1);
+    (spec.pools.c_min, spec.pools.s_min) = (Some(0.0), Some(1));
+    let j = t.submit(spec);
+    assert_eq!(t.engine.job_progress(j).unwrap().pools, 3, "pools {{d0}} {{d1}} {{d2}}");
+    let (_, a) = t.pull(d[0]).unwrap();
+    t.ok(CommandKind::ReportError { device: d[0], attempt: a });
+    t.at(60_000);
+    let (_, b) = t.pull(d[1]).unwrap();
+    t.ok(CommandKind::ReportError { device: d[1], attempt: b });
+    // A refresh now, so that the next tick does not re-plan.
+    t.ok(CommandKind::Tick);
+    t.ok(CommandKind::RemoveDevice { device: d[2] });
+    let back = t.register(Device { processor_score: Some(400.0), ..Device::new("d2") });
+    assert_eq!(back, d[2]);
+    t.at(1_000);
+    t.ok(CommandKind::Tick);
+    assert_eq!(t.engine.job_status(j), Some(JobStatus::Running));
+    t.at(60_000);
+    let (_, c) = t.pull(d[2]).unwrap();
+    let done = t.report(d[2], c, "j", 0, true);
+    assert!(has(&done, |e| matches!(e, Event::JobCompleted { .. })), "{done:?}");
+}

@@ -155,10 +155,8 @@ impl<Q: TaskQueue> Engine<Q> {
         let order = &self.snapshot.order;
         let pools: Vec<Vec<DeviceId>> =
             p.pools[..p.used].iter().map(|pool| pool.iter().map(|&i| order[i as usize]).collect()).collect();
-        let trusted = self.trusted_in(&pools);
         let j = &mut self.jobs[job];
         j.starving_since = None;
-        j.trusted = trusted;
         j.members = pools.iter().map(|p| p.len() as u32).sum();
         if pools == j.pools {
             return true;

@@ -64,9 +64,8 @@ pub(super) struct JobEntry<Q> {
     pub(super) pool_of: PoolMap,
     /// Each used pool's assumed failure probability.
     pub(super) pool_failure: Vec<f64>,
-    /// Trusted devices in the used pools, as of the last plan, less those removed.
-    pub(super) trusted: u32,
-    /// Devices in the used pools, as of the last plan, less those removed.
+    /// Live devices in the used pools: those of the last plan, less those
+    /// removed since, plus those registered again since.
     pub(super) members: u32,
     /// The queues stalled and are open to every device of the pools.
     pub(super) open: bool,
@@ -227,7 +226,6 @@ impl<Q: TaskQueue> Engine<Q> {
         self.job_names.insert(spec.id.clone(), job);
         let mut pool_of = PoolMap::None;
         self.pool_table.set(&mut pool_of, self.devices.count(), &pools);
-        let trusted = self.trusted_in(&pools);
         let members = pools.iter().map(|p| p.len() as u32).sum();
         self.jobs.insert(JobEntry {
             id: spec.id.clone(),
@@ -241,7 +239,6 @@ impl<Q: TaskQueue> Engine<Q> {
             pools,
             pool_of,
             pool_failure: plan.replication.pool_failure,
-            trusted,
             members,
             open: false,
             queues,
@@ -260,11 +257,6 @@ impl<Q: TaskQueue> Engine<Q> {
             ByteLevel::High => 2,
         }];
         self.share.join(job, weight);
-    }
-
-    /// Trusted devices among pools.
-    pub(super) fn trusted_in(&self, pools: &[Vec<DeviceId>]) -> u32 {
-        pools.iter().flatten().filter(|d| self.devices.entry(**d).state.trusted).count() as u32
     }
 
     pub(super) fn maybe_complete(&mut self, job: JobId, out: &mut Vec<Event>) {

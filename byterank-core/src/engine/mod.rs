@@ -489,7 +489,17 @@ impl<Q: TaskQueue> Engine<Q> {
         self.now = at;
         match kind {
             CommandKind::RegisterDevice { device, owner } => {
+                let back = self.devices.handle(&device.id);
                 let id = self.devices.register(device, owner, self.now, &self.cfg.index.flags);
+                if back.is_some() {
+                    // Back in the pools it left: its jobs count it again.
+                    for &job in &self.running {
+                        let j = &mut self.jobs[job];
+                        if self.pool_table.targets(&j.pool_of, id) {
+                            j.members += 1;
+                        }
+                    }
+                }
                 self.stale_ranking = true;
                 out.push(Event::DeviceRegistered { device: id, id: device.id.clone() });
             }
@@ -587,9 +597,6 @@ impl<Q: TaskQueue> Engine<Q> {
             let j = &mut self.jobs[job];
             if self.pool_table.targets(&j.pool_of, device) {
                 j.members = j.members.saturating_sub(1);
-                if self.devices.entry(device).state.trusted {
-                    j.trusted = j.trusted.saturating_sub(1);
-                }
             }
         }
         out.push(Event::DeviceRemoved { device });
