@@ -743,8 +743,44 @@ fn bad_configurations_are_refused_when_the_engine_is_made() {
         EngineConfig { in_hand: 0, ..EngineConfig::default() },
         EngineConfig { quorum: 0, ..EngineConfig::default() },
         EngineConfig { rescue_share: f64::NAN, ..EngineConfig::default() },
+        // Once a panic at the first lottery tick, a crash loop on replay.
+        EngineConfig {
+            index: byterank_core::indexes::IndexConfig {
+                lottery: byterank_core::lottery::LotteryConfig { c: f64::NAN, ..Default::default() },
+                ..Default::default()
+            },
+            ..EngineConfig::default()
+        },
+        // Once a stride of 0: the oldest job took every copy.
+        EngineConfig { share_weights: [1 << 21; 3], ..EngineConfig::default() },
+        // Once accepted, then every submission refused.
+        EngineConfig {
+            plan: byterank_core::plan::PlanConfig {
+                rewards: byterank_core::reward::RewardConfig { workers_numerator: 7, workers_denominator: 0 },
+                ..Default::default()
+            },
+            ..EngineConfig::default()
+        },
+        EngineConfig {
+            plan: byterank_core::plan::PlanConfig {
+                rewards: byterank_core::reward::RewardConfig { workers_numerator: 11, workers_denominator: 10 },
+                ..Default::default()
+            },
+            ..EngineConfig::default()
+        },
     ];
-    let fields = ["t2_ms", "max_attempt_ms", "in_hand", "quorum", "rescue_share"];
+    let fields = [
+        "t2_ms",
+        "max_attempt_ms",
+        "in_hand",
+        "quorum",
+        "rescue_share",
+        "index.lottery.c",
+        "share_weights",
+        "plan.rewards.workers_denominator",
+        "plan.rewards.workers_numerator",
+    ];
+    assert_eq!(bad.len(), fields.len());
     for (cfg, field) in bad.into_iter().zip(fields) {
         let err = Engine::<byterank_core::engine::MemQueue>::new(cfg).unwrap_err();
         assert_eq!(err.field, field);

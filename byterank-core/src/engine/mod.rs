@@ -108,7 +108,7 @@ mod timers;
 mod validation;
 
 pub use command::{AttemptId, Command, CommandKind, DeviceId, JobId};
-pub use config::EngineConfig;
+pub use config::{EngineConfig, MAX_IN_HAND, MAX_SHARE_WEIGHT};
 pub use error::{
     AttemptError, CancelError, ConfigError, EngineError, Inconsistency, OperatorError, PullError, RegisterError,
     ReleaseError, RemoveError, SubmitError, TimeError, UpdateError,
