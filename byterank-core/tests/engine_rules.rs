@@ -1072,3 +1072,42 @@ fn a_device_that_comes_back_is_still_counted_by_its_job() {
     let done = t.report(d[2], c, "j", 0, true);
     assert!(has(&done, |e| matches!(e, Event::JobCompleted { .. })), "{done:?}");
 }
+
+/// Copies stuck in a pool whose devices cannot take them (here: their hands are
+/// full) move to the rescue queue after `rescue_wait` with nothing of the job
+/// running, and a device of a lower pool takes them from there; the pools
+/// themselves stay closed to it (spec §10: never from a higher pool).
+#[test]
+fn a_stalled_jobs_copies_move_to_the_rescue_queue() {
+    let (mut t, d) = T::new(&[false; 2]);
+    let two_pools = |id: &str| {
+        let mut spec = job(id, 2);
+        (spec.pools.c_min, spec.pools.s_min) = (Some(0.0), Some(1));
+        spec
+    };
+    t.submit(two_pools("k"));
+    let busy = [t.pull(d[0]).unwrap().1, t.pull(d[0]).unwrap().1];
+    let j = t.submit(two_pools("j"));
+    assert_eq!(t.engine.job_progress(j).unwrap().pools, 2, "pools {{d0}} {{d1}}");
+    let (own, a) = t.pull(d[1]).unwrap();
+    t.report(d[1], a, "j", own, true);
+    // Pool 1's copy is not d1's to take, however long it waits in its pool.
+    assert_eq!(t.pull(d[1]), None);
+    for _ in 0..2 {
+        t.at(30_000);
+        for attempt in busy {
+            t.ok(CommandKind::Heartbeat { device: d[0], attempt });
+        }
+        if t.engine.rescue_waiting() == 0 {
+            assert_eq!(t.pull(d[1]), None);
+        }
+        let tick = t.ok(CommandKind::Tick);
+        assert!(!has(&tick, |e| matches!(e, Event::PlanChanged { .. })), "{tick:?}");
+    }
+    let other = 1 - own;
+    assert_eq!((t.engine.rescue_waiting(), t.engine.job_progress(j).unwrap().queued), (1, 0));
+    let (task, b) = t.pull(d[1]).unwrap();
+    assert_eq!(task, other, "it waited already: taken at once");
+    let done = t.report(d[1], b, "j", task, true);
+    assert!(has(&done, |e| matches!(e, Event::JobCompleted { .. })), "{done:?}");
+}

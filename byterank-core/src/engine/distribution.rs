@@ -21,58 +21,94 @@ impl<Q: TaskQueue> Engine<Q> {
             out.push(Event::NoTask { device, reason });
             return;
         }
-        let trusted = self.devices.trusted(device);
-        let fast_trusted = trusted && rank <= self.snapshot.best;
-        let patience = self.now.add_millis(-self.cfg.rescue_wait_ms);
-        let taken = {
-            let (jobs, devices, table) = (&self.jobs, &self.devices, &self.pool_table);
-            let dead =
-                |e: &Entry| jobs.get(e.job).is_none_or(|j| j.status != JobStatus::Running || j.tasks[e.task].decided());
-            let take = |e: &Entry| {
-                let waited = e.since <= patience;
-                let allowed = match e.need {
-                    RescueNeed::Arbitration => trusted && (fast_trusted || waited),
-                    RescueNeed::Copy => fast_trusted || waited,
-                };
-                allowed && may_take(&jobs[e.job], table, e.task, device, devices)
-            };
-            self.rescue.take_first(dead, take)
-        };
-        if let Some(e) = taken {
-            let t = &mut self.jobs[e.job].tasks[e.task];
-            let kind = match e.need {
-                RescueNeed::Copy => {
-                    t.rescue -= 1;
-                    CopyKind::Rescue
-                }
-                RescueNeed::Arbitration => CopyKind::Arbiter,
-            };
-            let replica = t.next_replica;
-            t.next_replica += 1;
-            self.assign(e.job, e.task, replica, device, kind, out);
+        if let Some((job, task, replica, kind)) = self.take_rescue(device, rank) {
+            self.assign(job, task, replica, device, kind, out);
             return;
         }
-        // Jobs in fair-share order; a pull visits only those ahead of the first
-        // that has a copy for the device.
-        let mut at = None;
-        while let Some(key) = self.share.after(at) {
-            at = Some(key);
-            let job = key.1;
-            let j = &self.jobs[job];
-            if !self.pool_table.targets(&j.pool_of, device) || !self.devices.may_run(device, &j.spec, j.chunk_bytes) {
-                continue;
+        // Jobs in fair-share order, only those that target the device; a pull
+        // visits only those ahead of the first that has a copy for it. When most
+        // jobs with copies target the device, their common order is walked;
+        // otherwise the device's own jobs are put in that order.
+        let mine = self.targeting.jobs(device);
+        if self.share.len() <= 2 * mine.len() {
+            let mut at = None;
+            while let Some(key) = self.share.after(at) {
+                at = Some(key);
+                if self.serve_from(key.1, device, out) {
+                    return;
+                }
             }
-            let copy = self.take_from_pools(job, device);
-            if self.jobs[job].queues.waiting() == 0 {
-                self.share.leave(job);
-            }
-            if let Some(copy) = copy {
-                self.share.served(job);
-                self.assign(job, copy.task, copy.replica, device, CopyKind::Planned, out);
-                return;
+        } else {
+            let mut order: Vec<(u64, JobId)> = mine.iter().filter_map(|&j| self.share.key(j)).collect();
+            order.sort_unstable();
+            for (_, job) in order {
+                if self.serve_from(job, device, out) {
+                    return;
+                }
             }
         }
         out.push(Event::NoTask { device, reason: Idle::NothingForIt });
+    }
+
+    /// Takes the rescue entry `device` gets, if any, off the queue: the oldest it
+    /// may take among the jobs that target it. Its job, task, replica and kind.
+    fn take_rescue(&mut self, device: DeviceId, rank: u32) -> Option<(JobId, u32, u32, CopyKind)> {
+        if self.rescue.is_empty() {
+            return None;
+        }
+        let trusted = self.devices.trusted(device);
+        let who = rescue::Puller {
+            trusted,
+            fast: trusted && rank <= self.snapshot.best,
+            ripe: self.now.add_millis(-self.cfg.rescue_wait_ms),
+        };
+        let mut best: Option<(rescue::Key, Entry)> = None;
+        for &job in self.targeting.jobs(device) {
+            if !self.rescue.has(job) {
+                continue;
+            }
+            let j = &self.jobs[job];
+            if j.status != JobStatus::Running || !self.devices.may_run(device, &j.spec, j.chunk_bytes) {
+                continue;
+            }
+            let tasks = &j.tasks;
+            let found = self.rescue.first(job, who, |t| tasks[t].decided(), |t| !tasks.has_tried(t, device));
+            if let Some((key, e)) = found {
+                if best.is_none_or(|(k, _)| key < k) {
+                    best = Some((key, e));
+                }
+            }
+        }
+        let (key, e) = best?;
+        self.rescue.remove(key, &e);
+        let t = &mut self.jobs[e.job].tasks[e.task];
+        let kind = match e.need {
+            RescueNeed::Copy => {
+                t.rescue -= 1;
+                CopyKind::Rescue
+            }
+            RescueNeed::Arbitration => CopyKind::Arbiter,
+        };
+        let replica = t.next_replica;
+        t.next_replica += 1;
+        Some((e.job, e.task, replica, kind))
+    }
+
+    /// Serves `device` a copy of `job` from its pool or a lower one, if the job
+    /// targets it, it may run the job and a copy is there; false otherwise.
+    fn serve_from(&mut self, job: JobId, device: DeviceId, out: &mut Vec<Event>) -> bool {
+        let j = &self.jobs[job];
+        if !self.pool_table.targets(&j.pool_of, device) || !self.devices.may_run(device, &j.spec, j.chunk_bytes) {
+            return false;
+        }
+        let copy = self.take_from_pools(job, device);
+        if self.jobs[job].queues.waiting() == 0 {
+            self.share.leave(job);
+        }
+        let Some(copy) = copy else { return false };
+        self.share.served(job);
+        self.assign(job, copy.task, copy.replica, device, CopyKind::Planned, out);
+        true
     }
 
     /// The first copy `device` may take from its pool of `job` or a lower one.
@@ -84,9 +120,8 @@ impl<Q: TaskQueue> Engine<Q> {
         if own == 0 {
             return None;
         }
-        // The own pool first, then lower ones (inheritance), never higher, unless
-        // the job's queues stalled and were opened to all its devices.
-        let from = if j.open { 0 } else { own - 1 };
+        // The own pool first, then lower ones (inheritance), never higher.
+        let from = own - 1;
         loop {
             let tasks = &j.tasks;
             let (pool, taken) = j
@@ -170,6 +205,7 @@ impl<Q: TaskQueue> Engine<Q> {
             })
             .collect();
         let j = &mut self.jobs[job];
+        self.targeting.set(job, &j.pools, &pools);
         self.pool_table.set(&mut j.pool_of, self.devices.count(), &pools);
         let used = pools.len();
         let moved = j.queues.resize(job, used, self.queue_maker.get());
@@ -233,12 +269,4 @@ impl<Q: TaskQueue> Engine<Q> {
         let ln_ok: f64 = fail.iter().map(|&f| libm::log1p(-f.min(1.0))).sum();
         -libm::expm1(ln_ok)
     }
-}
-
-/// Whether `device` may run a rescue copy of a task: it may take the job (its pool,
-/// its current state) and never ran the task.
-pub(super) fn may_take<Q>(j: &JobEntry<Q>, table: &PoolTable, task: u32, device: DeviceId, devices: &Devices) -> bool {
-    table.targets(&j.pool_of, device)
-        && devices.may_run(device, &j.spec, j.chunk_bytes)
-        && !j.tasks.has_tried(task, device)
 }

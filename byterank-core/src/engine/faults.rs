@@ -53,7 +53,7 @@ impl<Q: TaskQueue> Engine<Q> {
         }
         let (best, disputed) = agreement(app, self.provisional.metas(j.tasks.results(task)));
         if disputed {
-            if j.tasks[task].arbiter() {
+            if j.tasks[task].arbiter() || self.trusted_running(job, task) {
                 return;
             }
             if self.may_arbitrate(job, task) {
@@ -90,6 +90,13 @@ impl<Q: TaskQueue> Engine<Q> {
             self.rescue.push(Entry { job, task, since, need: RescueNeed::Copy });
             out.push(Event::TaskRescued { job, task, need: RescueNeed::Copy });
         }
+    }
+
+    /// Whether a device the operator trusts runs a copy of the task now: its
+    /// result will decide.
+    pub(super) fn trusted_running(&self, job: JobId, task: u32) -> bool {
+        let tasks = &self.jobs[job].tasks;
+        tasks.running(task).any(|a| self.attempts.get(a).is_some_and(|x| self.devices.trusted(x.device)))
     }
 
     /// Whether a trusted device may arbitrate the task now: one the operator
@@ -141,10 +148,10 @@ impl<Q: TaskQueue> Engine<Q> {
     /// - a copy no live device of the job may take fails its job: every one of
     ///   them has tried the task;
     /// - a job with nothing running whose queued copies found no taker for
-    ///   `rescue_wait` (the devices of their pools all tried those tasks, or left)
-    ///   opens its queues to every device of its pools, lower pools included;
-    ///   stalled that long again, it fails if a queued task has been tried by every
-    ///   live device of its pools.
+    ///   `rescue_wait` (the devices of their pools and lower ones all tried those
+    ///   tasks, or left) has them moved to the rescue queue, where any eligible
+    ///   device of its pools may take them at once (they waited already), and
+    ///   from where, if no live device of its pools may, the job fails.
     pub(super) fn check_liveness(&mut self, out: &mut Vec<Event>) {
         let jobs = &self.jobs;
         self.rescue
@@ -177,27 +184,30 @@ impl<Q: TaskQueue> Engine<Q> {
         }
         let patience = self.now.add_millis(-self.cfg.rescue_wait_ms);
         for job in self.running.clone() {
-            let j = &mut self.jobs[job];
-            if j.status != JobStatus::Running || j.last_assigned > patience || j.running > 0 || j.queues.waiting() == 0
+            let j = &self.jobs[job];
+            if j.status == JobStatus::Running && j.last_assigned <= patience && j.running == 0 && j.queues.waiting() > 0
             {
+                self.unstall(job, patience, out);
+            }
+        }
+    }
+
+    /// Moves a stalled job's queued copies to the rescue queue, as having waited
+    /// since `waited`: only they leave their pools, and the job's later copies
+    /// keep to the pool rule.
+    fn unstall(&mut self, job: JobId, waited: Timestamp, out: &mut Vec<Event>) {
+        let j = &mut self.jobs[job];
+        let copies = j.queues.drain_all();
+        self.share.leave(job);
+        for c in copies {
+            let t = &mut j.tasks[c.task];
+            if t.decided() {
                 continue;
             }
-            if !j.open {
-                j.open = true;
-                j.last_assigned = self.now;
-                continue;
-            }
-            let mut waiting = Vec::new();
-            j.queues.visit(&mut |_, c| waiting.push(c.task));
-            let hopeless = waiting
-                .into_iter()
-                .find(|&task| !self.jobs[job].tasks[task].decided() && !self.someone_may_take(job, task, false));
-            if let Some(task) = hopeless {
-                let reason = format!("task {task} waits in a queue and every device of the job has tried it");
-                self.end_job(job, JobStatus::Failed, reason, out);
-            } else {
-                self.jobs[job].last_assigned = self.now;
-            }
+            t.queued -= 1;
+            t.rescue += 1;
+            self.rescue.push(Entry { job, task: c.task, since: waited, need: RescueNeed::Copy });
+            out.push(Event::TaskRescued { job, task: c.task, need: RescueNeed::Copy });
         }
     }
 }

@@ -67,8 +67,6 @@ pub(super) struct JobEntry<Q> {
     /// Live devices in the used pools: those of the last plan, less those
     /// removed since, plus those registered again since.
     pub(super) members: u32,
-    /// The queues stalled and are open to every device of the pools.
-    pub(super) open: bool,
     pub(super) queues: PoolQueues<Q>,
     pub(super) tasks: Tasks,
     pub(super) account: JobAccount,
@@ -224,6 +222,7 @@ impl<Q: TaskQueue> Engine<Q> {
             price: spec.price_chips,
         });
         self.job_names.insert(spec.id.clone(), job);
+        self.targeting.set(job, &[], &pools);
         let mut pool_of = PoolMap::None;
         self.pool_table.set(&mut pool_of, self.devices.count(), &pools);
         let members = pools.iter().map(|p| p.len() as u32).sum();
@@ -240,7 +239,6 @@ impl<Q: TaskQueue> Engine<Q> {
             pool_of,
             pool_failure: plan.replication.pool_failure,
             members,
-            open: false,
             queues,
             tasks,
             account,
@@ -273,6 +271,8 @@ impl<Q: TaskQueue> Engine<Q> {
         self.jobs[job].status = status;
         self.running.retain(|&j| j != job);
         self.share.leave(job);
+        self.rescue.leave(job);
+        self.targeting.set(job, &self.jobs[job].pools, &[]);
         let tasks = &self.jobs[job].tasks;
         let running: Vec<AttemptId> = (0..tasks.len() as u32).flat_map(|t| tasks.running(t)).collect();
         for attempt in running {

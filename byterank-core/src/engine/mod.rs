@@ -102,6 +102,7 @@ mod queue;
 mod refresh;
 mod rescue;
 mod share;
+mod targeting;
 mod task;
 mod tasks;
 mod timers;
@@ -140,13 +141,14 @@ use crate::time::{Timestamp, DAY_MS, HOUR_MS};
 use applications::Applications;
 use attempts::{Attempt, Attempts, CopyKind, Due, Touch};
 use devices::Devices;
-use jobs::{JobEntry, Jobs};
+use jobs::Jobs;
 use pool_map::{PoolMap, PoolTable};
 use pool_queues::PoolQueues;
 use provisional::Provisional;
 use queue::MakerSlot;
 use rescue::{Entry, Rescue};
 use share::Share;
+use targeting::Targeting;
 use task::{agreement, by_quorum, decide, Decision, Report, Seen, Verdict};
 use tasks::Tasks;
 
@@ -209,6 +211,8 @@ pub struct Engine<Q: TaskQueue = MemQueue> {
     jobs: Jobs<Q>,
     /// Running jobs' pool numbers by device.
     pool_table: PoolTable,
+    /// Running jobs by device they target.
+    targeting: Targeting,
     job_names: BTreeMap<String, JobId>,
     /// Running jobs, oldest first.
     running: Vec<JobId>,
@@ -280,6 +284,7 @@ impl<Q: TaskQueue> Engine<Q> {
             devices: Devices::default(),
             jobs: Jobs::default(),
             pool_table: PoolTable::default(),
+            targeting: Targeting::default(),
             job_names: BTreeMap::new(),
             running: Vec::new(),
             share: Share::default(),

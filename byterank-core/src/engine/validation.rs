@@ -63,7 +63,8 @@ impl<Q: TaskQueue> Engine<Q> {
         let seen = Seen { attempt, device: a.device, meta, delayed: a.delayed };
         let stored = self.provisional.metas(tasks.results(a.task));
         // Asked only once results disagree: may a trusted device settle them?
-        let arbiter = || tasks[a.task].arbiter() || self.may_arbitrate(a.job, a.task);
+        let arbiter =
+            || tasks[a.task].arbiter() || self.trusted_running(a.job, a.task) || self.may_arbitrate(a.job, a.task);
         match decide(app, stored.chain([meta]), trusted, quorum, arbiter) {
             Some(d) => self.finalize(a.job, a.task, d, Some(seen), out),
             None => {
