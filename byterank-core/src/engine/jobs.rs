@@ -25,6 +25,25 @@ pub struct JobProgress {
     pub pools: u32,
 }
 
+/// Where one task of a running job is ([`Engine::task_copies`]): what a host's
+/// dashboard shows, and what tests check the engine's liveness rules against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct TaskCopies {
+    /// Copies in its plan.
+    pub planned: u32,
+    /// Copies waiting in pool queues.
+    pub queued: u32,
+    /// Copies waiting in the rescue queue (not counting an arbitration).
+    pub rescue: u32,
+    /// Attempts running now.
+    pub running: u32,
+    /// A trusted arbitration is asked for or running.
+    pub arbitration: bool,
+    /// Its verdict is final.
+    pub decided: bool,
+}
+
 /// What submitting a job now would do ([`Engine::quote`]): its plan and price,
 /// with nothing changed.
 #[derive(Clone, Copy, Debug, PartialEq)]

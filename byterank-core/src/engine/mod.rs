@@ -116,7 +116,7 @@ pub use error::{
 };
 pub use event::{AttemptState, Event, Idle};
 pub use helpers::Pulled;
-pub use jobs::{JobProgress, Quote};
+pub use jobs::{JobProgress, Quote, TaskCopies};
 pub use ledger::Ledger;
 pub use queue::{MemQueue, MemQueueMaker, QueueMaker, QueuedCopy, TaskQueue};
 pub use rescue::RescueNeed;
@@ -425,6 +425,29 @@ impl<Q: TaskQueue> Engine<Q> {
             queued: j.queues.waiting(),
             pools: j.pools.len() as u32,
         })
+    }
+
+    /// Where a task of a running job is; none once the job ended.
+    pub fn task_copies(&self, job: JobId, task: u32) -> Option<TaskCopies> {
+        let j = self.jobs.get(job)?;
+        if task as usize >= j.tasks.len() {
+            return None;
+        }
+        let t = &j.tasks[task];
+        Some(TaskCopies {
+            planned: t.planned,
+            queued: t.queued,
+            rescue: t.rescue,
+            running: j.tasks.running(task).count() as u32,
+            arbitration: t.arbiter(),
+            decided: t.decided(),
+        })
+    }
+
+    /// The devices of a running job's pools, pool 1 first, as its last plan
+    /// placed them; none once the job ended.
+    pub fn job_pools(&self, job: JobId) -> Option<&[Vec<DeviceId>]> {
+        self.jobs.get(job).filter(|j| j.status == JobStatus::Running).map(|j| &j.pools[..])
     }
 
     /// Asks the cache for what a pull reads first: the device's hot record, its
