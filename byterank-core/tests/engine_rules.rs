@@ -1111,3 +1111,40 @@ fn a_stalled_jobs_copies_move_to_the_rescue_queue() {
     let done = t.report(d[1], b, "j", task, true);
     assert!(has(&done, |e| matches!(e, Event::JobCompleted { .. })), "{done:?}");
 }
+
+/// A pool that shrinks at a re-plan keeps no more copies of a task than it has
+/// devices: the extra goes to the next pool down, or, with none that can hold
+/// it, leaves the plan (as the planner drops it), and the task decides on the
+/// copies it has.
+#[test]
+fn a_shrunken_pool_keeps_no_more_copies_of_a_task_than_devices() {
+    let (mut t, d) = T::new(&[false; 2]);
+    let mut spec = replicated("j", 1, 2.0);
+    spec.pools.s_min = Some(2);
+    let j = t.submit(spec);
+    assert_eq!(t.engine.job_progress(j).unwrap().pools, 1, "one pool {{d0, d1}}");
+    t.ok(CommandKind::RemoveDevice { device: d[1] });
+    t.at(31_000);
+    let replanned = t.ok(CommandKind::Tick);
+    assert!(has(&replanned, |e| matches!(e, Event::PlanChanged { job, pools: 1, .. } if *job == j)), "{replanned:?}");
+    let copies = t.engine.task_copies(j, 0).unwrap();
+    assert_eq!((copies.planned, copies.queued), (1, 1), "the pool of one device holds one copy");
+    let (_, a) = t.pull(d[0]).unwrap();
+    let done = t.report(d[0], a, "j", 0, true);
+    assert!(has(&done, |e| matches!(e, Event::JobCompleted { unverified: 1, .. })), "{done:?}");
+}
+
+/// The whole documented range of time is accepted by a new engine, years
+/// before 1970 included.
+#[test]
+fn a_new_engine_takes_any_time_in_range() {
+    for at in [Timestamp::MIN, Timestamp::parse_rfc3339("1900-01-01T00:00:00Z").unwrap(), Timestamp(-1)] {
+        let mut engine = Engine::default();
+        let mut out = Vec::new();
+        engine.apply(&Command { at, kind: CommandKind::Tick }, &mut out).unwrap();
+        assert_eq!(engine.now(), at);
+        assert!(has(&out, |e| matches!(e, Event::RankingRefreshed { .. })), "{out:?}");
+        let past = Command { at: at.add_millis(-1), kind: CommandKind::Tick };
+        assert!(engine.apply(&past, &mut Vec::new()).is_err(), "time never goes back");
+    }
+}

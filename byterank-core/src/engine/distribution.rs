@@ -209,32 +209,62 @@ impl<Q: TaskQueue> Engine<Q> {
         self.pool_table.set(&mut j.pool_of, self.devices.count(), &pools);
         let used = pools.len();
         let moved = j.queues.resize(job, used, self.queue_maker.get());
-        if !moved.is_empty() {
-            // Copies of each moved task already in each kept pool.
-            let mut held: BTreeMap<(u32, usize), usize> = BTreeMap::new();
-            let moving: alloc::collections::BTreeSet<u32> = moved.iter().map(|c| c.task).collect();
-            j.queues.visit(&mut |k, c| {
-                if moving.contains(&c.task) {
-                    *held.entry((c.task, k)).or_default() += 1;
-                }
+        // Copies of each task in each kept pool: one that shrank may now hold more
+        // copies of a task than it has devices, and then every kept copy is dealt
+        // again (in order, each staying in its pool while it fits).
+        let mut held: BTreeMap<(u32, usize), usize> = BTreeMap::new();
+        let mut over = false;
+        let tasks = &j.tasks;
+        j.queues.visit(&mut |k, c| {
+            if !tasks[c.task].decided() {
+                let n = held.entry((c.task, k)).or_default();
+                *n += 1;
+                over |= *n > pools[k].len();
+            }
+        });
+        let mut deal: Vec<(Option<usize>, QueuedCopy)> = Vec::new();
+        if over {
+            j.queues.visit(&mut |k, c| deal.push((Some(k), c)));
+            j.queues.drain_all();
+            held.clear();
+        }
+        deal.extend(moved.into_iter().map(|c| (None, c)));
+        // A copy goes to its pool, or the next one down (wrapping) that can hold
+        // it; one no pool can hold is dropped from the plan, as the planner does.
+        let mut dropped = Vec::new();
+        let mut n = 0;
+        for (was, c) in deal {
+            if j.tasks[c.task].decided() {
+                continue;
+            }
+            let start = was.unwrap_or_else(|| {
+                n += 1;
+                (n - 1) % used
             });
-            for (n, c) in moved.into_iter().enumerate() {
-                if j.tasks[c.task].decided() {
-                    continue;
+            let fits = |k: usize| held.get(&(c.task, k)).copied().unwrap_or(0) < pools[k].len();
+            match (0..used).map(|i| (start + i) % used).find(|&k| fits(k)) {
+                Some(k) => {
+                    *held.entry((c.task, k)).or_default() += 1;
+                    j.queues.push(k, c);
                 }
-                let fits = |k: usize| held.get(&(c.task, k)).copied().unwrap_or(0) < pools[k].len();
-                let k = (0..used).map(|i| (n + i) % used).find(|&k| fits(k)).unwrap_or(n % used);
-                *held.entry((c.task, k)).or_default() += 1;
-                j.queues.push(k, c);
+                None => {
+                    let t = &mut j.tasks[c.task];
+                    (t.queued, t.planned) = (t.queued - 1, t.planned - 1);
+                    dropped.push(c.task);
+                }
             }
-            if j.queues.waiting() == 0 {
-                self.share.leave(job);
-            }
+        }
+        if j.queues.waiting() == 0 {
+            self.share.leave(job);
         }
         j.pools = pools;
         j.pool_failure = pool_failure;
         let pjf = self.pjf_in_force(job);
         out.push(Event::PlanChanged { job, pools: used as u32, pjf });
+        // A task with a copy fewer may reach its verdict on the results it has.
+        for task in dropped {
+            self.progress(job, task, out);
+        }
         true
     }
 

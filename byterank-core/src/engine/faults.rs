@@ -62,7 +62,11 @@ impl<Q: TaskQueue> Engine<Q> {
                 out.push(Event::TaskRescued { job, task, need: RescueNeed::Arbitration });
                 return;
             }
-            let q = j.tasks[task].quorum(quorum);
+        }
+        // Without an arbiter, a quorum the results hold decides (after a
+        // dispute, or once a re-plan left the task fewer copies).
+        let q = j.tasks[task].quorum(quorum);
+        if best >= q {
             if let Some(d) = by_quorum(app, self.provisional.metas(j.tasks.results(task)), q, || false) {
                 self.finalize(job, task, d, None, out);
                 return;

@@ -263,8 +263,9 @@ impl GridSnapshot for View<'_> {
 }
 
 impl<Q: TaskQueue> Engine<Q> {
-    /// An empty engine at the epoch, once its configuration checks out, with the
-    /// default maker of its queues (for [`MemQueue`], the in-memory ones).
+    /// An empty engine at the start of the time it accepts (year 0, so that any
+    /// first command in range is taken), once its configuration checks out, with
+    /// the default maker of its queues (for [`MemQueue`], the in-memory ones).
     pub fn new(cfg: EngineConfig) -> Result<Engine<Q>, ConfigError>
     where
         Q::Maker: Default,
@@ -272,15 +273,15 @@ impl<Q: TaskQueue> Engine<Q> {
         Engine::with_queues(cfg, Q::Maker::default())
     }
 
-    /// An empty engine at the epoch, once its configuration checks out, whose
-    /// pool queues come from `maker`.
+    /// An empty engine at the start of the time it accepts, once its
+    /// configuration checks out, whose pool queues come from `maker`.
     pub fn with_queues(cfg: EngineConfig, maker: Q::Maker) -> Result<Engine<Q>, ConfigError> {
         cfg.validate()?;
         Ok(Engine {
             cfg,
             apps: Applications::default(),
             queue_maker: MakerSlot::new(maker),
-            now: Timestamp::EPOCH,
+            now: Timestamp::MIN,
             devices: Devices::default(),
             jobs: Jobs::default(),
             pool_table: PoolTable::default(),
@@ -293,7 +294,7 @@ impl<Q: TaskQueue> Engine<Q> {
             rescue: Rescue::default(),
             snapshot: Snapshot::default(),
             stale_ranking: false,
-            next_refresh: Timestamp::EPOCH,
+            next_refresh: Timestamp::MIN,
             lottery_day: None,
             ledger: Ledger::default(),
         })

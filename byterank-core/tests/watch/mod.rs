@@ -5,7 +5,8 @@
 //!   that has not run the task, or one running a copy of it now;
 //! - an undecided task of a running job always has something coming: a trusted
 //!   arbitration asked for or running, a trusted device's copy running, or enough
-//!   live copies (queued, rescued, running) that a quorum can still agree.
+//!   live copies (queued, rescued, running) that a quorum can still agree; and
+//!   without an arbiter, results that hold a quorum have decided it.
 //!
 //! The model knows trust, liveness, who ran what and every result from the
 //! commands and events alone; it asks the engine only for a job's pools (its
@@ -170,6 +171,9 @@ impl Watch {
         let best = results.iter().map(|(_, r)| results.iter().filter(|(_, o)| o == r).count()).max().unwrap_or(0);
         let quorum = self.quorum.min(c.planned).max(1) as usize;
         let live = (c.queued + c.rescue + c.running) as usize;
+        if best >= quorum {
+            return Err(format!("task {job:?}/{task} holds a quorum of {results:?} and no arbiter, but is undecided"));
+        }
         if best + live < quorum {
             return Err(format!(
                 "task {job:?}/{task} is undecided with nothing coming: {live} live copies, {best} agreeing of \
