@@ -1114,8 +1114,8 @@ fn a_stalled_jobs_copies_move_to_the_rescue_queue() {
 
 /// A pool that shrinks at a re-plan keeps no more copies of a task than it has
 /// devices: the extra goes to the next pool down, or, with none that can hold
-/// it, leaves the plan (as the planner drops it), and the task decides on the
-/// copies it has.
+/// it, to the rescue queue, and the task is still cross-checked (spec §11c) once
+/// a device of its pools may take it.
 #[test]
 fn a_shrunken_pool_keeps_no_more_copies_of_a_task_than_devices() {
     let (mut t, d) = T::new(&[false; 2]);
@@ -1127,11 +1127,20 @@ fn a_shrunken_pool_keeps_no_more_copies_of_a_task_than_devices() {
     t.at(31_000);
     let replanned = t.ok(CommandKind::Tick);
     assert!(has(&replanned, |e| matches!(e, Event::PlanChanged { job, pools: 1, .. } if *job == j)), "{replanned:?}");
+    assert!(replanned.contains(&Event::TaskRescued { job: j, task: 0, need: RescueNeed::Copy }), "{replanned:?}");
     let copies = t.engine.task_copies(j, 0).unwrap();
-    assert_eq!((copies.planned, copies.queued), (1, 1), "the pool of one device holds one copy");
+    assert_eq!((copies.planned, copies.queued, copies.rescue), (2, 1, 1), "the pool of one device holds one copy");
     let (_, a) = t.pull(d[0]).unwrap();
-    let done = t.report(d[0], a, "j", 0, true);
-    assert!(has(&done, |e| matches!(e, Event::JobCompleted { unverified: 1, .. })), "{done:?}");
+    let first = t.report(d[0], a, "j", 0, true);
+    assert!(!has(&first, |e| matches!(e, Event::TaskValidated { .. })), "two copies planned: {first:?}");
+    t.register(Device { processor_score: Some(450.0), ..Device::new("d1") });
+    // d1 comes back, the next refresh puts it in the pool, and once the copy
+    // waited `rescue_wait` it takes it.
+    t.at(60_000);
+    t.ok(CommandKind::Tick);
+    let (_, b) = t.pull(d[1]).unwrap();
+    let done = t.report(d[1], b, "j", 0, true);
+    assert!(has(&done, |e| matches!(e, Event::JobCompleted { unverified: 0, .. })), "{done:?}");
 }
 
 /// The whole documented range of time is accepted by a new engine, years

@@ -237,8 +237,10 @@ impl<Q: TaskQueue> Engine<Q> {
         }
         deal.extend(moved.into_iter().map(|c| (None, c)));
         // A copy goes to its pool, or the next one down (wrapping) that can hold
-        // it; one no pool can hold is dropped from the plan, as the planner does.
-        let mut dropped = Vec::new();
+        // it; one no pool can hold goes to the rescue queue, where any device of
+        // the pools that has not run the task may take it: a task planned with
+        // two copies or more is still cross-checked (spec §11c).
+        let mut rescued = Vec::new();
         let mut n = 0;
         for (was, c) in deal {
             if j.tasks[c.task].decided() {
@@ -256,8 +258,8 @@ impl<Q: TaskQueue> Engine<Q> {
                 }
                 None => {
                     let t = &mut j.tasks[c.task];
-                    (t.queued, t.planned) = (t.queued - 1, t.planned - 1);
-                    dropped.push(c.task);
+                    (t.queued, t.rescue) = (t.queued - 1, t.rescue + 1);
+                    rescued.push(c.task);
                 }
             }
         }
@@ -268,9 +270,9 @@ impl<Q: TaskQueue> Engine<Q> {
         j.pool_failure = pool_failure;
         let pjf = self.pjf_in_force(job);
         out.push(Event::PlanChanged { job, pools: used as u32, pjf });
-        // A task with a copy fewer may reach its verdict on the results it has.
-        for task in dropped {
-            self.progress(job, task, out);
+        for task in rescued {
+            self.rescue.push(Entry { job, task, since: self.now, need: RescueNeed::Copy });
+            out.push(Event::TaskRescued { job, task, need: RescueNeed::Copy });
         }
         true
     }
