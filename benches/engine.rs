@@ -20,12 +20,14 @@ use std::time::{Duration, Instant};
 
 use byterank::core::application::{Chunk, ResultMeta, Synthetic};
 use byterank::core::device::Device;
+use byterank::core::device::Region;
 use byterank::core::engine::{
     AttemptId, Command, CommandKind, DeviceId, Engine, EngineConfig, Event, JobId, JobStatus,
 };
-use byterank::core::job::{ByteLevel, JobSpec, ReplicationGoal};
+use byterank::core::job::{ByteLevel, JobSpec, Regions, ReplicationGoal};
 use byterank::core::time::Timestamp;
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
 
 mod mix;
 use mix::Mix;
@@ -299,5 +301,90 @@ fn engine_refresh(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, engine_cycles, engine_mix_100k, engine_mix_1m, engine_pull_vs_jobs, engine_refresh);
+/// A pull that finds nothing, on 10,000 devices (spec §10: its cost does not
+/// grow with rescue entries or running jobs):
+/// - `rescue_N`: one job whose N tasks each failed once, so N rescue copies wait
+///   and none has waited `rescue_wait` yet; its pool queues are empty, and no
+///   device is trusted, so no pulling device may take any of them yet;
+/// - `jobs_N`: N running jobs with queued copies, all for Europe only, pulled by
+///   devices in the Americas, which none of them targets.
+fn engine_empty_pull(c: &mut Criterion) {
+    let mut g = c.benchmark_group("engine_empty_pull_10k_devices");
+    g.sample_size(20);
+    g.warm_up_time(Duration::from_secs(1));
+    g.measurement_time(Duration::from_secs(3));
+    const N: u32 = 10_000;
+    let at = Timestamp(1_795_662_000_000);
+    let mut out = Vec::new();
+    fn pulls(g: &mut BenchmarkGroup<'_, WallTime>, name: String, engine: &mut Engine, devices: &[DeviceId]) {
+        let at = Timestamp(1_795_662_000_000);
+        let mut out = Vec::new();
+        let mut next = 0;
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let device = devices[next % devices.len()];
+                next += 1;
+                out.clear();
+                engine.apply(&Command { at, kind: CommandKind::Pull { device } }, &mut out).unwrap();
+                assert!(matches!(out[..], [Event::NoTask { .. }]), "{out:?}");
+            })
+        });
+    }
+    for entries in [10u32, 10_000] {
+        let mut engine = loaded(N, 0, 0);
+        let mut spec = JobSpec::new("failing", u64::from(entries));
+        spec.preferences.byte_level = ByteLevel::High;
+        engine
+            .apply(&Command { at, kind: CommandKind::SubmitJob { job: spec, user: "bench".into() } }, &mut out)
+            .unwrap();
+        let mut failed = 0;
+        for d in (0..N).cycle() {
+            if failed == entries {
+                break;
+            }
+            let device = DeviceId(d);
+            out.clear();
+            engine.apply(&Command { at, kind: CommandKind::Pull { device } }, &mut out).unwrap();
+            let Some(&Event::TaskAssigned { attempt, .. }) = out.first() else { continue };
+            engine.apply(&Command { at, kind: CommandKind::ReportError { device, attempt } }, &mut out).unwrap();
+            failed += 1;
+        }
+        assert_eq!(engine.rescue_waiting(), entries as usize);
+        let devices: Vec<DeviceId> = (0..N).map(DeviceId).collect();
+        pulls(&mut g, format!("rescue_{entries}"), &mut engine, &devices);
+    }
+    for jobs in [1u32, 1_000] {
+        let mut engine = Engine::new(EngineConfig::default()).expect("the default configuration is valid");
+        for i in 0..N {
+            let region = if i % 2 == 0 { Region::Europe } else { Region::Americas };
+            let device = Device {
+                processor_score: Some(100.0 + f64::from(i % 400)),
+                region: Some(region),
+                ..Device::new(format!("dev-{i:07}"))
+            };
+            let kind = CommandKind::RegisterDevice { device, owner: format!("o{}", i % 100) };
+            engine.apply(&Command { at, kind }, &mut out).unwrap();
+        }
+        for j in 0..jobs {
+            let mut spec = JobSpec::new(format!("europe-{j}"), 10);
+            spec.preferences.byte_level = ByteLevel::High;
+            spec.preferences.regions = Regions::Only(vec![Region::Europe]);
+            let kind = CommandKind::SubmitJob { job: spec, user: "bench".into() };
+            engine.apply(&Command { at, kind }, &mut out).unwrap();
+        }
+        let americas: Vec<DeviceId> = (0..N).filter(|i| i % 2 == 1).map(DeviceId).collect();
+        pulls(&mut g, format!("jobs_{jobs}"), &mut engine, &americas);
+    }
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    engine_cycles,
+    engine_mix_100k,
+    engine_mix_1m,
+    engine_pull_vs_jobs,
+    engine_refresh,
+    engine_empty_pull
+);
 criterion_main!(benches);

@@ -22,6 +22,10 @@
 //! - every job ends (completed, failed with a reason, or cancelled) by the engine's
 //!   own deadlines: the driver never makes a worker succeed;
 //! - replaying the commands gives the same events and state.
+//!
+//! And after every command, the rules of [`watch`]: no quorum decides a
+//! disputed task while a trusted device of its pools could arbitrate, and an
+//! undecided task always has something coming.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -34,6 +38,8 @@ use byterank_core::job::{JobSpec, Regions, ReplicationGoal};
 use byterank_core::reward::ByteChips;
 use byterank_core::time::Timestamp;
 use proptest::prelude::*;
+
+mod watch;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -166,6 +172,7 @@ struct World {
     now: i64,
     rng: ChaCha8Rng,
     model: Model,
+    watch: watch::Watch,
 }
 
 impl World {
@@ -176,6 +183,9 @@ impl World {
         assert!(self.engine.ledger().conserves(), "the ledger conserves after {cmd:?}");
         if let Err(e) = self.engine.audit() {
             panic!("{e} after {cmd:?}");
+        }
+        if let Err(e) = self.watch.observe(&self.engine, &cmd, &out) {
+            panic!("{e} after {cmd:?}: {out:?}");
         }
         for e in &out {
             match *e {
@@ -250,6 +260,7 @@ fn run(s: &Scenario) -> World {
         now: 1_795_662_000_000,
         rng: ChaCha8Rng::seed_from_u64(s.seed),
         model: Model::default(),
+        watch: watch::Watch::new(config().quorum),
     };
     let behaviour: Vec<Behaviour> = s.devices.iter().map(|&b| BEHAVIOURS[b]).collect();
     let mut ids = Vec::new();
@@ -740,4 +751,5 @@ fn faults_are_exercised() {
     assert!(count(&|e| matches!(e, Event::LateReport { .. })) > 0);
     assert!(count(&|e| matches!(e, Event::DeviceRemoved { .. })) > 0);
     assert!(count(&|e| matches!(e, Event::JobCompleted { .. })) >= 1);
+    assert!(w.watch.verdicts_checked > 0 && w.watch.tasks_checked > 0, "the per-command rules ran");
 }

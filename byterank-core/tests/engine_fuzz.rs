@@ -3,6 +3,10 @@
 //! times out of order and out of range. Each command is either applied or refused;
 //! a refused one changes nothing, and the ledger conserves after every command.
 //!
+//! After every command the engine accepts, the rules of [`watch`] hold: no quorum
+//! decides a disputed task while a trusted device of its pools could arbitrate,
+//! and an undecided task always has something coming.
+//!
 //! `FUZZ_CASES` sets the number of sequences (default 200).
 
 use byterank_core::application::{ResultMeta, Synthetic};
@@ -12,6 +16,8 @@ use byterank_core::job::{ByteLevel, JobSpec, Regions, ReplicationGoal};
 use byterank_core::reward::ByteChips;
 use byterank_core::time::Timestamp;
 use proptest::prelude::*;
+
+mod watch;
 
 fn absurd_f64() -> impl Strategy<Value = f64> {
     prop_oneof![
@@ -133,6 +139,7 @@ fn step() -> impl Strategy<Value = Step> {
 
 fn run(steps: &[(Step, i64)]) -> Result<(), TestCaseError> {
     let cfg = EngineConfig { max_failures: 2, rescue_wait_ms: 0, ..EngineConfig::default() };
+    let mut watch = watch::Watch::new(cfg.quorum);
     let mut engine: Engine = Engine::new(cfg).unwrap();
     let mut now = 1_795_662_000_000i64;
     let mut attempts: Vec<(DeviceId, AttemptId, JobId, u32)> = Vec::new();
@@ -140,12 +147,10 @@ fn run(steps: &[(Step, i64)]) -> Result<(), TestCaseError> {
     // A few sound devices, so that jobs run and attempts exist to play with.
     for i in 0..6 {
         let device = Device { processor_score: Some(100.0 * f64::from(i + 1)), ..Device::new(format!("d{i}")) };
-        engine
-            .apply(
-                &Command { at: Timestamp(now), kind: CommandKind::RegisterDevice { device, owner: "o".into() } },
-                &mut out,
-            )
-            .unwrap();
+        let cmd = Command { at: Timestamp(now), kind: CommandKind::RegisterDevice { device, owner: "o".into() } };
+        out.clear();
+        engine.apply(&cmd, &mut out).unwrap();
+        watch.observe(&engine, &cmd, &out).map_err(TestCaseError::fail)?;
     }
     engine.apply(&Command { at: Timestamp(now), kind: CommandKind::Tick }, &mut out).unwrap();
     for (step, dt) in steps {
@@ -186,9 +191,11 @@ fn run(steps: &[(Step, i64)]) -> Result<(), TestCaseError> {
         };
         let before = engine.clone();
         out.clear();
-        match engine.apply(&Command { at: Timestamp(at), kind }, &mut out) {
+        let cmd = Command { at: Timestamp(at), kind };
+        match engine.apply(&cmd, &mut out) {
             Ok(()) => {
                 now = at;
+                watch.observe(&engine, &cmd, &out).map_err(|e| TestCaseError::fail(format!("{e} after {cmd:?}")))?;
                 for e in &out {
                     if let Event::TaskAssigned { job, task, device, attempt, .. } = *e {
                         attempts.push((device, attempt, job, task));

@@ -743,8 +743,44 @@ fn bad_configurations_are_refused_when_the_engine_is_made() {
         EngineConfig { in_hand: 0, ..EngineConfig::default() },
         EngineConfig { quorum: 0, ..EngineConfig::default() },
         EngineConfig { rescue_share: f64::NAN, ..EngineConfig::default() },
+        // Once a panic at the first lottery tick, a crash loop on replay.
+        EngineConfig {
+            index: byterank_core::indexes::IndexConfig {
+                lottery: byterank_core::lottery::LotteryConfig { c: f64::NAN, ..Default::default() },
+                ..Default::default()
+            },
+            ..EngineConfig::default()
+        },
+        // Once a stride of 0: the oldest job took every copy.
+        EngineConfig { share_weights: [1 << 21; 3], ..EngineConfig::default() },
+        // Once accepted, then every submission refused.
+        EngineConfig {
+            plan: byterank_core::plan::PlanConfig {
+                rewards: byterank_core::reward::RewardConfig { workers_numerator: 7, workers_denominator: 0 },
+                ..Default::default()
+            },
+            ..EngineConfig::default()
+        },
+        EngineConfig {
+            plan: byterank_core::plan::PlanConfig {
+                rewards: byterank_core::reward::RewardConfig { workers_numerator: 11, workers_denominator: 10 },
+                ..Default::default()
+            },
+            ..EngineConfig::default()
+        },
     ];
-    let fields = ["t2_ms", "max_attempt_ms", "in_hand", "quorum", "rescue_share"];
+    let fields = [
+        "t2_ms",
+        "max_attempt_ms",
+        "in_hand",
+        "quorum",
+        "rescue_share",
+        "index.lottery.c",
+        "share_weights",
+        "plan.rewards.workers_denominator",
+        "plan.rewards.workers_numerator",
+    ];
+    assert_eq!(bad.len(), fields.len());
     for (cfg, field) in bad.into_iter().zip(fields) {
         let err = Engine::<byterank_core::engine::MemQueue>::new(cfg).unwrap_err();
         assert_eq!(err.field, field);
@@ -882,4 +918,242 @@ fn cancelling_pays_decided_work_and_refunds_the_rest() {
     assert_eq!(ledger.escrow, ByteChips::ZERO);
     assert_eq!(t.engine.job_status(j), Some(JobStatus::Cancelled));
     assert_eq!(t.apply(CommandKind::CancelJob { job: j }), Err(EngineError::JobEnded(j)));
+}
+
+/// A job of all seven devices in one pool (d0 trusted), `tasks` tasks at `r`.
+fn one_pool(tasks: u64, r: f64, trusted: &[bool]) -> (T, Vec<DeviceId>, JobId) {
+    let (mut t, d) = T::new(trusted);
+    let mut spec = replicated("j", tasks, r);
+    spec.pools.s_min = Some(d.len());
+    let j = t.submit(spec);
+    assert_eq!(t.engine.job_progress(j).unwrap().pools, 1);
+    (t, d, j)
+}
+
+/// Pulls once from each device; the copies (device, attempt) of each task.
+fn copies_by_task(t: &mut T, devices: &[DeviceId], tasks: u32) -> Vec<Vec<(DeviceId, AttemptId)>> {
+    let mut by_task = vec![Vec::new(); tasks as usize];
+    for &dev in devices {
+        if let Some((task, a)) = t.pull(dev) {
+            by_task[task as usize].push((dev, a));
+        }
+    }
+    by_task
+}
+
+fn lie(t: &mut T, (device, attempt): (DeviceId, AttemptId), task: u32, salt: u64) -> Vec<Event> {
+    let chunk = Chunk { index: task, offset: u64::from(task), len: 1 };
+    t.ok(CommandKind::ReportResult { device, attempt, result: Synthetic::incorrect("j", &chunk, salt) })
+}
+
+/// One task's arbitration finding no taker says nothing about another task's:
+/// the trusted device that ran task 0 may still arbitrate task 1.
+#[test]
+fn an_arbitration_without_a_taker_leaves_other_tasks_their_arbiter() {
+    let (mut t, d, j) = one_pool(2, 3.0, &[true, false, false, false, false, false, false]);
+    let copies = copies_by_task(&mut t, &d[..6], 2);
+    let (held, zero) = (copies[0][0], &copies[0][1..]);
+    assert_eq!(held.0, d[0], "the trusted device keeps a copy of task 0: {copies:?}");
+    t.report(zero[0].0, zero[0].1, "j", 0, true);
+    lie(&mut t, zero[1], 0, 7);
+    let one = &copies[1];
+    t.report(one[0].0, one[0].1, "j", 1, true);
+    let split = lie(&mut t, one[1], 1, 9);
+    assert!(split.contains(&Event::TaskRescued { job: j, task: 1, need: RescueNeed::Arbitration }), "{split:?}");
+    t.at(1_000);
+    t.ok(CommandKind::Heartbeat { device: held.0, attempt: held.1 });
+    t.ok(CommandKind::Tick);
+    let outvote = lie(&mut t, one[2], 1, 9);
+    assert!(!has(&outvote, |e| matches!(e, Event::TaskValidated { task: 1, .. })), "liars outvoted: {outvote:?}");
+    // d0 settles task 0 with its own copy, then arbitrates task 1.
+    t.report(held.0, held.1, "j", 0, true);
+    let (task, arb) = t.pull(d[0]).unwrap();
+    assert_eq!(task, 1);
+    let verdict = t.report(d[0], arb, "j", 1, true);
+    assert_eq!(state_of(&verdict, one[0].1), [AttemptState::Completed]);
+    assert_eq!(state_of(&verdict, one[1].1), [AttemptState::Incorrect]);
+    assert_eq!(state_of(&verdict, one[2].1), [AttemptState::Incorrect]);
+    assert!(has(&verdict, |e| matches!(e, Event::JobCompleted { .. })), "{verdict:?}");
+}
+
+/// A device trusted after the job was planned and removed since never counted
+/// among the job's arbiters: its removal takes nothing from the one that did.
+#[test]
+fn removing_a_device_trusted_since_the_plan_keeps_the_jobs_arbiter() {
+    let (mut t, d, j) = one_pool(1, 2.0, &[true, false, false, false, false, false, false]);
+    t.ok(CommandKind::SetTrust { device: d[5], trusted: true });
+    t.ok(CommandKind::RemoveDevice { device: d[5] });
+    let (_, honest) = t.pull(d[1]).unwrap();
+    let (_, liar) = t.pull(d[2]).unwrap();
+    t.report(d[1], honest, "j", 0, true);
+    let split = lie(&mut t, (d[2], liar), 0, 3);
+    assert!(split.contains(&Event::TaskRescued { job: j, task: 0, need: RescueNeed::Arbitration }), "{split:?}");
+    t.at(60_000);
+    assert_eq!(t.pull(d[3]), None, "an untrusted device never arbitrates");
+    let (_, arb) = t.pull(d[0]).unwrap();
+    let verdict = t.report(d[0], arb, "j", 0, true);
+    assert_eq!(state_of(&verdict, honest), [AttemptState::Completed]);
+    assert_eq!(state_of(&verdict, liar), [AttemptState::Incorrect]);
+}
+
+/// An arbiter that goes stale leaves its task asking again: another trusted
+/// device arbitrates, and the job ends.
+#[test]
+fn a_stale_arbiter_is_replaced_and_the_job_ends() {
+    let (mut t, d, j) = one_pool(1, 3.0, &[true, false, false, false, false, false, true]);
+    let (_, honest) = t.pull(d[1]).unwrap();
+    let (_, liar) = t.pull(d[2]).unwrap();
+    let (_, second) = t.pull(d[3]).unwrap();
+    t.report(d[1], honest, "j", 0, true);
+    lie(&mut t, (d[2], liar), 0, 3);
+    let (_, arb) = t.pull(d[0]).unwrap();
+    lie(&mut t, (d[3], second), 0, 3);
+    // Devices trusted and removed on the way change nothing.
+    for &x in &d[4..6] {
+        t.ok(CommandKind::SetTrust { device: x, trusted: true });
+        t.ok(CommandKind::RemoveDevice { device: x });
+    }
+    t.at(200_000);
+    let stale = t.ok(CommandKind::Tick);
+    assert_eq!(state_of(&stale, arb), [AttemptState::Stale]);
+    assert!(stale.contains(&Event::TaskRescued { job: j, task: 0, need: RescueNeed::Arbitration }), "{stale:?}");
+    // d6 is no fast trusted device: it takes an arbitration once it waited.
+    t.at(60_000);
+    let (_, again) = t.pull(d[6]).unwrap();
+    let verdict = t.report(d[6], again, "j", 0, true);
+    assert_eq!(state_of(&verdict, honest), [AttemptState::Completed]);
+    assert!(has(&verdict, |e| matches!(e, Event::JobCompleted { .. })), "{verdict:?}");
+}
+
+/// With no other trusted device, a stale arbiter leaves the quorum the results
+/// already hold to decide (spec §11: more copies, or a majority, without an
+/// arbiter): the job ends rather than waiting for nothing.
+#[test]
+fn a_stale_last_arbiter_lets_the_quorum_decide() {
+    let (mut t, d, j) = one_pool(1, 3.0, &[true, false, false, false, false, false, false]);
+    let (_, honest) = t.pull(d[1]).unwrap();
+    let (_, liar) = t.pull(d[2]).unwrap();
+    let (_, second) = t.pull(d[3]).unwrap();
+    t.report(d[1], honest, "j", 0, true);
+    lie(&mut t, (d[2], liar), 0, 3);
+    let (_, arb) = t.pull(d[0]).unwrap();
+    let held = lie(&mut t, (d[3], second), 0, 3);
+    assert!(!has(&held, |e| matches!(e, Event::TaskValidated { .. })), "the arbiter decides: {held:?}");
+    t.at(200_000);
+    let stale = t.ok(CommandKind::Tick);
+    assert_eq!(state_of(&stale, arb), [AttemptState::Stale]);
+    assert!(has(&stale, |e| matches!(e, Event::JobCompleted { .. })), "{stale:?}");
+    assert_eq!(t.engine.job_status(j), Some(JobStatus::Completed));
+}
+
+/// A device that leaves and registers again is still one of its job's devices.
+#[test]
+fn a_device_that_comes_back_is_still_counted_by_its_job() {
+    let (mut t, d) = T::new(&[false; 3]);
+    let mut spec = job("j", 1);
+    (spec.pools.c_min, spec.pools.s_min) = (Some(0.0), Some(1));
+    let j = t.submit(spec);
+    assert_eq!(t.engine.job_progress(j).unwrap().pools, 3, "pools {{d0}} {{d1}} {{d2}}");
+    let (_, a) = t.pull(d[0]).unwrap();
+    t.ok(CommandKind::ReportError { device: d[0], attempt: a });
+    t.at(60_000);
+    let (_, b) = t.pull(d[1]).unwrap();
+    t.ok(CommandKind::ReportError { device: d[1], attempt: b });
+    // A refresh now, so that the next tick does not re-plan.
+    t.ok(CommandKind::Tick);
+    t.ok(CommandKind::RemoveDevice { device: d[2] });
+    let back = t.register(Device { processor_score: Some(400.0), ..Device::new("d2") });
+    assert_eq!(back, d[2]);
+    t.at(1_000);
+    t.ok(CommandKind::Tick);
+    assert_eq!(t.engine.job_status(j), Some(JobStatus::Running));
+    t.at(60_000);
+    let (_, c) = t.pull(d[2]).unwrap();
+    let done = t.report(d[2], c, "j", 0, true);
+    assert!(has(&done, |e| matches!(e, Event::JobCompleted { .. })), "{done:?}");
+}
+
+/// Copies stuck in a pool whose devices cannot take them (here: their hands are
+/// full) move to the rescue queue after `rescue_wait` with nothing of the job
+/// running, and a device of a lower pool takes them from there; the pools
+/// themselves stay closed to it (spec §10: never from a higher pool).
+#[test]
+fn a_stalled_jobs_copies_move_to_the_rescue_queue() {
+    let (mut t, d) = T::new(&[false; 2]);
+    let two_pools = |id: &str| {
+        let mut spec = job(id, 2);
+        (spec.pools.c_min, spec.pools.s_min) = (Some(0.0), Some(1));
+        spec
+    };
+    t.submit(two_pools("k"));
+    let busy = [t.pull(d[0]).unwrap().1, t.pull(d[0]).unwrap().1];
+    let j = t.submit(two_pools("j"));
+    assert_eq!(t.engine.job_progress(j).unwrap().pools, 2, "pools {{d0}} {{d1}}");
+    let (own, a) = t.pull(d[1]).unwrap();
+    t.report(d[1], a, "j", own, true);
+    // Pool 1's copy is not d1's to take, however long it waits in its pool.
+    assert_eq!(t.pull(d[1]), None);
+    for _ in 0..2 {
+        t.at(30_000);
+        for attempt in busy {
+            t.ok(CommandKind::Heartbeat { device: d[0], attempt });
+        }
+        if t.engine.rescue_waiting() == 0 {
+            assert_eq!(t.pull(d[1]), None);
+        }
+        let tick = t.ok(CommandKind::Tick);
+        assert!(!has(&tick, |e| matches!(e, Event::PlanChanged { .. })), "{tick:?}");
+    }
+    let other = 1 - own;
+    assert_eq!((t.engine.rescue_waiting(), t.engine.job_progress(j).unwrap().queued), (1, 0));
+    let (task, b) = t.pull(d[1]).unwrap();
+    assert_eq!(task, other, "it waited already: taken at once");
+    let done = t.report(d[1], b, "j", task, true);
+    assert!(has(&done, |e| matches!(e, Event::JobCompleted { .. })), "{done:?}");
+}
+
+/// A pool that shrinks at a re-plan keeps no more copies of a task than it has
+/// devices: the extra goes to the next pool down, or, with none that can hold
+/// it, to the rescue queue, and the task is still cross-checked (spec §11c) once
+/// a device of its pools may take it.
+#[test]
+fn a_shrunken_pool_keeps_no_more_copies_of_a_task_than_devices() {
+    let (mut t, d) = T::new(&[false; 2]);
+    let mut spec = replicated("j", 1, 2.0);
+    spec.pools.s_min = Some(2);
+    let j = t.submit(spec);
+    assert_eq!(t.engine.job_progress(j).unwrap().pools, 1, "one pool {{d0, d1}}");
+    t.ok(CommandKind::RemoveDevice { device: d[1] });
+    t.at(31_000);
+    let replanned = t.ok(CommandKind::Tick);
+    assert!(has(&replanned, |e| matches!(e, Event::PlanChanged { job, pools: 1, .. } if *job == j)), "{replanned:?}");
+    assert!(replanned.contains(&Event::TaskRescued { job: j, task: 0, need: RescueNeed::Copy }), "{replanned:?}");
+    let copies = t.engine.task_copies(j, 0).unwrap();
+    assert_eq!((copies.planned, copies.queued, copies.rescue), (2, 1, 1), "the pool of one device holds one copy");
+    let (_, a) = t.pull(d[0]).unwrap();
+    let first = t.report(d[0], a, "j", 0, true);
+    assert!(!has(&first, |e| matches!(e, Event::TaskValidated { .. })), "two copies planned: {first:?}");
+    t.register(Device { processor_score: Some(450.0), ..Device::new("d1") });
+    // d1 comes back, the next refresh puts it in the pool, and once the copy
+    // waited `rescue_wait` it takes it.
+    t.at(60_000);
+    t.ok(CommandKind::Tick);
+    let (_, b) = t.pull(d[1]).unwrap();
+    let done = t.report(d[1], b, "j", 0, true);
+    assert!(has(&done, |e| matches!(e, Event::JobCompleted { unverified: 0, .. })), "{done:?}");
+}
+
+/// The whole documented range of time is accepted by a new engine, years
+/// before 1970 included.
+#[test]
+fn a_new_engine_takes_any_time_in_range() {
+    for at in [Timestamp::MIN, Timestamp::parse_rfc3339("1900-01-01T00:00:00Z").unwrap(), Timestamp(-1)] {
+        let mut engine = Engine::default();
+        let mut out = Vec::new();
+        engine.apply(&Command { at, kind: CommandKind::Tick }, &mut out).unwrap();
+        assert_eq!(engine.now(), at);
+        assert!(has(&out, |e| matches!(e, Event::RankingRefreshed { .. })), "{out:?}");
+        let past = Command { at: at.add_millis(-1), kind: CommandKind::Tick };
+        assert!(engine.apply(&past, &mut Vec::new()).is_err(), "time never goes back");
+    }
 }

@@ -74,8 +74,17 @@ impl Default for EngineConfig {
     }
 }
 
+/// The largest fair-share weight: with the stride scheduler's 2^20 a weight this
+/// large still advances a job's pass by 1,024, so weights keep their ratios to
+/// within 0.1%.
+pub const MAX_SHARE_WEIGHT: u32 = 1 << 10;
+
+/// The most tasks a device may hold at once.
+pub const MAX_IN_HAND: usize = 1 << 10;
+
 impl EngineConfig {
-    /// Checks every setting the engine relies on.
+    /// Checks every setting, the nested ones included: the first that breaks
+    /// its rule is the error, naming the field by its path.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let rule = |ok: bool, field: &'static str, value: &dyn core::fmt::Display, rule: &'static str| {
             if ok {
@@ -84,28 +93,149 @@ impl EngineConfig {
                 Err(ConfigError { field, value: value.to_string(), rule })
             }
         };
+        let unit = |x: f64| (0.0..=1.0).contains(&x);
+        let finite_min = |x: f64, min: f64| x.is_finite() && x >= min;
         rule(self.t1_ms > 0, "t1_ms", &self.t1_ms, "positive")?;
         rule(self.t2_ms > self.t1_ms, "t2_ms", &self.t2_ms, "greater than t1_ms")?;
         rule(self.max_attempt_ms > self.t2_ms, "max_attempt_ms", &self.max_attempt_ms, "greater than t2_ms")?;
         rule(self.refresh_ms > 0, "refresh_ms", &self.refresh_ms, "positive")?;
         rule(self.quorum >= 1, "quorum", &self.quorum, "at least 1")?;
         rule(self.max_failures >= 1, "max_failures", &self.max_failures, "at least 1")?;
-        rule(self.in_hand >= 1, "in_hand", &self.in_hand, "at least 1")?;
-        let share = self.rescue_share;
-        rule((0.0..=1.0).contains(&share), "rescue_share", &share, "a number in [0, 1]")?;
+        let hand = self.in_hand;
+        rule((1..=MAX_IN_HAND).contains(&hand), "in_hand", &hand, "between 1 and 1024")?;
+        rule(unit(self.rescue_share), "rescue_share", &self.rescue_share, "a number in [0, 1]")?;
         rule(self.rescue_wait_ms >= 0, "rescue_wait_ms", &self.rescue_wait_ms, "0 or more")?;
         rule(self.starve_ms >= 0, "starve_ms", &self.starve_ms, "0 or more")?;
         rule(self.queue_window >= 1, "queue_window", &self.queue_window, "at least 1")?;
         let weights = self.share_weights;
-        rule(weights.iter().all(|&w| w >= 1), "share_weights", &format!("{weights:?}"), "at least 1 each")?;
+        let ok = weights.iter().all(|w| (1..=MAX_SHARE_WEIGHT).contains(w));
+        rule(ok, "share_weights", &format!("{weights:?}"), "between 1 and 1024 each")?;
+        // `lottery_seed`: any value.
+
+        let c = &self.index.capacity;
+        let constants = [
+            ("index.capacity.processor_default", c.processor_default),
+            ("index.capacity.category_default", c.category_default),
+            ("index.capacity.speed_default", c.speed_default),
+            ("index.capacity.stability_default", c.stability_default),
+            ("index.capacity.ram_default", c.ram_default),
+            ("index.capacity.cpu_default", c.cpu_default),
+            ("index.capacity.speed_l", c.speed_l),
+            ("index.capacity.speed_k", c.speed_k),
+            ("index.capacity.speed_u", c.speed_u),
+            ("index.capacity.stability_c", c.stability_c),
+            ("index.capacity.ram_l", c.ram_l),
+            ("index.capacity.ram_k", c.ram_k),
+            ("index.capacity.ram_x0", c.ram_x0),
+            ("index.capacity.cpu_a", c.cpu_a),
+            ("index.capacity.cpu_b", c.cpu_b),
+            ("index.capacity.cpu_c", c.cpu_c),
+        ];
+        for (field, x) in constants {
+            rule(x.is_finite(), field, &x, "a finite number")?;
+        }
+        let f = &self.index.flags;
+        rule(f.min_battery_pct.is_finite(), "index.flags.min_battery_pct", &f.min_battery_pct, "a finite number")?;
+        let t = f.max_temperature_f;
+        rule(t.is_finite(), "index.flags.max_temperature_f", &t, "a finite number")?;
+        let rate = f.fault_policy.max_fault_rate;
+        rule(unit(rate), "index.flags.fault_policy.max_fault_rate", &rate, "a number in [0, 1]")?;
+        let l = &self.index.lottery;
+        rule(finite_min(l.c, 0.0), "index.lottery.c", &l.c, "a finite number >= 0")?;
+        rule(finite_min(l.beta, 0.0), "index.lottery.beta", &l.beta, "a finite number >= 0")?;
+        // `index.lottery.boost`: any number of places (a winner stops at the top).
+
         let p = &self.plan;
-        rule(p.max_r.is_finite() && p.max_r >= 1.0, "plan.max_r", &p.max_r, "a finite number >= 1")?;
+        rule(finite_min(p.max_r, 1.0), "plan.max_r", &p.max_r, "a finite number >= 1")?;
         let floor = p.min_failure_probability;
-        rule((0.0..=1.0).contains(&floor), "plan.min_failure_probability", &floor, "a number in [0, 1]")?;
+        rule(unit(floor), "plan.min_failure_probability", &floor, "a number in [0, 1]")?;
+        let pools = &p.pools;
+        rule(pools.target_pools >= 1, "plan.pools.target_pools", &pools.target_pools, "at least 1")?;
+        let factor = pools.c_min_factor;
+        rule(finite_min(factor, 0.0), "plan.pools.c_min_factor", &factor, "a finite number >= 0")?;
+        let shares = pools.level_share;
+        let ok = shares.iter().all(|&x| unit(x));
+        rule(ok, "plan.pools.level_share", &format!("{shares:?}"), "numbers in [0, 1]")?;
+        let r = &p.rewards;
+        rule(r.workers_denominator >= 1, "plan.rewards.workers_denominator", &r.workers_denominator, "at least 1")?;
+        let share = format!("{}/{}", r.workers_numerator, r.workers_denominator);
+        rule(
+            r.workers_numerator <= r.workers_denominator,
+            "plan.rewards.workers_numerator",
+            &share,
+            "at most the denominator (a share of at most 1)",
+        )?;
+        // `plan.assignment` and `plan.distribution`: every variant is valid.
         Ok(())
     }
 
     pub(super) fn deadlines(&self) -> Deadlines {
         Deadlines { t1_ms: self.t1_ms, t2_ms: self.t2_ms, max_ms: self.max_attempt_ms }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One broken setting per rule, each named in its error, and nothing else
+    /// wrong: the defaults pass.
+    #[test]
+    fn every_rule_names_its_field() {
+        assert_eq!(EngineConfig::default().validate(), Ok(()));
+        type Break = fn(&mut EngineConfig);
+        let cases: &[(&str, Break)] = &[
+            ("t1_ms", |c| c.t1_ms = 0),
+            ("t2_ms", |c| c.t2_ms = c.t1_ms),
+            ("max_attempt_ms", |c| c.max_attempt_ms = c.t2_ms),
+            ("refresh_ms", |c| c.refresh_ms = 0),
+            ("quorum", |c| c.quorum = 0),
+            ("max_failures", |c| c.max_failures = 0),
+            ("in_hand", |c| c.in_hand = 0),
+            ("in_hand", |c| c.in_hand = MAX_IN_HAND + 1),
+            ("rescue_share", |c| c.rescue_share = f64::NAN),
+            ("rescue_share", |c| c.rescue_share = 1.5),
+            ("rescue_wait_ms", |c| c.rescue_wait_ms = -1),
+            ("starve_ms", |c| c.starve_ms = -1),
+            ("queue_window", |c| c.queue_window = 0),
+            ("share_weights", |c| c.share_weights = [1, 0, 4]),
+            ("share_weights", |c| c.share_weights = [1, 2, (1 << 20) + 1]),
+            ("index.capacity.processor_default", |c| c.index.capacity.processor_default = f64::NAN),
+            ("index.capacity.category_default", |c| c.index.capacity.category_default = f64::INFINITY),
+            ("index.capacity.speed_default", |c| c.index.capacity.speed_default = f64::NAN),
+            ("index.capacity.stability_default", |c| c.index.capacity.stability_default = f64::NAN),
+            ("index.capacity.ram_default", |c| c.index.capacity.ram_default = f64::NAN),
+            ("index.capacity.cpu_default", |c| c.index.capacity.cpu_default = f64::NAN),
+            ("index.capacity.speed_l", |c| c.index.capacity.speed_l = f64::NAN),
+            ("index.capacity.speed_k", |c| c.index.capacity.speed_k = f64::NEG_INFINITY),
+            ("index.capacity.speed_u", |c| c.index.capacity.speed_u = f64::NAN),
+            ("index.capacity.stability_c", |c| c.index.capacity.stability_c = f64::NAN),
+            ("index.capacity.ram_l", |c| c.index.capacity.ram_l = f64::NAN),
+            ("index.capacity.ram_k", |c| c.index.capacity.ram_k = f64::NAN),
+            ("index.capacity.ram_x0", |c| c.index.capacity.ram_x0 = f64::NAN),
+            ("index.capacity.cpu_a", |c| c.index.capacity.cpu_a = f64::NAN),
+            ("index.capacity.cpu_b", |c| c.index.capacity.cpu_b = f64::NAN),
+            ("index.capacity.cpu_c", |c| c.index.capacity.cpu_c = f64::NAN),
+            ("index.flags.min_battery_pct", |c| c.index.flags.min_battery_pct = f64::NAN),
+            ("index.flags.max_temperature_f", |c| c.index.flags.max_temperature_f = f64::INFINITY),
+            ("index.flags.fault_policy.max_fault_rate", |c| c.index.flags.fault_policy.max_fault_rate = -0.1),
+            ("index.lottery.c", |c| c.index.lottery.c = f64::NAN),
+            ("index.lottery.c", |c| c.index.lottery.c = -1.0),
+            ("index.lottery.beta", |c| c.index.lottery.beta = f64::INFINITY),
+            ("plan.max_r", |c| c.plan.max_r = 0.5),
+            ("plan.min_failure_probability", |c| c.plan.min_failure_probability = 2.0),
+            ("plan.pools.target_pools", |c| c.plan.pools.target_pools = 0),
+            ("plan.pools.c_min_factor", |c| c.plan.pools.c_min_factor = f64::NAN),
+            ("plan.pools.level_share", |c| c.plan.pools.level_share = [0.5, 1.5, 1.0]),
+            ("plan.rewards.workers_denominator", |c| c.plan.rewards.workers_denominator = 0),
+            ("plan.rewards.workers_numerator", |c| c.plan.rewards.workers_numerator = 11),
+        ];
+        for (field, break_it) in cases {
+            let mut cfg = EngineConfig::default();
+            break_it(&mut cfg);
+            let err = cfg.validate().expect_err(field);
+            assert_eq!(err.field, *field, "{err}");
+            assert!(err.to_string().contains(field), "{err}");
+        }
     }
 }

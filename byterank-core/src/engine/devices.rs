@@ -3,7 +3,7 @@
 //! lottery outcome, time since the last task. A device that leaves and registers
 //! again under its id gets its handle and its history back.
 
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -84,6 +84,9 @@ pub(super) struct Devices {
     /// Every owner named at a registration, in order of first mention.
     owners: Vec<String>,
     owner_ids: BTreeMap<String, u32>,
+    /// The live devices the operator trusts: the arbiters a disputed task may
+    /// have (few, so asking each is cheap).
+    trusted_live: BTreeSet<DeviceId>,
 }
 
 /// The hot record of an entry, its attempts and last task taken from `was`.
@@ -166,6 +169,8 @@ impl Devices {
                 "fault history"
             } else if e.held.len() != overflow {
                 "attempts held"
+            } else if self.trusted_live.contains(&DeviceId(i as u32)) != (e.live && e.state.trusted) {
+                "membership of the live trusted devices"
             } else {
                 continue;
             };
@@ -278,6 +283,9 @@ impl Devices {
             let e = self.entry_mut(id);
             keep_owned(&mut state, &e.state);
             (e.state, e.live) = (state, true);
+            if e.state.trusted {
+                self.trusted_live.insert(id);
+            }
             self.owner_of[id.0 as usize] = owner;
             self.rehot(id, cfg);
             return id;
@@ -315,6 +323,7 @@ impl Devices {
     /// it returned before leaving may still validate and be paid); returns the
     /// attempts it held.
     pub fn remove(&mut self, id: DeviceId) -> Vec<AttemptId> {
+        self.trusted_live.remove(&id);
         let e = self.entry_mut(id);
         e.live = false;
         let name = core::mem::take(&mut e.state.id);
@@ -327,8 +336,19 @@ impl Devices {
     }
 
     pub fn set_trust(&mut self, id: DeviceId, trusted: bool, cfg: &FlagConfig) {
-        self.entry_mut(id).state.trusted = trusted;
+        let e = self.entry_mut(id);
+        e.state.trusted = trusted;
+        if e.live && trusted {
+            self.trusted_live.insert(id);
+        } else {
+            self.trusted_live.remove(&id);
+        }
         self.rehot(id, cfg);
+    }
+
+    /// The live devices the operator trusts, in handle order.
+    pub fn trusted_live(&self) -> impl Iterator<Item = DeviceId> + '_ {
+        self.trusted_live.iter().copied()
     }
 
     /// The flags a device raises now, from its current state.

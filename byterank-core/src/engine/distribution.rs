@@ -4,6 +4,10 @@
 
 use super::*;
 
+/// Up to this many jobs with queued copies, a pull walks them all in fair-share
+/// order rather than reading the list of its device's jobs.
+const FEW_JOBS: usize = 16;
+
 impl<Q: TaskQueue> Engine<Q> {
     pub(super) fn serve_pull(&mut self, device: DeviceId, out: &mut Vec<Event>) {
         let rank = self.rank(device);
@@ -21,58 +25,97 @@ impl<Q: TaskQueue> Engine<Q> {
             out.push(Event::NoTask { device, reason });
             return;
         }
-        let trusted = self.devices.trusted(device);
-        let fast_trusted = trusted && rank <= self.snapshot.best;
-        let patience = self.now.add_millis(-self.cfg.rescue_wait_ms);
-        let taken = {
-            let (jobs, devices, table) = (&self.jobs, &self.devices, &self.pool_table);
-            let dead =
-                |e: &Entry| jobs.get(e.job).is_none_or(|j| j.status != JobStatus::Running || j.tasks[e.task].decided());
-            let take = |e: &Entry| {
-                let waited = e.since <= patience;
-                let allowed = match e.need {
-                    RescueNeed::Arbitration => trusted && (fast_trusted || waited),
-                    RescueNeed::Copy => fast_trusted || waited,
-                };
-                allowed && may_take(&jobs[e.job], table, e.task, device, devices)
-            };
-            self.rescue.take_first(dead, take)
-        };
-        if let Some(e) = taken {
-            let t = &mut self.jobs[e.job].tasks[e.task];
-            let kind = match e.need {
-                RescueNeed::Copy => {
-                    t.rescue -= 1;
-                    CopyKind::Rescue
-                }
-                RescueNeed::Arbitration => CopyKind::Arbiter,
-            };
-            let replica = t.next_replica;
-            t.next_replica += 1;
-            self.assign(e.job, e.task, replica, device, kind, out);
+        if let Some((job, task, replica, kind)) = self.take_rescue(device, rank) {
+            self.assign(job, task, replica, device, kind, out);
             return;
         }
-        // Jobs in fair-share order; a pull visits only those ahead of the first
-        // that has a copy for the device.
-        let mut at = None;
-        while let Some(key) = self.share.after(at) {
-            at = Some(key);
-            let job = key.1;
-            let j = &self.jobs[job];
-            if !self.pool_table.targets(&j.pool_of, device) || !self.devices.may_run(device, &j.spec, j.chunk_bytes) {
-                continue;
+        // Jobs in fair-share order, only those that target the device; a pull
+        // visits only those ahead of the first that has a copy for it. When few
+        // jobs have copies, or most of them target the device, their common order
+        // is walked (the device's list is not even read: one memory access less
+        // on the common path); otherwise the device's own jobs are put in that
+        // order. Either way a pull visits at most `FEW_JOBS` or twice its own.
+        let few = self.share.len() <= FEW_JOBS;
+        let mine = if few { &[][..] } else { self.targeting.jobs(device) };
+        if few || self.share.len() <= 2 * mine.len() {
+            let mut at = None;
+            while let Some(key) = self.share.after(at) {
+                at = Some(key);
+                if self.serve_from(key.1, device, out) {
+                    return;
+                }
             }
-            let copy = self.take_from_pools(job, device);
-            if self.jobs[job].queues.waiting() == 0 {
-                self.share.leave(job);
-            }
-            if let Some(copy) = copy {
-                self.share.served(job);
-                self.assign(job, copy.task, copy.replica, device, CopyKind::Planned, out);
-                return;
+        } else {
+            let mut order: Vec<(u64, JobId)> = mine.iter().filter_map(|&j| self.share.key(j)).collect();
+            order.sort_unstable();
+            for (_, job) in order {
+                if self.serve_from(job, device, out) {
+                    return;
+                }
             }
         }
         out.push(Event::NoTask { device, reason: Idle::NothingForIt });
+    }
+
+    /// Takes the rescue entry `device` gets, if any, off the queue: the oldest it
+    /// may take among the jobs that target it. Its job, task, replica and kind.
+    fn take_rescue(&mut self, device: DeviceId, rank: u32) -> Option<(JobId, u32, u32, CopyKind)> {
+        if self.rescue.is_empty() {
+            return None;
+        }
+        let trusted = self.devices.trusted(device);
+        let who = rescue::Puller {
+            trusted,
+            fast: trusted && rank <= self.snapshot.best,
+            ripe: self.now.add_millis(-self.cfg.rescue_wait_ms),
+        };
+        let mut best: Option<(rescue::Key, Entry)> = None;
+        for &job in self.targeting.jobs(device) {
+            if !self.rescue.has(job) {
+                continue;
+            }
+            let j = &self.jobs[job];
+            if j.status != JobStatus::Running || !self.devices.may_run(device, &j.spec, j.chunk_bytes) {
+                continue;
+            }
+            let tasks = &j.tasks;
+            let found = self.rescue.first(job, who, |t| tasks[t].decided(), |t| !tasks.has_tried(t, device));
+            if let Some((key, e)) = found {
+                if best.is_none_or(|(k, _)| key < k) {
+                    best = Some((key, e));
+                }
+            }
+        }
+        let (key, e) = best?;
+        self.rescue.remove(key, &e);
+        let t = &mut self.jobs[e.job].tasks[e.task];
+        let kind = match e.need {
+            RescueNeed::Copy => {
+                t.rescue -= 1;
+                CopyKind::Rescue
+            }
+            RescueNeed::Arbitration => CopyKind::Arbiter,
+        };
+        let replica = t.next_replica;
+        t.next_replica += 1;
+        Some((e.job, e.task, replica, kind))
+    }
+
+    /// Serves `device` a copy of `job` from its pool or a lower one, if the job
+    /// targets it, it may run the job and a copy is there; false otherwise.
+    fn serve_from(&mut self, job: JobId, device: DeviceId, out: &mut Vec<Event>) -> bool {
+        let j = &self.jobs[job];
+        if !self.pool_table.targets(&j.pool_of, device) || !self.devices.may_run(device, &j.spec, j.chunk_bytes) {
+            return false;
+        }
+        let copy = self.take_from_pools(job, device);
+        if self.jobs[job].queues.waiting() == 0 {
+            self.share.leave(job);
+        }
+        let Some(copy) = copy else { return false };
+        self.share.served(job);
+        self.assign(job, copy.task, copy.replica, device, CopyKind::Planned, out);
+        true
     }
 
     /// The first copy `device` may take from its pool of `job` or a lower one.
@@ -84,9 +127,8 @@ impl<Q: TaskQueue> Engine<Q> {
         if own == 0 {
             return None;
         }
-        // The own pool first, then lower ones (inheritance), never higher, unless
-        // the job's queues stalled and were opened to all its devices.
-        let from = if j.open { 0 } else { own - 1 };
+        // The own pool first, then lower ones (inheritance), never higher.
+        let from = own - 1;
         loop {
             let tasks = &j.tasks;
             let (pool, taken) = j
@@ -155,10 +197,8 @@ impl<Q: TaskQueue> Engine<Q> {
         let order = &self.snapshot.order;
         let pools: Vec<Vec<DeviceId>> =
             p.pools[..p.used].iter().map(|pool| pool.iter().map(|&i| order[i as usize]).collect()).collect();
-        let trusted = self.trusted_in(&pools);
         let j = &mut self.jobs[job];
         j.starving_since = None;
-        j.trusted = trusted;
         j.members = pools.iter().map(|p| p.len() as u32).sum();
         if pools == j.pools {
             return true;
@@ -172,35 +212,68 @@ impl<Q: TaskQueue> Engine<Q> {
             })
             .collect();
         let j = &mut self.jobs[job];
+        self.targeting.set(job, &j.pools, &pools);
         self.pool_table.set(&mut j.pool_of, self.devices.count(), &pools);
         let used = pools.len();
         let moved = j.queues.resize(job, used, self.queue_maker.get());
-        if !moved.is_empty() {
-            // Copies of each moved task already in each kept pool.
-            let mut held: BTreeMap<(u32, usize), usize> = BTreeMap::new();
-            let moving: alloc::collections::BTreeSet<u32> = moved.iter().map(|c| c.task).collect();
-            j.queues.visit(&mut |k, c| {
-                if moving.contains(&c.task) {
-                    *held.entry((c.task, k)).or_default() += 1;
-                }
+        // Copies of each task in each kept pool: one that shrank may now hold more
+        // copies of a task than it has devices, and then every kept copy is dealt
+        // again (in order, each staying in its pool while it fits).
+        let mut held: BTreeMap<(u32, usize), usize> = BTreeMap::new();
+        let mut over = false;
+        let tasks = &j.tasks;
+        j.queues.visit(&mut |k, c| {
+            if !tasks[c.task].decided() {
+                let n = held.entry((c.task, k)).or_default();
+                *n += 1;
+                over |= *n > pools[k].len();
+            }
+        });
+        let mut deal: Vec<(Option<usize>, QueuedCopy)> = Vec::new();
+        if over {
+            j.queues.visit(&mut |k, c| deal.push((Some(k), c)));
+            j.queues.drain_all();
+            held.clear();
+        }
+        deal.extend(moved.into_iter().map(|c| (None, c)));
+        // A copy goes to its pool, or the next one down (wrapping) that can hold
+        // it; one no pool can hold goes to the rescue queue, where any device of
+        // the pools that has not run the task may take it: a task planned with
+        // two copies or more is still cross-checked (spec §11c).
+        let mut rescued = Vec::new();
+        let mut n = 0;
+        for (was, c) in deal {
+            if j.tasks[c.task].decided() {
+                continue;
+            }
+            let start = was.unwrap_or_else(|| {
+                n += 1;
+                (n - 1) % used
             });
-            for (n, c) in moved.into_iter().enumerate() {
-                if j.tasks[c.task].decided() {
-                    continue;
+            let fits = |k: usize| held.get(&(c.task, k)).copied().unwrap_or(0) < pools[k].len();
+            match (0..used).map(|i| (start + i) % used).find(|&k| fits(k)) {
+                Some(k) => {
+                    *held.entry((c.task, k)).or_default() += 1;
+                    j.queues.push(k, c);
                 }
-                let fits = |k: usize| held.get(&(c.task, k)).copied().unwrap_or(0) < pools[k].len();
-                let k = (0..used).map(|i| (n + i) % used).find(|&k| fits(k)).unwrap_or(n % used);
-                *held.entry((c.task, k)).or_default() += 1;
-                j.queues.push(k, c);
+                None => {
+                    let t = &mut j.tasks[c.task];
+                    (t.queued, t.rescue) = (t.queued - 1, t.rescue + 1);
+                    rescued.push(c.task);
+                }
             }
-            if j.queues.waiting() == 0 {
-                self.share.leave(job);
-            }
+        }
+        if j.queues.waiting() == 0 {
+            self.share.leave(job);
         }
         j.pools = pools;
         j.pool_failure = pool_failure;
         let pjf = self.pjf_in_force(job);
         out.push(Event::PlanChanged { job, pools: used as u32, pjf });
+        for task in rescued {
+            self.rescue.push(Entry { job, task, since: self.now, need: RescueNeed::Copy });
+            out.push(Event::TaskRescued { job, task, need: RescueNeed::Copy });
+        }
         true
     }
 
@@ -235,12 +308,4 @@ impl<Q: TaskQueue> Engine<Q> {
         let ln_ok: f64 = fail.iter().map(|&f| libm::log1p(-f.min(1.0))).sum();
         -libm::expm1(ln_ok)
     }
-}
-
-/// Whether `device` may run a rescue copy of a task: it may take the job (its pool,
-/// its current state) and never ran the task.
-pub(super) fn may_take<Q>(j: &JobEntry<Q>, table: &PoolTable, task: u32, device: DeviceId, devices: &Devices) -> bool {
-    table.targets(&j.pool_of, device)
-        && devices.may_run(device, &j.spec, j.chunk_bytes)
-        && !j.tasks.has_tried(task, device)
 }

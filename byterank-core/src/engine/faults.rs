@@ -37,33 +37,45 @@ impl<Q: TaskQueue> Engine<Q> {
         self.progress(a.job, a.task, out);
     }
 
-    /// Makes sure a task without a verdict can still reach one: a trusted
-    /// arbitration when its results disagree and the job's pools have a trusted
-    /// device; otherwise enough copies (replacements, or extra copies towards a
-    /// majority) that a quorum can still agree.
+    /// Makes sure a task without a verdict can still reach one. Results that
+    /// disagree wait for a trusted arbiter while one is asked for or running, or
+    /// ask for one when a trusted device of the job's pools may arbitrate;
+    /// without one, a quorum the results hold decides; otherwise the task gets
+    /// enough copies (replacements, or extra copies towards a majority) that a
+    /// quorum can still agree. Called whenever one of the task's copies ends, so
+    /// an undecided task always has something coming.
     pub(super) fn progress(&mut self, job: JobId, task: u32, out: &mut Vec<Event>) {
         let app = self.app(job);
         let (quorum, max_extra) = (self.cfg.quorum, self.cfg.max_failures);
-        let j = &mut self.jobs[job];
-        if j.status != JobStatus::Running {
-            return;
-        }
-        let trusted = j.trusted > 0;
-        if j.tasks[task].decided() {
+        let j = &self.jobs[job];
+        if j.status != JobStatus::Running || j.tasks[task].decided() {
             return;
         }
         let (best, disputed) = agreement(app, self.provisional.metas(j.tasks.results(task)));
+        if disputed {
+            if j.tasks[task].arbiter() || self.trusted_running(job, task) {
+                return;
+            }
+            if self.may_arbitrate(job, task) {
+                self.jobs[job].tasks[task].set_arbiter(true);
+                self.rescue.push(Entry { job, task, since: self.now, need: RescueNeed::Arbitration });
+                out.push(Event::TaskRescued { job, task, need: RescueNeed::Arbitration });
+                return;
+            }
+        }
+        // Without an arbiter, a quorum the results hold decides (after a
+        // dispute, or once a re-plan left the task fewer copies).
+        let q = j.tasks[task].quorum(quorum);
+        if best >= q {
+            if let Some(d) = by_quorum(app, self.provisional.metas(j.tasks.results(task)), q, || false) {
+                self.finalize(job, task, d, None, out);
+                return;
+            }
+        }
+        let j = &mut self.jobs[job];
         let live = j.tasks.live_copies(task);
         let t = &mut j.tasks[task];
         let since = self.now;
-        if disputed && trusted {
-            if !t.arbiter() {
-                t.set_arbiter(true);
-                self.rescue.push(Entry { job, task, since, need: RescueNeed::Arbitration });
-                out.push(Event::TaskRescued { job, task, need: RescueNeed::Arbitration });
-            }
-            return;
-        }
         let needed = t.quorum(quorum).saturating_sub(best);
         // Each rescue copy below adds one live copy.
         let mut live = live;
@@ -84,6 +96,26 @@ impl<Q: TaskQueue> Engine<Q> {
         }
     }
 
+    /// Whether a device the operator trusts runs a copy of the task now: its
+    /// result will decide.
+    pub(super) fn trusted_running(&self, job: JobId, task: u32) -> bool {
+        let tasks = &self.jobs[job].tasks;
+        tasks.running(task).any(|a| self.attempts.get(a).is_some_and(|x| self.devices.trusted(x.device)))
+    }
+
+    /// Whether a trusted device may arbitrate the task now: one the operator
+    /// trusts, live, in the job's pools, fit for the job, that has not run the
+    /// task. Decided per task at every use, from the devices as they are: the
+    /// trusted devices are few, and a dispute is rare.
+    pub(super) fn may_arbitrate(&self, job: JobId, task: u32) -> bool {
+        let j = &self.jobs[job];
+        self.devices.trusted_live().any(|d| {
+            self.pool_table.targets(&j.pool_of, d)
+                && self.devices.may_run(d, &j.spec, j.chunk_bytes)
+                && !j.tasks.has_tried(task, d)
+        })
+    }
+
     pub(super) fn fire_timers(&mut self, out: &mut Vec<Event>) {
         let deadlines = self.cfg.deadlines();
         while let Some((attempt, due)) = self.attempts.pop_due(self.now, &deadlines) {
@@ -101,16 +133,16 @@ impl<Q: TaskQueue> Engine<Q> {
         }
     }
 
-    /// Whether some live device of the job's pools (a trusted one, for an
+    /// Whether some live device of the job's pools (a trusted, fit one, for an
     /// arbitration) has not yet run the task: counts, not a scan of the grid.
     fn someone_may_take(&self, job: JobId, task: u32, trusted_only: bool) -> bool {
+        if trusted_only {
+            return self.may_arbitrate(job, task);
+        }
         let j = &self.jobs[job];
-        let counts = |d: &DeviceId| {
-            let e = self.devices.entry(*d);
-            e.live && self.pool_table.targets(&j.pool_of, *d) && (!trusted_only || e.state.trusted)
-        };
+        let counts = |d: &DeviceId| self.devices.entry(*d).live && self.pool_table.targets(&j.pool_of, *d);
         let tried = j.tasks.tried(task).filter(counts).count() as u32;
-        (if trusted_only { j.trusted } else { j.members }) > tried
+        j.members > tried
     }
 
     /// Liveness, at each tick:
@@ -120,10 +152,10 @@ impl<Q: TaskQueue> Engine<Q> {
     /// - a copy no live device of the job may take fails its job: every one of
     ///   them has tried the task;
     /// - a job with nothing running whose queued copies found no taker for
-    ///   `rescue_wait` (the devices of their pools all tried those tasks, or left)
-    ///   opens its queues to every device of its pools, lower pools included;
-    ///   stalled that long again, it fails if a queued task has been tried by every
-    ///   live device of its pools.
+    ///   `rescue_wait` (the devices of their pools and lower ones all tried those
+    ///   tasks, or left) has them moved to the rescue queue, where any eligible
+    ///   device of its pools may take them at once (they waited already), and
+    ///   from where, if no live device of its pools may, the job fails.
     pub(super) fn check_liveness(&mut self, out: &mut Vec<Event>) {
         let jobs = &self.jobs;
         self.rescue
@@ -141,17 +173,11 @@ impl<Q: TaskQueue> Engine<Q> {
             }
             match e.need {
                 RescueNeed::Arbitration => {
-                    j.trusted = 0;
+                    // This task's arbitration only: no trusted device may take
+                    // it, so a quorum the results hold decides, or copies seek one.
                     j.tasks[e.task].set_arbiter(false);
                     self.rescue.retain(|x| *x != e);
-                    // Without an arbiter, a quorum the results already hold decides.
-                    let app = self.app(e.job);
-                    let tasks = &self.jobs[e.job].tasks;
-                    let quorum = tasks[e.task].quorum(self.cfg.quorum);
-                    match by_quorum(app, self.provisional.metas(tasks.results(e.task)), quorum, false) {
-                        Some(d) => self.finalize(e.job, e.task, d, None, out),
-                        None => self.progress(e.job, e.task, out),
-                    }
+                    self.progress(e.job, e.task, out);
                 }
                 RescueNeed::Copy => {
                     let reason =
@@ -162,27 +188,30 @@ impl<Q: TaskQueue> Engine<Q> {
         }
         let patience = self.now.add_millis(-self.cfg.rescue_wait_ms);
         for job in self.running.clone() {
-            let j = &mut self.jobs[job];
-            if j.status != JobStatus::Running || j.last_assigned > patience || j.running > 0 || j.queues.waiting() == 0
+            let j = &self.jobs[job];
+            if j.status == JobStatus::Running && j.last_assigned <= patience && j.running == 0 && j.queues.waiting() > 0
             {
+                self.unstall(job, patience, out);
+            }
+        }
+    }
+
+    /// Moves a stalled job's queued copies to the rescue queue, as having waited
+    /// since `waited`: only they leave their pools, and the job's later copies
+    /// keep to the pool rule.
+    fn unstall(&mut self, job: JobId, waited: Timestamp, out: &mut Vec<Event>) {
+        let j = &mut self.jobs[job];
+        let copies = j.queues.drain_all();
+        self.share.leave(job);
+        for c in copies {
+            let t = &mut j.tasks[c.task];
+            if t.decided() {
                 continue;
             }
-            if !j.open {
-                j.open = true;
-                j.last_assigned = self.now;
-                continue;
-            }
-            let mut waiting = Vec::new();
-            j.queues.visit(&mut |_, c| waiting.push(c.task));
-            let hopeless = waiting
-                .into_iter()
-                .find(|&task| !self.jobs[job].tasks[task].decided() && !self.someone_may_take(job, task, false));
-            if let Some(task) = hopeless {
-                let reason = format!("task {task} waits in a queue and every device of the job has tried it");
-                self.end_job(job, JobStatus::Failed, reason, out);
-            } else {
-                self.jobs[job].last_assigned = self.now;
-            }
+            t.queued -= 1;
+            t.rescue += 1;
+            self.rescue.push(Entry { job, task: c.task, since: waited, need: RescueNeed::Copy });
+            out.push(Event::TaskRescued { job, task: c.task, need: RescueNeed::Copy });
         }
     }
 }

@@ -25,6 +25,25 @@ pub struct JobProgress {
     pub pools: u32,
 }
 
+/// Where one task of a running job is ([`Engine::task_copies`]): what a host's
+/// dashboard shows, and what tests check the engine's liveness rules against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct TaskCopies {
+    /// Copies in its plan.
+    pub planned: u32,
+    /// Copies waiting in pool queues.
+    pub queued: u32,
+    /// Copies waiting in the rescue queue (not counting an arbitration).
+    pub rescue: u32,
+    /// Attempts running now.
+    pub running: u32,
+    /// A trusted arbitration is asked for or running.
+    pub arbitration: bool,
+    /// Its verdict is final.
+    pub decided: bool,
+}
+
 /// What submitting a job now would do ([`Engine::quote`]): its plan and price,
 /// with nothing changed.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -64,12 +83,9 @@ pub(super) struct JobEntry<Q> {
     pub(super) pool_of: PoolMap,
     /// Each used pool's assumed failure probability.
     pub(super) pool_failure: Vec<f64>,
-    /// Trusted devices in the used pools, as of the last plan, less those removed.
-    pub(super) trusted: u32,
-    /// Devices in the used pools, as of the last plan, less those removed.
+    /// Live devices in the used pools: those of the last plan, less those
+    /// removed since, plus those registered again since.
     pub(super) members: u32,
-    /// The queues stalled and are open to every device of the pools.
-    pub(super) open: bool,
     pub(super) queues: PoolQueues<Q>,
     pub(super) tasks: Tasks,
     pub(super) account: JobAccount,
@@ -225,9 +241,9 @@ impl<Q: TaskQueue> Engine<Q> {
             price: spec.price_chips,
         });
         self.job_names.insert(spec.id.clone(), job);
+        self.targeting.set(job, &[], &pools);
         let mut pool_of = PoolMap::None;
         self.pool_table.set(&mut pool_of, self.devices.count(), &pools);
-        let trusted = self.trusted_in(&pools);
         let members = pools.iter().map(|p| p.len() as u32).sum();
         self.jobs.insert(JobEntry {
             id: spec.id.clone(),
@@ -241,9 +257,7 @@ impl<Q: TaskQueue> Engine<Q> {
             pools,
             pool_of,
             pool_failure: plan.replication.pool_failure,
-            trusted,
             members,
-            open: false,
             queues,
             tasks,
             account,
@@ -262,11 +276,6 @@ impl<Q: TaskQueue> Engine<Q> {
         self.share.join(job, weight);
     }
 
-    /// Trusted devices among pools.
-    pub(super) fn trusted_in(&self, pools: &[Vec<DeviceId>]) -> u32 {
-        pools.iter().flatten().filter(|d| self.devices.entry(**d).state.trusted).count() as u32
-    }
-
     pub(super) fn maybe_complete(&mut self, job: JobId, out: &mut Vec<Event>) {
         let j = &self.jobs[job];
         if j.status == JobStatus::Running && j.open_tasks == 0 {
@@ -281,6 +290,8 @@ impl<Q: TaskQueue> Engine<Q> {
         self.jobs[job].status = status;
         self.running.retain(|&j| j != job);
         self.share.leave(job);
+        self.rescue.leave(job);
+        self.targeting.set(job, &self.jobs[job].pools, &[]);
         let tasks = &self.jobs[job].tasks;
         let running: Vec<AttemptId> = (0..tasks.len() as u32).flat_map(|t| tasks.running(t)).collect();
         for attempt in running {

@@ -102,20 +102,21 @@ mod queue;
 mod refresh;
 mod rescue;
 mod share;
+mod targeting;
 mod task;
 mod tasks;
 mod timers;
 mod validation;
 
 pub use command::{AttemptId, Command, CommandKind, DeviceId, JobId};
-pub use config::EngineConfig;
+pub use config::{EngineConfig, MAX_IN_HAND, MAX_SHARE_WEIGHT};
 pub use error::{
     AttemptError, CancelError, ConfigError, EngineError, Inconsistency, OperatorError, PullError, RegisterError,
     ReleaseError, RemoveError, SubmitError, TimeError, UpdateError,
 };
 pub use event::{AttemptState, Event, Idle};
 pub use helpers::Pulled;
-pub use jobs::{JobProgress, Quote};
+pub use jobs::{JobProgress, Quote, TaskCopies};
 pub use ledger::Ledger;
 pub use queue::{MemQueue, MemQueueMaker, QueueMaker, QueuedCopy, TaskQueue};
 pub use rescue::RescueNeed;
@@ -140,13 +141,14 @@ use crate::time::{Timestamp, DAY_MS, HOUR_MS};
 use applications::Applications;
 use attempts::{Attempt, Attempts, CopyKind, Due, Touch};
 use devices::Devices;
-use jobs::{JobEntry, Jobs};
+use jobs::Jobs;
 use pool_map::{PoolMap, PoolTable};
 use pool_queues::PoolQueues;
 use provisional::Provisional;
 use queue::MakerSlot;
 use rescue::{Entry, Rescue};
 use share::Share;
+use targeting::Targeting;
 use task::{agreement, by_quorum, decide, Decision, Report, Seen, Verdict};
 use tasks::Tasks;
 
@@ -209,6 +211,8 @@ pub struct Engine<Q: TaskQueue = MemQueue> {
     jobs: Jobs<Q>,
     /// Running jobs' pool numbers by device.
     pool_table: PoolTable,
+    /// Running jobs by device they target.
+    targeting: Targeting,
     job_names: BTreeMap<String, JobId>,
     /// Running jobs, oldest first.
     running: Vec<JobId>,
@@ -259,8 +263,9 @@ impl GridSnapshot for View<'_> {
 }
 
 impl<Q: TaskQueue> Engine<Q> {
-    /// An empty engine at the epoch, once its configuration checks out, with the
-    /// default maker of its queues (for [`MemQueue`], the in-memory ones).
+    /// An empty engine at the start of the time it accepts (year 0, so that any
+    /// first command in range is taken), once its configuration checks out, with
+    /// the default maker of its queues (for [`MemQueue`], the in-memory ones).
     pub fn new(cfg: EngineConfig) -> Result<Engine<Q>, ConfigError>
     where
         Q::Maker: Default,
@@ -268,18 +273,19 @@ impl<Q: TaskQueue> Engine<Q> {
         Engine::with_queues(cfg, Q::Maker::default())
     }
 
-    /// An empty engine at the epoch, once its configuration checks out, whose
-    /// pool queues come from `maker`.
+    /// An empty engine at the start of the time it accepts, once its
+    /// configuration checks out, whose pool queues come from `maker`.
     pub fn with_queues(cfg: EngineConfig, maker: Q::Maker) -> Result<Engine<Q>, ConfigError> {
         cfg.validate()?;
         Ok(Engine {
             cfg,
             apps: Applications::default(),
             queue_maker: MakerSlot::new(maker),
-            now: Timestamp::EPOCH,
+            now: Timestamp::MIN,
             devices: Devices::default(),
             jobs: Jobs::default(),
             pool_table: PoolTable::default(),
+            targeting: Targeting::default(),
             job_names: BTreeMap::new(),
             running: Vec::new(),
             share: Share::default(),
@@ -288,7 +294,7 @@ impl<Q: TaskQueue> Engine<Q> {
             rescue: Rescue::default(),
             snapshot: Snapshot::default(),
             stale_ranking: false,
-            next_refresh: Timestamp::EPOCH,
+            next_refresh: Timestamp::MIN,
             lottery_day: None,
             ledger: Ledger::default(),
         })
@@ -422,6 +428,29 @@ impl<Q: TaskQueue> Engine<Q> {
         })
     }
 
+    /// Where a task of a running job is; none once the job ended.
+    pub fn task_copies(&self, job: JobId, task: u32) -> Option<TaskCopies> {
+        let j = self.jobs.get(job)?;
+        if task as usize >= j.tasks.len() {
+            return None;
+        }
+        let t = &j.tasks[task];
+        Some(TaskCopies {
+            planned: t.planned,
+            queued: t.queued,
+            rescue: t.rescue,
+            running: j.tasks.running(task).count() as u32,
+            arbitration: t.arbiter(),
+            decided: t.decided(),
+        })
+    }
+
+    /// The devices of a running job's pools, pool 1 first, as its last plan
+    /// placed them; none once the job ended.
+    pub fn job_pools(&self, job: JobId) -> Option<&[Vec<DeviceId>]> {
+        self.jobs.get(job).filter(|j| j.status == JobStatus::Running).map(|j| &j.pools[..])
+    }
+
     /// Asks the cache for what a pull reads first: the device's hot record, its
     /// rank and its row of pool numbers.
     fn prefetch_pull(&self, device: DeviceId) {
@@ -489,7 +518,17 @@ impl<Q: TaskQueue> Engine<Q> {
         self.now = at;
         match kind {
             CommandKind::RegisterDevice { device, owner } => {
+                let back = self.devices.handle(&device.id);
                 let id = self.devices.register(device, owner, self.now, &self.cfg.index.flags);
+                if back.is_some() {
+                    // Back in the pools it left: its jobs count it again.
+                    for &job in &self.running {
+                        let j = &mut self.jobs[job];
+                        if self.pool_table.targets(&j.pool_of, id) {
+                            j.members += 1;
+                        }
+                    }
+                }
                 self.stale_ranking = true;
                 out.push(Event::DeviceRegistered { device: id, id: device.id.clone() });
             }
@@ -587,9 +626,6 @@ impl<Q: TaskQueue> Engine<Q> {
             let j = &mut self.jobs[job];
             if self.pool_table.targets(&j.pool_of, device) {
                 j.members = j.members.saturating_sub(1);
-                if self.devices.entry(device).state.trusted {
-                    j.trusted = j.trusted.saturating_sub(1);
-                }
             }
         }
         out.push(Event::DeviceRemoved { device });

@@ -55,6 +55,16 @@ impl Share {
         }
     }
 
+    /// Jobs with queued copies.
+    pub fn len(&self) -> usize {
+        self.pass.len()
+    }
+
+    /// A job's place in the order pulls visit jobs, if it has queued copies.
+    pub fn key(&self, job: JobId) -> Option<(u64, JobId)> {
+        self.pass.get(&job).map(|&(p, _)| (p, job))
+    }
+
     /// Jobs in the order a pull visits them.
     #[cfg(test)]
     pub fn iter(&self) -> impl Iterator<Item = JobId> + '_ {

@@ -75,15 +75,15 @@ pub(super) fn agreement<'a>(
 /// Whether the newest of a task's results (the last) makes the verdict final:
 /// its device is trusted, or it completes a quorum (`quorum`, from
 /// [`Task::quorum`](super::tasks::Task::quorum)) of agreeing results. Once
-/// results disagree and a trusted arbiter may be had (`arbiter`), only the
-/// arbiter decides: a quorum formed after a disagreement could be colluders
-/// outvoting an honest result.
+/// results disagree and a trusted arbiter is running, asked for or may be had
+/// (`arbiter`, asked only then), only the arbiter decides: a quorum formed
+/// after a disagreement could be colluders outvoting an honest result.
 pub(super) fn decide<'a>(
     app: &dyn Application,
     results: impl Iterator<Item = &'a ResultMeta> + Clone,
     trusted: bool,
     quorum: usize,
-    arbiter: bool,
+    arbiter: impl FnOnce() -> bool,
 ) -> Option<Decision> {
     let newest = results.clone().count().checked_sub(1)?;
     if trusted {
@@ -97,9 +97,9 @@ pub(super) fn by_quorum<'a>(
     app: &dyn Application,
     results: impl Iterator<Item = &'a ResultMeta> + Clone,
     quorum: usize,
-    arbiter: bool,
+    arbiter: impl FnOnce() -> bool,
 ) -> Option<Decision> {
-    if arbiter && agreement(app, results.clone()).1 {
+    if agreement(app, results.clone()).1 && arbiter() {
         return None;
     }
     let n = results.clone().count();
@@ -122,30 +122,34 @@ mod tests {
     fn quorum_agreement_trust_and_single_copies() {
         let app = &Synthetic;
         let r = metas(&["a", "b", "b"]);
-        assert_eq!(decide(app, r[..1].iter(), false, 2, false), None, "one of three copies is only provisional");
-        assert_eq!(decide(app, r[..2].iter(), false, 2, false), None);
+        assert_eq!(decide(app, r[..1].iter(), false, 2, || false), None, "one of three copies is only provisional");
+        assert_eq!(decide(app, r[..2].iter(), false, 2, || false), None);
         assert_eq!(agreement(app, r[..2].iter()), (1, true), "a disagreement");
-        assert_eq!(decide(app, r.iter(), false, 2, true), None, "after a disagreement, the arbiter decides");
+        assert_eq!(decide(app, r.iter(), false, 2, || true), None, "after a disagreement, the arbiter decides");
         assert_eq!(
-            decide(app, r.iter(), false, 2, false),
+            decide(app, r.iter(), false, 2, || false),
             Some(Decision { truth: 1, unverified: false }),
             "no arbiter: two agree"
         );
 
         let lone = metas(&["a"]);
         assert_eq!(
-            decide(app, lone.iter(), false, 1, true),
+            decide(app, lone.iter(), false, 1, || true),
             Some(Decision { truth: 0, unverified: true }),
             "single copy"
         );
-        assert_eq!(decide(app, lone.iter(), true, 1, true), Some(Decision { truth: 0, unverified: false }), "trusted");
+        assert_eq!(
+            decide(app, lone.iter(), true, 1, || true),
+            Some(Decision { truth: 0, unverified: false }),
+            "trusted"
+        );
 
         let pair = metas(&["a", "b"]);
         assert_eq!(
-            decide(app, pair.iter(), true, 2, true),
+            decide(app, pair.iter(), true, 2, || true),
             Some(Decision { truth: 1, unverified: false }),
             "trusted decides"
         );
-        assert_eq!(decide(app, pair[..0].iter(), true, 2, true), None, "no result, no verdict");
+        assert_eq!(decide(app, pair[..0].iter(), true, 2, || true), None, "no result, no verdict");
     }
 }

@@ -54,21 +54,22 @@ impl<Q: TaskQueue> Engine<Q> {
             return;
         }
         let trusted = self.devices.trusted(a.device);
-        let quorum = self.cfg.quorum;
-        let arbiter = self.jobs[a.job].trusted > 0;
-        let tasks = &mut self.jobs[a.job].tasks;
         if a.kind == CopyKind::Arbiter {
-            tasks[a.task].set_arbiter(false);
+            self.jobs[a.job].tasks[a.task].set_arbiter(false);
         }
         // Decided on with the new result borrowed: only one left waiting is copied.
-        let quorum = tasks[a.task].quorum(quorum);
+        let tasks = &self.jobs[a.job].tasks;
+        let quorum = tasks[a.task].quorum(self.cfg.quorum);
         let seen = Seen { attempt, device: a.device, meta, delayed: a.delayed };
         let stored = self.provisional.metas(tasks.results(a.task));
+        // Asked only once results disagree: may a trusted device settle them?
+        let arbiter =
+            || tasks[a.task].arbiter() || self.trusted_running(a.job, a.task) || self.may_arbitrate(a.job, a.task);
         match decide(app, stored.chain([meta]), trusted, quorum, arbiter) {
             Some(d) => self.finalize(a.job, a.task, d, Some(seen), out),
             None => {
                 let report = Report { attempt, device: a.device, meta: meta.clone(), delayed: a.delayed };
-                self.provisional.push(tasks.results_mut(a.task), report);
+                self.provisional.push(self.jobs[a.job].tasks.results_mut(a.task), report);
                 self.progress(a.job, a.task, out);
             }
         }
