@@ -50,4 +50,5 @@ pub mod sequencer;
 pub mod server;
 pub mod service;
 mod snapshotter;
+pub mod throttle;
 pub mod worker;

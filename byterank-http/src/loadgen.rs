@@ -80,7 +80,13 @@ fn setup_err(e: impl std::fmt::Display) -> LoadError {
 }
 
 async fn json<T: serde::de::DeserializeOwned>(r: reqwest::RequestBuilder) -> Result<T, LoadError> {
-    let resp = r.send().await.map_err(setup_err)?;
+    let mut resp = r.try_clone().expect("a JSON request clones").send().await.map_err(setup_err)?;
+    // Set-up calls are rate-limited per caller like any other: wait as told.
+    while resp.status() == reqwest::StatusCode::TOO_MANY_REQUESTS {
+        let e: ApiError = resp.json().await.map_err(setup_err)?;
+        tokio::time::sleep(Duration::from_millis(e.retry_after_ms.unwrap_or(1_000))).await;
+        resp = r.try_clone().expect("a JSON request clones").send().await.map_err(setup_err)?;
+    }
     if !resp.status().is_success() {
         let e: ApiError = resp.json().await.map_err(setup_err)?;
         return Err(setup_err(e));
@@ -100,7 +106,8 @@ pub async fn run(opts: LoadOptions) -> Result<LoadReport, LoadError> {
             .json(&serde_json::json!({"user": format!("loadgen-{tag}")})),
     )
     .await?;
-    let chunks = 2_000_000u64;
+    // The most tasks a default service takes in one job.
+    let chunks = 1_000_000u64;
     let _: serde_json::Value = json(
         http.post(format!("{base}/v1/billing/top-ups"))
             .bearer_auth(&opts.operator_key)

@@ -78,6 +78,10 @@ impl Driver {
                                 self.blobs.remove(&k);
                             }
                         }
+                        Effect::Adopt { key, path } => {
+                            self.blobs.insert(key, std::fs::read(&path).expect("a staged file"));
+                            let _ = std::fs::remove_file(path);
+                        }
                         Effect::Entry(_) => {}
                     }
                 }
@@ -269,7 +273,7 @@ fn one_run(seed: u64) -> u32 {
     }
     assert!(!d.blobs.keys().any(|k| k.starts_with("output/")), "a forgotten job's output is kept");
     if jobs > 0 && d.svc.job("j1").is_none() {
-        let spec = JobSpec::new("j1", 1);
+        let spec = JobSpec { price_chips: byterank_core::ByteChips(1), ..JobSpec::new("j1", 1) };
         d.run(|s, at| s.create_job(at, &ana, spec)).expect("a forgotten id can be used again");
     }
 

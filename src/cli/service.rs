@@ -52,6 +52,23 @@ pub struct ServeArgs {
     /// this many.
     #[arg(long, default_value_t = 50_000, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     snapshot_every: u64,
+    /// Least price per task, ByteChips: a job of N tasks costs at least N times
+    /// this, so a user's outstanding work is bounded by what they paid.
+    #[arg(long, default_value_t = 1, value_name = "CHIPS", value_parser = clap::value_parser!(u64).range(1..))]
+    min_task_price: u64,
+    /// Most tasks in one job.
+    #[arg(long, default_value_t = 1_000_000, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    max_job_tasks: u64,
+    /// Per caller: registrations (per address), quotes and job creations (per
+    /// key) allowed per second, sustained; 0 turns the limits off.
+    #[arg(long, default_value_t = 20, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    rate_per_second: u32,
+    /// Per caller: how many of those calls may come at once after a quiet spell.
+    #[arg(long, default_value_t = 200, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    rate_burst: u32,
+    /// Quotes planned at once (each on a thread of its own, beside the engine's).
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=64))]
+    planners: u64,
     /// Journal in PostgreSQL at this URL (postgres://USER:PASS@HOST/DB) instead
     /// of SQLite in --data; several nodes may share it, one leading.
     #[arg(long, value_name = "URL")]
@@ -87,6 +104,11 @@ pub fn run_serve(args: ServeArgs) -> Result<(), Failure> {
     opts.tick = Duration::from_millis(args.tick_ms);
     opts.snapshot_every = args.snapshot_every;
     opts.keep_ended = (args.keep_ended_days > 0).then(|| Duration::from_secs(args.keep_ended_days * 86_400));
+    opts.work_limits.min_task_price = args.min_task_price;
+    opts.work_limits.max_job_tasks = args.max_job_tasks;
+    opts.rates = (args.rate_per_second > 0)
+        .then_some(byterank::http::throttle::Rates { per_second: args.rate_per_second, burst: args.rate_burst });
+    opts.planners = args.planners as usize;
     opts.journal_url = args.journal;
     opts.standby = args.standby;
     opts.lease = Duration::from_millis(args.lease_ms);

@@ -1,7 +1,10 @@
 //! Devices: register, report status, set worker preferences, leave.
 
-use axum::extract::State;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::Extension;
 use axum::Json;
 use byterank_core::Device;
 
@@ -11,17 +14,22 @@ use byterank_core::worker::WorkerPrefs;
 use crate::api::{DeviceView, RegisterDevice, Registered};
 use crate::auth::Secret;
 use crate::error::ApiError;
+use crate::throttle::Action;
 
 /// Register a device; its token is in the answer, once. A device that left comes
 /// back by registering again with its token.
 #[utoipa::path(post, path = "/v1/devices", tag = "devices", request_body = RegisterDevice,
     responses((status = 201, body = Registered), (status = 200, description = "came back", body = Registered),
-        (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 409, body = ApiError)))]
+        (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 409, body = ApiError),
+        (status = 429, body = ApiError)))]
 pub async fn register(
     State(app): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     JsonBody(req): JsonBody<RegisterDevice>,
 ) -> Result<(StatusCode, Json<Registered>), ApiError> {
+    let from = peer.map_or_else(|| "unknown".into(), |Extension(ConnectInfo(a))| a.ip().to_string());
+    app.throttle.check(Action::Register, &from)?;
     let bearer = bearer(&headers);
     let fresh = Secret::generate();
     let r = app.seq.maybe_authed(bearer, move |svc, at, who| svc.register_device(at, who, req, fresh)).await?;

@@ -19,6 +19,7 @@ pub mod devices;
 pub mod jobs;
 pub mod money;
 pub mod operators;
+pub mod staging;
 pub mod tasks;
 
 /// What every route reaches.
@@ -32,6 +33,10 @@ pub struct AppState {
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// Whether this node leads (a standby refuses writes).
     pub role: Arc<crate::lead::Role>,
+    /// Rate limits and planners.
+    pub throttle: Arc<crate::throttle::Throttle>,
+    /// Where uploads are staged (on the data directory's file system).
+    pub staging: std::path::PathBuf,
 }
 
 /// The bearer credential of a request, if any.

@@ -1,14 +1,14 @@
 //! Tasks: pull, download the input chunk, heartbeat, upload the result, report an error.
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Json;
 use byterank_core::AttemptId;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 
-use super::{bearer, body_error, need_bearer, octets, store_error, AppState};
+use super::{bearer, need_bearer, octets, store_error, AppState};
 use crate::api::{Beat, Pulled, Reported};
 use crate::error::ApiError;
 
@@ -75,13 +75,25 @@ pub async fn result(
     State(app): State<AppState>,
     headers: HeaderMap,
     Path(attempt): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<Json<Reported>, ApiError> {
+    // The credential and the attempt first: nobody's body is read before they pass.
     let bearer = need_bearer(&headers)?;
     let attempt = parse_attempt(&attempt)?;
-    let body = body.map_err(body_error)?;
+    let most = app.seq.authed(Some(bearer.clone()), move |svc, _, who| svc.result_target(who, attempt)).await?;
+    let limit = most.map_or(MAX_RESULT_BYTES, |m| m.min(MAX_RESULT_BYTES as u64) as usize);
+    let body = match Limited::new(body, limit).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) if e.is::<LengthLimitError>() => {
+            return Err(ApiError::too_large(format!("a result for this attempt is at most {limit} bytes")))
+        }
+        Err(e) => return Err(ApiError::bad_request(format!("the body could not be read: {e}"))),
+    };
     app.seq.authed(Some(bearer), move |svc, at, who| svc.report_result(at, who, attempt, &body)).await.map(Json)
 }
+
+/// Largest result upload, bytes.
+pub const MAX_RESULT_BYTES: usize = 64 << 20;
 
 /// The attempt failed on the device (execution or transfer error).
 #[utoipa::path(post, path = "/v1/tasks/{attempt}/error", tag = "tasks", security(("bearer" = [])),

@@ -234,6 +234,16 @@ impl Service {
         Ok(Reported { accepted: !late })
     }
 
+    /// Whether the caller may upload a result for `attempt` (checked before its
+    /// body is read), and the most bytes that result may have.
+    pub fn result_target(&self, who: &Principal, attempt: AttemptId) -> Result<Option<u64>, ApiError> {
+        let held = self.held_by(who, attempt)?;
+        let book = &self.jobs[&held.job];
+        let handle = book.handle.expect("a running job");
+        let chunk = self.engine.job_chunk(handle, held.task).expect("a task of a running job");
+        Ok((book.spec.application == "gzip").then(|| Gzip::max_member(chunk.len)))
+    }
+
     /// The calling device reports that an attempt failed.
     pub fn report_error(&mut self, at: Timestamp, who: &Principal, attempt: AttemptId) -> Result<(), ApiError> {
         let device = self.held_by(who, attempt)?.device.clone();
@@ -297,25 +307,32 @@ impl Service {
 
     // Jobs.
 
-    /// What the job would do now, and whether the user can pay for it.
+    /// What the job would do now, for a user who can pay for it.
     pub fn quote(&self, at: Timestamp, who: &Principal, spec: &JobSpec) -> Result<QuoteView, ApiError> {
+        let (basis, available) = self.quote_basis(at, who, spec)?;
+        let q = basis.quote(spec).map_err(ApiError::engine)?;
+        Ok(quote_view(&q, available))
+    }
+
+    /// The checks of a quote (the caller, the limits, the balance: cheap) and
+    /// what its planning needs, to plan away from the state's thread; with what
+    /// the user may spend.
+    pub fn quote_basis(
+        &self,
+        at: Timestamp,
+        who: &Principal,
+        spec: &JobSpec,
+    ) -> Result<(byterank_core::engine::QuoteBasis, u64), ApiError> {
         let user = user_of(who)?;
-        let q = self.engine.quote(spec, at).map_err(ApiError::engine)?;
-        Ok(QuoteView {
-            tasks: q.tasks,
-            copies: q.copies,
-            pools: q.pools,
-            pjf: q.pjf,
-            achievable: q.achievable,
-            price: q.price.0,
-            available: self.available(user)?,
-        })
+        let available = self.available(user)?;
+        self.limits.check(spec, available)?;
+        let basis = self.engine.quote_basis(spec, at).map_err(ApiError::engine)?;
+        Ok((basis, available))
     }
 
     /// The calling user creates a job; one whose tasks read input waits for it.
     pub fn create_job(&mut self, at: Timestamp, who: &Principal, spec: JobSpec) -> Result<JobView, ApiError> {
         let user = user_of(who)?.to_string();
-        spec.work().map_err(|e| ApiError::bad_request(e.to_string()))?;
         if adapter(&spec.application).is_none() {
             return Err(ApiError::bad_request(format!(
                 "unknown application `{}` (the service runs gzip and synthetic)",
@@ -323,6 +340,11 @@ impl Service {
             ))
             .at("application"));
         }
+        if self.jobs.contains_key(&spec.id) {
+            return Err(ApiError::conflict(format!("job `{}` exists: job ids are unique", spec.id)).at("id"));
+        }
+        self.limits.check(&spec, self.available(&user)?)?;
+        spec.work().map_err(|e| ApiError::bad_request(e.to_string()))?;
         let id = spec.id.clone();
         self.record(at, Op::CreateJob { job: spec, user })?;
         self.job_view(who, &id, &StatusQuery::default())
@@ -336,11 +358,39 @@ impl Service {
         job: &str,
         bytes: Vec<u8>,
     ) -> Result<JobView, ApiError> {
-        self.own_job(who, job)?;
+        self.users_job(who, job)?;
         let len = bytes.len() as u64;
         self.upload = Some(bytes);
         let r = self.record(at, Op::StoreInput { job: job.into(), bytes: len });
         self.upload = None;
+        r?;
+        self.job_view(who, job, &StatusQuery::default())
+    }
+
+    /// What an input upload for `job` must be, checked before its body is read:
+    /// the job is the caller's and waits for exactly this many bytes.
+    pub fn input_target(&self, who: &Principal, job: &str) -> Result<u64, ApiError> {
+        let book = self.users_job(who, job)?;
+        if book.state != JobState::AwaitingInput {
+            return Err(ApiError::conflict(format!("job `{job}` does not wait for input")));
+        }
+        book.spec.input_bytes.ok_or_else(|| ApiError::conflict(format!("job `{job}` reads no input")))
+    }
+
+    /// The calling user's input for `job`, staged whole in the file at `path`
+    /// (`len` bytes): the job is submitted, and the file becomes its input.
+    pub fn store_input_file(
+        &mut self,
+        at: Timestamp,
+        who: &Principal,
+        job: &str,
+        len: u64,
+        path: std::path::PathBuf,
+    ) -> Result<JobView, ApiError> {
+        self.users_job(who, job)?;
+        self.staged = Some(path);
+        let r = self.record(at, Op::StoreInput { job: job.into(), bytes: len });
+        self.staged = None;
         r?;
         self.job_view(who, job, &StatusQuery::default())
     }
@@ -357,9 +407,16 @@ impl Service {
 
     /// The calling user cancels a job.
     pub fn cancel_job(&mut self, at: Timestamp, who: &Principal, job: &str) -> Result<JobView, ApiError> {
-        self.own_job(who, job)?;
+        self.users_job(who, job)?;
         self.record(at, Op::CancelJob { job: job.into() })?;
         self.job_view(who, job, &StatusQuery::default())
+    }
+
+    /// A job its user acts on (uploads its input, cancels it): only its user,
+    /// not the operator, who may see any job but spends no one's ByteChips.
+    fn users_job(&self, who: &Principal, job: &str) -> Result<&JobBook, ApiError> {
+        user_of(who)?;
+        self.own_job(who, job)
     }
 
     fn own_job(&self, who: &Principal, job: &str) -> Result<&JobBook, ApiError> {
@@ -511,6 +568,19 @@ impl Service {
     /// Live devices and running jobs.
     pub fn counts(&self) -> (u32, u32) {
         (self.engine.live_devices().count() as u32, self.handles.len() as u32)
+    }
+}
+
+/// A quote as users see it.
+pub fn quote_view(q: &byterank_core::engine::Quote, available: u64) -> QuoteView {
+    QuoteView {
+        tasks: q.tasks,
+        copies: q.copies,
+        pools: q.pools,
+        pjf: q.pjf,
+        achievable: q.achievable,
+        price: q.price.0,
+        available,
     }
 }
 

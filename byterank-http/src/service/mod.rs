@@ -23,10 +23,13 @@ use crate::error::ApiError;
 mod apps;
 mod books;
 mod calls;
+mod limits;
 mod op;
 
 pub use apps::{adapter, compute, read_upload, AppAdapter, Upload};
 pub use books::{Ended, EndedJobs, Held, JobBook, JobState, KeyEntry, Principal, TaskBook, UserBook};
+pub use calls::quote_view;
+pub use limits::{task_count, WorkLimits};
 pub use op::Op;
 
 /// Something storage does in the same commit as the ops that caused it.
@@ -48,6 +51,14 @@ pub enum Effect {
     },
     /// Delete these blobs.
     Delete(Vec<String>),
+    /// Store the file at `path` (written and synced whole, off the engine's
+    /// thread) as the blob `key`; the file is taken (moved or removed).
+    Adopt {
+        /// The blob.
+        key: String,
+        /// The staged file.
+        path: std::path::PathBuf,
+    },
     /// A line of a wallet's or a user's history.
     Entry(Entry),
 }
@@ -128,6 +139,12 @@ pub struct Service {
     /// its op when the op is taken.
     #[serde(skip)]
     upload: Option<Vec<u8>>,
+    /// The staged file of the input upload being applied.
+    #[serde(skip)]
+    staged: Option<std::path::PathBuf>,
+    /// What one job may ask (configuration, not state: set at each start).
+    #[serde(skip)]
+    limits: WorkLimits,
 }
 
 /// What applying collected while live: ops to journal and effects to commit.
@@ -155,7 +172,15 @@ impl Service {
             pending: Pending::default(),
             events: Vec::new(),
             upload: None,
+            staged: None,
+            limits: WorkLimits::default(),
         })
+    }
+
+    /// Sets what one job may ask ([`WorkLimits`]); checked when a job is quoted
+    /// or created, never in replay.
+    pub fn set_limits(&mut self, limits: WorkLimits) {
+        self.limits = limits;
     }
 
     /// The engine.
@@ -329,6 +354,8 @@ impl Service {
                 book.has_input = true;
                 if let Some(bytes) = self.upload.take() {
                     self.effect(Effect::Put { key: input_key(job), bytes });
+                } else if let Some(path) = self.staged.take() {
+                    self.effect(Effect::Adopt { key: input_key(job), path });
                 }
             }
             Op::CancelJob { job } => {
