@@ -95,10 +95,15 @@ async fn user(http: &Client, base: &str, name: &str, chips: u64) -> String {
     u["api_key"].as_str().unwrap().to_string()
 }
 
-async fn register(http: &Client, base: &str, id: &str, score: f64) -> String {
+async fn owner(http: &Client, base: &str, name: &str) -> String {
+    let o = ok(http, "POST", format!("{base}/v1/owners"), None, Some(json!({ "owner": name }))).await;
+    o["api_key"].as_str().unwrap().to_string()
+}
+
+async fn register(http: &Client, base: &str, owner_key: &str, id: &str, score: f64) -> String {
     let d = json!({ "device": { "id": id, "processor_score": score, "ram_available_mb": 4096.0,
-        "download_mbps": 100.0, "upload_mbps": 20.0 }, "owner": "own" });
-    let r = ok(http, "POST", format!("{base}/v1/devices"), None, Some(d)).await;
+        "download_mbps": 100.0, "upload_mbps": 20.0 } });
+    let r = ok(http, "POST", format!("{base}/v1/devices"), Some(owner_key), Some(d)).await;
     r["token"].as_str().unwrap().to_string()
 }
 
@@ -166,10 +171,11 @@ async fn no_caller_freezes_the_service_or_exhausts_its_memory() {
     let rich = user(&http, &base, "rich", 5_000_000).await;
     let broke = user(&http, &base, "broke", 0).await;
     // A grid for the quotes to plan on, and the device whose cycle is timed.
+    let own = owner(&http, &base, "own").await;
     for i in 0..40 {
-        register(&http, &base, &format!("grid-{i}"), 100.0 + f64::from(i) * 10.0).await;
+        register(&http, &base, &own, &format!("grid-{i}"), 100.0 + f64::from(i) * 10.0).await;
     }
-    let cycler = register(&http, &base, "cycler", 900.0).await;
+    let cycler = register(&http, &base, &own, "cycler", 900.0).await;
     let steady = json!({ "id": "steady", "chunks": 100_000, "price_chips": 100_000, "pools": { "s_min": 1 } });
     ok(&http, "POST", format!("{base}/v1/jobs"), Some(&rich), Some(steady)).await;
 
@@ -325,4 +331,72 @@ async fn unauthenticated_uploads_are_refused_before_their_bodies_are_read() {
 /// `n` bytes, made once for the test's life and shared between requests.
 fn bytes_of(n: u64) -> &'static [u8] {
     Vec::leak(vec![b'x'; n as usize])
+}
+
+/// Who may call what: the roles table of docs/service.md, route by route.
+/// Each route is called by each role; a role the table allows is never
+/// refused as unauthenticated or forbidden (401/403), and any other is refused
+/// so: 401 without a credential, 403 with another role's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_route_answers_to_the_roles_in_the_table_only() {
+    let server = Server::start("roles", &[]);
+    let base = server.url.clone();
+    let http = client();
+    let user_key = user(&http, &base, "ana", 100_000).await;
+    let owner_key = owner(&http, &base, "olga").await;
+    let device = register(&http, &base, &owner_key, "dev", 500.0).await;
+    let gz = json!({ "id": "gz", "application": "gzip", "input_bytes": 10, "chunk_bytes": 10, "price_chips": 10 });
+    ok(&http, "POST", format!("{base}/v1/jobs"), Some(&user_key), Some(gz)).await;
+
+    // Roles: A anyone (no credential), U user, O owner, D device, P operator.
+    let job = json!({ "id": "j-ROLE", "chunks": 1, "price_chips": 1 });
+    let table: Vec<(&str, &str, Option<Value>, &str)> = vec![
+        ("GET", "/health", None, "AUODP"),
+        ("GET", "/openapi.json", None, "AUODP"),
+        ("POST", "/v1/owners", Some(json!({ "owner": "o-ROLE" })), "AUODP"),
+        ("POST", "/v1/devices", Some(json!({ "device": { "id": "d-ROLE" } })), "OD"),
+        ("GET", "/v1/devices/me", None, "D"),
+        ("PUT", "/v1/devices/me", Some(json!({ "id": "dev", "processor_score": 500.0 })), "D"),
+        ("PUT", "/v1/devices/me/preferences", Some(json!({})), "D"),
+        ("POST", "/v1/tasks/pull", None, "D"),
+        ("GET", "/v1/tasks/999/input", None, "D"),
+        ("POST", "/v1/tasks/999/heartbeat", None, "D"),
+        ("POST", "/v1/tasks/999/result", Some(json!({ "size": 1, "digest": "x" })), "D"),
+        ("POST", "/v1/tasks/999/error", None, "D"),
+        ("POST", "/v1/jobs/quote", Some(job.clone()), "U"),
+        ("POST", "/v1/jobs", Some(job), "U"),
+        ("GET", "/v1/jobs/gz", None, "UP"),
+        ("GET", "/v1/jobs/gz/output", None, "UP"),
+        ("PUT", "/v1/jobs/gz/input", None, "U"),
+        ("DELETE", "/v1/jobs/nothing", None, "U"),
+        ("GET", "/v1/wallet", None, "O"),
+        ("GET", "/v1/billing", None, "U"),
+        ("POST", "/v1/billing/top-ups", Some(json!({ "user": "ana", "amount": 1 })), "P"),
+        ("POST", "/v1/users", Some(json!({ "user": "u-ROLE" })), "P"),
+        ("GET", "/v1/grid", None, "P"),
+        ("GET", "/v1/grid/pools", None, "P"),
+        ("GET", "/v1/ledger", None, "P"),
+        ("PUT", "/v1/devices/dev/trust", Some(json!({ "trusted": false })), "P"),
+        ("GET", "/metrics", None, "P"),
+    ];
+    let roles = [('A', None), ('U', Some(&user_key)), ('O', Some(&owner_key)), ('D', Some(&device)), ('P', None)];
+    for (method, path, body, allowed) in &table {
+        for (role, key) in &roles {
+            let key = if *role == 'P' { Some(KEY.to_string()) } else { key.map(|k| k.to_string()) };
+            // A fresh name per call, so that an allowed creation never collides;
+            // a device registers only itself (coming back with its token).
+            let body = body.as_ref().map(|b| {
+                let text = b.to_string().replace("ROLE", &role.to_string()).replace("d-D", "dev");
+                serde_json::from_str::<Value>(&text).unwrap()
+            });
+            let (s, v) = call(&http, method, format!("{base}{path}"), key.as_deref(), body).await;
+            let refused = s == StatusCode::UNAUTHORIZED || s == StatusCode::FORBIDDEN;
+            if allowed.contains(*role) {
+                assert!(!refused, "{method} {path} as {role}: {s} {v}");
+            } else {
+                let want = if *role == 'A' { StatusCode::UNAUTHORIZED } else { StatusCode::FORBIDDEN };
+                assert_eq!(s, want, "{method} {path} as {role}: {v}");
+            }
+        }
+    }
 }

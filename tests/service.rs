@@ -209,12 +209,14 @@ impl Drop for Server {
 struct Workers(Vec<Child>);
 
 impl Workers {
-    fn start(url: &str, dir: &Path, n: usize, owner: &str) -> Workers {
+    /// `n` workers with ids `{owner}-{i}`, registered with `owner_key`.
+    fn start(url: &str, dir: &Path, n: usize, owner: &str, owner_key: &str) -> Workers {
         Workers(
             (0..n)
                 .map(|i| {
                     Command::new(bin())
-                        .args(["worker", "--server", url, "--owner", owner, "--id", &format!("{owner}-{i}")])
+                        .args(["worker", "--server", url, "--id", &format!("{owner}-{i}")])
+                        .env("BYTERANK_OWNER_KEY", owner_key)
                         .arg("--token-file")
                         .arg(dir.join(format!("{owner}-{i}.token")))
                         .stdout(Stdio::null())
@@ -305,6 +307,12 @@ impl Api {
         u["api_key"].as_str().unwrap().to_string()
     }
 
+    /// Opens a worker owner's account: its key.
+    async fn owner(&self, name: &str) -> String {
+        let o = self.ok("POST", "/v1/owners", None, Some(json!({ "owner": name }))).await;
+        o["api_key"].as_str().unwrap().to_string()
+    }
+
     async fn wait_job(&self, key: &str, job: &str, state: &str, within: Duration) -> Value {
         let t = Instant::now();
         loop {
@@ -336,10 +344,10 @@ fn gunzip(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Reward lines per (job, task, device) from the wallets' histories, and the
-/// wallets' balances.
-async fn rewards(api: &Api, device_key: &str) -> (u64, BTreeMap<(String, u64, String), u32>) {
-    let w = api.ok("GET", "/v1/wallet?limit=10000", Some(device_key), None).await;
+/// Reward lines per (job, task, device) from an owner's wallet history, and the
+/// wallet's balance.
+async fn rewards(api: &Api, owner_key: &str) -> (u64, BTreeMap<(String, u64, String), u32>) {
+    let w = api.ok("GET", "/v1/wallet?limit=10000", Some(owner_key), None).await;
     let mut seen = BTreeMap::new();
     for e in w["history"].as_array().unwrap() {
         assert_eq!(e["kind"], "reward");
@@ -353,8 +361,8 @@ async fn rewards(api: &Api, device_key: &str) -> (u64, BTreeMap<(String, u64, St
     (w["balance"].as_u64().unwrap(), seen)
 }
 
-async fn register(api: &Api, id: &str, owner: &str) -> String {
-    let r = api.ok("POST", "/v1/devices", None, Some(json!({ "device": { "id": id }, "owner": owner }))).await;
+async fn register(api: &Api, id: &str, owner_key: &str) -> String {
+    let r = api.ok("POST", "/v1/devices", Some(owner_key), Some(json!({ "device": { "id": id } }))).await;
     r["token"].as_str().unwrap().to_string()
 }
 
@@ -366,7 +374,8 @@ async fn a_gzip_job_runs_end_to_end_and_the_money_adds_up(backend: Backend) {
     let input = input_bytes(3_000_000, 1);
     let spec = json!({ "id": "gz", "application": "gzip", "input_bytes": input.len(), "chunk_bytes": 256 * 1024,
                        "price_chips": 60_000, "replication": { "r": 2 } });
-    let _workers = Workers::start(&server.url, &dir, 3, "bob");
+    let bob = api.owner("bob").await;
+    let _workers = Workers::start(&server.url, &dir, 3, "bob", &bob);
     // Once the workers are known, the job can be quoted.
     let t = Instant::now();
     while api.ok("GET", "/health", None, None).await["devices"] != 3 {
@@ -394,9 +403,7 @@ async fn a_gzip_job_runs_end_to_end_and_the_money_adds_up(backend: Backend) {
 
     // Money, from the histories: each task paid once per agreeing copy, the user
     // charged the price once, and every ByteChip accounted for.
-    let device_key = std::fs::read_to_string(dir.join("bob-0.token")).unwrap();
-    let token: Value = serde_json::from_str(&device_key).unwrap();
-    let (balance, seen) = rewards(&api, token["token"].as_str().unwrap()).await;
+    let (balance, seen) = rewards(&api, &bob).await;
     assert_eq!(seen.len(), 24, "two agreeing copies of each of 12 tasks are paid");
     assert!(seen.values().all(|&n| n == 1), "nothing paid twice: {seen:?}");
     let b = api.ok("GET", "/v1/billing", Some(&ana), None).await;
@@ -434,8 +441,10 @@ async fn a_gzip_job_runs_end_to_end_and_the_money_adds_up(backend: Backend) {
     assert!(then.contains("devices: 0 live") && then.contains("jobs:\n  ledger"), "before anything: {then}");
 
     // Ctrl-C stops an idle worker cleanly, with its summary on stdout.
+    let carl = api.owner("carl").await;
     let mut w = Command::new(bin())
-        .args(["worker", "--server", &server.url, "--id", "late-1", "--owner", "carl"])
+        .args(["worker", "--server", &server.url, "--id", "late-1"])
+        .env("BYTERANK_OWNER_KEY", &carl)
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -462,8 +471,23 @@ async fn callers_see_only_what_is_theirs(backend: Backend) {
     let api = Api::new(&server.url);
     let ana = api.user("ana", 10_000).await;
     let eve = api.user("eve", 10_000).await;
-    let d1 = register(&api, "d1", "o1").await;
-    let d2 = register(&api, "d2", "o2").await;
+    let o1 = api.owner("o1").await;
+    let o2 = api.owner("o2").await;
+    let d1 = register(&api, "d1", &o1).await;
+    let d2 = register(&api, "d2", &o2).await;
+    // Devices are registered by their owner's key, for that owner only.
+    let (s, v) = api.call("POST", "/v1/devices", None, Some(json!({"device": {"id": "d3"}, "owner": "o1"}))).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{v}");
+    let (s, v) = api.call("POST", "/v1/devices", Some(&o2), Some(json!({"device": {"id": "d3"}, "owner": "o1"}))).await;
+    assert_eq!((s, v["field"].as_str()), (StatusCode::FORBIDDEN, Some("owner")), "{v}");
+    let (s, _) = api.call("POST", "/v1/owners", None, Some(json!({"owner": "o1"}))).await;
+    assert_eq!(s, StatusCode::CONFLICT, "an owner's name is theirs");
+    // A wallet answers to its owner's key only: not to a device's token, and
+    // another owner's key reads that owner's wallet.
+    for key in [&d1, &d2, &ana] {
+        assert_eq!(api.call("GET", "/v1/wallet", Some(key), None).await.0, StatusCode::FORBIDDEN);
+    }
+    assert_eq!(api.ok("GET", "/v1/wallet", Some(&o2), None).await["owner"], "o2");
     api.ok("POST", "/v1/jobs", Some(&ana), Some(json!({"id": "j", "chunks": 4, "price_chips": 4000}))).await;
     let attempt = loop {
         let p = api.ok("POST", "/v1/tasks/pull", Some(&d1), None).await;
@@ -518,7 +542,8 @@ async fn bad_requests_get_a_json_error_naming_the_field_and_change_nothing(backe
     let server = Server::start(&backend, &dir, 60_000);
     let api = Api::new(&server.url);
     let ana = api.user("ana", 1_000).await;
-    let dev = register(&api, "d1", "o1").await;
+    let o1 = api.owner("o1").await;
+    let dev = register(&api, "d1", &o1).await;
     api.ok(
         "POST",
         "/v1/jobs",
@@ -536,35 +561,29 @@ async fn bad_requests_get_a_json_error_naming_the_field_and_change_nothing(backe
         (
             "POST",
             "/v1/devices",
-            None,
-            json!({"device": {"id": "d2", "battery_pct": 140}, "owner": "o"}),
+            Some(&o1),
+            json!({"device": {"id": "d2", "battery_pct": 140}}),
             StatusCode::BAD_REQUEST,
             Some("device.battery_pct"),
         ),
         (
             "POST",
             "/v1/devices",
-            None,
-            json!({"device": {"id": "d2"}, "owner": ""}),
-            StatusCode::BAD_REQUEST,
+            Some(&o1),
+            json!({"device": {"id": "d2"}, "owner": "o2"}),
+            StatusCode::FORBIDDEN,
             Some("owner"),
         ),
+        ("POST", "/v1/owners", None, json!({"owner": ""}), StatusCode::BAD_REQUEST, Some("owner")),
         (
             "POST",
             "/v1/devices",
-            None,
-            json!({"device": {"id": "d2", "speed": 1}, "owner": "o"}),
+            Some(&o1),
+            json!({"device": {"id": "d2", "speed": 1}}),
             StatusCode::BAD_REQUEST,
             Some("device.speed"),
         ),
-        (
-            "POST",
-            "/v1/devices",
-            None,
-            json!({"device": {"id": "d1"}, "owner": "o"}),
-            StatusCode::CONFLICT,
-            Some("device.id"),
-        ),
+        ("POST", "/v1/devices", Some(&o1), json!({"device": {"id": "d1"}}), StatusCode::CONFLICT, Some("device.id")),
         (
             "POST",
             "/v1/jobs",
@@ -685,7 +704,8 @@ async fn kill_9_at_random_moments_loses_nothing_acknowledged_and_pays_nothing_tw
     let api = Api::new(&server.url);
     let ana = api.user("ana", 1_000_000).await;
     let input = input_bytes(8_000_000, 2);
-    let _workers = Workers::start(&server.url, &dir, 3, "bob");
+    let bob = api.owner("bob").await;
+    let _workers = Workers::start(&server.url, &dir, 3, "bob", &bob);
     let spec = json!({ "id": "gz", "application": "gzip", "input_bytes": input.len(), "chunk_bytes": 32 * 1024,
                        "price_chips": 500_000, "replication": { "r": 2 } });
     let t = Instant::now();
@@ -696,8 +716,6 @@ async fn kill_9_at_random_moments_loses_nothing_acknowledged_and_pays_nothing_tw
     api.ok("POST", "/v1/jobs", Some(&ana), Some(spec)).await;
     let (s, v) = api.bytes("PUT", "/v1/jobs/gz/input", &ana, input.clone()).await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    let device_key: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("bob-0.token")).unwrap()).unwrap();
-    let device_key = device_key["token"].as_str().unwrap().to_string();
 
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
     let mut topped_up = 1_000_000u64;
@@ -713,7 +731,7 @@ async fn kill_9_at_random_moments_loses_nothing_acknowledged_and_pays_nothing_tw
             Some((s, v)) => panic!("a top-up was refused: {s} {v}"),
             None => uncertain += amount,
         }
-        let (balance, _) = rewards(&api, &device_key).await;
+        let (balance, _) = rewards(&api, &bob).await;
         assert!(balance >= paid_seen, "a wallet lost ByteChips: {balance} < {paid_seen}");
         paid_seen = balance;
         let job = api.ok("GET", "/v1/jobs/gz", Some(&ana), None).await;
@@ -738,7 +756,7 @@ async fn kill_9_at_random_moments_loses_nothing_acknowledged_and_pays_nothing_tw
     let out = api.http.get(format!("{}/v1/jobs/gz/output", server.url)).bearer_auth(&ana).send().await.unwrap();
     assert_eq!(gunzip(&out.bytes().await.unwrap()), input, "the output survived the crashes");
 
-    let (balance, seen) = rewards(&api, &device_key).await;
+    let (balance, seen) = rewards(&api, &bob).await;
     assert!(balance >= paid_seen);
     assert!(seen.values().all(|&n| n == 1), "a copy was paid twice: {seen:?}");
     let tasks = done["tasks"].as_u64().unwrap();

@@ -148,7 +148,7 @@ pub fn replay_one(svc: &mut Service, seq: u64, at: byterank_core::Timestamp, op:
     info(title = "ByteRank Core System", description = "The ByteNite Core System's APIs (white paper §3.1): \
         devices, tasks, jobs, wallet, billing and operators. Every error is an `ApiError`."),
     paths(
-        routes::devices::register, routes::devices::me, routes::devices::report_status,
+        routes::devices::create_owner, routes::devices::register, routes::devices::me, routes::devices::report_status,
         routes::devices::set_preferences, routes::devices::leave,
         routes::tasks::pull, routes::tasks::input, routes::tasks::heartbeat, routes::tasks::result,
         routes::tasks::error,
@@ -183,6 +183,7 @@ pub fn router(app: AppState, opts: &ServeOptions) -> Router {
     use routes::{devices, jobs, money, operators, tasks};
     let doc = ApiDoc::openapi();
     Router::new()
+        .route(paths::OWNERS, post(devices::create_owner))
         .route(paths::DEVICES, post(devices::register))
         .route(paths::DEVICE_STATUS, get(devices::me).put(devices::report_status).delete(devices::leave))
         .route(paths::DEVICE_PREFERENCES, put(devices::set_preferences))

@@ -32,7 +32,7 @@ impl Default for Rates {
 /// What a rate limit is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Action {
-    /// `POST /v1/devices`, by peer address.
+    /// `POST /v1/devices` and `POST /v1/owners`, by peer address.
     Register,
     /// `POST /v1/jobs/quote`, by caller.
     Quote,

@@ -32,8 +32,8 @@ pub struct WorkerOptions {
     pub token_file: Option<PathBuf>,
     /// The device id, for a new registration.
     pub id: String,
-    /// Whose wallet the work pays.
-    pub owner: String,
+    /// The key of the owner whose wallet the work pays: registers a new device.
+    pub owner_key: Option<String>,
     /// Stop after this many tasks.
     pub max_tasks: Option<u64>,
     /// Stop after this long without a task.
@@ -299,7 +299,7 @@ async fn login(api: &mut Api, opts: &WorkerOptions, stop: &Stop) -> Result<(Stri
             match api.call::<serde_json::Value>(Method::GET, "/v1/devices/me", Body::None, stop).await {
                 Ok(_) => {}
                 Err(Failure::Api(e)) if e.status == 404 || e.status == 410 => {
-                    let req = RegisterDevice { device: measure(&t.device), owner: opts.owner.clone() };
+                    let req = RegisterDevice { device: measure(&t.device), owner: String::new() };
                     let body = Body::Json(serde_json::to_value(req).expect("serializes"));
                     if let Err(Failure::Api(e)) = api.call::<Registered>(Method::POST, "/v1/devices", body, stop).await
                     {
@@ -312,9 +312,17 @@ async fn login(api: &mut Api, opts: &WorkerOptions, stop: &Stop) -> Result<(Stri
             return Ok((t.device, t.token));
         }
     }
-    let req = RegisterDevice { device: measure(&opts.id), owner: opts.owner.clone() };
+    let Some(owner_key) = opts.owner_key.clone() else {
+        return Err(WorkerError::Refused(ApiError::unauthorized(
+            "a new device is registered with its owner's key: pass --owner-key (or set BYTERANK_OWNER_KEY)",
+        )));
+    };
+    let req = RegisterDevice { device: measure(&opts.id), owner: String::new() };
     let body = Body::Json(serde_json::to_value(req).expect("serializes"));
-    let r: Registered = match api.call(Method::POST, "/v1/devices", body, stop).await {
+    api.token = Some(owner_key);
+    let registered = api.call(Method::POST, "/v1/devices", body, stop).await;
+    api.token = None;
+    let r: Registered = match registered {
         Ok(r) => r,
         Err(Failure::Api(e)) => return Err(WorkerError::Refused(e)),
         Err(Failure::Down) => return Err(WorkerError::Refused(ApiError::unavailable("the service is down"))),

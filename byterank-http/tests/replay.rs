@@ -15,7 +15,7 @@ use std::io::Read;
 
 use byterank_core::application::Gzip;
 use byterank_core::{AttemptId, Device, EngineConfig, JobSpec, Timestamp};
-use byterank_http::api::{CreateUser, RegisterDevice, TopUp};
+use byterank_http::api::{CreateOwner, CreateUser, RegisterDevice, TopUp};
 use byterank_http::auth::Secret;
 use byterank_http::service::{Effect, Op, Principal, Service};
 use rand::{Rng, SeedableRng};
@@ -108,12 +108,17 @@ fn one_run(seed: u64) -> u32 {
     let ana = Principal::User("ana".into());
     let eve = Principal::User("eve".into());
     let n_dev = rng.random_range(2..7);
+    for i in 0..3 {
+        let req = CreateOwner { owner: format!("o{i}") };
+        d.run(|s, at| s.create_owner(at, None, req, Secret::generate())).unwrap();
+    }
     let devices: Vec<Principal> = (0..n_dev)
         .map(|i| {
             let mut dev = Device::new(format!("d{i}"));
             dev.ram_available_mb = Some(rng.random_range(500.0..8000.0));
-            let req = RegisterDevice { device: dev, owner: format!("o{}", i % 3) };
-            d.run(|s, at| s.register_device(at, None, req, Secret::generate())).unwrap();
+            let req = RegisterDevice { device: dev, owner: String::new() };
+            let owner = Principal::Owner(format!("o{}", i % 3));
+            d.run(|s, at| s.register_device(at, Some(&owner), req, Secret::generate())).unwrap();
             Principal::Device(format!("d{i}"))
         })
         .collect();

@@ -133,9 +133,11 @@ pub struct WorkerArgs {
     /// The device id for a new registration (default: host name and process id).
     #[arg(long, value_name = "ID")]
     id: Option<String>,
-    /// Whose wallet the work pays.
-    #[arg(long, default_value = "worker", value_name = "NAME")]
-    owner: String,
+    /// The key of the owner whose wallet the work pays (`POST /v1/owners` opens
+    /// an account); needed to register a new device, not to come back with a
+    /// token file.
+    #[arg(long, env = "BYTERANK_OWNER_KEY", hide_env_values = true, value_name = "KEY")]
+    owner_key: Option<String>,
     /// Stop after this many tasks.
     #[arg(long, value_name = "N")]
     max_tasks: Option<u64>,
@@ -151,7 +153,7 @@ pub fn run_worker(args: WorkerArgs) -> Result<(), Failure> {
         servers: args.server,
         token_file: args.token_file,
         id: args.id.unwrap_or_else(|| format!("{host}-{}", std::process::id())),
-        owner: args.owner,
+        owner_key: args.owner_key,
         max_tasks: args.max_tasks,
         idle_exit: args.idle_exit.map(Duration::from_secs),
         status_every: Duration::from_secs(30),

@@ -22,6 +22,7 @@ fn caller(who: &Principal) -> String {
         Principal::Operator => "operator".into(),
         Principal::User(u) => format!("user:{u}"),
         Principal::Device(d) => format!("device:{d}"),
+        Principal::Owner(o) => format!("owner:{o}"),
     }
 }
 

@@ -28,7 +28,7 @@ fn limit(q: Result<Query<HistoryQuery>, QueryRejection>) -> Result<u32, ApiError
     }
 }
 
-/// The calling device's owner: balance and latest rewards.
+/// The calling owner's wallet: balance and latest rewards (the owner's key only).
 #[utoipa::path(get, path = "/v1/wallet", tag = "wallet", security(("bearer" = [])), params(HistoryQuery),
     responses((status = 200, body = Wallet), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
 pub async fn wallet(

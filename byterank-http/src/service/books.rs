@@ -20,6 +20,8 @@ pub enum Principal {
     User(String),
     /// A device, by id (its owner is paid for its work).
     Device(String),
+    /// A worker owner: registers devices, reads the wallet.
+    Owner(String),
 }
 
 /// A key and whom it belongs to.

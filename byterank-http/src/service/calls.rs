@@ -40,7 +40,39 @@ impl Service {
 
     // Devices.
 
-    /// Registers a device (new: no credential), or brings one back (its token).
+    /// Opens a worker owner's account: anyone may, for a name nobody has. A
+    /// name that devices were paid under before owners had accounts is opened
+    /// only by the operator (who knows whose it is).
+    pub fn create_owner(
+        &mut self,
+        at: Timestamp,
+        who: Option<&Principal>,
+        req: CreateOwner,
+        fresh: Fresh,
+    ) -> Result<OwnerCreated, ApiError> {
+        check_name(&req.owner, "owner")?;
+        if self.owners.contains(&req.owner) {
+            return Err(ApiError::conflict(format!("owner `{}` exists: choose another name", req.owner)).at("owner"));
+        }
+        let by_operator = matches!(who, Some(Principal::Operator));
+        if !by_operator && self.paid_before_accounts(&req.owner) {
+            return Err(ApiError::conflict(format!(
+                "devices were paid as `{}` before owners had accounts: the operator opens this one",
+                req.owner
+            ))
+            .at("owner"));
+        }
+        self.record(at, Op::CreateOwner { owner: req.owner.clone(), key: fresh.1 })?;
+        Ok(OwnerCreated { owner: req.owner, api_key: fresh.0.expose().to_string() })
+    }
+
+    fn paid_before_accounts(&self, owner: &str) -> bool {
+        self.engine.ledger().wallets.contains_key(owner)
+            || self.engine.live_devices().any(|(h, _)| self.engine.owner(h) == Some(owner))
+    }
+
+    /// Registers a new device with its owner's key, or brings one back with its
+    /// own token (to the owner it had).
     pub fn register_device(
         &mut self,
         at: Timestamp,
@@ -48,13 +80,30 @@ impl Service {
         req: RegisterDevice,
         fresh: Fresh,
     ) -> Result<Registered, ApiError> {
-        check_name(&req.owner, "owner")?;
         req.device.validate().map_err(|e| ApiError::bad_request(e.to_string()).at(format!("device.{}", e.field)))?;
         let id = req.device.id.clone();
         let known = self.device_keys.contains_key(&id);
-        let key = match (known, who) {
-            (false, _) => Some(fresh.1),
-            (true, Some(Principal::Device(d))) if *d == id => None,
+        let (owner, key) = match (known, who) {
+            (false, Some(Principal::Owner(o))) => {
+                if !req.owner.is_empty() && req.owner != *o {
+                    return Err(ApiError::forbidden(format!(
+                        "the key is owner `{o}`'s: register devices for that owner only"
+                    ))
+                    .at("owner"));
+                }
+                (o.clone(), Some(fresh.1))
+            }
+            (false, Some(_)) => return Err(ApiError::forbidden("a new device is registered with its owner's key")),
+            (false, None) => {
+                return Err(ApiError::unauthorized(
+                    "a new device is registered with its owner's key: send `Authorization: Bearer <owner key>` \
+                     (POST /v1/owners opens an account)",
+                ))
+            }
+            (true, Some(Principal::Device(d))) if *d == id => {
+                let h = self.device_handle(&id)?;
+                (self.engine.owner(h).unwrap_or_default().to_string(), None)
+            }
             (true, _) => {
                 return Err(ApiError::conflict(format!(
                     "device `{}` is registered: come back with its token, or choose another id",
@@ -64,7 +113,7 @@ impl Service {
             }
         };
         let token = key.is_some().then(|| fresh.0.expose().to_string());
-        self.record(at, Op::RegisterDevice { device: req.device, owner: req.owner, key })?;
+        self.record(at, Op::RegisterDevice { device: req.device, owner, key })?;
         Ok(Registered { device: id, token })
     }
 
@@ -297,10 +346,13 @@ impl Service {
         })
     }
 
-    /// The calling device's owner's wallet (the history is added by the route).
+    /// The calling owner's wallet (the history is added by the route): it
+    /// answers only to the owner's key, not to a device's token.
     pub fn wallet(&self, who: &Principal) -> Result<Wallet, ApiError> {
-        let id = device_of(who)?;
-        let owner = self.engine.owner(self.device_handle(id)?).unwrap_or_default().to_string();
+        let Principal::Owner(owner) = who else {
+            return Err(ApiError::forbidden("the wallet answers to its owner's key only"));
+        };
+        let owner = owner.clone();
         let balance = self.engine.ledger().wallets.get(&owner).map_or(0, |c| c.0);
         Ok(Wallet { owner, balance, history: Vec::new() })
     }
@@ -425,7 +477,8 @@ impl Service {
             Principal::Operator => Ok(book),
             Principal::User(u) if *u == book.user => Ok(book),
             // Another user's job is not theirs to see, not even to know of.
-            _ => Err(unknown_job(job)),
+            Principal::User(_) => Err(unknown_job(job)),
+            Principal::Device(_) | Principal::Owner(_) => Err(ApiError::forbidden("this route needs a user API key")),
         }
     }
 

@@ -124,6 +124,9 @@ pub struct Service {
     handles: BTreeMap<JobId, String>,
     attempts: BTreeMap<AttemptId, Held>,
     ended: Ended,
+    /// Worker owners with accounts.
+    #[serde(default)]
+    owners: std::collections::BTreeSet<String>,
     /// Each device's last pull under an `Idempotency-Key` that was given a task:
     /// the key and the answer, for a retry whose first answer was lost.
     #[serde(default)]
@@ -167,6 +170,7 @@ impl Service {
             handles: BTreeMap::new(),
             attempts: BTreeMap::new(),
             ended: Ended::default(),
+            owners: Default::default(),
             pulled: BTreeMap::new(),
             ended_jobs: EndedJobs::default(),
             pending: Pending::default(),
@@ -269,6 +273,13 @@ impl Service {
                 }
                 self.users.insert(user.clone(), UserBook::default());
                 let entry = KeyEntry { record: key.clone(), principal: Principal::User(user.clone()) };
+                self.keys.insert(key.kid.clone(), entry);
+            }
+            Op::CreateOwner { owner, key } => {
+                if !self.owners.insert(owner.clone()) {
+                    return Err(ApiError::conflict(format!("owner `{owner}` exists")).at("owner"));
+                }
+                let entry = KeyEntry { record: key.clone(), principal: Principal::Owner(owner.clone()) };
                 self.keys.insert(key.kid.clone(), entry);
             }
             Op::TopUp { user, amount } => {

@@ -20,6 +20,13 @@ pub enum Op {
         /// Their API key.
         key: KeyRecord,
     },
+    /// A worker owner's account was opened, with this key.
+    CreateOwner {
+        /// The owner.
+        owner: String,
+        /// Their key.
+        key: KeyRecord,
+    },
     /// The operator credited a user's ByteChip balance.
     TopUp {
         /// The user.
@@ -129,6 +136,7 @@ impl Op {
     pub fn name(&self) -> &'static str {
         match self {
             Op::CreateUser { .. } => "create_user",
+            Op::CreateOwner { .. } => "create_owner",
             Op::TopUp { .. } => "top_up",
             Op::RegisterDevice { .. } => "register_device",
             Op::UpdateDevice { .. } => "update_device",
