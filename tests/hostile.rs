@@ -400,3 +400,33 @@ async fn each_route_answers_to_the_roles_in_the_table_only() {
         }
     }
 }
+
+/// A job created twice under one `Idempotency-Key` (a retry whose answer was
+/// lost) is created and charged once; the key used again for another job is
+/// refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_created_again_under_its_key_is_created_once() {
+    let server = Server::start("keyed", &[]);
+    let base = server.url.clone();
+    let http = client();
+    let ana = user(&http, &base, "ana", 1_000).await;
+    let own = owner(&http, &base, "own").await;
+    register(&http, &base, &own, "dev", 500.0).await;
+    let create = |body: Value| {
+        http.post(format!("{base}/v1/jobs")).bearer_auth(&ana).header("idempotency-key", "job-1").json(&body).send()
+    };
+    let job = json!({ "id": "j", "chunks": 4, "price_chips": 400 });
+    let first = create(job.clone()).await.unwrap();
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: Value = first.json().await.unwrap();
+    let again = create(job).await.unwrap();
+    assert_eq!(again.status(), StatusCode::CREATED, "a retry is answered as the first try was");
+    assert_eq!(again.json::<Value>().await.unwrap(), first);
+    let b = ok(&http, "GET", format!("{base}/v1/billing"), Some(&ana), None).await;
+    assert_eq!((b["charged"].as_u64(), b["available"].as_u64()), (Some(400), Some(600)), "{b}");
+    let other = create(json!({ "id": "k", "chunks": 4, "price_chips": 400 })).await.unwrap();
+    assert_eq!(other.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(other.json::<Value>().await.unwrap()["field"], "Idempotency-Key");
+    let (s, _) = call(&http, "GET", format!("{base}/v1/jobs/k"), Some(&ana), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "nothing was created for the reused key");
+}

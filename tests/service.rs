@@ -256,9 +256,24 @@ impl Api {
         key: Option<&str>,
         body: Option<Value>,
     ) -> Option<(StatusCode, Value)> {
+        self.keyed_once(method, path, key, None, body).await
+    }
+
+    /// One try under an `Idempotency-Key` (`idem`), if given.
+    async fn keyed_once(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        idem: Option<&str>,
+        body: Option<Value>,
+    ) -> Option<(StatusCode, Value)> {
         let mut r = self.http.request(method.parse().unwrap(), format!("{}{path}", self.url));
         if let Some(k) = key {
             r = r.bearer_auth(k);
+        }
+        if let Some(k) = idem {
+            r = r.header("idempotency-key", k);
         }
         if let Some(b) = body {
             r = r.json(&b);
@@ -719,17 +734,22 @@ async fn kill_9_at_random_moments_loses_nothing_acknowledged_and_pays_nothing_tw
 
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
     let mut topped_up = 1_000_000u64;
-    let mut uncertain = 0u64;
     let mut paid_seen = 0u64;
     let mut crashes = 0;
+    // Top-ups sent but not answered: retried under their keys after the restart.
+    let mut unanswered: Vec<(String, Value, u64)> = Vec::new();
+    let mut sent = 0;
+    let mut retried = 0;
     loop {
         // Acknowledged writes just before the crash: top-ups, and what was paid.
         let amount = rng.random_range(1..100u64);
         let top_up = json!({"user": "ana", "amount": amount});
-        match api.call_once("POST", "/v1/billing/top-ups", Some(KEY), Some(top_up)).await {
+        sent += 1;
+        let idem = format!("top-up-{sent}");
+        match api.keyed_once("POST", "/v1/billing/top-ups", Some(KEY), Some(&idem), Some(top_up.clone())).await {
             Some((s, _)) if s.is_success() => topped_up += amount,
             Some((s, v)) => panic!("a top-up was refused: {s} {v}"),
-            None => uncertain += amount,
+            None => unanswered.push((idem, top_up, amount)),
         }
         let (balance, _) = rewards(&api, &bob).await;
         assert!(balance >= paid_seen, "a wallet lost ByteChips: {balance} < {paid_seen}");
@@ -739,12 +759,42 @@ async fn kill_9_at_random_moments_loses_nothing_acknowledged_and_pays_nothing_tw
             break;
         }
         tokio::time::sleep(Duration::from_millis(rng.random_range(50..800))).await;
+        // A top-up on the wire as the server dies: its answer may never come.
+        let amount = rng.random_range(1..100u64);
+        let top_up = json!({"user": "ana", "amount": amount});
+        sent += 1;
+        let idem = format!("top-up-{sent}");
+        let (api2, body, k) = (Api::new(&server.url), top_up.clone(), idem.clone());
+        let racing = tokio::spawn(async move {
+            api2.keyed_once("POST", "/v1/billing/top-ups", Some(KEY), Some(&k), Some(body)).await
+        });
+        tokio::time::sleep(Duration::from_millis(rng.random_range(0..3))).await;
         server.crash_and_restart();
+        match racing.await.unwrap() {
+            Some((s, _)) if s.is_success() => topped_up += amount,
+            Some((s, _)) if s.is_server_error() => unanswered.push((idem, top_up, amount)),
+            Some((s, v)) => panic!("a top-up was refused: {s} {v}"),
+            None => unanswered.push((idem, top_up, amount)),
+        }
         crashes += 1;
+        // Every unanswered top-up, retried under its key until it is answered:
+        // each is then credited exactly once, whether or not its first try was.
+        for (idem, body, amount) in unanswered.drain(..) {
+            let r = loop {
+                if let Some(r) =
+                    api.keyed_once("POST", "/v1/billing/top-ups", Some(KEY), Some(&idem), Some(body.clone())).await
+                {
+                    break r;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            };
+            assert!(r.0.is_success(), "a retried top-up was refused: {r:?}");
+            topped_up += amount;
+            retried += 1;
+        }
         let b = api.ok("GET", "/v1/billing", Some(&ana), None).await;
         let have = b["topped_up"].as_u64().unwrap();
-        assert!(have >= topped_up, "an acknowledged top-up was lost: {have} < {topped_up}");
-        assert!(have <= topped_up + uncertain, "a top-up counted that was never sent");
+        assert_eq!(have, topped_up, "top-ups retried under their keys were credited once each");
     }
     assert!(crashes >= 3, "the job ended before the server was killed three times: make it bigger");
     let done = api.wait_job(&ana, "gz", "completed", Duration::from_secs(180)).await;
@@ -773,8 +823,8 @@ async fn kill_9_at_random_moments_loses_nothing_acknowledged_and_pays_nothing_tw
         balance + l["platform"].as_u64().unwrap() + l["refunded"].as_u64().unwrap() + l["escrow"].as_u64().unwrap()
     );
     let b = api.ok("GET", "/v1/billing", Some(&ana), None).await;
-    let have = b["topped_up"].as_u64().unwrap();
-    assert!((topped_up..=topped_up + uncertain).contains(&have));
+    assert_eq!(b["topped_up"].as_u64(), Some(topped_up));
+    eprintln!("crash test: {crashes} crashes, {sent} top-ups, {retried} retried under their keys");
 }
 
 async fn the_openapi_document_lists_every_route_and_its_errors(backend: Backend) {

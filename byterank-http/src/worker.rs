@@ -123,7 +123,9 @@ impl Api {
             Body::None => req,
             Body::Idempotent(key) => req.header("idempotency-key", key),
             Body::Json(v) => req.json(&v),
-            Body::Bytes(b) => req.header("content-type", "application/octet-stream").body(b),
+            Body::KeyedBytes(key, b) => {
+                req.header("idempotency-key", key).header("content-type", "application/octet-stream").body(b)
+            }
         };
         let resp = match req.send().await {
             Ok(r) => r,
@@ -219,8 +221,8 @@ impl Api {
         .await
     }
 
-    async fn call_empty(&self, method: Method, path: &str, stop: &Stop) -> Result<(), Failure> {
-        self.retrying(stop, || async { self.send(method.clone(), path, Body::None).await.map(drop) }).await
+    async fn call_empty(&self, method: Method, path: &str, body: Body, stop: &Stop) -> Result<(), Failure> {
+        self.retrying(stop, || async { self.send(method.clone(), path, body.clone()).await.map(drop) }).await
     }
 }
 
@@ -230,7 +232,13 @@ enum Body {
     /// No body, and this `Idempotency-Key`: the same on every retry of one call.
     Idempotent(String),
     Json(serde_json::Value),
-    Bytes(Vec<u8>),
+    /// Bytes, and this `Idempotency-Key`: the same on every retry of one call.
+    KeyedBytes(String, Vec<u8>),
+}
+
+/// A new `Idempotency-Key`, for one call and its retries.
+fn fresh_key() -> String {
+    format!("{:016x}", rand::random::<u64>())
 }
 
 /// Runs the worker until `max_tasks`, `idle_exit`, or Ctrl-C (`stop`).
@@ -385,7 +393,9 @@ async fn run_task(api: &Api, task: &Assignment, stop: &Stop, summary: &mut Worke
     if stop.level() >= 2 {
         return fail(api, a, stop, summary).await;
     }
-    match api.call::<Reported>(Method::POST, &format!("/v1/tasks/{a}/result"), Body::Bytes(bytes), stop).await {
+    // Under a key: a retry whose first answer was lost gets that answer.
+    let body = Body::KeyedBytes(fresh_key(), bytes);
+    match api.call::<Reported>(Method::POST, &format!("/v1/tasks/{a}/result"), body, stop).await {
         Ok(r) if r.accepted => summary.completed += 1,
         Ok(_) => summary.late += 1,
         Err(_) => summary.cancelled += 1,
@@ -394,7 +404,8 @@ async fn run_task(api: &Api, task: &Assignment, stop: &Stop, summary: &mut Worke
 
 async fn fail(api: &Api, attempt: u64, stop: &Stop, summary: &mut WorkerSummary) {
     summary.failed += 1;
-    let _ = api.call_empty(Method::POST, &format!("/v1/tasks/{attempt}/error"), stop).await;
+    let body = Body::Idempotent(fresh_key());
+    let _ = api.call_empty(Method::POST, &format!("/v1/tasks/{attempt}/error"), body, stop).await;
 }
 
 /// The device's state as this machine measures it: CPU, RAM, battery where the

@@ -52,7 +52,7 @@ fn a_restart_longer_than_t2_leaves_running_attempts_alive() {
         seq.call(move |s, at| s.create_user(at, &op, CreateUser { user: "ana".into() }, Secret::generate()))
             .await
             .unwrap();
-        seq.call(|s, at| s.top_up(at, &Principal::Operator, TopUp { user: "ana".into(), amount: 10_000 }))
+        seq.call(|s, at| s.top_up(at, &Principal::Operator, TopUp { user: "ana".into(), amount: 10_000 }, None))
             .await
             .unwrap();
         seq.call(|s, at| s.create_owner(at, None, CreateOwner { owner: "bob".into() }, Secret::generate()))
@@ -63,7 +63,7 @@ fn a_restart_longer_than_t2_leaves_running_attempts_alive() {
         seq.call(move |s, at| s.register_device(at, Some(&bob), req, Secret::generate())).await.unwrap();
         let mut spec = JobSpec::new("j", 1);
         spec.price_chips = ByteChips(1_000);
-        seq.call(move |s, at| s.create_job(at, &Principal::User("ana".into()), spec)).await.unwrap();
+        seq.call(move |s, at| s.create_job(at, &Principal::User("ana".into()), spec, None)).await.unwrap();
         let d = device.clone();
         let pulled = seq.call(move |s, at| s.pull(at, &d, None)).await.unwrap();
         AttemptId(pulled.task.expect("the job's one task").attempt)

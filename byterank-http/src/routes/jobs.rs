@@ -8,7 +8,7 @@ use axum::response::Response;
 use axum::Json;
 
 use super::staging::stage;
-use super::{bearer, need_bearer, octets, store_error, AppState, JsonBody};
+use super::{bearer, idempotency_key, need_bearer, octets, store_error, AppState, JsonBody, IDEMPOTENCY_KEY};
 use byterank_core::JobSpec;
 
 use crate::api::{JobView, QuoteView, StatusQuery};
@@ -58,6 +58,7 @@ pub async fn quote(
 /// is submitted: now, or, for an application that reads input, once the input is
 /// uploaded (the price is set aside meanwhile).
 #[utoipa::path(post, path = "/v1/jobs", tag = "jobs", security(("bearer" = [])), request_body(content = Object, description = "a job file (docs/formats.md)"),
+    params(("Idempotency-Key" = Option<String>, Header, description = IDEMPOTENCY_KEY)),
     responses((status = 201, body = JobView), (status = 400, body = ApiError), (status = 401, body = ApiError),
         (status = 402, body = ApiError), (status = 403, body = ApiError), (status = 409, body = ApiError),
         (status = 429, body = ApiError)))]
@@ -67,13 +68,14 @@ pub async fn create(
     body: Result<JsonBody<JobSpec>, ApiError>,
 ) -> Result<(StatusCode, Json<JobView>), ApiError> {
     let bearer = need_bearer(&headers)?;
+    let key = idempotency_key(&headers)?;
     let JsonBody(job) = body?;
     let throttle = app.throttle.clone();
     let view = app
         .seq
         .authed(Some(bearer), move |svc, at, who| {
             throttle.check(Action::CreateJob, &caller(who))?;
-            svc.create_job(at, who, job)
+            svc.create_job(at, who, job, key.as_deref())
         })
         .await?;
     Ok((StatusCode::CREATED, Json(view)))

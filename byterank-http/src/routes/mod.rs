@@ -52,6 +52,20 @@ pub fn need_bearer(headers: &HeaderMap) -> Result<String, ApiError> {
     bearer(headers).ok_or_else(|| ApiError::unauthorized("send `Authorization: Bearer <key>`"))
 }
 
+/// The request's `Idempotency-Key`, if any (its rules are checked by the call).
+pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    match headers.get("idempotency-key") {
+        None => Ok(None),
+        Some(v) => v.to_str().map(|k| Some(k.to_string())).map_err(|_| {
+            ApiError::bad_request("the `Idempotency-Key` header must be visible ASCII").at("Idempotency-Key")
+        }),
+    }
+}
+
+/// The OpenAPI description of the `Idempotency-Key` header.
+pub const IDEMPOTENCY_KEY: &str = "1 to 64 visible ASCII characters, new for each call and the same on its retries: \
+    a retry gets the first answer and changes nothing";
+
 /// A JSON body whose errors name the field at fault.
 pub struct JsonBody<T>(pub T);
 

@@ -166,7 +166,7 @@ impl Service {
     pub fn pull(&mut self, at: Timestamp, who: &Principal, key: Option<&str>) -> Result<Pulled, ApiError> {
         let device = device_of(who)?.to_string();
         if let Some(key) = key {
-            check_idempotency_key(key)?;
+            check_key(key)?;
             if let Some((k, task)) = self.pulled.get(&device) {
                 let running = self.attempts.get(&AttemptId(task.attempt)).is_some_and(|h| h.device == device);
                 if k == key && running {
@@ -261,7 +261,11 @@ impl Service {
         who: &Principal,
         attempt: AttemptId,
         body: &[u8],
+        key: Option<&str>,
     ) -> Result<Reported, ApiError> {
+        if let Some(first) = self.keyed_retry(who, attempt, key, true)? {
+            return first;
+        }
         let held = self.held_by(who, attempt)?;
         let book = &self.jobs[&held.job];
         let handle = book.handle.expect("a running job");
@@ -276,16 +280,45 @@ impl Service {
         let (result, bytes) = read_upload(&book.spec.application, body)?;
         let device = held.device.clone();
         self.upload = Some(bytes);
-        let r = self.record(at, Op::ReportResult { device, attempt, result });
+        let r = self.record(at, Op::ReportResult { device, attempt, result, key: key.map(str::to_string) });
         self.upload = None;
         r?;
         let late = self.last_events().iter().any(|e| matches!(e, Event::LateReport { .. }));
         Ok(Reported { accepted: !late })
     }
 
+    /// The first answer, if this result or error report under `key` was
+    /// applied already (its attempt may have ended since).
+    fn keyed_retry<T: serde::de::DeserializeOwned>(
+        &self,
+        who: &Principal,
+        attempt: AttemptId,
+        key: Option<&str>,
+        result: bool,
+    ) -> Result<Option<Result<T, ApiError>>, ApiError> {
+        let Some(k) = key else { return Ok(None) };
+        let device = device_of(who)?.to_string();
+        let op = if result {
+            // What a result asked is its attempt: its metadata is not part of it.
+            Op::ReportResult { device, attempt, result: Default::default(), key: Some(k.into()) }
+        } else {
+            Op::ReportError { device, attempt, key: Some(k.into()) }
+        };
+        self.first_answer(&op)
+    }
+
     /// Whether the caller may upload a result for `attempt` (checked before its
-    /// body is read), and the most bytes that result may have.
-    pub fn result_target(&self, who: &Principal, attempt: AttemptId) -> Result<Option<u64>, ApiError> {
+    /// body is read), and the most bytes that result may have (`None`: the
+    /// route's limit; so for a retry under `key` of a result already taken).
+    pub fn result_target(
+        &self,
+        who: &Principal,
+        attempt: AttemptId,
+        key: Option<&str>,
+    ) -> Result<Option<u64>, ApiError> {
+        if self.keyed_retry::<Reported>(who, attempt, key, true)?.is_some() {
+            return Ok(None);
+        }
         let held = self.held_by(who, attempt)?;
         let book = &self.jobs[&held.job];
         let handle = book.handle.expect("a running job");
@@ -293,10 +326,20 @@ impl Service {
         Ok((book.spec.application == "gzip").then(|| Gzip::max_member(chunk.len)))
     }
 
-    /// The calling device reports that an attempt failed.
-    pub fn report_error(&mut self, at: Timestamp, who: &Principal, attempt: AttemptId) -> Result<(), ApiError> {
+    /// The calling device reports that an attempt failed; a retry under the
+    /// same `key` changes nothing.
+    pub fn report_error(
+        &mut self,
+        at: Timestamp,
+        who: &Principal,
+        attempt: AttemptId,
+        key: Option<&str>,
+    ) -> Result<(), ApiError> {
+        if let Some(first) = self.keyed_retry::<serde_json::Value>(who, attempt, key, false)? {
+            return first.map(drop);
+        }
         let device = self.held_by(who, attempt)?.device.clone();
-        self.record(at, Op::ReportError { device, attempt })
+        self.record(at, Op::ReportError { device, attempt, key: key.map(str::to_string) })
     }
 
     // Billing and wallets.
@@ -315,14 +358,36 @@ impl Service {
         Ok(UserCreated { user: req.user, api_key: fresh.0.expose().to_string() })
     }
 
-    /// The operator credits a user.
-    pub fn top_up(&mut self, at: Timestamp, who: &Principal, req: TopUp) -> Result<Balance, ApiError> {
+    /// The operator credits a user. A retry under the same `key` answers what
+    /// the first try did and credits nothing.
+    pub fn top_up(
+        &mut self,
+        at: Timestamp,
+        who: &Principal,
+        req: TopUp,
+        key: Option<&str>,
+    ) -> Result<Balance, ApiError> {
         operator(who)?;
         if req.amount == 0 {
             return Err(ApiError::bad_request("a top-up credits at least 1 ByteChip").at("amount"));
         }
-        self.record(at, Op::TopUp { user: req.user.clone(), amount: ByteChips(req.amount) })?;
+        let op = Op::TopUp { user: req.user.clone(), amount: ByteChips(req.amount), key: key.map(str::to_string) };
+        if let Some(first) = self.first_answer(&op)? {
+            return first;
+        }
+        self.record(at, op)?;
         self.balance_of(&req.user)
+    }
+
+    /// The first answer of a keyed write that was applied already, if `op` is
+    /// its retry.
+    fn first_answer<T: serde::de::DeserializeOwned>(&self, op: &Op) -> Result<Option<Result<T, ApiError>>, ApiError> {
+        let Some((caller, key, asked)) = op.keyed() else { return Ok(None) };
+        check_key(key)?;
+        Ok(self.keyed.get(&caller, key, &asked)?.map(|v| {
+            serde_json::from_value(v.clone())
+                .map_err(|e| ApiError::unavailable(format!("the kept answer does not read: {e}")))
+        }))
     }
 
     /// The calling user's balance (the history is added by the route).
@@ -331,7 +396,7 @@ impl Service {
         self.balance_of(user)
     }
 
-    fn balance_of(&self, user: &str) -> Result<Balance, ApiError> {
+    pub(super) fn balance_of(&self, user: &str) -> Result<Balance, ApiError> {
         let book = self.users.get(user).ok_or_else(|| unknown_user(user))?;
         let ledger = self.engine.ledger();
         let get = |m: &BTreeMap<String, ByteChips>| m.get(user).map_or(0, |c| c.0);
@@ -383,8 +448,21 @@ impl Service {
     }
 
     /// The calling user creates a job; one whose tasks read input waits for it.
-    pub fn create_job(&mut self, at: Timestamp, who: &Principal, spec: JobSpec) -> Result<JobView, ApiError> {
+    /// A retry under the same `key` answers what the first try did.
+    pub fn create_job(
+        &mut self,
+        at: Timestamp,
+        who: &Principal,
+        spec: JobSpec,
+        key: Option<&str>,
+    ) -> Result<JobView, ApiError> {
         let user = user_of(who)?.to_string();
+        if let Some(k) = key {
+            let op = Op::CreateJob { job: spec.clone(), user: user.clone(), key: Some(k.into()) };
+            if let Some(first) = self.first_answer(&op)? {
+                return first;
+            }
+        }
         if adapter(&spec.application).is_none() {
             return Err(ApiError::bad_request(format!(
                 "unknown application `{}` (the service runs gzip and synthetic)",
@@ -398,7 +476,7 @@ impl Service {
         self.limits.check(&spec, self.available(&user)?)?;
         spec.work().map_err(|e| ApiError::bad_request(e.to_string()))?;
         let id = spec.id.clone();
-        self.record(at, Op::CreateJob { job: spec, user })?;
+        self.record(at, Op::CreateJob { job: spec, user, key: key.map(str::to_string) })?;
         self.job_view(who, &id, &StatusQuery::default())
     }
 
@@ -656,19 +734,6 @@ fn user_of(who: &Principal) -> Result<&str, ApiError> {
         Principal::User(u) => Ok(u),
         _ => Err(ApiError::forbidden("this route needs a user API key")),
     }
-}
-
-/// Longest `Idempotency-Key`, bytes.
-const MAX_IDEMPOTENCY_KEY_BYTES: usize = 64;
-
-fn check_idempotency_key(key: &str) -> Result<(), ApiError> {
-    if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_BYTES || !key.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(ApiError::bad_request(format!(
-            "the `Idempotency-Key` header must be 1 to {MAX_IDEMPOTENCY_KEY_BYTES} visible ASCII characters"
-        ))
-        .at("Idempotency-Key"));
-    }
-    Ok(())
 }
 
 fn check_name(name: &str, field: &str) -> Result<(), ApiError> {

@@ -23,12 +23,14 @@ use crate::error::ApiError;
 mod apps;
 mod books;
 mod calls;
+mod keyed;
 mod limits;
 mod op;
 
 pub use apps::{adapter, compute, read_upload, AppAdapter, Upload};
 pub use books::{Ended, EndedJobs, Held, JobBook, JobState, KeyEntry, Principal, TaskBook, UserBook};
 pub use calls::quote_view;
+pub use keyed::{check_key, Keyed};
 pub use limits::{task_count, WorkLimits};
 pub use op::Op;
 
@@ -124,6 +126,9 @@ pub struct Service {
     handles: BTreeMap<JobId, String>,
     attempts: BTreeMap<AttemptId, Held>,
     ended: Ended,
+    /// The first answers of writes under an `Idempotency-Key`.
+    #[serde(default)]
+    keyed: Keyed,
     /// Worker owners with accounts.
     #[serde(default)]
     owners: std::collections::BTreeSet<String>,
@@ -170,6 +175,7 @@ impl Service {
             handles: BTreeMap::new(),
             attempts: BTreeMap::new(),
             ended: Ended::default(),
+            keyed: Keyed::default(),
             owners: Default::default(),
             pulled: BTreeMap::new(),
             ended_jobs: EndedJobs::default(),
@@ -242,6 +248,10 @@ impl Service {
                         self.pulled.insert(device.clone(), (key.clone(), task));
                     }
                 }
+                if let Some((caller, key, asked)) = op.keyed() {
+                    let answer = self.answer_of(op);
+                    self.keyed.put(at, &caller, key, asked, answer);
+                }
                 if self.pending.live {
                     self.pending.ops.push((at, op.clone()));
                 }
@@ -282,7 +292,7 @@ impl Service {
                 let entry = KeyEntry { record: key.clone(), principal: Principal::Owner(owner.clone()) };
                 self.keys.insert(key.kid.clone(), entry);
             }
-            Op::TopUp { user, amount } => {
+            Op::TopUp { user, amount, .. } => {
                 let book = self.users.get_mut(user).ok_or_else(|| unknown_user(user))?;
                 book.topped_up = ByteChips(
                     book.topped_up
@@ -322,7 +332,7 @@ impl Service {
                 let handle = self.device_handle(device)?;
                 self.engine_apply(at, CommandKind::SetTrust { device: handle, trusted: *trusted })?;
             }
-            Op::CreateJob { job, user } => {
+            Op::CreateJob { job, user, .. } => {
                 if self.jobs.contains_key(&job.id) {
                     return Err(ApiError::conflict(format!("job `{}` exists: job ids are unique", job.id)).at("id"));
                 }
@@ -394,7 +404,7 @@ impl Service {
                 let device = self.device_handle(device)?;
                 self.engine_apply(at, CommandKind::Heartbeat { device, attempt: *attempt })?;
             }
-            Op::ReportResult { device, attempt, result } => {
+            Op::ReportResult { device, attempt, result, .. } => {
                 let device = self.device_handle(device)?;
                 self.engine_apply(at, CommandKind::ReportResult { device, attempt: *attempt, result: result.clone() })?;
                 let late = self.events.iter().any(|e| matches!(e, Event::LateReport { .. }));
@@ -408,7 +418,7 @@ impl Service {
                     }
                 }
             }
-            Op::ReportError { device, attempt } => {
+            Op::ReportError { device, attempt, .. } => {
                 let device = self.device_handle(device)?;
                 self.engine_apply(at, CommandKind::ReportError { device, attempt: *attempt })?;
             }
@@ -427,6 +437,25 @@ impl Service {
             }
         }
         Ok(())
+    }
+
+    /// What a keyed write answered, right after it was applied (live or in
+    /// replay, so that the table is the same either way).
+    fn answer_of(&self, op: &Op) -> serde_json::Value {
+        let json = |v: Result<serde_json::Value, serde_json::Error>| v.expect("an answer serializes");
+        match op {
+            Op::TopUp { user, .. } => {
+                self.balance_of(user).map_or(serde_json::Value::Null, |b| json(serde_json::to_value(b)))
+            }
+            Op::CreateJob { job, user, .. } => self
+                .job_view(&Principal::User(user.clone()), &job.id, &crate::api::StatusQuery::default())
+                .map_or(serde_json::Value::Null, |v| json(serde_json::to_value(v))),
+            Op::ReportResult { .. } => {
+                let late = self.events.iter().any(|e| matches!(e, Event::LateReport { .. }));
+                json(serde_json::to_value(crate::api::Reported { accepted: !late }))
+            }
+            _ => serde_json::Value::Null,
+        }
     }
 
     /// Keeps the books in step with what the engine decided.
