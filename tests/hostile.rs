@@ -19,14 +19,19 @@ const KEY: &str = "operator-key-for-tests-0123456789";
 struct Server {
     child: Child,
     url: String,
+    dir: std::path::PathBuf,
 }
 
 impl Server {
     fn start(name: &str, extra: &[&str]) -> Server {
+        let cfg = EngineConfig { t1_ms: 5_000, t2_ms: 15_000, refresh_ms: 500, ..EngineConfig::default() };
+        Self::start_with(name, extra, &cfg)
+    }
+
+    fn start_with(name: &str, extra: &[&str], cfg: &EngineConfig) -> Server {
         let dir = std::env::temp_dir().join(format!("byterank-hostile-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let cfg = EngineConfig { t1_ms: 5_000, t2_ms: 15_000, refresh_ms: 500, ..EngineConfig::default() };
         let cfg_path = dir.join("engine.json");
         std::fs::write(&cfg_path, serde_json::to_string(&cfg).unwrap()).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_byterank"))
@@ -43,7 +48,7 @@ impl Server {
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
         let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected: {line:?}")).into();
-        Server { child, url }
+        Server { child, url, dir }
     }
 
     /// The peak resident memory of the server process so far, bytes (VmHWM).
@@ -59,6 +64,8 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // The freeze test's data holds a 200 MB input.
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -359,6 +366,7 @@ async fn each_route_answers_to_the_roles_in_the_table_only() {
         ("PUT", "/v1/devices/me", Some(json!({ "id": "dev", "processor_score": 500.0 })), "D"),
         ("PUT", "/v1/devices/me/preferences", Some(json!({})), "D"),
         ("POST", "/v1/tasks/pull", None, "D"),
+        ("GET", "/v1/tasks/held", None, "D"),
         ("GET", "/v1/tasks/999/input", None, "D"),
         ("POST", "/v1/tasks/999/heartbeat", None, "D"),
         ("POST", "/v1/tasks/999/result", Some(json!({ "size": 1, "digest": "x" })), "D"),
@@ -429,4 +437,67 @@ async fn a_job_created_again_under_its_key_is_created_once() {
     assert_eq!(other.json::<Value>().await.unwrap()["field"], "Idempotency-Key");
     let (s, _) = call(&http, "GET", format!("{base}/v1/jobs/k"), Some(&ana), None).await;
     assert_eq!(s, StatusCode::NOT_FOUND, "nothing was created for the reused key");
+}
+
+/// A worker killed while it held attempts and started again (same token) is
+/// not starved by them: it resumes them at once, and the job completes within
+/// seconds though its deadlines are minutes away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_worker_resumes_the_attempts_it_held() {
+    let cfg = EngineConfig { t1_ms: 60_000, t2_ms: 180_000, refresh_ms: 500, ..EngineConfig::default() };
+    let server = Server::start_with("resume", &[], &cfg);
+    let base = server.url.clone();
+    let http = client();
+    let ana = user(&http, &base, "ana", 1_000).await;
+    let own = owner(&http, &base, "own").await;
+    let token = register(&http, &base, &own, "w-0", 500.0).await;
+    let job = json!({ "id": "j", "chunks": 2, "price_chips": 200 });
+    ok(&http, "POST", format!("{base}/v1/jobs"), Some(&ana), Some(job)).await;
+    // The worker's first life: it took the tasks, then was killed.
+    let mut held = 0;
+    for _ in 0..2 {
+        let p = ok(&http, "POST", format!("{base}/v1/tasks/pull"), Some(&token), None).await;
+        held += u32::from(!p["task"].is_null());
+    }
+    assert!(held >= 1, "the device took a task");
+    let file = server.dir.join("w-0.token");
+    std::fs::write(&file, json!({ "device": "w-0", "token": token }).to_string()).unwrap();
+    let started = Instant::now();
+    let mut worker = Command::new(env!("CARGO_BIN_EXE_byterank"))
+        .args(["worker", "--server", &base, "--idle-exit", "2", "--token-file"])
+        .arg(&file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let done = loop {
+        let v = ok(&http, "GET", format!("{base}/v1/jobs/j"), Some(&ana), None).await;
+        if v["state"] == "completed" {
+            break started.elapsed();
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "the held attempts were not resumed: {v}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    eprintln!("the restarted worker finished the held job in {done:?}");
+    assert!(worker.wait().unwrap().success());
+}
+
+/// A worker given a server nobody answers at says so as it retries, and
+/// `--idle-exit` still ends it, with one clear error.
+#[test]
+fn a_worker_that_cannot_reach_its_server_says_so_and_idle_exit_holds() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener); // nobody listens there now
+    let started = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_byterank"))
+        .args(["worker", "--server", &url, "--owner-key", "k.s", "--idle-exit", "2"])
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(took < Duration::from_secs(10), "--idle-exit 2 took {took:?}");
+    assert!(err.contains(&url) && err.contains("no answer"), "the retries are logged: {err}");
+    assert!(err.contains("check --server"), "{err}");
 }

@@ -21,6 +21,8 @@ pub mod paths {
     pub const DEVICE_PREFERENCES: &str = "/v1/devices/me/preferences";
     /// Tasks: pull the next one.
     pub const PULL: &str = "/v1/tasks/pull";
+    /// Tasks: the attempts the device holds.
+    pub const HELD_TASKS: &str = "/v1/tasks/held";
     /// Tasks: an attempt's input chunk.
     pub const TASK_INPUT: &str = "/v1/tasks/{attempt}/input";
     /// Tasks: heartbeat.
@@ -70,6 +72,7 @@ pub mod paths {
         DEVICE_STATUS,
         DEVICE_PREFERENCES,
         PULL,
+        HELD_TASKS,
         TASK_INPUT,
         TASK_HEARTBEAT,
         TASK_RESULT,

@@ -150,7 +150,7 @@ pub fn replay_one(svc: &mut Service, seq: u64, at: byterank_core::Timestamp, op:
     paths(
         routes::devices::create_owner, routes::devices::register, routes::devices::me, routes::devices::report_status,
         routes::devices::set_preferences, routes::devices::leave,
-        routes::tasks::pull, routes::tasks::input, routes::tasks::heartbeat, routes::tasks::result,
+        routes::tasks::pull, routes::tasks::held, routes::tasks::input, routes::tasks::heartbeat, routes::tasks::result,
         routes::tasks::error,
         routes::jobs::quote, routes::jobs::create, routes::jobs::upload_input, routes::jobs::status,
         routes::jobs::output, routes::jobs::cancel,
@@ -188,6 +188,7 @@ pub fn router(app: AppState, opts: &ServeOptions) -> Router {
         .route(paths::DEVICE_STATUS, get(devices::me).put(devices::report_status).delete(devices::leave))
         .route(paths::DEVICE_PREFERENCES, put(devices::set_preferences))
         .route(paths::PULL, post(tasks::pull))
+        .route(paths::HELD_TASKS, get(tasks::held))
         .route(paths::TASK_INPUT, get(tasks::input))
         .route(paths::TASK_HEARTBEAT, post(tasks::heartbeat))
         .route(paths::TASK_RESULT, post(tasks::result))

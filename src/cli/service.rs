@@ -113,7 +113,7 @@ pub fn run_serve(args: ServeArgs) -> Result<(), Failure> {
     opts.standby = args.standby;
     opts.lease = Duration::from_millis(args.lease_ms);
     opts.advertise = args.advertise;
-    init_logs();
+    init_logs("warn");
     runtime()?.block_on(serve(opts)).map_err(|e| Failure::Input(e.to_string()))
 }
 
@@ -158,7 +158,7 @@ pub fn run_worker(args: WorkerArgs) -> Result<(), Failure> {
         idle_exit: args.idle_exit.map(Duration::from_secs),
         status_every: Duration::from_secs(30),
     };
-    init_logs();
+    init_logs("info");
     let rt = runtime()?;
     let stop = Stop::default();
     let presses = stop.clone();
@@ -253,8 +253,9 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Failure::Output)
 }
 
-fn init_logs() {
+/// Logs to stderr at `BYTERANK_LOG` (an `EnvFilter`), else at `default`.
+fn init_logs(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("BYTERANK_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }

@@ -9,7 +9,7 @@ use byterank_core::AttemptId;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use super::{bearer, idempotency_key, need_bearer, octets, store_error, AppState, IDEMPOTENCY_KEY};
-use crate::api::{Beat, Pulled, Reported};
+use crate::api::{Assignment, Beat, Pulled, Reported};
 use crate::error::ApiError;
 
 /// Ask for the next task. With none, the answer says why and when to ask again.
@@ -23,6 +23,13 @@ use crate::error::ApiError;
 pub async fn pull(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<Pulled>, ApiError> {
     let key = idempotency_key(&headers)?;
     app.seq.authed(bearer(&headers), move |svc, at, who| svc.pull(at, who, key.as_deref())).await.map(Json)
+}
+
+/// The attempts this device holds (a restarted worker resumes them).
+#[utoipa::path(get, path = "/v1/tasks/held", tag = "tasks", security(("bearer" = [])),
+    responses((status = 200, body = Vec<Assignment>), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
+pub async fn held(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<Vec<Assignment>>, ApiError> {
+    app.seq.authed(bearer(&headers), |svc, _, who| svc.held_tasks(who)).await.map(Json)
 }
 
 /// The attempt's input chunk, as bytes.

@@ -144,6 +144,9 @@ pub struct Held {
     pub task: u32,
     /// The device id.
     pub device: String,
+    /// Which copy of the task.
+    #[serde(default)]
+    pub replica: u32,
 }
 
 /// How recently ended attempts ended, so that a heartbeat or a late upload can be

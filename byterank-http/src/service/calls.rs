@@ -194,22 +194,33 @@ impl Service {
     /// The task the last op assigned, as its device is told of it.
     pub(super) fn assigned(&self) -> Option<Assignment> {
         self.last_events().iter().find_map(|e| {
-            let Event::TaskAssigned { task, replica, attempt, .. } = e else { return None };
-            let held = &self.attempts[attempt];
-            let book = &self.jobs[&held.job];
-            let handle = book.handle.expect("a running job");
-            let chunk = self.engine.job_chunk(handle, *task).expect("a task of a running job");
-            Some(Assignment {
-                attempt: attempt.0,
-                job: held.job.clone(),
-                task: *task,
-                replica: *replica,
-                application: book.spec.application.clone(),
-                chunk,
-                input: adapter(&book.spec.application).is_some_and(|a| a.reads_input),
-                heartbeat_ms: (self.engine.config().t1_ms / 3).max(1),
-            })
+            let Event::TaskAssigned { attempt, .. } = e else { return None };
+            Some(self.assignment(*attempt, &self.attempts[attempt]))
         })
+    }
+
+    fn assignment(&self, attempt: AttemptId, held: &Held) -> Assignment {
+        let book = &self.jobs[&held.job];
+        let handle = book.handle.expect("a running job");
+        let chunk = self.engine.job_chunk(handle, held.task).expect("a task of a running job");
+        Assignment {
+            attempt: attempt.0,
+            job: held.job.clone(),
+            task: held.task,
+            replica: held.replica,
+            application: book.spec.application.clone(),
+            chunk,
+            input: adapter(&book.spec.application).is_some_and(|a| a.reads_input),
+            heartbeat_ms: (self.engine.config().t1_ms / 3).max(1),
+        }
+    }
+
+    /// The attempts the calling device holds, as it was told of them: a worker
+    /// that restarted resumes them at once instead of leaving them to their
+    /// deadlines while they fill its slots.
+    pub fn held_tasks(&self, who: &Principal) -> Result<Vec<Assignment>, ApiError> {
+        let me = device_of(who)?;
+        Ok(self.attempts.iter().filter(|(_, h)| h.device == me).map(|(a, h)| self.assignment(*a, h)).collect())
     }
 
     fn held_by(&self, who: &Principal, attempt: AttemptId) -> Result<&Held, ApiError> {

@@ -476,14 +476,14 @@ impl Service {
                         Entry { job: Some(id.clone()), ..Entry::new(user_account(&book.user), at, "charge", price.0) };
                     self.effect(Effect::Entry(entry));
                 }
-                Event::TaskAssigned { job, task, device, attempt, .. } => {
+                Event::TaskAssigned { job, task, device, attempt, replica, .. } => {
                     let name = self.handles[job].clone();
                     let device = self.engine.device(*device).map(|d| d.id.clone()).unwrap_or_default();
                     if let Some(t) = self.jobs.get_mut(&name).and_then(|b| b.progress.get_mut(*task as usize)) {
                         t.running += 1;
                         t.attempts = t.attempts.saturating_add(1);
                     }
-                    self.attempts.insert(*attempt, Held { job: name, task: *task, device });
+                    self.attempts.insert(*attempt, Held { job: name, task: *task, device, replica: *replica });
                 }
                 Event::AttemptChanged { attempt, state, .. } if *state != AttemptState::Delayed => {
                     if let Some(held) = self.attempts.remove(attempt) {
