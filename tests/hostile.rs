@@ -501,3 +501,41 @@ fn a_worker_that_cannot_reach_its_server_says_so_and_idle_exit_holds() {
     assert!(err.contains(&url) && err.contains("no answer"), "the retries are logged: {err}");
     assert!(err.contains("check --server"), "{err}");
 }
+
+/// A client that never finishes its headers is dropped after the header
+/// deadline, and SIGTERM stops the server cleanly (exit 0) with what it
+/// acknowledged kept: a restart on the same data has it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_are_dropped_and_sigterm_stops_cleanly() {
+    use std::io::{Read, Write};
+    let mut server = Server::start("slow", &["--header-timeout-ms", "1000"]);
+    let base = server.url.clone();
+    let http = client();
+    user(&http, &base, "ana", 777).await;
+    let addr = base.trim_start_matches("http://").to_string();
+    let mut slow = std::net::TcpStream::connect(&addr).unwrap();
+    slow.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n").unwrap(); // never finished
+    slow.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let started = Instant::now();
+    let mut rest = Vec::new();
+    let _ = slow.read_to_end(&mut rest); // ends when the server closes it
+    let dropped = started.elapsed();
+    assert!(dropped < Duration::from_secs(5), "a half-sent request was held {dropped:?}");
+    // The server still answers others.
+    ok(&http, "GET", format!("{base}/health"), None, None).await;
+
+    assert!(Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().unwrap().success());
+    let t = Instant::now();
+    let status = loop {
+        if let Some(s) = server.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(t.elapsed() < Duration::from_secs(15), "SIGTERM did not stop the server");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status}");
+    let data = server.dir.join("data");
+    let out = Command::new(env!("CARGO_BIN_EXE_byterank")).args(["journal"]).arg(&data).output().unwrap();
+    let story = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && story.contains("\"op\":\"top_up\""), "the top-up is in the journal: {story}");
+}

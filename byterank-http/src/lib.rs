@@ -43,6 +43,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod connections;
 pub mod error;
 pub mod inspect;
 pub mod journal;

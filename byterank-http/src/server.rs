@@ -54,6 +54,8 @@ pub struct ServeOptions {
     pub rates: Option<crate::throttle::Rates>,
     /// Quotes planned at once.
     pub planners: usize,
+    /// Open connections, and deadlines for a request's headers and body.
+    pub connections: crate::connections::ConnectionLimits,
     /// A PostgreSQL URL: journal there instead of SQLite in `data`, with a
     /// leader's lease so that several nodes can share it.
     pub journal_url: Option<String>,
@@ -82,6 +84,7 @@ impl ServeOptions {
             work_limits: crate::service::WorkLimits::default(),
             rates: Some(crate::throttle::Rates::default()),
             planners: 1,
+            connections: crate::connections::ConnectionLimits::default(),
             journal_url: None,
             standby: false,
             lease: Duration::from_secs(5),
@@ -409,8 +412,7 @@ async fn run(
             throttle.forget_quiet();
         }
     });
-    let service = router(app, opts).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, service).with_graceful_shutdown(stop).await?;
+    crate::connections::serve(listener, router(app, opts), opts.connections, Duration::from_secs(30), stop).await?;
     Ok(())
 }
 

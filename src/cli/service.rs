@@ -66,6 +66,16 @@ pub struct ServeArgs {
     /// Per caller: how many of those calls may come at once after a quiet spell.
     #[arg(long, default_value_t = 200, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     rate_burst: u32,
+    /// Connections open at once; more wait to be accepted.
+    #[arg(long, default_value_t = 10_000, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_connections: u64,
+    /// A connection that has not sent a request's headers within this long is
+    /// closed (slow clients are dropped).
+    #[arg(long, default_value_t = 10_000, value_name = "MS", value_parser = clap::value_parser!(u64).range(100..=600_000))]
+    header_timeout_ms: u64,
+    /// A request's body must arrive within this long (else 408).
+    #[arg(long, default_value_t = 300_000, value_name = "MS", value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
+    body_timeout_ms: u64,
     /// Quotes planned at once (each on a thread of its own, beside the engine's).
     #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=64))]
     planners: u64,
@@ -109,6 +119,11 @@ pub fn run_serve(args: ServeArgs) -> Result<(), Failure> {
     opts.rates = (args.rate_per_second > 0)
         .then_some(byterank::http::throttle::Rates { per_second: args.rate_per_second, burst: args.rate_burst });
     opts.planners = args.planners as usize;
+    opts.connections = byterank::http::connections::ConnectionLimits {
+        max_connections: args.max_connections as usize,
+        header_timeout: Duration::from_millis(args.header_timeout_ms),
+        body_timeout: Duration::from_millis(args.body_timeout_ms),
+    };
     opts.journal_url = args.journal;
     opts.standby = args.standby;
     opts.lease = Duration::from_millis(args.lease_ms);
