@@ -626,6 +626,41 @@ async fn bad_requests_get_a_json_error_naming_the_field_and_change_nothing(backe
             None,
         ),
         ("POST", "/v1/users", Some(KEY), json!({"user": "a\nb"}), StatusCode::BAD_REQUEST, Some("user")),
+        // Job ids follow the device id rules.
+        (
+            "POST",
+            "/v1/jobs",
+            Some(&ana),
+            json!({"id": "a\u{202e}b", "chunks": 1, "price_chips": 1}),
+            StatusCode::BAD_REQUEST,
+            Some("id"),
+        ),
+        (
+            "POST",
+            "/v1/jobs",
+            Some(&ana),
+            json!({"id": "a\u{0}b", "chunks": 1, "price_chips": 1}),
+            StatusCode::BAD_REQUEST,
+            Some("id"),
+        ),
+        (
+            "POST",
+            "/v1/jobs",
+            Some(&ana),
+            json!({"id": "x".repeat(257), "chunks": 1, "price_chips": 1}),
+            StatusCode::BAD_REQUEST,
+            Some("id"),
+        ),
+        // A gzip job whose input could never be uploaded.
+        (
+            "POST",
+            "/v1/jobs",
+            Some(&ana),
+            json!({"id": "huge", "application": "gzip", "input_bytes": 300_000_000u64, "chunk_bytes": 1_000_000,
+                "price_chips": 300}),
+            StatusCode::BAD_REQUEST,
+            Some("input_bytes"),
+        ),
         (
             "POST",
             "/v1/billing/top-ups",
@@ -665,6 +700,31 @@ async fn bad_requests_get_a_json_error_naming_the_field_and_change_nothing(backe
         if let Some(f) = field {
             assert_eq!(v["field"].as_str(), Some(f), "{m} {p}: {v}");
         }
+    }
+    // JSON with more after it; a content type that only starts like JSON's.
+    for (ct, body) in [
+        ("application/json", r#"{"id": "t", "chunks": 1, "price_chips": 1} {"#),
+        ("application/json", r#"{"id": "t", "chunks": 1, "price_chips": 1}x"#),
+        ("application/jsonfoo", r#"{"id": "t", "chunks": 1, "price_chips": 1}"#),
+    ] {
+        let r = api
+            .http
+            .post(format!("{}/v1/jobs", server.url))
+            .bearer_auth(&ana)
+            .header("content-type", ct)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{ct} {body}");
+        assert_eq!(r.json::<Value>().await.unwrap()["code"], "bad_request");
+    }
+    // The data directory is the server user's alone.
+    #[cfg(unix)]
+    if matches!(backend, Backend::Sqlite) {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&server.data).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "the data directory is readable by others: {mode:o}");
     }
     // Not JSON, or not declared as JSON.
     let r = api.http.post(format!("{}/v1/jobs", server.url)).bearer_auth(&ana).body("{").send().await.unwrap();

@@ -235,6 +235,7 @@ pub fn open(opts: &ServeOptions) -> Result<(Sequencer, Arc<dyn Store>), ServeErr
     let operator = OperatorKey::new(&opts.operator_key).map_err(ServeError::Options)?;
     std::fs::create_dir_all(&opts.data)
         .map_err(|e| ServeError::Options(format!("cannot make the data directory {}: {e}", opts.data.display())))?;
+    private(&opts.data)?;
     let mut journal = SqliteJournal::open(&opts.data)?;
     let (mut svc, seq) = recover(&mut journal, opts.engine_config.as_ref())?;
     svc.set_limits(limits(opts));
@@ -363,6 +364,18 @@ pub async fn serve_on(
     let app =
         AppState { seq, store, metrics, role: Role::leading(), throttle: throttle(&opts), staging: staging(&opts)? };
     run(listener, app, &opts, stop).await
+}
+
+/// Makes `dir` reachable by this user only: it holds the journal (key hashes,
+/// jobs, money) and users' inputs and outputs.
+fn private(dir: &Path) -> Result<(), ServeError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| ServeError::Options(format!("cannot make {} private: {e}", dir.display())))?;
+    }
+    Ok(())
 }
 
 /// The staging directory for uploads, emptied of what a crash left there.

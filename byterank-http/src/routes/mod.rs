@@ -73,17 +73,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
-        let json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/json"));
+        let json = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(is_json);
         if !json {
             return Err(ApiError::bad_request("send the body as JSON with `Content-Type: application/json`"));
         }
         let bytes = Bytes::from_request(req, state).await.map_err(body_error)?;
-        let de = &mut serde_json::Deserializer::from_slice(&bytes);
-        serde_path_to_error::deserialize(de).map(JsonBody).map_err(|e| {
+        let mut de = serde_json::Deserializer::from_slice(&bytes);
+        let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
             let path = e.path().to_string();
             let err = ApiError::bad_request(format!("the body does not read: {}", e.inner()));
             if path == "." {
@@ -91,8 +87,18 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
             } else {
                 err.at(path)
             }
-        })
+        })?;
+        // One JSON value, and nothing after it but white space.
+        de.end().map_err(|e| ApiError::bad_request(format!("the body has more after its JSON value: {e}")))?;
+        Ok(JsonBody(value))
     }
+}
+
+/// `application/json`, with parameters (`; charset=utf-8`) or none, in any case:
+/// not `application/jsonfoo`.
+fn is_json(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    essence.eq_ignore_ascii_case("application/json")
 }
 
 /// The JSON error for a body that could not be read (too large, cut short).

@@ -11,9 +11,6 @@ use super::*;
 use crate::api::*;
 use crate::auth::{self, KeyRecord, OperatorKey, Secret};
 
-/// The longest user or owner name, bytes (as device and job ids, spec §15).
-const MAX_NAME_BYTES: usize = 256;
-
 /// A freshly made secret and what to keep of it (made outside the state machine,
 /// which must stay deterministic).
 pub type Fresh = (Secret, KeyRecord);
@@ -484,6 +481,10 @@ impl Service {
         if self.jobs.contains_key(&spec.id) {
             return Err(ApiError::conflict(format!("job `{}` exists: job ids are unique", spec.id)).at("id"));
         }
+        if let Some(problem) = byterank_core::device::id_problem(&spec.id) {
+            let id = byterank_core::device::display_id(&spec.id);
+            return Err(ApiError::bad_request(format!("job id `{id}` {problem}")).at("id"));
+        }
         self.limits.check(&spec, self.available(&user)?)?;
         spec.work().map_err(|e| ApiError::bad_request(e.to_string()))?;
         let id = spec.id.clone();
@@ -747,14 +748,12 @@ fn user_of(who: &Principal) -> Result<&str, ApiError> {
     }
 }
 
+/// A user's or owner's name follows the rules of ids.
 fn check_name(name: &str, field: &str) -> Result<(), ApiError> {
-    if name.is_empty() || name.len() > MAX_NAME_BYTES || name.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(format!(
-            "`{field}` must be 1 to {MAX_NAME_BYTES} bytes without control characters"
-        ))
-        .at(field));
+    match byterank_core::device::id_problem(name) {
+        Some(problem) => Err(ApiError::bad_request(format!("`{field}` {problem}")).at(field)),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 fn state_name(s: byterank_core::AttemptState) -> String {
