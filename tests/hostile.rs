@@ -539,3 +539,25 @@ async fn slow_clients_are_dropped_and_sigterm_stops_cleanly() {
     let story = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success() && story.contains("\"op\":\"top_up\""), "the top-up is in the journal: {story}");
 }
+
+/// An idle server (no job running) journals nothing, though it ticks every
+/// 100 ms; with a job running, it journals its ticks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_server_journals_nothing() {
+    let server = Server::start("idle", &[]);
+    let base = server.url.clone();
+    let http = client();
+    let ana = user(&http, &base, "ana", 100).await;
+    let own = owner(&http, &base, "own").await;
+    register(&http, &base, &own, "dev", 500.0).await;
+    let seq = |h: Value| h["journal_seq"].as_u64().unwrap();
+    let before = seq(ok(&http, "GET", format!("{base}/health"), None, None).await);
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let idle = seq(ok(&http, "GET", format!("{base}/health"), None, None).await);
+    assert_eq!(idle, before, "an idle server journalled {} ops", idle - before);
+    let job = json!({ "id": "j", "chunks": 1, "price_chips": 1 });
+    ok(&http, "POST", format!("{base}/v1/jobs"), Some(&ana), Some(job)).await;
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    let busy = seq(ok(&http, "GET", format!("{base}/health"), None, None).await);
+    assert!(busy > idle + 3, "a running job's ticks are journalled: {idle} -> {busy}");
+}

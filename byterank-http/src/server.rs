@@ -411,7 +411,11 @@ async fn run(
             }
             let _ = ticker
                 .call(move |svc, at| {
-                    svc.apply(at, &Op::Tick)?;
+                    // With no job running and no attempt held, a tick has nothing to
+                    // time out or re-plan: an idle server journals nothing.
+                    if svc.counts().1 > 0 || svc.engine().running_attempts() > 0 {
+                        svc.apply(at, &Op::Tick)?;
+                    }
                     keep_ms.map_or(Ok(()), |keep| svc.forget_ended(at, keep))
                 })
                 .await;
