@@ -8,7 +8,8 @@
 //! $ cargo run --release --example serve_gzip
 //! ```
 //!
-//! The workers are this same program, started again with `worker URL N`.
+//! The workers are this same program, started again with `worker URL N KEY`
+//! (KEY: their owner's key).
 
 use std::io::Read;
 use std::process::{Command, Stdio};
@@ -29,7 +30,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             servers: vec![args[2].clone()],
             token_file: None,
             id: format!("laptop-{}", args[3]),
-            owner: format!("owner-{}", args[3]),
+            owner_key: Some(args[4].clone()),
             max_tasks: None,
             idle_exit: Some(Duration::from_secs(3)),
             status_every: Duration::from_secs(30),
@@ -63,7 +64,13 @@ async fn demo() -> Result<(), Box<dyn std::error::Error>> {
     let me = std::env::current_exe()?;
     let mut workers = Vec::new();
     for i in 0..WORKERS {
-        workers.push(Command::new(&me).args(["worker", &url, &i.to_string()]).stdout(Stdio::inherit()).spawn()?);
+        // Each worker's owner opens an account; its key registers the device.
+        let owner: Value = call(reqwest::Method::POST, "/v1/owners", KEY, json!({"owner": format!("owner-{i}")}))
+            .await?
+            .json()
+            .await?;
+        let key = owner["api_key"].as_str().ok_or("no owner key")?.to_string();
+        workers.push(Command::new(&me).args(["worker", &url, &i.to_string(), &key]).stdout(Stdio::inherit()).spawn()?);
     }
     while http.get(format!("{url}/health")).send().await?.json::<Value>().await?["devices"] != WORKERS {
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -159,15 +159,21 @@ fn the_standby_takes_over_a_killed_leader_and_loses_nothing() {
         let top_up = json!({"user": "ana", "amount": 100_000});
         api.send(&a, Method::POST, "/v1/billing/top-ups", KEY, Some(top_up)).await;
         let mut tokens = Vec::new();
+        let mut owners = Vec::new();
+        for i in 0..2 {
+            let o = api.send(&a, Method::POST, "/v1/owners", KEY, Some(json!({"owner": format!("w{i}")}))).await;
+            owners.push(o["api_key"].as_str().unwrap().to_string());
+        }
         for i in 0..4 {
             let mut d = Device::new(format!("dev-{i}"));
             d.processor_score = Some(400.0);
             d.ram_available_mb = Some(4096.0);
             d.download_mbps = Some(100.0);
             d.upload_mbps = Some(20.0);
-            let req = serde_json::to_value(RegisterDevice { device: d, owner: format!("w{}", i % 2) }).unwrap();
+            let req = serde_json::to_value(RegisterDevice { device: d, owner: String::new() }).unwrap();
             let r: Registered =
-                serde_json::from_value(api.send(&a, Method::POST, "/v1/devices", "", Some(req)).await).unwrap();
+                serde_json::from_value(api.send(&a, Method::POST, "/v1/devices", &owners[i % 2], Some(req)).await)
+                    .unwrap();
             tokens.push(r.token.unwrap());
         }
         let job = json!({"id": "j", "application": "synthetic", "chunks": 20, "price_chips": 20_000,
@@ -194,10 +200,10 @@ fn the_standby_takes_over_a_killed_leader_and_loses_nothing() {
         assert!(acked >= 6, "the leader took {acked} results");
         let seq = api.health(&a).await.unwrap()["journal_seq"].as_u64().unwrap();
         let job = api.send(&a, Method::GET, "/v1/jobs/j", &ana, None).await;
-        let wallets = wallets(&api, &a, &tokens).await;
-        (ana, tokens, seq, job["done"].as_u64().unwrap(), wallets)
+        let wallets = wallets(&api, &a, &owners).await;
+        (ana, tokens, owners, seq, job["done"].as_u64().unwrap(), wallets)
     });
-    let (ana, tokens, seq_before, done_before, wallets_before) = before;
+    let (ana, tokens, owners, seq_before, done_before, wallets_before) = before;
     assert!(done_before > 0, "some tasks were decided before the kill");
 
     leader.child.kill().unwrap(); // SIGKILL
@@ -222,7 +228,7 @@ fn the_standby_takes_over_a_killed_leader_and_loses_nothing() {
         // Everything the old leader acknowledged is here.
         let job = api.send(&b, Method::GET, "/v1/jobs/j", &ana, None).await;
         assert!(job["done"].as_u64().unwrap() >= done_before, "{job}");
-        let after = wallets(&api, &b, &tokens).await;
+        let after = wallets(&api, &b, &owners).await;
         for (w, before) in after.iter().zip(&wallets_before) {
             assert!(w >= before, "a wallet went from {before} to {w}");
         }
@@ -245,8 +251,8 @@ fn the_standby_takes_over_a_killed_leader_and_loses_nothing() {
 
         // Paid once: one reward per (task, device), and the user was charged once.
         let (mut seen, mut rewarded) = (BTreeSet::new(), 0);
-        for token in &tokens[..2] {
-            let w = api.send(&b, Method::GET, "/v1/wallet", token, None).await;
+        for key in &owners {
+            let w = api.send(&b, Method::GET, "/v1/wallet", key, None).await;
             for e in w["history"].as_array().unwrap() {
                 if e["kind"] == "reward" {
                     let key = (e["task"].as_u64().unwrap(), e["device"].as_str().unwrap().to_string());
@@ -255,7 +261,7 @@ fn the_standby_takes_over_a_killed_leader_and_loses_nothing() {
                 }
             }
         }
-        let balances = wallets(&api, &b, &tokens).await;
+        let balances = wallets(&api, &b, &owners).await;
         assert_eq!(balances[0] + balances[1], rewarded, "the wallets are their rewards");
         assert!(rewarded > 0);
         let balance = api.send(&b, Method::GET, "/v1/billing", &ana, None).await;
@@ -281,11 +287,10 @@ fn the_standby_takes_over_a_killed_leader_and_loses_nothing() {
     let _ = std::fs::remove_file(cfg_path);
 }
 
-/// Each device owner's wallet balance, as seen through each token (owners
-/// repeat: w0, w1, w0, w1).
-async fn wallets(api: &Api, base: &str, tokens: &[String]) -> Vec<u64> {
+/// Each owner's wallet balance, read with the owner's key.
+async fn wallets(api: &Api, base: &str, owners: &[String]) -> Vec<u64> {
     let mut out = Vec::new();
-    for t in tokens {
+    for t in owners {
         let w = api.send(base, reqwest::Method::GET, "/v1/wallet", t, None).await;
         out.push(w["balance"].as_u64().unwrap());
     }
@@ -316,17 +321,19 @@ fn a_paused_old_leader_writes_nothing_after_the_takeover() {
     use reqwest::Method;
     let (a, b) = (old.url.clone(), new.url.clone());
 
-    let (ana, tokens, held) = rt.block_on(async {
+    let (ana, tokens, owners, held) = rt.block_on(async {
         let user = api.send(&a, Method::POST, "/v1/users", KEY, Some(json!({"user": "ana"}))).await;
         let ana = user["api_key"].as_str().unwrap().to_string();
         api.send(&a, Method::POST, "/v1/billing/top-ups", KEY, Some(json!({"user": "ana", "amount": 10_000}))).await;
-        let mut tokens = Vec::new();
+        let (mut tokens, mut owners) = (Vec::new(), Vec::new());
         for i in 0..3 {
+            let o = api.send(&a, Method::POST, "/v1/owners", KEY, Some(json!({"owner": format!("w{i}")}))).await;
+            owners.push(o["api_key"].as_str().unwrap().to_string());
             let mut d = Device::new(format!("dev-{i}"));
             d.processor_score = Some(400.0);
-            let req = serde_json::to_value(RegisterDevice { device: d, owner: format!("w{i}") }).unwrap();
+            let req = serde_json::to_value(RegisterDevice { device: d, owner: String::new() }).unwrap();
             let r: Registered =
-                serde_json::from_value(api.send(&a, Method::POST, "/v1/devices", "", Some(req)).await).unwrap();
+                serde_json::from_value(api.send(&a, Method::POST, "/v1/devices", &owners[i], Some(req)).await).unwrap();
             tokens.push(r.token.unwrap());
         }
         let job = json!({"id": "j", "application": "synthetic", "chunks": 6, "price_chips": 6_000});
@@ -340,7 +347,7 @@ fn a_paused_old_leader_writes_nothing_after_the_takeover() {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
-        (ana, tokens, held)
+        (ana, tokens, owners, held)
     });
     let seq_before: i64 = admin.query_one(&format!("SELECT MAX(seq) FROM {schema}.journal"), &[]).unwrap().get(0);
 
@@ -409,7 +416,7 @@ fn a_paused_old_leader_writes_nothing_after_the_takeover() {
         let (status, v, _) =
             api.try_send(&b, Method::POST, &format!("/v1/tasks/{held}/heartbeat"), &tokens[0], None).await;
         assert!(status == 200 && v["continue"] == false || status >= 400, "{status} {v}");
-        let w = api.send(&b, Method::GET, "/v1/wallet", &tokens[0], None).await;
+        let w = api.send(&b, Method::GET, "/v1/wallet", &owners[0], None).await;
         assert_eq!(w["balance"], 0, "dev-0 never answered and earned nothing: {w}");
         let billing = api.send(&b, Method::GET, "/v1/billing", &ana, None).await;
         assert_eq!(billing["charged"], 6_000, "{billing}");
@@ -440,16 +447,18 @@ fn workers_given_both_nodes_ride_through_a_failover() {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let api = Api { http: reqwest::Client::new() };
     use reqwest::Method;
-    let ana = rt.block_on(async {
+    let (ana, w) = rt.block_on(async {
         let user = api.send(&a, Method::POST, "/v1/users", KEY, Some(json!({"user": "ana"}))).await;
         api.send(&a, Method::POST, "/v1/billing/top-ups", KEY, Some(json!({"user": "ana", "amount": 100_000}))).await;
-        user["api_key"].as_str().unwrap().to_string()
+        let w = api.send(&a, Method::POST, "/v1/owners", KEY, Some(json!({"owner": "w"}))).await;
+        (user["api_key"].as_str().unwrap().to_string(), w["api_key"].as_str().unwrap().to_string())
     });
     let mut workers = Workers(
         (0..2)
             .map(|i| {
                 Command::new(env!("CARGO_BIN_EXE_byterank"))
-                    .args(["worker", "--server", &b, "--server", &a, "--owner", "w", "--id", &format!("w-{i}")])
+                    .args(["worker", "--server", &b, "--server", &a, "--id", &format!("w-{i}")])
+                    .env("BYTERANK_OWNER_KEY", &w)
                     .arg("--token-file")
                     .arg(dir.join(format!("w-{i}.token")))
                     .stdout(Stdio::null())

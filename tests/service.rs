@@ -209,12 +209,14 @@ impl Drop for Server {
 struct Workers(Vec<Child>);
 
 impl Workers {
-    fn start(url: &str, dir: &Path, n: usize, owner: &str) -> Workers {
+    /// `n` workers with ids `{owner}-{i}`, registered with `owner_key`.
+    fn start(url: &str, dir: &Path, n: usize, owner: &str, owner_key: &str) -> Workers {
         Workers(
             (0..n)
                 .map(|i| {
                     Command::new(bin())
-                        .args(["worker", "--server", url, "--owner", owner, "--id", &format!("{owner}-{i}")])
+                        .args(["worker", "--server", url, "--id", &format!("{owner}-{i}")])
+                        .env("BYTERANK_OWNER_KEY", owner_key)
                         .arg("--token-file")
                         .arg(dir.join(format!("{owner}-{i}.token")))
                         .stdout(Stdio::null())
@@ -254,9 +256,24 @@ impl Api {
         key: Option<&str>,
         body: Option<Value>,
     ) -> Option<(StatusCode, Value)> {
+        self.keyed_once(method, path, key, None, body).await
+    }
+
+    /// One try under an `Idempotency-Key` (`idem`), if given.
+    async fn keyed_once(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        idem: Option<&str>,
+        body: Option<Value>,
+    ) -> Option<(StatusCode, Value)> {
         let mut r = self.http.request(method.parse().unwrap(), format!("{}{path}", self.url));
         if let Some(k) = key {
             r = r.bearer_auth(k);
+        }
+        if let Some(k) = idem {
+            r = r.header("idempotency-key", k);
         }
         if let Some(b) = body {
             r = r.json(&b);
@@ -305,6 +322,12 @@ impl Api {
         u["api_key"].as_str().unwrap().to_string()
     }
 
+    /// Opens a worker owner's account: its key.
+    async fn owner(&self, name: &str) -> String {
+        let o = self.ok("POST", "/v1/owners", None, Some(json!({ "owner": name }))).await;
+        o["api_key"].as_str().unwrap().to_string()
+    }
+
     async fn wait_job(&self, key: &str, job: &str, state: &str, within: Duration) -> Value {
         let t = Instant::now();
         loop {
@@ -336,10 +359,10 @@ fn gunzip(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Reward lines per (job, task, device) from the wallets' histories, and the
-/// wallets' balances.
-async fn rewards(api: &Api, device_key: &str) -> (u64, BTreeMap<(String, u64, String), u32>) {
-    let w = api.ok("GET", "/v1/wallet?limit=10000", Some(device_key), None).await;
+/// Reward lines per (job, task, device) from an owner's wallet history, and the
+/// wallet's balance.
+async fn rewards(api: &Api, owner_key: &str) -> (u64, BTreeMap<(String, u64, String), u32>) {
+    let w = api.ok("GET", "/v1/wallet?limit=10000", Some(owner_key), None).await;
     let mut seen = BTreeMap::new();
     for e in w["history"].as_array().unwrap() {
         assert_eq!(e["kind"], "reward");
@@ -353,8 +376,8 @@ async fn rewards(api: &Api, device_key: &str) -> (u64, BTreeMap<(String, u64, St
     (w["balance"].as_u64().unwrap(), seen)
 }
 
-async fn register(api: &Api, id: &str, owner: &str) -> String {
-    let r = api.ok("POST", "/v1/devices", None, Some(json!({ "device": { "id": id }, "owner": owner }))).await;
+async fn register(api: &Api, id: &str, owner_key: &str) -> String {
+    let r = api.ok("POST", "/v1/devices", Some(owner_key), Some(json!({ "device": { "id": id } }))).await;
     r["token"].as_str().unwrap().to_string()
 }
 
@@ -366,7 +389,8 @@ async fn a_gzip_job_runs_end_to_end_and_the_money_adds_up(backend: Backend) {
     let input = input_bytes(3_000_000, 1);
     let spec = json!({ "id": "gz", "application": "gzip", "input_bytes": input.len(), "chunk_bytes": 256 * 1024,
                        "price_chips": 60_000, "replication": { "r": 2 } });
-    let _workers = Workers::start(&server.url, &dir, 3, "bob");
+    let bob = api.owner("bob").await;
+    let _workers = Workers::start(&server.url, &dir, 3, "bob", &bob);
     // Once the workers are known, the job can be quoted.
     let t = Instant::now();
     while api.ok("GET", "/health", None, None).await["devices"] != 3 {
@@ -394,9 +418,7 @@ async fn a_gzip_job_runs_end_to_end_and_the_money_adds_up(backend: Backend) {
 
     // Money, from the histories: each task paid once per agreeing copy, the user
     // charged the price once, and every ByteChip accounted for.
-    let device_key = std::fs::read_to_string(dir.join("bob-0.token")).unwrap();
-    let token: Value = serde_json::from_str(&device_key).unwrap();
-    let (balance, seen) = rewards(&api, token["token"].as_str().unwrap()).await;
+    let (balance, seen) = rewards(&api, &bob).await;
     assert_eq!(seen.len(), 24, "two agreeing copies of each of 12 tasks are paid");
     assert!(seen.values().all(|&n| n == 1), "nothing paid twice: {seen:?}");
     let b = api.ok("GET", "/v1/billing", Some(&ana), None).await;
@@ -439,8 +461,10 @@ async fn a_gzip_job_runs_end_to_end_and_the_money_adds_up(backend: Backend) {
     assert!(String::from_utf8_lossy(&out.stderr).contains("before the journal's first op"));
 
     // Ctrl-C stops an idle worker cleanly, with its summary on stdout.
+    let carl = api.owner("carl").await;
     let mut w = Command::new(bin())
-        .args(["worker", "--server", &server.url, "--id", "late-1", "--owner", "carl"])
+        .args(["worker", "--server", &server.url, "--id", "late-1"])
+        .env("BYTERANK_OWNER_KEY", &carl)
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -467,8 +491,23 @@ async fn callers_see_only_what_is_theirs(backend: Backend) {
     let api = Api::new(&server.url);
     let ana = api.user("ana", 10_000).await;
     let eve = api.user("eve", 10_000).await;
-    let d1 = register(&api, "d1", "o1").await;
-    let d2 = register(&api, "d2", "o2").await;
+    let o1 = api.owner("o1").await;
+    let o2 = api.owner("o2").await;
+    let d1 = register(&api, "d1", &o1).await;
+    let d2 = register(&api, "d2", &o2).await;
+    // Devices are registered by their owner's key, for that owner only.
+    let (s, v) = api.call("POST", "/v1/devices", None, Some(json!({"device": {"id": "d3"}, "owner": "o1"}))).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{v}");
+    let (s, v) = api.call("POST", "/v1/devices", Some(&o2), Some(json!({"device": {"id": "d3"}, "owner": "o1"}))).await;
+    assert_eq!((s, v["field"].as_str()), (StatusCode::FORBIDDEN, Some("owner")), "{v}");
+    let (s, _) = api.call("POST", "/v1/owners", None, Some(json!({"owner": "o1"}))).await;
+    assert_eq!(s, StatusCode::CONFLICT, "an owner's name is theirs");
+    // A wallet answers to its owner's key only: not to a device's token, and
+    // another owner's key reads that owner's wallet.
+    for key in [&d1, &d2, &ana] {
+        assert_eq!(api.call("GET", "/v1/wallet", Some(key), None).await.0, StatusCode::FORBIDDEN);
+    }
+    assert_eq!(api.ok("GET", "/v1/wallet", Some(&o2), None).await["owner"], "o2");
     api.ok("POST", "/v1/jobs", Some(&ana), Some(json!({"id": "j", "chunks": 4, "price_chips": 4000}))).await;
     let attempt = loop {
         let p = api.ok("POST", "/v1/tasks/pull", Some(&d1), None).await;
@@ -523,7 +562,8 @@ async fn bad_requests_get_a_json_error_naming_the_field_and_change_nothing(backe
     let server = Server::start(&backend, &dir, 60_000);
     let api = Api::new(&server.url);
     let ana = api.user("ana", 1_000).await;
-    let dev = register(&api, "d1", "o1").await;
+    let o1 = api.owner("o1").await;
+    let dev = register(&api, "d1", &o1).await;
     api.ok(
         "POST",
         "/v1/jobs",
@@ -541,35 +581,29 @@ async fn bad_requests_get_a_json_error_naming_the_field_and_change_nothing(backe
         (
             "POST",
             "/v1/devices",
-            None,
-            json!({"device": {"id": "d2", "battery_pct": 140}, "owner": "o"}),
+            Some(&o1),
+            json!({"device": {"id": "d2", "battery_pct": 140}}),
             StatusCode::BAD_REQUEST,
             Some("device.battery_pct"),
         ),
         (
             "POST",
             "/v1/devices",
-            None,
-            json!({"device": {"id": "d2"}, "owner": ""}),
-            StatusCode::BAD_REQUEST,
+            Some(&o1),
+            json!({"device": {"id": "d2"}, "owner": "o2"}),
+            StatusCode::FORBIDDEN,
             Some("owner"),
         ),
+        ("POST", "/v1/owners", None, json!({"owner": ""}), StatusCode::BAD_REQUEST, Some("owner")),
         (
             "POST",
             "/v1/devices",
-            None,
-            json!({"device": {"id": "d2", "speed": 1}, "owner": "o"}),
+            Some(&o1),
+            json!({"device": {"id": "d2", "speed": 1}}),
             StatusCode::BAD_REQUEST,
             Some("device.speed"),
         ),
-        (
-            "POST",
-            "/v1/devices",
-            None,
-            json!({"device": {"id": "d1"}, "owner": "o"}),
-            StatusCode::CONFLICT,
-            Some("device.id"),
-        ),
+        ("POST", "/v1/devices", Some(&o1), json!({"device": {"id": "d1"}}), StatusCode::CONFLICT, Some("device.id")),
         (
             "POST",
             "/v1/jobs",
@@ -597,6 +631,41 @@ async fn bad_requests_get_a_json_error_naming_the_field_and_change_nothing(backe
             None,
         ),
         ("POST", "/v1/users", Some(KEY), json!({"user": "a\nb"}), StatusCode::BAD_REQUEST, Some("user")),
+        // Job ids follow the device id rules.
+        (
+            "POST",
+            "/v1/jobs",
+            Some(&ana),
+            json!({"id": "a\u{202e}b", "chunks": 1, "price_chips": 1}),
+            StatusCode::BAD_REQUEST,
+            Some("id"),
+        ),
+        (
+            "POST",
+            "/v1/jobs",
+            Some(&ana),
+            json!({"id": "a\u{0}b", "chunks": 1, "price_chips": 1}),
+            StatusCode::BAD_REQUEST,
+            Some("id"),
+        ),
+        (
+            "POST",
+            "/v1/jobs",
+            Some(&ana),
+            json!({"id": "x".repeat(257), "chunks": 1, "price_chips": 1}),
+            StatusCode::BAD_REQUEST,
+            Some("id"),
+        ),
+        // A gzip job whose input could never be uploaded.
+        (
+            "POST",
+            "/v1/jobs",
+            Some(&ana),
+            json!({"id": "huge", "application": "gzip", "input_bytes": 300_000_000u64, "chunk_bytes": 1_000_000,
+                "price_chips": 300}),
+            StatusCode::BAD_REQUEST,
+            Some("input_bytes"),
+        ),
         (
             "POST",
             "/v1/billing/top-ups",
@@ -636,6 +705,31 @@ async fn bad_requests_get_a_json_error_naming_the_field_and_change_nothing(backe
         if let Some(f) = field {
             assert_eq!(v["field"].as_str(), Some(f), "{m} {p}: {v}");
         }
+    }
+    // JSON with more after it; a content type that only starts like JSON's.
+    for (ct, body) in [
+        ("application/json", r#"{"id": "t", "chunks": 1, "price_chips": 1} {"#),
+        ("application/json", r#"{"id": "t", "chunks": 1, "price_chips": 1}x"#),
+        ("application/jsonfoo", r#"{"id": "t", "chunks": 1, "price_chips": 1}"#),
+    ] {
+        let r = api
+            .http
+            .post(format!("{}/v1/jobs", server.url))
+            .bearer_auth(&ana)
+            .header("content-type", ct)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{ct} {body}");
+        assert_eq!(r.json::<Value>().await.unwrap()["code"], "bad_request");
+    }
+    // The data directory is the server user's alone.
+    #[cfg(unix)]
+    if matches!(backend, Backend::Sqlite) {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&server.data).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "the data directory is readable by others: {mode:o}");
     }
     // Not JSON, or not declared as JSON.
     let r = api.http.post(format!("{}/v1/jobs", server.url)).bearer_auth(&ana).body("{").send().await.unwrap();
@@ -690,7 +784,8 @@ async fn kill_9_at_random_moments_loses_nothing_acknowledged_and_pays_nothing_tw
     let api = Api::new(&server.url);
     let ana = api.user("ana", 1_000_000).await;
     let input = input_bytes(8_000_000, 2);
-    let _workers = Workers::start(&server.url, &dir, 3, "bob");
+    let bob = api.owner("bob").await;
+    let _workers = Workers::start(&server.url, &dir, 3, "bob", &bob);
     let spec = json!({ "id": "gz", "application": "gzip", "input_bytes": input.len(), "chunk_bytes": 32 * 1024,
                        "price_chips": 500_000, "replication": { "r": 2 } });
     let t = Instant::now();
@@ -701,24 +796,27 @@ async fn kill_9_at_random_moments_loses_nothing_acknowledged_and_pays_nothing_tw
     api.ok("POST", "/v1/jobs", Some(&ana), Some(spec)).await;
     let (s, v) = api.bytes("PUT", "/v1/jobs/gz/input", &ana, input.clone()).await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    let device_key: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("bob-0.token")).unwrap()).unwrap();
-    let device_key = device_key["token"].as_str().unwrap().to_string();
 
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
     let mut topped_up = 1_000_000u64;
-    let mut uncertain = 0u64;
     let mut paid_seen = 0u64;
     let mut crashes = 0;
+    // Top-ups sent but not answered: retried under their keys after the restart.
+    let mut unanswered: Vec<(String, Value, u64)> = Vec::new();
+    let mut sent = 0;
+    let mut retried = 0;
     loop {
         // Acknowledged writes just before the crash: top-ups, and what was paid.
         let amount = rng.random_range(1..100u64);
         let top_up = json!({"user": "ana", "amount": amount});
-        match api.call_once("POST", "/v1/billing/top-ups", Some(KEY), Some(top_up)).await {
+        sent += 1;
+        let idem = format!("top-up-{sent}");
+        match api.keyed_once("POST", "/v1/billing/top-ups", Some(KEY), Some(&idem), Some(top_up.clone())).await {
             Some((s, _)) if s.is_success() => topped_up += amount,
             Some((s, v)) => panic!("a top-up was refused: {s} {v}"),
-            None => uncertain += amount,
+            None => unanswered.push((idem, top_up, amount)),
         }
-        let (balance, _) = rewards(&api, &device_key).await;
+        let (balance, _) = rewards(&api, &bob).await;
         assert!(balance >= paid_seen, "a wallet lost ByteChips: {balance} < {paid_seen}");
         paid_seen = balance;
         let job = api.ok("GET", "/v1/jobs/gz", Some(&ana), None).await;
@@ -726,12 +824,42 @@ async fn kill_9_at_random_moments_loses_nothing_acknowledged_and_pays_nothing_tw
             break;
         }
         tokio::time::sleep(Duration::from_millis(rng.random_range(50..800))).await;
+        // A top-up on the wire as the server dies: its answer may never come.
+        let amount = rng.random_range(1..100u64);
+        let top_up = json!({"user": "ana", "amount": amount});
+        sent += 1;
+        let idem = format!("top-up-{sent}");
+        let (api2, body, k) = (Api::new(&server.url), top_up.clone(), idem.clone());
+        let racing = tokio::spawn(async move {
+            api2.keyed_once("POST", "/v1/billing/top-ups", Some(KEY), Some(&k), Some(body)).await
+        });
+        tokio::time::sleep(Duration::from_millis(rng.random_range(0..3))).await;
         server.crash_and_restart();
+        match racing.await.unwrap() {
+            Some((s, _)) if s.is_success() => topped_up += amount,
+            Some((s, _)) if s.is_server_error() => unanswered.push((idem, top_up, amount)),
+            Some((s, v)) => panic!("a top-up was refused: {s} {v}"),
+            None => unanswered.push((idem, top_up, amount)),
+        }
         crashes += 1;
+        // Every unanswered top-up, retried under its key until it is answered:
+        // each is then credited exactly once, whether or not its first try was.
+        for (idem, body, amount) in unanswered.drain(..) {
+            let r = loop {
+                if let Some(r) =
+                    api.keyed_once("POST", "/v1/billing/top-ups", Some(KEY), Some(&idem), Some(body.clone())).await
+                {
+                    break r;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            };
+            assert!(r.0.is_success(), "a retried top-up was refused: {r:?}");
+            topped_up += amount;
+            retried += 1;
+        }
         let b = api.ok("GET", "/v1/billing", Some(&ana), None).await;
         let have = b["topped_up"].as_u64().unwrap();
-        assert!(have >= topped_up, "an acknowledged top-up was lost: {have} < {topped_up}");
-        assert!(have <= topped_up + uncertain, "a top-up counted that was never sent");
+        assert_eq!(have, topped_up, "top-ups retried under their keys were credited once each");
     }
     assert!(crashes >= 3, "the job ended before the server was killed three times: make it bigger");
     let done = api.wait_job(&ana, "gz", "completed", Duration::from_secs(180)).await;
@@ -743,7 +871,7 @@ async fn kill_9_at_random_moments_loses_nothing_acknowledged_and_pays_nothing_tw
     let out = api.http.get(format!("{}/v1/jobs/gz/output", server.url)).bearer_auth(&ana).send().await.unwrap();
     assert_eq!(gunzip(&out.bytes().await.unwrap()), input, "the output survived the crashes");
 
-    let (balance, seen) = rewards(&api, &device_key).await;
+    let (balance, seen) = rewards(&api, &bob).await;
     assert!(balance >= paid_seen);
     assert!(seen.values().all(|&n| n == 1), "a copy was paid twice: {seen:?}");
     let tasks = done["tasks"].as_u64().unwrap();
@@ -760,8 +888,8 @@ async fn kill_9_at_random_moments_loses_nothing_acknowledged_and_pays_nothing_tw
         balance + l["platform"].as_u64().unwrap() + l["refunded"].as_u64().unwrap() + l["escrow"].as_u64().unwrap()
     );
     let b = api.ok("GET", "/v1/billing", Some(&ana), None).await;
-    let have = b["topped_up"].as_u64().unwrap();
-    assert!((topped_up..=topped_up + uncertain).contains(&have));
+    assert_eq!(b["topped_up"].as_u64(), Some(topped_up));
+    eprintln!("crash test: {crashes} crashes, {sent} top-ups, {retried} retried under their keys");
 }
 
 async fn the_openapi_document_lists_every_route_and_its_errors(backend: Backend) {

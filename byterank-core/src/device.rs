@@ -159,6 +159,34 @@ fn is_false(b: &bool) -> bool {
 /// The longest device id, in bytes (spec §15).
 pub const MAX_ID_BYTES: usize = 256;
 
+/// What is wrong with an id (a device's or a job's), if anything: it must be
+/// 1..=256 bytes, not blank, without control characters or the characters that
+/// reorder text (bidirectional overrides and isolates, which make an id read
+/// as another).
+pub fn id_problem(id: &str) -> Option<&'static str> {
+    if id.is_empty() {
+        return Some("must not be empty");
+    }
+    if id.len() > MAX_ID_BYTES {
+        return Some("is longer than the 256 bytes allowed");
+    }
+    if id.chars().any(char::is_control) {
+        return Some("holds a control character (newline, tab, escape...); ids are printable text");
+    }
+    if id.chars().any(reorders) {
+        return Some("holds a character that reorders text (U+202A-U+202E, U+2066-U+2069); ids are printable text");
+    }
+    if id.chars().all(char::is_whitespace) {
+        return Some("is blank; give a printable id");
+    }
+    None
+}
+
+/// Bidirectional overrides and isolates: they make text read in another order.
+fn reorders(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
 /// An id as error messages show it: control characters escaped (so an id cannot
 /// move the cursor or colour the terminal) and cut after 64 characters.
 pub fn display_id(id: &str) -> String {
@@ -169,7 +197,7 @@ pub fn display_id(id: &str) -> String {
             let _ = write!(out, "... ({} bytes)", id.len());
             break;
         }
-        if c.is_control() {
+        if c.is_control() || reorders(c) {
             let _ = write!(out, "{}", c.escape_default());
         } else {
             out.push(c);

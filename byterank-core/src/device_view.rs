@@ -13,9 +13,7 @@
 
 use alloc::string::String;
 
-use crate::device::{
-    check_number, display_id, Connection, Device, DeviceClass, DeviceError, NetworkCategory, Region, MAX_ID_BYTES,
-};
+use crate::device::{check_number, display_id, Connection, Device, DeviceClass, DeviceError, NetworkCategory, Region};
 use crate::fault::FaultHistory;
 use crate::worker::WorkerPrefs;
 
@@ -338,17 +336,8 @@ impl Device {
 pub fn validate<V: DeviceView + ?Sized>(d: &V) -> Result<(), DeviceError> {
     let id = d.id();
     let err = |field, problem| DeviceError { id: display_id(id), field, problem };
-    if id.is_empty() {
-        return Err(err("id", "must not be empty"));
-    }
-    if id.len() > MAX_ID_BYTES {
-        return Err(err("id", "is longer than the 256 bytes allowed"));
-    }
-    if id.chars().any(char::is_control) {
-        return Err(err("id", "holds a control character (newline, tab, escape...); ids are printable text"));
-    }
-    if id.chars().all(char::is_whitespace) {
-        return Err(err("id", "is blank; give a printable id"));
+    if let Some(problem) = crate::device::id_problem(id) {
+        return Err(err("id", problem));
     }
     let numbers = [
         ("processor_score", d.processor_score()),

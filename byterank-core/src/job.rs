@@ -315,6 +315,14 @@ pub enum JobError {
     /// The id must name the job.
     #[error("job id must not be empty")]
     EmptyId,
+    /// The id breaks the rules ids follow ([`crate::device::id_problem`]).
+    #[error("job id `{id}` {problem}")]
+    BadId {
+        /// The id, as [`crate::device::display_id`] shows it.
+        id: String,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
     /// Neither or both ways of sizing the work were given.
     #[error("job `{0}`: give either `chunks` or both `input_bytes` and `chunk_bytes`")]
     NoWork(String),
@@ -389,9 +397,12 @@ impl JobSpec {
 
     /// Checks the job against `limits` and sizes its work.
     pub fn work_within(&self, limits: &JobLimits) -> Result<Work, JobError> {
-        let id = || self.id.clone();
+        let id = || crate::device::display_id(&self.id);
         if self.id.is_empty() {
             return Err(JobError::EmptyId);
+        }
+        if let Some(problem) = crate::device::id_problem(&self.id) {
+            return Err(JobError::BadId { id: id(), problem });
         }
         let range = |field, value: f64, ok: bool, rule| {
             if ok {
@@ -443,6 +454,21 @@ impl JobSpec {
 #[cfg(all(test, feature = "serde"))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn job_ids_follow_the_device_id_rules() {
+        let work = |id: &str| JobSpec::new(id, 1).work().map(|_| ());
+        assert!(work(&"j".repeat(256)).is_ok());
+        assert!(work("téléphone-東京").is_ok());
+        for bad in ["a\0b", "a\nb", "a\u{7f}b", "a\u{202e}b", "a\u{2066}b", "   "] {
+            let e = work(bad).unwrap_err();
+            assert!(matches!(e, JobError::BadId { .. }), "{bad:?}: {e}");
+            assert!(!e.to_string().chars().any(|c| c.is_control() || c == '\u{202e}'), "{e}");
+        }
+        let long = work(&"x".repeat(1_000_000)).unwrap_err().to_string();
+        assert!(long.len() < 300, "the error echoes at most a short form of the id: {} bytes", long.len());
+        assert_eq!(work(""), Err(JobError::EmptyId));
+    }
 
     const SPEC_EXAMPLE: &str = r#"{
       "id": "job-0001",

@@ -21,6 +21,8 @@ pub mod paths {
     pub const DEVICE_PREFERENCES: &str = "/v1/devices/me/preferences";
     /// Tasks: pull the next one.
     pub const PULL: &str = "/v1/tasks/pull";
+    /// Tasks: the attempts the device holds.
+    pub const HELD_TASKS: &str = "/v1/tasks/held";
     /// Tasks: an attempt's input chunk.
     pub const TASK_INPUT: &str = "/v1/tasks/{attempt}/input";
     /// Tasks: heartbeat.
@@ -47,6 +49,8 @@ pub mod paths {
     pub const TOP_UPS: &str = "/v1/billing/top-ups";
     /// Operators: create a user.
     pub const USERS: &str = "/v1/users";
+    /// Open a worker owner's account.
+    pub const OWNERS: &str = "/v1/owners";
     /// Operators: the ranked grid.
     pub const GRID: &str = "/v1/grid";
     /// Operators: running jobs' pools and queues.
@@ -68,6 +72,7 @@ pub mod paths {
         DEVICE_STATUS,
         DEVICE_PREFERENCES,
         PULL,
+        HELD_TASKS,
         TASK_INPUT,
         TASK_HEARTBEAT,
         TASK_RESULT,
@@ -81,6 +86,7 @@ pub mod paths {
         BILLING,
         TOP_UPS,
         USERS,
+        OWNERS,
         GRID,
         POOLS,
         LEDGER,
@@ -98,8 +104,28 @@ pub struct RegisterDevice {
     /// Its state: the grid file's device object (`docs/formats.md`).
     #[schema(value_type = Object)]
     pub device: Device,
-    /// Whose wallet its rewards go to.
+    /// Whose wallet its rewards go to: the owner whose key registers it (if
+    /// given, it must be that owner's name).
+    #[serde(default)]
     pub owner: String,
+}
+
+/// Open a worker owner's account.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOwner {
+    /// The owner's name (1 to 256 bytes, no control characters).
+    pub owner: String,
+}
+
+/// A new owner and their key (shown once).
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct OwnerCreated {
+    /// The owner.
+    pub owner: String,
+    /// Their key, for `Authorization: Bearer`: it registers their devices and
+    /// reads their wallet.
+    pub api_key: String,
 }
 
 /// A registered device and its token (shown once).

@@ -15,18 +15,27 @@ pub struct ApiError {
     pub status: u16,
     /// What kind of refusal: `bad_request`, `unauthorized`, `forbidden`,
     /// `not_found`, `conflict`, `payment_required`, `gone`, `too_large`,
-    /// `unavailable`.
+    /// `too_many_requests`, `unavailable`.
     pub code: String,
     /// What is wrong and what to do.
     pub message: String,
     /// The request field at fault (a JSON path such as `device.ram_available_mb`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// For 429: when to retry, milliseconds (also sent as `Retry-After`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
 }
 
 impl ApiError {
     fn new(status: StatusCode, code: &str, message: impl Into<String>) -> ApiError {
-        ApiError { status: status.as_u16(), code: code.into(), message: message.into(), field: None }
+        ApiError {
+            status: status.as_u16(),
+            code: code.into(),
+            message: message.into(),
+            field: None,
+            retry_after_ms: None,
+        }
     }
 
     /// 400: the request is malformed or invalid.
@@ -69,6 +78,13 @@ impl ApiError {
         Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", message)
     }
 
+    /// 429: the caller is past its rate; `retry_after_ms` says when to retry.
+    pub fn too_many(message: impl Into<String>, retry_after_ms: u64) -> ApiError {
+        let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", message);
+        e.retry_after_ms = Some(retry_after_ms);
+        e
+    }
+
     /// 503: the service cannot take the request now.
     pub fn unavailable(message: impl Into<String>) -> ApiError {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
@@ -106,6 +122,11 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, axum::Json(self)).into_response()
+        let retry = self.retry_after_ms.map(|ms| ms.div_ceil(1_000).max(1));
+        let mut response = (status, axum::Json(self)).into_response();
+        if let Some(secs) = retry {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }

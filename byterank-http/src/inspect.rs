@@ -213,7 +213,12 @@ fn concerns_op(q: &Query, op: &Op) -> bool {
         | Op::ReportError { device, .. } => dev(device),
         Op::CreateJob { job: spec, .. } => job(&spec.id),
         Op::StoreInput { job: j, .. } | Op::CancelJob { job: j } => job(j),
-        Op::CreateUser { .. } | Op::TopUp { .. } | Op::Tick | Op::Resume | Op::ForgetEnded { .. } => false,
+        Op::CreateUser { .. }
+        | Op::CreateOwner { .. }
+        | Op::TopUp { .. }
+        | Op::Tick
+        | Op::Resume
+        | Op::ForgetEnded { .. } => false,
     }
 }
 

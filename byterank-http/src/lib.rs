@@ -22,17 +22,20 @@
 //!
 //! ```
 //! use byterank_core::{Device, EngineConfig, Timestamp};
-//! use byterank_http::api::RegisterDevice;
+//! use byterank_http::api::{CreateOwner, RegisterDevice};
 //! use byterank_http::auth::Secret;
-//! use byterank_http::service::Service;
+//! use byterank_http::service::{Principal, Service};
 //!
 //! let mut svc = Service::new(EngineConfig::default()).unwrap();
 //! svc.set_live(true);
-//! let req = RegisterDevice { device: Device::new("phone-1"), owner: "ana".into() };
-//! let registered = svc.register_device(Timestamp(1_000), None, req, Secret::generate()).unwrap();
+//! let ana = CreateOwner { owner: "ana".into() };
+//! svc.create_owner(Timestamp(1_000), None, ana, Secret::generate()).unwrap();
+//! let req = RegisterDevice { device: Device::new("phone-1"), owner: String::new() };
+//! let by = Principal::Owner("ana".into());
+//! let registered = svc.register_device(Timestamp(1_000), Some(&by), req, Secret::generate()).unwrap();
 //! assert!(registered.token.is_some());
 //! let (ops, _effects) = svc.take_pending();
-//! assert_eq!(ops.len(), 1, "one op to journal");
+//! assert_eq!(ops.len(), 2, "two ops to journal");
 //! ```
 
 #![deny(unsafe_code)]
@@ -40,6 +43,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod connections;
 pub mod error;
 pub mod inspect;
 pub mod journal;
@@ -50,4 +54,5 @@ pub mod sequencer;
 pub mod server;
 pub mod service;
 mod snapshotter;
+pub mod throttle;
 pub mod worker;

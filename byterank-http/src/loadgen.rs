@@ -14,7 +14,7 @@ use byterank_core::Device;
 use reqwest::Client;
 use serde::Serialize;
 
-use crate::api::{Beat, Pulled, RegisterDevice, Registered, Reported, UserCreated};
+use crate::api::{Beat, OwnerCreated, Pulled, RegisterDevice, Registered, Reported, UserCreated};
 use crate::error::ApiError;
 
 /// How to load the service.
@@ -80,7 +80,13 @@ fn setup_err(e: impl std::fmt::Display) -> LoadError {
 }
 
 async fn json<T: serde::de::DeserializeOwned>(r: reqwest::RequestBuilder) -> Result<T, LoadError> {
-    let resp = r.send().await.map_err(setup_err)?;
+    let mut resp = r.try_clone().expect("a JSON request clones").send().await.map_err(setup_err)?;
+    // Set-up calls are rate-limited per caller like any other: wait as told.
+    while resp.status() == reqwest::StatusCode::TOO_MANY_REQUESTS {
+        let e: ApiError = resp.json().await.map_err(setup_err)?;
+        tokio::time::sleep(Duration::from_millis(e.retry_after_ms.unwrap_or(1_000))).await;
+        resp = r.try_clone().expect("a JSON request clones").send().await.map_err(setup_err)?;
+    }
     if !resp.status().is_success() {
         let e: ApiError = resp.json().await.map_err(setup_err)?;
         return Err(setup_err(e));
@@ -100,13 +106,22 @@ pub async fn run(opts: LoadOptions) -> Result<LoadReport, LoadError> {
             .json(&serde_json::json!({"user": format!("loadgen-{tag}")})),
     )
     .await?;
-    let chunks = 2_000_000u64;
+    // The most tasks a default service takes in one job.
+    let chunks = 1_000_000u64;
     let _: serde_json::Value = json(
         http.post(format!("{base}/v1/billing/top-ups"))
             .bearer_auth(&opts.operator_key)
             .json(&serde_json::json!({"user": u.user, "amount": chunks * 100})),
     )
     .await?;
+    let mut owners = Vec::new();
+    for i in 0..16 {
+        let o: OwnerCreated = json(
+            http.post(format!("{base}/v1/owners")).json(&serde_json::json!({"owner": format!("loadgen-{tag}-{i}")})),
+        )
+        .await?;
+        owners.push(o.api_key);
+    }
     let mut tokens = Vec::new();
     for i in 0..opts.devices {
         let mut d = Device::new(format!("load-{tag}-{i}"));
@@ -114,8 +129,9 @@ pub async fn run(opts: LoadOptions) -> Result<LoadReport, LoadError> {
         d.ram_available_mb = Some(4096.0);
         d.download_mbps = Some(100.0);
         d.upload_mbps = Some(20.0);
-        let req = RegisterDevice { device: d, owner: format!("owner-{}", i % 16) };
-        let r: Registered = json(http.post(format!("{base}/v1/devices")).json(&req)).await?;
+        let req = RegisterDevice { device: d, owner: String::new() };
+        let r: Registered =
+            json(http.post(format!("{base}/v1/devices")).bearer_auth(&owners[i % owners.len()]).json(&req)).await?;
         tokens.push(r.token.ok_or_else(|| setup_err("registered without a token"))?);
     }
     let job = format!("load-{tag}");

@@ -9,7 +9,7 @@
 //! durable. If storage fails the process exits: what was applied but not
 //! committed is rebuilt from the journal on the next start, and nobody was told.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -45,6 +45,22 @@ const MAX_BATCH: usize = 8_192;
 pub struct Sequencer {
     tx: mpsc::Sender<Msg>,
     seq: Arc<AtomicU64>,
+    counts: Arc<Counts>,
+}
+
+/// Live devices and running jobs as of the last batch, for `/health` without a
+/// call to the thread.
+#[derive(Default)]
+struct Counts {
+    devices: AtomicU32,
+    jobs: AtomicU32,
+}
+
+impl Counts {
+    fn set(&self, (devices, jobs): (u32, u32)) {
+        self.devices.store(devices, Ordering::Relaxed);
+        self.jobs.store(jobs, Ordering::Relaxed);
+    }
 }
 
 /// How the thread runs.
@@ -67,6 +83,9 @@ impl Sequencer {
         let (tx, mut rx) = mpsc::channel::<Msg>(QUEUE_DEPTH);
         let last = Arc::new(AtomicU64::new(seq));
         let shared = last.clone();
+        let counts = Arc::new(Counts::default());
+        counts.set(svc.counts());
+        let counted = counts.clone();
         std::thread::Builder::new()
             .name("byterank-engine".into())
             .spawn(move || {
@@ -148,6 +167,7 @@ impl Sequencer {
                             s.committed(ops.len(), &svc, shared.load(Ordering::Acquire));
                         }
                         let (devices, jobs) = svc.counts();
+                        counted.set((devices, jobs));
                         metrics::gauge!("byterank_devices").set(f64::from(devices));
                         metrics::gauge!("byterank_running_jobs").set(f64::from(jobs));
                         metrics::gauge!("byterank_running_attempts").set(svc.engine().running_attempts() as f64);
@@ -162,7 +182,12 @@ impl Sequencer {
                 }
             })
             .expect("the engine thread starts");
-        Sequencer { tx, seq: last }
+        Sequencer { tx, seq: last, counts }
+    }
+
+    /// Live devices and running jobs as of the last batch applied.
+    pub fn counts(&self) -> (u32, u32) {
+        (self.counts.devices.load(Ordering::Relaxed), self.counts.jobs.load(Ordering::Relaxed))
     }
 
     /// The seq of the last committed op.

@@ -47,6 +47,15 @@ pub struct ServeOptions {
     /// Forget ended jobs (books and outputs) this long after they end; `None`
     /// keeps them.
     pub keep_ended: Option<Duration>,
+    /// What one job may ask: least price per task, most tasks, largest input.
+    pub work_limits: crate::service::WorkLimits,
+    /// Per-caller rate limits on registrations, quotes and job creations
+    /// (`None`: none).
+    pub rates: Option<crate::throttle::Rates>,
+    /// Quotes planned at once.
+    pub planners: usize,
+    /// Open connections, and deadlines for a request's headers and body.
+    pub connections: crate::connections::ConnectionLimits,
     /// A PostgreSQL URL: journal there instead of SQLite in `data`, with a
     /// leader's lease so that several nodes can share it.
     pub journal_url: Option<String>,
@@ -72,6 +81,10 @@ impl ServeOptions {
             snapshot_every: 50_000,
             tick: Duration::from_secs(1),
             keep_ended: Some(Duration::from_secs(30 * 86_400)),
+            work_limits: crate::service::WorkLimits::default(),
+            rates: Some(crate::throttle::Rates::default()),
+            planners: 1,
+            connections: crate::connections::ConnectionLimits::default(),
             journal_url: None,
             standby: false,
             lease: Duration::from_secs(5),
@@ -138,9 +151,9 @@ pub fn replay_one(svc: &mut Service, seq: u64, at: byterank_core::Timestamp, op:
     info(title = "ByteRank Core System", description = "The ByteNite Core System's APIs (white paper §3.1): \
         devices, tasks, jobs, wallet, billing and operators. Every error is an `ApiError`."),
     paths(
-        routes::devices::register, routes::devices::me, routes::devices::report_status,
+        routes::devices::create_owner, routes::devices::register, routes::devices::me, routes::devices::report_status,
         routes::devices::set_preferences, routes::devices::leave,
-        routes::tasks::pull, routes::tasks::input, routes::tasks::heartbeat, routes::tasks::result,
+        routes::tasks::pull, routes::tasks::held, routes::tasks::input, routes::tasks::heartbeat, routes::tasks::result,
         routes::tasks::error,
         routes::jobs::quote, routes::jobs::create, routes::jobs::upload_input, routes::jobs::status,
         routes::jobs::output, routes::jobs::cancel,
@@ -167,26 +180,26 @@ impl utoipa::Modify for Bearer {
 
 /// Largest JSON body, bytes.
 const MAX_JSON_BYTES: usize = 1 << 20;
-/// Largest result upload, bytes.
-const MAX_RESULT_BYTES: usize = 64 << 20;
 
 /// The routes over a state.
 pub fn router(app: AppState, opts: &ServeOptions) -> Router {
     use routes::{devices, jobs, money, operators, tasks};
     let doc = ApiDoc::openapi();
     Router::new()
+        .route(paths::OWNERS, post(devices::create_owner))
         .route(paths::DEVICES, post(devices::register))
         .route(paths::DEVICE_STATUS, get(devices::me).put(devices::report_status).delete(devices::leave))
         .route(paths::DEVICE_PREFERENCES, put(devices::set_preferences))
         .route(paths::PULL, post(tasks::pull))
+        .route(paths::HELD_TASKS, get(tasks::held))
         .route(paths::TASK_INPUT, get(tasks::input))
         .route(paths::TASK_HEARTBEAT, post(tasks::heartbeat))
-        .route(paths::TASK_RESULT, post(tasks::result).layer(DefaultBodyLimit::max(MAX_RESULT_BYTES)))
+        .route(paths::TASK_RESULT, post(tasks::result))
         .route(paths::TASK_ERROR, post(tasks::error))
         .route(paths::JOBS, post(jobs::create))
         .route(paths::QUOTE, post(jobs::quote))
         .route(paths::JOB, get(jobs::status).delete(jobs::cancel))
-        .route(paths::JOB_INPUT, put(jobs::upload_input).layer(DefaultBodyLimit::max(opts.max_input_bytes)))
+        .route(paths::JOB_INPUT, put(jobs::upload_input))
         .route(paths::JOB_OUTPUT, get(jobs::output))
         .route(paths::WALLET, get(money::wallet))
         .route(paths::BILLING, get(money::billing))
@@ -222,8 +235,10 @@ pub fn open(opts: &ServeOptions) -> Result<(Sequencer, Arc<dyn Store>), ServeErr
     let operator = OperatorKey::new(&opts.operator_key).map_err(ServeError::Options)?;
     std::fs::create_dir_all(&opts.data)
         .map_err(|e| ServeError::Options(format!("cannot make the data directory {}: {e}", opts.data.display())))?;
+    private(&opts.data)?;
     let mut journal = SqliteJournal::open(&opts.data)?;
-    let (svc, seq) = recover(&mut journal, opts.engine_config.as_ref())?;
+    let (mut svc, seq) = recover(&mut journal, opts.engine_config.as_ref())?;
+    svc.set_limits(limits(opts));
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&opts.data)?);
     tracing::info!(seq, "recovered");
     let seqr = Sequencer::start(
@@ -233,6 +248,11 @@ pub fn open(opts: &ServeOptions) -> Result<(Sequencer, Arc<dyn Store>), ServeErr
         Options { snapshot_every: opts.snapshot_every, operator, leader: true },
     );
     Ok((seqr, store))
+}
+
+/// The work limits, with the upload limit as the largest input.
+fn limits(opts: &ServeOptions) -> crate::service::WorkLimits {
+    crate::service::WorkLimits { max_input_bytes: opts.max_input_bytes as u64, ..opts.work_limits }
 }
 
 /// A node ready to serve: its state's thread, its reader, its role.
@@ -249,7 +269,8 @@ pub fn open_postgres(opts: &ServeOptions, url: &str, address: &str) -> Result<Op
     if !opts.standby {
         take_lease(&mut lease, opts.lease)?;
     }
-    let (svc, seq) = recover(&mut journal, opts.engine_config.as_ref())?;
+    let (mut svc, seq) = recover(&mut journal, opts.engine_config.as_ref())?;
+    svc.set_limits(limits(opts));
     let store: Arc<dyn Store> = Arc::new(PgStore::open(url)?);
     tracing::info!(seq, standby = opts.standby, "recovered");
     let leader = !opts.standby;
@@ -324,7 +345,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
                 .map_err(|e| ServeError::Options(format!("opening the journal panicked: {e}")))??
         }
     };
-    let app = AppState { seq, store, metrics, role };
+    let app = AppState { seq, store, metrics, role, throttle: throttle(&opts), staging: staging(&opts)? };
     println!("listening on http://{addr}");
     use std::io::Write;
     let _ = std::io::stdout().flush();
@@ -340,8 +361,34 @@ pub async fn serve_on(
 ) -> Result<(), ServeError> {
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder().ok();
     let (seq, store) = open(&opts)?;
-    let app = AppState { seq, store, metrics, role: Role::leading() };
+    let app =
+        AppState { seq, store, metrics, role: Role::leading(), throttle: throttle(&opts), staging: staging(&opts)? };
     run(listener, app, &opts, stop).await
+}
+
+/// Makes `dir` reachable by this user only: it holds the journal (key hashes,
+/// jobs, money) and users' inputs and outputs.
+fn private(dir: &Path) -> Result<(), ServeError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| ServeError::Options(format!("cannot make {} private: {e}", dir.display())))?;
+    }
+    Ok(())
+}
+
+/// The staging directory for uploads, emptied of what a crash left there.
+fn staging(opts: &ServeOptions) -> Result<PathBuf, ServeError> {
+    let dir = opts.data.join("staging");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| ServeError::Options(format!("cannot make the staging directory {}: {e}", dir.display())))?;
+    Ok(dir)
+}
+
+fn throttle(opts: &ServeOptions) -> Arc<crate::throttle::Throttle> {
+    Arc::new(crate::throttle::Throttle::new(opts.rates, opts.planners))
 }
 
 async fn run(
@@ -364,13 +411,25 @@ async fn run(
             }
             let _ = ticker
                 .call(move |svc, at| {
-                    svc.apply(at, &Op::Tick)?;
+                    // With no job running and no attempt held, a tick has nothing to
+                    // time out or re-plan: an idle server journals nothing.
+                    if svc.counts().1 > 0 || svc.engine().running_attempts() > 0 {
+                        svc.apply(at, &Op::Tick)?;
+                    }
                     keep_ms.map_or(Ok(()), |keep| svc.forget_ended(at, keep))
                 })
                 .await;
         }
     });
-    axum::serve(listener, router(app, opts)).with_graceful_shutdown(stop).await?;
+    let throttle = app.throttle.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            throttle.forget_quiet();
+        }
+    });
+    crate::connections::serve(listener, router(app, opts), opts.connections, Duration::from_secs(30), stop).await?;
     Ok(())
 }
 

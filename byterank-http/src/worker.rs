@@ -32,8 +32,8 @@ pub struct WorkerOptions {
     pub token_file: Option<PathBuf>,
     /// The device id, for a new registration.
     pub id: String,
-    /// Whose wallet the work pays.
-    pub owner: String,
+    /// The key of the owner whose wallet the work pays: registers a new device.
+    pub owner_key: Option<String>,
     /// Stop after this many tasks.
     pub max_tasks: Option<u64>,
     /// Stop after this long without a task.
@@ -103,6 +103,8 @@ struct Api {
     /// The nodes the worker was given, tried in turn when the one called is down.
     nodes: Vec<String>,
     token: Option<String>,
+    /// Stop retrying an unanswered call after this long (`--idle-exit`).
+    give_up: Option<Duration>,
 }
 
 enum Failure {
@@ -115,7 +117,7 @@ enum Failure {
 impl Api {
     async fn send(&self, method: Method, path: &str, body: Body) -> Result<reqwest::Response, Failure> {
         let base = self.base.lock().expect("never poisoned").clone();
-        let mut req = self.http.request(method, format!("{base}{path}"));
+        let mut req = self.http.request(method.clone(), format!("{base}{path}"));
         if let Some(t) = &self.token {
             req = req.bearer_auth(t);
         }
@@ -123,11 +125,14 @@ impl Api {
             Body::None => req,
             Body::Idempotent(key) => req.header("idempotency-key", key),
             Body::Json(v) => req.json(&v),
-            Body::Bytes(b) => req.header("content-type", "application/octet-stream").body(b),
+            Body::KeyedBytes(key, b) => {
+                req.header("idempotency-key", key).header("content-type", "application/octet-stream").body(b)
+            }
         };
         let resp = match req.send().await {
             Ok(r) => r,
             Err(e) => {
+                tracing::warn!("{method} {base}{path}: no answer ({})", causes(&e));
                 if e.is_connect() {
                     self.next_node(&base);
                 }
@@ -183,9 +188,14 @@ impl Api {
         Fut: std::future::Future<Output = Result<T, Failure>>,
     {
         let mut wait = Duration::from_millis(100);
+        let started = Instant::now();
         loop {
             match once().await {
                 Ok(v) => return Ok(v),
+                Err(Failure::Down) if self.give_up.is_some_and(|d| started.elapsed() >= d) => {
+                    tracing::warn!("the service has not answered for {:?}: giving up", started.elapsed());
+                    return Err(Failure::Down);
+                }
                 Err(Failure::Down) if stop.level() < 2 => {
                     tokio::time::sleep(wait).await;
                     wait = (wait * 2).min(Duration::from_secs(2));
@@ -219,8 +229,8 @@ impl Api {
         .await
     }
 
-    async fn call_empty(&self, method: Method, path: &str, stop: &Stop) -> Result<(), Failure> {
-        self.retrying(stop, || async { self.send(method.clone(), path, Body::None).await.map(drop) }).await
+    async fn call_empty(&self, method: Method, path: &str, body: Body, stop: &Stop) -> Result<(), Failure> {
+        self.retrying(stop, || async { self.send(method.clone(), path, body.clone()).await.map(drop) }).await
     }
 }
 
@@ -230,7 +240,29 @@ enum Body {
     /// No body, and this `Idempotency-Key`: the same on every retry of one call.
     Idempotent(String),
     Json(serde_json::Value),
-    Bytes(Vec<u8>),
+    /// Bytes, and this `Idempotency-Key`: the same on every retry of one call.
+    KeyedBytes(String, Vec<u8>),
+}
+
+/// An error and its causes, on one line (a connection error says why).
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(c) = source {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        source = c.source();
+    }
+    s
+}
+
+fn down() -> ApiError {
+    ApiError::unavailable("the service did not answer (the log says why): check --server")
+}
+
+/// A new `Idempotency-Key`, for one call and its retries.
+fn fresh_key() -> String {
+    format!("{:016x}", rand::random::<u64>())
 }
 
 /// Runs the worker until `max_tasks`, `idle_exit`, or Ctrl-C (`stop`).
@@ -246,12 +278,27 @@ pub async fn run(opts: WorkerOptions, stop: Stop) -> Result<WorkerSummary, Worke
     let Some(first) = nodes.first().cloned() else { return Err(WorkerError::Url(String::new())) };
     let http =
         Client::builder().timeout(Duration::from_secs(120)).build().map_err(|_| WorkerError::Url(first.clone()))?;
-    let mut api = Api { http, base: std::sync::Mutex::new(first), nodes, token: None };
+    let mut api = Api { http, base: std::sync::Mutex::new(first), nodes, token: None, give_up: opts.idle_exit };
     let (device_id, token) = login(&mut api, &opts, &stop).await?;
+    tracing::info!(device = %device_id, "working");
     api.token = Some(token);
     let mut summary = WorkerSummary::default();
     let mut last_status = Instant::now() - opts.status_every;
     let mut idle_since = Instant::now();
+    // Attempts this device held when its worker stopped (a crash, a kill) would
+    // fill its slots until their deadlines: resume them first.
+    match api.call::<Vec<Assignment>>(Method::GET, "/v1/tasks/held", Body::None, &stop).await {
+        Ok(held) => {
+            if !held.is_empty() {
+                tracing::info!(attempts = held.len(), "resuming the attempts this device held");
+            }
+            for task in &held {
+                run_task(&api, task, &stop, &mut summary).await;
+            }
+        }
+        Err(Failure::Api(e)) => tracing::warn!("cannot list the attempts this device holds: {}", e.message),
+        Err(Failure::Down) => {}
+    }
     while stop.level() == 0 && opts.max_tasks.is_none_or(|m| summary.completed + summary.late < m) {
         if last_status.elapsed() >= opts.status_every {
             let state = serde_json::to_value(measure(&device_id)).expect("a device serializes");
@@ -269,6 +316,7 @@ pub async fn run(opts: WorkerOptions, stop: Stop) -> Result<WorkerSummary, Worke
         };
         match pulled.task {
             Some(task) => {
+                tracing::info!(attempt = task.attempt, job = %task.job, task = task.task, "running a task");
                 run_task(&api, &task, &stop, &mut summary).await;
                 idle_since = Instant::now();
             }
@@ -299,7 +347,7 @@ async fn login(api: &mut Api, opts: &WorkerOptions, stop: &Stop) -> Result<(Stri
             match api.call::<serde_json::Value>(Method::GET, "/v1/devices/me", Body::None, stop).await {
                 Ok(_) => {}
                 Err(Failure::Api(e)) if e.status == 404 || e.status == 410 => {
-                    let req = RegisterDevice { device: measure(&t.device), owner: opts.owner.clone() };
+                    let req = RegisterDevice { device: measure(&t.device), owner: String::new() };
                     let body = Body::Json(serde_json::to_value(req).expect("serializes"));
                     if let Err(Failure::Api(e)) = api.call::<Registered>(Method::POST, "/v1/devices", body, stop).await
                     {
@@ -307,17 +355,25 @@ async fn login(api: &mut Api, opts: &WorkerOptions, stop: &Stop) -> Result<(Stri
                     }
                 }
                 Err(Failure::Api(e)) => return Err(WorkerError::Refused(e)),
-                Err(Failure::Down) => return Err(WorkerError::Refused(ApiError::unavailable("the service is down"))),
+                Err(Failure::Down) => return Err(WorkerError::Refused(down())),
             }
             return Ok((t.device, t.token));
         }
     }
-    let req = RegisterDevice { device: measure(&opts.id), owner: opts.owner.clone() };
+    let Some(owner_key) = opts.owner_key.clone() else {
+        return Err(WorkerError::Refused(ApiError::unauthorized(
+            "a new device is registered with its owner's key: pass --owner-key (or set BYTERANK_OWNER_KEY)",
+        )));
+    };
+    let req = RegisterDevice { device: measure(&opts.id), owner: String::new() };
     let body = Body::Json(serde_json::to_value(req).expect("serializes"));
-    let r: Registered = match api.call(Method::POST, "/v1/devices", body, stop).await {
+    api.token = Some(owner_key);
+    let registered = api.call(Method::POST, "/v1/devices", body, stop).await;
+    api.token = None;
+    let r: Registered = match registered {
         Ok(r) => r,
         Err(Failure::Api(e)) => return Err(WorkerError::Refused(e)),
-        Err(Failure::Down) => return Err(WorkerError::Refused(ApiError::unavailable("the service is down"))),
+        Err(Failure::Down) => return Err(WorkerError::Refused(down())),
     };
     let token = r.token.ok_or_else(|| WorkerError::Refused(ApiError::conflict("registered without a token")))?;
     if let Some(path) = &opts.token_file {
@@ -377,16 +433,30 @@ async fn run_task(api: &Api, task: &Assignment, stop: &Stop, summary: &mut Worke
     if stop.level() >= 2 {
         return fail(api, a, stop, summary).await;
     }
-    match api.call::<Reported>(Method::POST, &format!("/v1/tasks/{a}/result"), Body::Bytes(bytes), stop).await {
-        Ok(r) if r.accepted => summary.completed += 1,
-        Ok(_) => summary.late += 1,
-        Err(_) => summary.cancelled += 1,
+    // Under a key: a retry whose first answer was lost gets that answer.
+    let body = Body::KeyedBytes(fresh_key(), bytes);
+    match api.call::<Reported>(Method::POST, &format!("/v1/tasks/{a}/result"), body, stop).await {
+        Ok(r) if r.accepted => {
+            summary.completed += 1;
+            tracing::info!(attempt = a, "result accepted");
+        }
+        Ok(_) => {
+            summary.late += 1;
+            tracing::info!(attempt = a, "result late: the task was decided without it");
+        }
+        Err(Failure::Api(e)) => {
+            summary.cancelled += 1;
+            tracing::warn!(attempt = a, "result refused: {}", e.message);
+        }
+        Err(Failure::Down) => summary.cancelled += 1,
     }
 }
 
 async fn fail(api: &Api, attempt: u64, stop: &Stop, summary: &mut WorkerSummary) {
     summary.failed += 1;
-    let _ = api.call_empty(Method::POST, &format!("/v1/tasks/{attempt}/error"), stop).await;
+    tracing::warn!(attempt, "the task failed here: reporting it");
+    let body = Body::Idempotent(fresh_key());
+    let _ = api.call_empty(Method::POST, &format!("/v1/tasks/{attempt}/error"), body, stop).await;
 }
 
 /// The device's state as this machine measures it: CPU, RAM, battery where the

@@ -26,7 +26,7 @@ fn schema(name: &str) -> String {
 /// A user created and topped up through the state machine: its ops and effects.
 fn user_ops(svc: &mut Service, user: &str, at: i64) -> (Vec<(Timestamp, byterank_http::service::Op)>, Vec<Effect>) {
     svc.create_user(Timestamp(at), &Principal::Operator, CreateUser { user: user.into() }, Secret::generate()).unwrap();
-    svc.top_up(Timestamp(at + 1), &Principal::Operator, TopUp { user: user.into(), amount: 500 }).unwrap();
+    svc.top_up(Timestamp(at + 1), &Principal::Operator, TopUp { user: user.into(), amount: 500 }, None).unwrap();
     svc.take_pending()
 }
 

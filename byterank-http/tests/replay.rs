@@ -15,7 +15,7 @@ use std::io::Read;
 
 use byterank_core::application::Gzip;
 use byterank_core::{AttemptId, Device, EngineConfig, JobSpec, Timestamp};
-use byterank_http::api::{CreateUser, RegisterDevice, TopUp};
+use byterank_http::api::{CreateOwner, CreateUser, RegisterDevice, TopUp};
 use byterank_http::auth::Secret;
 use byterank_http::service::{Effect, Op, Principal, Service};
 use rand::{Rng, SeedableRng};
@@ -78,6 +78,10 @@ impl Driver {
                                 self.blobs.remove(&k);
                             }
                         }
+                        Effect::Adopt { key, path } => {
+                            self.blobs.insert(key, std::fs::read(&path).expect("a staged file"));
+                            let _ = std::fs::remove_file(path);
+                        }
                         Effect::Entry(_) => {}
                     }
                 }
@@ -104,12 +108,17 @@ fn one_run(seed: u64) -> u32 {
     let ana = Principal::User("ana".into());
     let eve = Principal::User("eve".into());
     let n_dev = rng.random_range(2..7);
+    for i in 0..3 {
+        let req = CreateOwner { owner: format!("o{i}") };
+        d.run(|s, at| s.create_owner(at, None, req, Secret::generate())).unwrap();
+    }
     let devices: Vec<Principal> = (0..n_dev)
         .map(|i| {
             let mut dev = Device::new(format!("d{i}"));
             dev.ram_available_mb = Some(rng.random_range(500.0..8000.0));
-            let req = RegisterDevice { device: dev, owner: format!("o{}", i % 3) };
-            d.run(|s, at| s.register_device(at, None, req, Secret::generate())).unwrap();
+            let req = RegisterDevice { device: dev, owner: String::new() };
+            let owner = Principal::Owner(format!("o{}", i % 3));
+            d.run(|s, at| s.register_device(at, Some(&owner), req, Secret::generate())).unwrap();
             Principal::Device(format!("d{i}"))
         })
         .collect();
@@ -120,8 +129,17 @@ fn one_run(seed: u64) -> u32 {
         match rng.random_range(0..100) {
             0..=4 => {
                 let amount = rng.random_range(0..50_000u64);
-                if d.run(|s, at| s.top_up(at, &op, TopUp { user: "ana".into(), amount })).is_some() {
+                let key = rng.random_bool(0.5).then(|| format!("t{}", rng.random::<u32>()));
+                let req = || TopUp { user: "ana".into(), amount };
+                if let Some(first) = d.run(|s, at| s.top_up(at, &op, req(), key.as_deref())) {
                     d.topped_up += amount;
+                    // A retry under the key gets the first answer and credits nothing.
+                    if let Some(k) = &key {
+                        let before = state(&d.svc);
+                        let again = d.run(|s, at| s.top_up(at, &op, req(), Some(k))).expect("a retry is answered");
+                        assert_eq!(serde_json::to_value(again).unwrap(), serde_json::to_value(first).unwrap());
+                        assert_eq!(state(&d.svc), before, "a retried top-up changed the state");
+                    }
                 }
             }
             5..=9 => {
@@ -141,14 +159,14 @@ fn one_run(seed: u64) -> u32 {
                     spec.chunk_bytes = Some(rng.random_range(1_000..8_000));
                     let input: Vec<u8> = (0..len).map(|_| b"abcd "[rng.random_range(0..5)]).collect();
                     let who = if rng.random_bool(0.1) { eve.clone() } else { ana.clone() };
-                    if d.run(|s, at| s.create_job(at, &who, spec.clone())).is_some() {
+                    if d.run(|s, at| s.create_job(at, &who, spec.clone(), None)).is_some() {
                         let bytes = if rng.random_bool(0.1) { input[1..].to_vec() } else { input.clone() };
                         if d.run(|s, at| s.store_input(at, &ana, &id, bytes)).is_some() {
                             d.inputs.insert(id, input);
                         }
                     }
                 } else {
-                    d.run(|s, at| s.create_job(at, &ana, spec));
+                    d.run(|s, at| s.create_job(at, &ana, spec, None));
                 }
             }
             10..=40 => {
@@ -183,7 +201,7 @@ fn one_run(seed: u64) -> u32 {
                 // Another device meddling with the attempt is refused.
                 let other = &devices[(k + 1) % n_dev];
                 if n_dev > 1 {
-                    d.run(|s, at| s.report_result(at, other, a, b"{}"));
+                    d.run(|s, at| s.report_result(at, other, a, b"{}", None));
                 }
                 let body = match d.inputs.get(&job) {
                     Some(input) => {
@@ -204,7 +222,7 @@ fn one_run(seed: u64) -> u32 {
                 };
                 match rng.random_range(0..10) {
                     0 => {
-                        d.run(|s, at| s.report_error(at, &devices[k], a));
+                        d.run(|s, at| s.report_error(at, &devices[k], a, None));
                     }
                     1 => {} // crashed: the deadline frees it
                     2 => {
@@ -212,7 +230,16 @@ fn one_run(seed: u64) -> u32 {
                         held.push((k, a, job, chunk));
                     }
                     _ => {
-                        d.run(|s, at| s.report_result(at, &devices[k], a, &body));
+                        let key = rng.random_bool(0.5).then(|| format!("r{}", rng.random::<u32>()));
+                        let first = d.run(|s, at| s.report_result(at, &devices[k], a, &body, key.as_deref()));
+                        // A retry under the key, the attempt ended since: the first
+                        // answer, and nothing changes.
+                        if let (Some(first), Some(key)) = (first, key) {
+                            let before = state(&d.svc);
+                            let again = d.run(|s, at| s.report_result(at, &devices[k], a, &body, Some(&key)));
+                            assert_eq!(again.map(|r| r.accepted), Some(first.accepted));
+                            assert_eq!(state(&d.svc), before, "a retried result changed the state");
+                        }
                     }
                 }
             }
@@ -269,8 +296,8 @@ fn one_run(seed: u64) -> u32 {
     }
     assert!(!d.blobs.keys().any(|k| k.starts_with("output/")), "a forgotten job's output is kept");
     if jobs > 0 && d.svc.job("j1").is_none() {
-        let spec = JobSpec::new("j1", 1);
-        d.run(|s, at| s.create_job(at, &ana, spec)).expect("a forgotten id can be used again");
+        let spec = JobSpec { price_chips: byterank_core::ByteChips(1), ..JobSpec::new("j1", 1) };
+        d.run(|s, at| s.create_job(at, &ana, spec, None)).expect("a forgotten id can be used again");
     }
 
     // Replay: whole, and from a snapshot taken midway.

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use byterank_core::engine::AttemptState;
 use byterank_core::{AttemptId, ByteChips, Device, EngineConfig, JobSpec, Timestamp};
-use byterank_http::api::{CreateUser, RegisterDevice, TopUp};
+use byterank_http::api::{CreateOwner, CreateUser, RegisterDevice, TopUp};
 use byterank_http::auth::{OperatorKey, Secret};
 use byterank_http::journal::sqlite::SqliteJournal;
 use byterank_http::journal::Journal;
@@ -52,14 +52,18 @@ fn a_restart_longer_than_t2_leaves_running_attempts_alive() {
         seq.call(move |s, at| s.create_user(at, &op, CreateUser { user: "ana".into() }, Secret::generate()))
             .await
             .unwrap();
-        seq.call(|s, at| s.top_up(at, &Principal::Operator, TopUp { user: "ana".into(), amount: 10_000 }))
+        seq.call(|s, at| s.top_up(at, &Principal::Operator, TopUp { user: "ana".into(), amount: 10_000 }, None))
             .await
             .unwrap();
-        let req = RegisterDevice { device: Device::new("d0"), owner: "bob".into() };
-        seq.call(move |s, at| s.register_device(at, None, req, Secret::generate())).await.unwrap();
+        seq.call(|s, at| s.create_owner(at, None, CreateOwner { owner: "bob".into() }, Secret::generate()))
+            .await
+            .unwrap();
+        let req = RegisterDevice { device: Device::new("d0"), owner: String::new() };
+        let bob = Principal::Owner("bob".into());
+        seq.call(move |s, at| s.register_device(at, Some(&bob), req, Secret::generate())).await.unwrap();
         let mut spec = JobSpec::new("j", 1);
         spec.price_chips = ByteChips(1_000);
-        seq.call(move |s, at| s.create_job(at, &Principal::User("ana".into()), spec)).await.unwrap();
+        seq.call(move |s, at| s.create_job(at, &Principal::User("ana".into()), spec, None)).await.unwrap();
         let d = device.clone();
         let pulled = seq.call(move |s, at| s.pull(at, &d, None)).await.unwrap();
         AttemptId(pulled.task.expect("the job's one task").attempt)

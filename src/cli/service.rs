@@ -53,6 +53,33 @@ pub struct ServeArgs {
     /// this many.
     #[arg(long, default_value_t = 50_000, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     snapshot_every: u64,
+    /// Least price per task, ByteChips: a job of N tasks costs at least N times
+    /// this, so a user's outstanding work is bounded by what they paid.
+    #[arg(long, default_value_t = 1, value_name = "CHIPS", value_parser = clap::value_parser!(u64).range(1..))]
+    min_task_price: u64,
+    /// Most tasks in one job.
+    #[arg(long, default_value_t = 1_000_000, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    max_job_tasks: u64,
+    /// Per caller: registrations (per address), quotes and job creations (per
+    /// key) allowed per second, sustained; 0 turns the limits off.
+    #[arg(long, default_value_t = 20, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    rate_per_second: u32,
+    /// Per caller: how many of those calls may come at once after a quiet spell.
+    #[arg(long, default_value_t = 200, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    rate_burst: u32,
+    /// Connections open at once; more wait to be accepted.
+    #[arg(long, default_value_t = 10_000, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_connections: u64,
+    /// A connection that has not sent a request's headers within this long is
+    /// closed (slow clients are dropped).
+    #[arg(long, default_value_t = 10_000, value_name = "MS", value_parser = clap::value_parser!(u64).range(100..=600_000))]
+    header_timeout_ms: u64,
+    /// A request's body must arrive within this long (else 408).
+    #[arg(long, default_value_t = 300_000, value_name = "MS", value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
+    body_timeout_ms: u64,
+    /// Quotes planned at once (each on a thread of its own, beside the engine's).
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=64))]
+    planners: u64,
     /// Journal in PostgreSQL at this URL (postgres://USER:PASS@HOST/DB) instead
     /// of SQLite in --data; several nodes may share it, one leading.
     #[arg(long, value_name = "URL")]
@@ -88,11 +115,21 @@ pub fn run_serve(args: ServeArgs) -> Result<(), Failure> {
     opts.tick = Duration::from_millis(args.tick_ms);
     opts.snapshot_every = args.snapshot_every;
     opts.keep_ended = (args.keep_ended_days > 0).then(|| Duration::from_secs(args.keep_ended_days * 86_400));
+    opts.work_limits.min_task_price = args.min_task_price;
+    opts.work_limits.max_job_tasks = args.max_job_tasks;
+    opts.rates = (args.rate_per_second > 0)
+        .then_some(byterank::http::throttle::Rates { per_second: args.rate_per_second, burst: args.rate_burst });
+    opts.planners = args.planners as usize;
+    opts.connections = byterank::http::connections::ConnectionLimits {
+        max_connections: args.max_connections as usize,
+        header_timeout: Duration::from_millis(args.header_timeout_ms),
+        body_timeout: Duration::from_millis(args.body_timeout_ms),
+    };
     opts.journal_url = args.journal;
     opts.standby = args.standby;
     opts.lease = Duration::from_millis(args.lease_ms);
     opts.advertise = args.advertise;
-    init_logs();
+    init_logs("warn");
     runtime()?.block_on(serve(opts)).map_err(|e| Failure::Input(e.to_string()))
 }
 
@@ -112,9 +149,11 @@ pub struct WorkerArgs {
     /// The device id for a new registration (default: host name and process id).
     #[arg(long, value_name = "ID")]
     id: Option<String>,
-    /// Whose wallet the work pays.
-    #[arg(long, default_value = "worker", value_name = "NAME")]
-    owner: String,
+    /// The key of the owner whose wallet the work pays (`POST /v1/owners` opens
+    /// an account); needed to register a new device, not to come back with a
+    /// token file.
+    #[arg(long, env = "BYTERANK_OWNER_KEY", hide_env_values = true, value_name = "KEY")]
+    owner_key: Option<String>,
     /// Stop after this many tasks.
     #[arg(long, value_name = "N")]
     max_tasks: Option<u64>,
@@ -130,12 +169,12 @@ pub fn run_worker(args: WorkerArgs) -> Result<(), Failure> {
         servers: args.server,
         token_file: args.token_file,
         id: args.id.unwrap_or_else(|| format!("{host}-{}", std::process::id())),
-        owner: args.owner,
+        owner_key: args.owner_key,
         max_tasks: args.max_tasks,
         idle_exit: args.idle_exit.map(Duration::from_secs),
         status_every: Duration::from_secs(30),
     };
-    init_logs();
+    init_logs("info");
     let rt = runtime()?;
     let stop = Stop::default();
     let presses = stop.clone();
@@ -250,8 +289,9 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Failure::Output)
 }
 
-fn init_logs() {
+/// Logs to stderr at `BYTERANK_LOG` (an `EnvFilter`), else at `default`.
+fn init_logs(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("BYTERANK_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }

@@ -169,28 +169,84 @@ pub(super) struct Ready {
     ranking: Option<(Vec<DeviceId>, RankedGrid)>,
 }
 
+/// The engine's side of a quote, detached from it ([`Engine::quote_basis`]).
+#[derive(Clone)]
+pub struct QuoteBasis {
+    app: &'static dyn Application,
+    ranked: RankedGrid,
+    cfg: EngineConfig,
+}
+
+impl core::fmt::Debug for QuoteBasis {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("QuoteBasis")
+            .field("app", &self.app.name())
+            .field("devices", &self.ranked.indexes.len())
+            .finish()
+    }
+}
+
+impl QuoteBasis {
+    /// The quote of `spec`, the job the basis was taken for: the same answer
+    /// [`Engine::quote`] gives with the engine as it was then.
+    pub fn quote(&self, spec: &JobSpec) -> Result<Quote, EngineError> {
+        let (chunks, plan, _, _) = plan_submission(self.app, &self.ranked, &self.cfg, spec)?;
+        Ok(quote_of(spec, &chunks, &plan))
+    }
+}
+
+fn quote_of(spec: &JobSpec, chunks: &[Chunk], plan: &JobPlan) -> Quote {
+    Quote {
+        tasks: chunks.len() as u32,
+        copies: plan.replication.copies as u32,
+        pools: plan.pools_used as u32,
+        pjf: plan.replication.pjf,
+        achievable: plan.replication.achievable,
+        price: spec.price_chips,
+    }
+}
+
+type Planned = (Vec<Chunk>, JobPlan, JobAccount, Option<u64>);
+
+/// The part of submission that grows with the job: split, plan, account.
+fn plan_submission(
+    app: &'static dyn Application,
+    ranked: &RankedGrid,
+    cfg: &EngineConfig,
+    spec: &JobSpec,
+) -> Result<Planned, SubmitError> {
+    let work = spec.work().map_err(crate::plan::PlanError::from)?;
+    let chunks = app.split(spec).map_err(|e| SubmitError::Application(spec.id.clone(), e))?;
+    let plan = plan_job(ranked, spec, &cfg.plan)?;
+    let sizes: Vec<u64> = chunks.iter().map(|c| c.len).collect();
+    let account = JobAccount::new(spec.price_chips, &sizes, &cfg.plan.rewards)
+        .map_err(|e| SubmitError::Reward(spec.id.clone(), e))?;
+    Ok((chunks, plan, account, work.chunk_bytes))
+}
+
 impl<Q: TaskQueue> Engine<Q> {
     /// Everything submission decides, without changing anything: the job's
     /// checks and its plan.
     pub(super) fn prepare(&self, spec: &JobSpec, at: Timestamp) -> Result<Ready, SubmitError> {
+        let app = self.check_submission(spec)?;
+        let ranking = self.stale_ranking.then(|| self.rank_at(at));
+        let ranked = ranking.as_ref().map_or(&self.snapshot.ranked, |(_, r)| r);
+        let (chunks, plan, account, chunk_bytes) = plan_submission(app, ranked, &self.cfg, spec)?;
+        Ok(Ready { spec: spec.clone(), chunks, plan, account, chunk_bytes, ranking })
+    }
+
+    /// The checks of a submission that need the engine's state (the name, the
+    /// ledger, the application), without planning.
+    fn check_submission(&self, spec: &JobSpec) -> Result<&'static dyn Application, SubmitError> {
         if self.job_names.contains_key(&spec.id) {
             return Err(SubmitError::DuplicateJob(spec.id.clone()));
         }
         if !self.ledger.can_charge(spec.price_chips) {
             return Err(SubmitError::LedgerFull(spec.id.clone()));
         }
-        let app = self.apps.get(&spec.application).ok_or_else(|| {
+        self.apps.get(&spec.application).ok_or_else(|| {
             SubmitError::UnknownApplication(spec.id.clone(), spec.application.clone(), self.apps.names())
-        })?;
-        let work = spec.work().map_err(crate::plan::PlanError::from)?;
-        let chunks = app.split(spec).map_err(|e| SubmitError::Application(spec.id.clone(), e))?;
-        let ranking = self.stale_ranking.then(|| self.rank_at(at));
-        let ranked = ranking.as_ref().map_or(&self.snapshot.ranked, |(_, r)| r);
-        let plan = plan_job(ranked, spec, &self.cfg.plan)?;
-        let sizes: Vec<u64> = chunks.iter().map(|c| c.len).collect();
-        let account = JobAccount::new(spec.price_chips, &sizes, &self.cfg.plan.rewards)
-            .map_err(|e| SubmitError::Reward(spec.id.clone(), e))?;
-        Ok(Ready { spec: spec.clone(), chunks, plan, account, chunk_bytes: work.chunk_bytes, ranking })
+        })
     }
 
     /// What submitting `spec` at `at` would do, refused for the same reasons a
@@ -199,14 +255,17 @@ impl<Q: TaskQueue> Engine<Q> {
     pub fn quote(&self, spec: &JobSpec, at: Timestamp) -> Result<Quote, EngineError> {
         let at = at.max(self.now);
         let ready = self.prepare(spec, at)?;
-        Ok(Quote {
-            tasks: ready.chunks.len() as u32,
-            copies: ready.plan.replication.copies as u32,
-            pools: ready.plan.pools_used as u32,
-            pjf: ready.plan.replication.pjf,
-            achievable: ready.plan.replication.achievable,
-            price: spec.price_chips,
-        })
+        Ok(quote_of(spec, &ready.chunks, &ready.plan))
+    }
+
+    /// What [`quote`](Self::quote) needs of the engine, taken now and owned: the
+    /// checks that read the engine's state are made here, and the planning,
+    /// which grows with the job, is left to [`QuoteBasis::quote`], which may run
+    /// on another thread while the engine goes on.
+    pub fn quote_basis(&self, spec: &JobSpec, at: Timestamp) -> Result<QuoteBasis, EngineError> {
+        let app = self.check_submission(spec)?;
+        let ranked = if self.stale_ranking { self.rank_at(at.max(self.now)).1 } else { self.snapshot.ranked.clone() };
+        Ok(QuoteBasis { app, ranked, cfg: self.cfg.clone() })
     }
 
     pub(super) fn submit(&mut self, ready: Ready, user: &str, out: &mut Vec<Event>) {

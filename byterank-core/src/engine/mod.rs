@@ -116,7 +116,7 @@ pub use error::{
 };
 pub use event::{AttemptState, Event, Idle};
 pub use helpers::Pulled;
-pub use jobs::{JobProgress, Quote, TaskCopies};
+pub use jobs::{JobProgress, Quote, QuoteBasis, TaskCopies};
 pub use ledger::Ledger;
 pub use queue::{MemQueue, MemQueueMaker, QueueMaker, QueuedCopy, TaskQueue};
 pub use rescue::RescueNeed;

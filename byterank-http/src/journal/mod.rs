@@ -10,6 +10,7 @@ use byterank_core::{EngineConfig, Timestamp};
 
 use crate::service::{Effect, Entry, Op};
 
+pub mod files;
 pub mod postgres;
 pub mod sqlite;
 

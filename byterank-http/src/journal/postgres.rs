@@ -266,6 +266,14 @@ impl Journal for PgJournal {
                     flush(&mut tx, &mut puts)?;
                     tx.execute(&self.delete, &[keys]).map_err(db)?;
                 }
+                // Every node reads blobs from the database: the staged file is
+                // copied in (and removed once committed).
+                Effect::Adopt { key, path } => {
+                    flush(&mut tx, &mut puts)?;
+                    let bytes =
+                        std::fs::read(path).map_err(|e| JournalError::Db(format!("{}: {e}", path.display())))?;
+                    tx.execute(put, &[&[key.as_str()].as_slice(), &[bytes.as_slice()].as_slice()]).map_err(db)?;
+                }
                 Effect::Entry(entry) => {
                     accounts.push(entry.account.clone());
                     lines.push(serde_json::to_string(entry).expect("an entry serializes"));
@@ -278,6 +286,11 @@ impl Journal for PgJournal {
         }
         tx.commit().map_err(db)?;
         self.last = last;
+        for e in effects {
+            if let Effect::Adopt { path, .. } = e {
+                let _ = std::fs::remove_file(path);
+            }
+        }
         Ok(last)
     }
 

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use byterank_core::{EngineConfig, Timestamp};
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{Journal, JournalError, Recovered, Snapshots, Store};
+use super::{files, Journal, JournalError, Recovered, Snapshots, Store};
 use crate::service::{Effect, Entry, Op};
 
 const SCHEMA: &str = "
@@ -47,6 +47,7 @@ pub struct SqliteJournal {
     conn: Connection,
     last: u64,
     snapshots: PathBuf,
+    data: PathBuf,
 }
 
 impl SqliteJournal {
@@ -55,7 +56,7 @@ impl SqliteJournal {
         let conn = open(&db_path(dir))?;
         conn.execute_batch(SCHEMA).map_err(db)?;
         let last: u64 = conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM journal", [], |r| r.get(0)).map_err(db)?;
-        Ok(SqliteJournal { conn, last, snapshots: dir.join("snapshots") })
+        Ok(SqliteJournal { conn, last, snapshots: dir.join("snapshots"), data: dir.to_path_buf() })
     }
 }
 
@@ -181,11 +182,20 @@ impl Journal for SqliteJournal {
                 insert.execute(params![seq, at.millis(), json]).map_err(db)?;
             }
             for e in effects {
-                apply_effect(&tx, e)?;
+                apply_effect(&tx, &self.data, e)?;
             }
         }
         tx.commit().map_err(db)?;
         self.last = seq;
+        // Files go once nothing can need them: a crash before the commit replays
+        // ops that still read them.
+        for e in effects {
+            if let Effect::Delete(keys) = e {
+                for k in keys {
+                    files::remove(&self.data, k)?;
+                }
+            }
+        }
         Ok(seq)
     }
 
@@ -194,8 +204,16 @@ impl Journal for SqliteJournal {
     }
 }
 
-fn apply_effect(tx: &rusqlite::Transaction<'_>, e: &Effect) -> Result<(), JournalError> {
+fn apply_effect(tx: &rusqlite::Transaction<'_>, data: &Path, e: &Effect) -> Result<(), JournalError> {
     match e {
+        // Moved into place before the commit: if the commit is lost, the blob is
+        // one that no op names, and a retried upload replaces it.
+        Effect::Adopt { key, path } => {
+            files::adopt(data, key, path)?;
+            tx.prepare_cached("DELETE FROM blobs WHERE key = ?1")
+                .and_then(|mut s| s.execute(params![key]))
+                .map_err(db)?;
+        }
         Effect::Put { key, bytes } => {
             tx.prepare_cached("INSERT OR REPLACE INTO blobs (key, data) VALUES (?1, ?2)")
                 .and_then(|mut s| s.execute(params![key, bytes]))
@@ -245,6 +263,7 @@ fn read_ops(conn: &Connection, after: u64, limit: u32) -> Result<Vec<(u64, Times
 /// The reader: a few connections of its own, shared by the routes.
 pub struct SqliteStore {
     path: PathBuf,
+    data: PathBuf,
     idle: Mutex<Vec<Connection>>,
 }
 
@@ -255,7 +274,7 @@ impl SqliteStore {
         if !path.exists() {
             return Err(JournalError::Db(format!("{}: no journal here", path.display())));
         }
-        Ok(SqliteStore { path, idle: Mutex::new(Vec::new()) })
+        Ok(SqliteStore { path, data: dir.to_path_buf(), idle: Mutex::new(Vec::new()) })
     }
 
     fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T, JournalError>) -> Result<T, JournalError> {
@@ -275,6 +294,9 @@ impl SqliteStore {
 
 impl Store for SqliteStore {
     fn blob(&self, key: &str, offset: u64, len: Option<u64>) -> Result<Option<Vec<u8>>, JournalError> {
+        if let Some(bytes) = files::read(&self.data, key, offset, len)? {
+            return Ok(Some(bytes));
+        }
         self.with(|c| {
             let r = match len {
                 None => c.query_row("SELECT data FROM blobs WHERE key = ?1", params![key], |r| r.get(0)),

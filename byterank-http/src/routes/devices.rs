@@ -1,27 +1,56 @@
-//! Devices: register, report status, set worker preferences, leave.
+//! Devices and their owners: open an owner's account, register, report status,
+//! set worker preferences, leave.
 
-use axum::extract::State;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::Extension;
 use axum::Json;
 use byterank_core::Device;
 
 use super::{bearer, need_bearer, AppState, JsonBody};
 use byterank_core::worker::WorkerPrefs;
 
-use crate::api::{DeviceView, RegisterDevice, Registered};
+use crate::api::{CreateOwner, DeviceView, OwnerCreated, RegisterDevice, Registered};
 use crate::auth::Secret;
 use crate::error::ApiError;
+use crate::throttle::Action;
 
-/// Register a device; its token is in the answer, once. A device that left comes
-/// back by registering again with its token.
+/// Open a worker owner's account; its key is in the answer, once. Anyone may,
+/// for a name nobody has (rate-limited per address).
+#[utoipa::path(post, path = "/v1/owners", tag = "devices", request_body = CreateOwner,
+    responses((status = 201, body = OwnerCreated), (status = 400, body = ApiError), (status = 401, body = ApiError),
+        (status = 409, body = ApiError), (status = 429, body = ApiError)))]
+pub async fn create_owner(
+    State(app): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    JsonBody(req): JsonBody<CreateOwner>,
+) -> Result<(StatusCode, Json<OwnerCreated>), ApiError> {
+    app.throttle.check(Action::Register, &peer_of(peer))?;
+    let fresh = Secret::generate();
+    let r = app.seq.maybe_authed(bearer(&headers), move |svc, at, who| svc.create_owner(at, who, req, fresh)).await?;
+    Ok((StatusCode::CREATED, Json(r)))
+}
+
+fn peer_of(peer: Option<Extension<ConnectInfo<SocketAddr>>>) -> String {
+    peer.map_or_else(|| "unknown".into(), |Extension(ConnectInfo(a))| a.ip().to_string())
+}
+
+/// Register a device with its owner's key; the device's token is in the answer,
+/// once. A device that left comes back by registering again with its token.
 #[utoipa::path(post, path = "/v1/devices", tag = "devices", request_body = RegisterDevice,
     responses((status = 201, body = Registered), (status = 200, description = "came back", body = Registered),
-        (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 409, body = ApiError)))]
+        (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError),
+        (status = 409, body = ApiError), (status = 429, body = ApiError)))]
 pub async fn register(
     State(app): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     JsonBody(req): JsonBody<RegisterDevice>,
 ) -> Result<(StatusCode, Json<Registered>), ApiError> {
+    app.throttle.check(Action::Register, &peer_of(peer))?;
     let bearer = bearer(&headers);
     let fresh = Secret::generate();
     let r = app.seq.maybe_authed(bearer, move |svc, at, who| svc.register_device(at, who, req, fresh)).await?;

@@ -19,6 +19,7 @@ pub mod devices;
 pub mod jobs;
 pub mod money;
 pub mod operators;
+pub mod staging;
 pub mod tasks;
 
 /// What every route reaches.
@@ -32,6 +33,10 @@ pub struct AppState {
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// Whether this node leads (a standby refuses writes).
     pub role: Arc<crate::lead::Role>,
+    /// Rate limits and planners.
+    pub throttle: Arc<crate::throttle::Throttle>,
+    /// Where uploads are staged (on the data directory's file system).
+    pub staging: std::path::PathBuf,
 }
 
 /// The bearer credential of a request, if any.
@@ -47,6 +52,20 @@ pub fn need_bearer(headers: &HeaderMap) -> Result<String, ApiError> {
     bearer(headers).ok_or_else(|| ApiError::unauthorized("send `Authorization: Bearer <key>`"))
 }
 
+/// The request's `Idempotency-Key`, if any (its rules are checked by the call).
+pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    match headers.get("idempotency-key") {
+        None => Ok(None),
+        Some(v) => v.to_str().map(|k| Some(k.to_string())).map_err(|_| {
+            ApiError::bad_request("the `Idempotency-Key` header must be visible ASCII").at("Idempotency-Key")
+        }),
+    }
+}
+
+/// The OpenAPI description of the `Idempotency-Key` header.
+pub const IDEMPOTENCY_KEY: &str = "1 to 64 visible ASCII characters, new for each call and the same on its retries: \
+    a retry gets the first answer and changes nothing";
+
 /// A JSON body whose errors name the field at fault.
 pub struct JsonBody<T>(pub T);
 
@@ -54,17 +73,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
-        let json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/json"));
+        let json = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(is_json);
         if !json {
             return Err(ApiError::bad_request("send the body as JSON with `Content-Type: application/json`"));
         }
         let bytes = Bytes::from_request(req, state).await.map_err(body_error)?;
-        let de = &mut serde_json::Deserializer::from_slice(&bytes);
-        serde_path_to_error::deserialize(de).map(JsonBody).map_err(|e| {
+        let mut de = serde_json::Deserializer::from_slice(&bytes);
+        let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
             let path = e.path().to_string();
             let err = ApiError::bad_request(format!("the body does not read: {}", e.inner()));
             if path == "." {
@@ -72,8 +87,18 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
             } else {
                 err.at(path)
             }
-        })
+        })?;
+        // One JSON value, and nothing after it but white space.
+        de.end().map_err(|e| ApiError::bad_request(format!("the body has more after its JSON value: {e}")))?;
+        Ok(JsonBody(value))
     }
+}
+
+/// `application/json`, with parameters (`; charset=utf-8`) or none, in any case:
+/// not `application/jsonfoo`.
+fn is_json(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    essence.eq_ignore_ascii_case("application/json")
 }
 
 /// The JSON error for a body that could not be read (too large, cut short).

@@ -5,7 +5,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 
-use super::{bearer, need_bearer, store_error, AppState, JsonBody};
+use super::{bearer, idempotency_key, need_bearer, store_error, AppState, JsonBody, IDEMPOTENCY_KEY};
 use crate::api::{Balance, CreateUser, TopUp, UserCreated, Wallet};
 use crate::auth::Secret;
 use crate::error::ApiError;
@@ -28,7 +28,7 @@ fn limit(q: Result<Query<HistoryQuery>, QueryRejection>) -> Result<u32, ApiError
     }
 }
 
-/// The calling device's owner: balance and latest rewards.
+/// The calling owner's wallet: balance and latest rewards (the owner's key only).
 #[utoipa::path(get, path = "/v1/wallet", tag = "wallet", security(("bearer" = [])), params(HistoryQuery),
     responses((status = 200, body = Wallet), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
 pub async fn wallet(
@@ -59,6 +59,7 @@ pub async fn billing(
 
 /// Credit a user's balance (operator: payments are taken outside the service).
 #[utoipa::path(post, path = "/v1/billing/top-ups", tag = "billing", security(("bearer" = [])), request_body = TopUp,
+    params(("Idempotency-Key" = Option<String>, Header, description = IDEMPOTENCY_KEY)),
     responses((status = 200, body = Balance), (status = 400, body = ApiError), (status = 401, body = ApiError),
         (status = 403, body = ApiError), (status = 404, body = ApiError)))]
 pub async fn top_up(
@@ -68,7 +69,8 @@ pub async fn top_up(
 ) -> Result<Json<Balance>, ApiError> {
     let bearer = need_bearer(&headers)?;
     let JsonBody(req) = body?;
-    app.seq.authed(Some(bearer), move |svc, at, who| svc.top_up(at, who, req)).await.map(Json)
+    let key = idempotency_key(&headers)?;
+    app.seq.authed(Some(bearer), move |svc, at, who| svc.top_up(at, who, req, key.as_deref())).await.map(Json)
 }
 
 /// Open a user's account (operator); their API key is in the answer, once.

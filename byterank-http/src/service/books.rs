@@ -20,6 +20,8 @@ pub enum Principal {
     User(String),
     /// A device, by id (its owner is paid for its work).
     Device(String),
+    /// A worker owner: registers devices, reads the wallet.
+    Owner(String),
 }
 
 /// A key and whom it belongs to.
@@ -142,6 +144,9 @@ pub struct Held {
     pub task: u32,
     /// The device id.
     pub device: String,
+    /// Which copy of the task.
+    #[serde(default)]
+    pub replica: u32,
 }
 
 /// How recently ended attempts ended, so that a heartbeat or a late upload can be

@@ -11,9 +11,6 @@ use super::*;
 use crate::api::*;
 use crate::auth::{self, KeyRecord, OperatorKey, Secret};
 
-/// The longest user or owner name, bytes (as device and job ids, spec §15).
-const MAX_NAME_BYTES: usize = 256;
-
 /// A freshly made secret and what to keep of it (made outside the state machine,
 /// which must stay deterministic).
 pub type Fresh = (Secret, KeyRecord);
@@ -40,7 +37,39 @@ impl Service {
 
     // Devices.
 
-    /// Registers a device (new: no credential), or brings one back (its token).
+    /// Opens a worker owner's account: anyone may, for a name nobody has. A
+    /// name that devices were paid under before owners had accounts is opened
+    /// only by the operator (who knows whose it is).
+    pub fn create_owner(
+        &mut self,
+        at: Timestamp,
+        who: Option<&Principal>,
+        req: CreateOwner,
+        fresh: Fresh,
+    ) -> Result<OwnerCreated, ApiError> {
+        check_name(&req.owner, "owner")?;
+        if self.owners.contains(&req.owner) {
+            return Err(ApiError::conflict(format!("owner `{}` exists: choose another name", req.owner)).at("owner"));
+        }
+        let by_operator = matches!(who, Some(Principal::Operator));
+        if !by_operator && self.paid_before_accounts(&req.owner) {
+            return Err(ApiError::conflict(format!(
+                "devices were paid as `{}` before owners had accounts: the operator opens this one",
+                req.owner
+            ))
+            .at("owner"));
+        }
+        self.record(at, Op::CreateOwner { owner: req.owner.clone(), key: fresh.1 })?;
+        Ok(OwnerCreated { owner: req.owner, api_key: fresh.0.expose().to_string() })
+    }
+
+    fn paid_before_accounts(&self, owner: &str) -> bool {
+        self.engine.ledger().wallets.contains_key(owner)
+            || self.engine.live_devices().any(|(h, _)| self.engine.owner(h) == Some(owner))
+    }
+
+    /// Registers a new device with its owner's key, or brings one back with its
+    /// own token (to the owner it had).
     pub fn register_device(
         &mut self,
         at: Timestamp,
@@ -48,13 +77,30 @@ impl Service {
         req: RegisterDevice,
         fresh: Fresh,
     ) -> Result<Registered, ApiError> {
-        check_name(&req.owner, "owner")?;
         req.device.validate().map_err(|e| ApiError::bad_request(e.to_string()).at(format!("device.{}", e.field)))?;
         let id = req.device.id.clone();
         let known = self.device_keys.contains_key(&id);
-        let key = match (known, who) {
-            (false, _) => Some(fresh.1),
-            (true, Some(Principal::Device(d))) if *d == id => None,
+        let (owner, key) = match (known, who) {
+            (false, Some(Principal::Owner(o))) => {
+                if !req.owner.is_empty() && req.owner != *o {
+                    return Err(ApiError::forbidden(format!(
+                        "the key is owner `{o}`'s: register devices for that owner only"
+                    ))
+                    .at("owner"));
+                }
+                (o.clone(), Some(fresh.1))
+            }
+            (false, Some(_)) => return Err(ApiError::forbidden("a new device is registered with its owner's key")),
+            (false, None) => {
+                return Err(ApiError::unauthorized(
+                    "a new device is registered with its owner's key: send `Authorization: Bearer <owner key>` \
+                     (POST /v1/owners opens an account)",
+                ))
+            }
+            (true, Some(Principal::Device(d))) if *d == id => {
+                let h = self.device_handle(&id)?;
+                (self.engine.owner(h).unwrap_or_default().to_string(), None)
+            }
             (true, _) => {
                 return Err(ApiError::conflict(format!(
                     "device `{}` is registered: come back with its token, or choose another id",
@@ -64,7 +110,7 @@ impl Service {
             }
         };
         let token = key.is_some().then(|| fresh.0.expose().to_string());
-        self.record(at, Op::RegisterDevice { device: req.device, owner: req.owner, key })?;
+        self.record(at, Op::RegisterDevice { device: req.device, owner, key })?;
         Ok(Registered { device: id, token })
     }
 
@@ -117,7 +163,7 @@ impl Service {
     pub fn pull(&mut self, at: Timestamp, who: &Principal, key: Option<&str>) -> Result<Pulled, ApiError> {
         let device = device_of(who)?.to_string();
         if let Some(key) = key {
-            check_idempotency_key(key)?;
+            check_key(key)?;
             if let Some((k, task)) = self.pulled.get(&device) {
                 let running = self.attempts.get(&AttemptId(task.attempt)).is_some_and(|h| h.device == device);
                 if k == key && running {
@@ -145,22 +191,33 @@ impl Service {
     /// The task the last op assigned, as its device is told of it.
     pub(super) fn assigned(&self) -> Option<Assignment> {
         self.last_events().iter().find_map(|e| {
-            let Event::TaskAssigned { task, replica, attempt, .. } = e else { return None };
-            let held = &self.attempts[attempt];
-            let book = &self.jobs[&held.job];
-            let handle = book.handle.expect("a running job");
-            let chunk = self.engine.job_chunk(handle, *task).expect("a task of a running job");
-            Some(Assignment {
-                attempt: attempt.0,
-                job: held.job.clone(),
-                task: *task,
-                replica: *replica,
-                application: book.spec.application.clone(),
-                chunk,
-                input: adapter(&book.spec.application).is_some_and(|a| a.reads_input),
-                heartbeat_ms: (self.engine.config().t1_ms / 3).max(1),
-            })
+            let Event::TaskAssigned { attempt, .. } = e else { return None };
+            Some(self.assignment(*attempt, &self.attempts[attempt]))
         })
+    }
+
+    fn assignment(&self, attempt: AttemptId, held: &Held) -> Assignment {
+        let book = &self.jobs[&held.job];
+        let handle = book.handle.expect("a running job");
+        let chunk = self.engine.job_chunk(handle, held.task).expect("a task of a running job");
+        Assignment {
+            attempt: attempt.0,
+            job: held.job.clone(),
+            task: held.task,
+            replica: held.replica,
+            application: book.spec.application.clone(),
+            chunk,
+            input: adapter(&book.spec.application).is_some_and(|a| a.reads_input),
+            heartbeat_ms: (self.engine.config().t1_ms / 3).max(1),
+        }
+    }
+
+    /// The attempts the calling device holds, as it was told of them: a worker
+    /// that restarted resumes them at once instead of leaving them to their
+    /// deadlines while they fill its slots.
+    pub fn held_tasks(&self, who: &Principal) -> Result<Vec<Assignment>, ApiError> {
+        let me = device_of(who)?;
+        Ok(self.attempts.iter().filter(|(_, h)| h.device == me).map(|(a, h)| self.assignment(*a, h)).collect())
     }
 
     fn held_by(&self, who: &Principal, attempt: AttemptId) -> Result<&Held, ApiError> {
@@ -212,7 +269,11 @@ impl Service {
         who: &Principal,
         attempt: AttemptId,
         body: &[u8],
+        key: Option<&str>,
     ) -> Result<Reported, ApiError> {
+        if let Some(first) = self.keyed_retry(who, attempt, key, true)? {
+            return first;
+        }
         let held = self.held_by(who, attempt)?;
         let book = &self.jobs[&held.job];
         let handle = book.handle.expect("a running job");
@@ -227,17 +288,66 @@ impl Service {
         let (result, bytes) = read_upload(&book.spec.application, body)?;
         let device = held.device.clone();
         self.upload = Some(bytes);
-        let r = self.record(at, Op::ReportResult { device, attempt, result });
+        let r = self.record(at, Op::ReportResult { device, attempt, result, key: key.map(str::to_string) });
         self.upload = None;
         r?;
         let late = self.last_events().iter().any(|e| matches!(e, Event::LateReport { .. }));
         Ok(Reported { accepted: !late })
     }
 
-    /// The calling device reports that an attempt failed.
-    pub fn report_error(&mut self, at: Timestamp, who: &Principal, attempt: AttemptId) -> Result<(), ApiError> {
+    /// The first answer, if this result or error report under `key` was
+    /// applied already (its attempt may have ended since).
+    fn keyed_retry<T: serde::de::DeserializeOwned>(
+        &self,
+        who: &Principal,
+        attempt: AttemptId,
+        key: Option<&str>,
+        result: bool,
+    ) -> Result<Option<Result<T, ApiError>>, ApiError> {
+        let Some(k) = key else { return Ok(None) };
+        let device = device_of(who)?.to_string();
+        let op = if result {
+            // What a result asked is its attempt: its metadata is not part of it.
+            Op::ReportResult { device, attempt, result: Default::default(), key: Some(k.into()) }
+        } else {
+            Op::ReportError { device, attempt, key: Some(k.into()) }
+        };
+        self.first_answer(&op)
+    }
+
+    /// Whether the caller may upload a result for `attempt` (checked before its
+    /// body is read), and the most bytes that result may have (`None`: the
+    /// route's limit; so for a retry under `key` of a result already taken).
+    pub fn result_target(
+        &self,
+        who: &Principal,
+        attempt: AttemptId,
+        key: Option<&str>,
+    ) -> Result<Option<u64>, ApiError> {
+        if self.keyed_retry::<Reported>(who, attempt, key, true)?.is_some() {
+            return Ok(None);
+        }
+        let held = self.held_by(who, attempt)?;
+        let book = &self.jobs[&held.job];
+        let handle = book.handle.expect("a running job");
+        let chunk = self.engine.job_chunk(handle, held.task).expect("a task of a running job");
+        Ok((book.spec.application == "gzip").then(|| Gzip::max_member(chunk.len)))
+    }
+
+    /// The calling device reports that an attempt failed; a retry under the
+    /// same `key` changes nothing.
+    pub fn report_error(
+        &mut self,
+        at: Timestamp,
+        who: &Principal,
+        attempt: AttemptId,
+        key: Option<&str>,
+    ) -> Result<(), ApiError> {
+        if let Some(first) = self.keyed_retry::<serde_json::Value>(who, attempt, key, false)? {
+            return first.map(drop);
+        }
         let device = self.held_by(who, attempt)?.device.clone();
-        self.record(at, Op::ReportError { device, attempt })
+        self.record(at, Op::ReportError { device, attempt, key: key.map(str::to_string) })
     }
 
     // Billing and wallets.
@@ -256,14 +366,36 @@ impl Service {
         Ok(UserCreated { user: req.user, api_key: fresh.0.expose().to_string() })
     }
 
-    /// The operator credits a user.
-    pub fn top_up(&mut self, at: Timestamp, who: &Principal, req: TopUp) -> Result<Balance, ApiError> {
+    /// The operator credits a user. A retry under the same `key` answers what
+    /// the first try did and credits nothing.
+    pub fn top_up(
+        &mut self,
+        at: Timestamp,
+        who: &Principal,
+        req: TopUp,
+        key: Option<&str>,
+    ) -> Result<Balance, ApiError> {
         operator(who)?;
         if req.amount == 0 {
             return Err(ApiError::bad_request("a top-up credits at least 1 ByteChip").at("amount"));
         }
-        self.record(at, Op::TopUp { user: req.user.clone(), amount: ByteChips(req.amount) })?;
+        let op = Op::TopUp { user: req.user.clone(), amount: ByteChips(req.amount), key: key.map(str::to_string) };
+        if let Some(first) = self.first_answer(&op)? {
+            return first;
+        }
+        self.record(at, op)?;
         self.balance_of(&req.user)
+    }
+
+    /// The first answer of a keyed write that was applied already, if `op` is
+    /// its retry.
+    fn first_answer<T: serde::de::DeserializeOwned>(&self, op: &Op) -> Result<Option<Result<T, ApiError>>, ApiError> {
+        let Some((caller, key, asked)) = op.keyed() else { return Ok(None) };
+        check_key(key)?;
+        Ok(self.keyed.get(&caller, key, &asked)?.map(|v| {
+            serde_json::from_value(v.clone())
+                .map_err(|e| ApiError::unavailable(format!("the kept answer does not read: {e}")))
+        }))
     }
 
     /// The calling user's balance (the history is added by the route).
@@ -272,7 +404,7 @@ impl Service {
         self.balance_of(user)
     }
 
-    fn balance_of(&self, user: &str) -> Result<Balance, ApiError> {
+    pub(super) fn balance_of(&self, user: &str) -> Result<Balance, ApiError> {
         let book = self.users.get(user).ok_or_else(|| unknown_user(user))?;
         let ledger = self.engine.ledger();
         let get = |m: &BTreeMap<String, ByteChips>| m.get(user).map_or(0, |c| c.0);
@@ -287,35 +419,58 @@ impl Service {
         })
     }
 
-    /// The calling device's owner's wallet (the history is added by the route).
+    /// The calling owner's wallet (the history is added by the route): it
+    /// answers only to the owner's key, not to a device's token.
     pub fn wallet(&self, who: &Principal) -> Result<Wallet, ApiError> {
-        let id = device_of(who)?;
-        let owner = self.engine.owner(self.device_handle(id)?).unwrap_or_default().to_string();
+        let Principal::Owner(owner) = who else {
+            return Err(ApiError::forbidden("the wallet answers to its owner's key only"));
+        };
+        let owner = owner.clone();
         let balance = self.engine.ledger().wallets.get(&owner).map_or(0, |c| c.0);
         Ok(Wallet { owner, balance, history: Vec::new() })
     }
 
     // Jobs.
 
-    /// What the job would do now, and whether the user can pay for it.
+    /// What the job would do now, for a user who can pay for it.
     pub fn quote(&self, at: Timestamp, who: &Principal, spec: &JobSpec) -> Result<QuoteView, ApiError> {
+        let (basis, available) = self.quote_basis(at, who, spec)?;
+        let q = basis.quote(spec).map_err(ApiError::engine)?;
+        Ok(quote_view(&q, available))
+    }
+
+    /// The checks of a quote (the caller, the limits, the balance: cheap) and
+    /// what its planning needs, to plan away from the state's thread; with what
+    /// the user may spend.
+    pub fn quote_basis(
+        &self,
+        at: Timestamp,
+        who: &Principal,
+        spec: &JobSpec,
+    ) -> Result<(byterank_core::engine::QuoteBasis, u64), ApiError> {
         let user = user_of(who)?;
-        let q = self.engine.quote(spec, at).map_err(ApiError::engine)?;
-        Ok(QuoteView {
-            tasks: q.tasks,
-            copies: q.copies,
-            pools: q.pools,
-            pjf: q.pjf,
-            achievable: q.achievable,
-            price: q.price.0,
-            available: self.available(user)?,
-        })
+        let available = self.available(user)?;
+        self.limits.check(spec, available)?;
+        let basis = self.engine.quote_basis(spec, at).map_err(ApiError::engine)?;
+        Ok((basis, available))
     }
 
     /// The calling user creates a job; one whose tasks read input waits for it.
-    pub fn create_job(&mut self, at: Timestamp, who: &Principal, spec: JobSpec) -> Result<JobView, ApiError> {
+    /// A retry under the same `key` answers what the first try did.
+    pub fn create_job(
+        &mut self,
+        at: Timestamp,
+        who: &Principal,
+        spec: JobSpec,
+        key: Option<&str>,
+    ) -> Result<JobView, ApiError> {
         let user = user_of(who)?.to_string();
-        spec.work().map_err(|e| ApiError::bad_request(e.to_string()))?;
+        if let Some(k) = key {
+            let op = Op::CreateJob { job: spec.clone(), user: user.clone(), key: Some(k.into()) };
+            if let Some(first) = self.first_answer(&op)? {
+                return first;
+            }
+        }
         if adapter(&spec.application).is_none() {
             return Err(ApiError::bad_request(format!(
                 "unknown application `{}` (the service runs gzip and synthetic)",
@@ -323,8 +478,17 @@ impl Service {
             ))
             .at("application"));
         }
+        if self.jobs.contains_key(&spec.id) {
+            return Err(ApiError::conflict(format!("job `{}` exists: job ids are unique", spec.id)).at("id"));
+        }
+        if let Some(problem) = byterank_core::device::id_problem(&spec.id) {
+            let id = byterank_core::device::display_id(&spec.id);
+            return Err(ApiError::bad_request(format!("job id `{id}` {problem}")).at("id"));
+        }
+        self.limits.check(&spec, self.available(&user)?)?;
+        spec.work().map_err(|e| ApiError::bad_request(e.to_string()))?;
         let id = spec.id.clone();
-        self.record(at, Op::CreateJob { job: spec, user })?;
+        self.record(at, Op::CreateJob { job: spec, user, key: key.map(str::to_string) })?;
         self.job_view(who, &id, &StatusQuery::default())
     }
 
@@ -336,11 +500,39 @@ impl Service {
         job: &str,
         bytes: Vec<u8>,
     ) -> Result<JobView, ApiError> {
-        self.own_job(who, job)?;
+        self.users_job(who, job)?;
         let len = bytes.len() as u64;
         self.upload = Some(bytes);
         let r = self.record(at, Op::StoreInput { job: job.into(), bytes: len });
         self.upload = None;
+        r?;
+        self.job_view(who, job, &StatusQuery::default())
+    }
+
+    /// What an input upload for `job` must be, checked before its body is read:
+    /// the job is the caller's and waits for exactly this many bytes.
+    pub fn input_target(&self, who: &Principal, job: &str) -> Result<u64, ApiError> {
+        let book = self.users_job(who, job)?;
+        if book.state != JobState::AwaitingInput {
+            return Err(ApiError::conflict(format!("job `{job}` does not wait for input")));
+        }
+        book.spec.input_bytes.ok_or_else(|| ApiError::conflict(format!("job `{job}` reads no input")))
+    }
+
+    /// The calling user's input for `job`, staged whole in the file at `path`
+    /// (`len` bytes): the job is submitted, and the file becomes its input.
+    pub fn store_input_file(
+        &mut self,
+        at: Timestamp,
+        who: &Principal,
+        job: &str,
+        len: u64,
+        path: std::path::PathBuf,
+    ) -> Result<JobView, ApiError> {
+        self.users_job(who, job)?;
+        self.staged = Some(path);
+        let r = self.record(at, Op::StoreInput { job: job.into(), bytes: len });
+        self.staged = None;
         r?;
         self.job_view(who, job, &StatusQuery::default())
     }
@@ -357,9 +549,16 @@ impl Service {
 
     /// The calling user cancels a job.
     pub fn cancel_job(&mut self, at: Timestamp, who: &Principal, job: &str) -> Result<JobView, ApiError> {
-        self.own_job(who, job)?;
+        self.users_job(who, job)?;
         self.record(at, Op::CancelJob { job: job.into() })?;
         self.job_view(who, job, &StatusQuery::default())
+    }
+
+    /// A job its user acts on (uploads its input, cancels it): only its user,
+    /// not the operator, who may see any job but spends no one's ByteChips.
+    fn users_job(&self, who: &Principal, job: &str) -> Result<&JobBook, ApiError> {
+        user_of(who)?;
+        self.own_job(who, job)
     }
 
     fn own_job(&self, who: &Principal, job: &str) -> Result<&JobBook, ApiError> {
@@ -368,7 +567,8 @@ impl Service {
             Principal::Operator => Ok(book),
             Principal::User(u) if *u == book.user => Ok(book),
             // Another user's job is not theirs to see, not even to know of.
-            _ => Err(unknown_job(job)),
+            Principal::User(_) => Err(unknown_job(job)),
+            Principal::Device(_) | Principal::Owner(_) => Err(ApiError::forbidden("this route needs a user API key")),
         }
     }
 
@@ -514,6 +714,19 @@ impl Service {
     }
 }
 
+/// A quote as users see it.
+pub fn quote_view(q: &byterank_core::engine::Quote, available: u64) -> QuoteView {
+    QuoteView {
+        tasks: q.tasks,
+        copies: q.copies,
+        pools: q.pools,
+        pjf: q.pjf,
+        achievable: q.achievable,
+        price: q.price.0,
+        available,
+    }
+}
+
 fn operator(who: &Principal) -> Result<(), ApiError> {
     match who {
         Principal::Operator => Ok(()),
@@ -535,27 +748,12 @@ fn user_of(who: &Principal) -> Result<&str, ApiError> {
     }
 }
 
-/// Longest `Idempotency-Key`, bytes.
-const MAX_IDEMPOTENCY_KEY_BYTES: usize = 64;
-
-fn check_idempotency_key(key: &str) -> Result<(), ApiError> {
-    if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_BYTES || !key.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(ApiError::bad_request(format!(
-            "the `Idempotency-Key` header must be 1 to {MAX_IDEMPOTENCY_KEY_BYTES} visible ASCII characters"
-        ))
-        .at("Idempotency-Key"));
-    }
-    Ok(())
-}
-
+/// A user's or owner's name follows the rules of ids.
 fn check_name(name: &str, field: &str) -> Result<(), ApiError> {
-    if name.is_empty() || name.len() > MAX_NAME_BYTES || name.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(format!(
-            "`{field}` must be 1 to {MAX_NAME_BYTES} bytes without control characters"
-        ))
-        .at(field));
+    match byterank_core::device::id_problem(name) {
+        Some(problem) => Err(ApiError::bad_request(format!("`{field}` {problem}")).at(field)),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 fn state_name(s: byterank_core::AttemptState) -> String {

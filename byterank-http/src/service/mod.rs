@@ -23,10 +23,15 @@ use crate::error::ApiError;
 mod apps;
 mod books;
 mod calls;
+mod keyed;
+mod limits;
 mod op;
 
 pub use apps::{adapter, compute, read_upload, AppAdapter, Upload};
 pub use books::{Ended, EndedJobs, Held, JobBook, JobState, KeyEntry, Principal, TaskBook, UserBook};
+pub use calls::quote_view;
+pub use keyed::{check_key, Keyed};
+pub use limits::{task_count, WorkLimits};
 pub use op::Op;
 
 /// Something storage does in the same commit as the ops that caused it.
@@ -48,6 +53,14 @@ pub enum Effect {
     },
     /// Delete these blobs.
     Delete(Vec<String>),
+    /// Store the file at `path` (written and synced whole, off the engine's
+    /// thread) as the blob `key`; the file is taken (moved or removed).
+    Adopt {
+        /// The blob.
+        key: String,
+        /// The staged file.
+        path: std::path::PathBuf,
+    },
     /// A line of a wallet's or a user's history.
     Entry(Entry),
 }
@@ -113,6 +126,12 @@ pub struct Service {
     handles: BTreeMap<JobId, String>,
     attempts: BTreeMap<AttemptId, Held>,
     ended: Ended,
+    /// The first answers of writes under an `Idempotency-Key`.
+    #[serde(default)]
+    keyed: Keyed,
+    /// Worker owners with accounts.
+    #[serde(default)]
+    owners: std::collections::BTreeSet<String>,
     /// Each device's last pull under an `Idempotency-Key` that was given a task:
     /// the key and the answer, for a retry whose first answer was lost.
     #[serde(default)]
@@ -128,6 +147,12 @@ pub struct Service {
     /// its op when the op is taken.
     #[serde(skip)]
     upload: Option<Vec<u8>>,
+    /// The staged file of the input upload being applied.
+    #[serde(skip)]
+    staged: Option<std::path::PathBuf>,
+    /// What one job may ask (configuration, not state: set at each start).
+    #[serde(skip)]
+    limits: WorkLimits,
 }
 
 /// What applying collected while live: ops to journal and effects to commit.
@@ -150,12 +175,22 @@ impl Service {
             handles: BTreeMap::new(),
             attempts: BTreeMap::new(),
             ended: Ended::default(),
+            keyed: Keyed::default(),
+            owners: Default::default(),
             pulled: BTreeMap::new(),
             ended_jobs: EndedJobs::default(),
             pending: Pending::default(),
             events: Vec::new(),
             upload: None,
+            staged: None,
+            limits: WorkLimits::default(),
         })
+    }
+
+    /// Sets what one job may ask ([`WorkLimits`]); checked when a job is quoted
+    /// or created, never in replay.
+    pub fn set_limits(&mut self, limits: WorkLimits) {
+        self.limits = limits;
     }
 
     /// The engine.
@@ -213,6 +248,10 @@ impl Service {
                         self.pulled.insert(device.clone(), (key.clone(), task));
                     }
                 }
+                if let Some((caller, key, asked)) = op.keyed() {
+                    let answer = self.answer_of(op);
+                    self.keyed.put(at, &caller, key, asked, answer);
+                }
                 if self.pending.live {
                     self.pending.ops.push((at, op.clone()));
                 }
@@ -246,7 +285,14 @@ impl Service {
                 let entry = KeyEntry { record: key.clone(), principal: Principal::User(user.clone()) };
                 self.keys.insert(key.kid.clone(), entry);
             }
-            Op::TopUp { user, amount } => {
+            Op::CreateOwner { owner, key } => {
+                if !self.owners.insert(owner.clone()) {
+                    return Err(ApiError::conflict(format!("owner `{owner}` exists")).at("owner"));
+                }
+                let entry = KeyEntry { record: key.clone(), principal: Principal::Owner(owner.clone()) };
+                self.keys.insert(key.kid.clone(), entry);
+            }
+            Op::TopUp { user, amount, .. } => {
                 let book = self.users.get_mut(user).ok_or_else(|| unknown_user(user))?;
                 book.topped_up = ByteChips(
                     book.topped_up
@@ -286,7 +332,7 @@ impl Service {
                 let handle = self.device_handle(device)?;
                 self.engine_apply(at, CommandKind::SetTrust { device: handle, trusted: *trusted })?;
             }
-            Op::CreateJob { job, user } => {
+            Op::CreateJob { job, user, .. } => {
                 if self.jobs.contains_key(&job.id) {
                     return Err(ApiError::conflict(format!("job `{}` exists: job ids are unique", job.id)).at("id"));
                 }
@@ -329,6 +375,8 @@ impl Service {
                 book.has_input = true;
                 if let Some(bytes) = self.upload.take() {
                     self.effect(Effect::Put { key: input_key(job), bytes });
+                } else if let Some(path) = self.staged.take() {
+                    self.effect(Effect::Adopt { key: input_key(job), path });
                 }
             }
             Op::CancelJob { job } => {
@@ -356,7 +404,7 @@ impl Service {
                 let device = self.device_handle(device)?;
                 self.engine_apply(at, CommandKind::Heartbeat { device, attempt: *attempt })?;
             }
-            Op::ReportResult { device, attempt, result } => {
+            Op::ReportResult { device, attempt, result, .. } => {
                 let device = self.device_handle(device)?;
                 self.engine_apply(at, CommandKind::ReportResult { device, attempt: *attempt, result: result.clone() })?;
                 let late = self.events.iter().any(|e| matches!(e, Event::LateReport { .. }));
@@ -370,7 +418,7 @@ impl Service {
                     }
                 }
             }
-            Op::ReportError { device, attempt } => {
+            Op::ReportError { device, attempt, .. } => {
                 let device = self.device_handle(device)?;
                 self.engine_apply(at, CommandKind::ReportError { device, attempt: *attempt })?;
             }
@@ -391,6 +439,25 @@ impl Service {
         Ok(())
     }
 
+    /// What a keyed write answered, right after it was applied (live or in
+    /// replay, so that the table is the same either way).
+    fn answer_of(&self, op: &Op) -> serde_json::Value {
+        let json = |v: Result<serde_json::Value, serde_json::Error>| v.expect("an answer serializes");
+        match op {
+            Op::TopUp { user, .. } => {
+                self.balance_of(user).map_or(serde_json::Value::Null, |b| json(serde_json::to_value(b)))
+            }
+            Op::CreateJob { job, user, .. } => self
+                .job_view(&Principal::User(user.clone()), &job.id, &crate::api::StatusQuery::default())
+                .map_or(serde_json::Value::Null, |v| json(serde_json::to_value(v))),
+            Op::ReportResult { .. } => {
+                let late = self.events.iter().any(|e| matches!(e, Event::LateReport { .. }));
+                json(serde_json::to_value(crate::api::Reported { accepted: !late }))
+            }
+            _ => serde_json::Value::Null,
+        }
+    }
+
     /// Keeps the books in step with what the engine decided.
     fn observe(&mut self, at: Timestamp) {
         let events = core::mem::take(&mut self.events);
@@ -409,14 +476,14 @@ impl Service {
                         Entry { job: Some(id.clone()), ..Entry::new(user_account(&book.user), at, "charge", price.0) };
                     self.effect(Effect::Entry(entry));
                 }
-                Event::TaskAssigned { job, task, device, attempt, .. } => {
+                Event::TaskAssigned { job, task, device, attempt, replica, .. } => {
                     let name = self.handles[job].clone();
                     let device = self.engine.device(*device).map(|d| d.id.clone()).unwrap_or_default();
                     if let Some(t) = self.jobs.get_mut(&name).and_then(|b| b.progress.get_mut(*task as usize)) {
                         t.running += 1;
                         t.attempts = t.attempts.saturating_add(1);
                     }
-                    self.attempts.insert(*attempt, Held { job: name, task: *task, device });
+                    self.attempts.insert(*attempt, Held { job: name, task: *task, device, replica: *replica });
                 }
                 Event::AttemptChanged { attempt, state, .. } if *state != AttemptState::Delayed => {
                     if let Some(held) = self.attempts.remove(attempt) {

@@ -20,12 +20,23 @@ pub enum Op {
         /// Their API key.
         key: KeyRecord,
     },
+    /// A worker owner's account was opened, with this key.
+    CreateOwner {
+        /// The owner.
+        owner: String,
+        /// Their key.
+        key: KeyRecord,
+    },
     /// The operator credited a user's ByteChip balance.
     TopUp {
         /// The user.
         user: String,
         /// What was credited.
         amount: ByteChips,
+        /// The request's `Idempotency-Key`: a retry under it gets the first
+        /// answer (kept in the state) and changes nothing.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
     },
     /// A device joined, with a new token; or came back under its id (no new token).
     RegisterDevice {
@@ -66,6 +77,10 @@ pub enum Op {
         job: JobSpec,
         /// Who pays.
         user: String,
+        /// The request's `Idempotency-Key`: a retry under it gets the first
+        /// answer (kept in the state) and changes nothing.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
     },
     /// A job's input was stored (blob `input/<job>`): the job is submitted.
     StoreInput {
@@ -103,6 +118,10 @@ pub enum Op {
         attempt: AttemptId,
         /// What the service computed of the uploaded result.
         result: ResultMeta,
+        /// The request's `Idempotency-Key`: a retry under it gets the first
+        /// answer (kept in the state) and changes nothing.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
     },
     /// A device reported that an attempt failed.
     ReportError {
@@ -110,6 +129,10 @@ pub enum Op {
         device: String,
         /// The attempt.
         attempt: AttemptId,
+        /// The request's `Idempotency-Key`: a retry under it gets the first
+        /// answer (kept in the state) and changes nothing.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
     },
     /// Time passed.
     Tick,
@@ -125,10 +148,31 @@ pub enum Op {
 }
 
 impl Op {
+    /// A keyed write's caller, key and what it asked (see [`crate::service::Keyed`]).
+    pub fn keyed(&self) -> Option<(String, &str, String)> {
+        match self {
+            Op::TopUp { user, amount, key: Some(k) } => {
+                Some(("operator".into(), k, format!("top_up {} {user} {}", user.len(), amount.0)))
+            }
+            Op::CreateJob { job, user, key: Some(k) } => {
+                let spec = serde_json::to_string(job).expect("a job serializes");
+                Some((format!("user:{user}"), k, format!("create_job {spec}")))
+            }
+            Op::ReportResult { device, attempt, key: Some(k), .. } => {
+                Some((format!("device:{device}"), k, format!("result {}", attempt.0)))
+            }
+            Op::ReportError { device, attempt, key: Some(k) } => {
+                Some((format!("device:{device}"), k, format!("error {}", attempt.0)))
+            }
+            _ => None,
+        }
+    }
+
     /// A short name, for metrics and the journal inspector.
     pub fn name(&self) -> &'static str {
         match self {
             Op::CreateUser { .. } => "create_user",
+            Op::CreateOwner { .. } => "create_owner",
             Op::TopUp { .. } => "top_up",
             Op::RegisterDevice { .. } => "register_device",
             Op::UpdateDevice { .. } => "update_device",

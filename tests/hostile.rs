@@ -1,0 +1,563 @@
+//! The service under callers who try to freeze it or exhaust its memory: the
+//! real `byterank serve`, driven over HTTP while a probe times `/health` and a
+//! device's task cycle (pull, heartbeat, result) and the server's peak resident
+//! memory is read from /proc.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use byterank::core::application::Synthetic;
+use byterank::core::{Chunk, EngineConfig};
+use reqwest::{Client, StatusCode};
+use serde_json::{json, Value};
+
+const KEY: &str = "operator-key-for-tests-0123456789";
+
+struct Server {
+    child: Child,
+    url: String,
+    dir: std::path::PathBuf,
+}
+
+impl Server {
+    fn start(name: &str, extra: &[&str]) -> Server {
+        let cfg = EngineConfig { t1_ms: 5_000, t2_ms: 15_000, refresh_ms: 500, ..EngineConfig::default() };
+        Self::start_with(name, extra, &cfg)
+    }
+
+    fn start_with(name: &str, extra: &[&str], cfg: &EngineConfig) -> Server {
+        let dir = std::env::temp_dir().join(format!("byterank-hostile-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let cfg_path = dir.join("engine.json");
+        std::fs::write(&cfg_path, serde_json::to_string(&cfg).unwrap()).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_byterank"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--tick-ms", "100", "--data"])
+            .arg(dir.join("data"))
+            .arg("--engine-config")
+            .arg(&cfg_path)
+            .args(extra)
+            .env("BYTERANK_OPERATOR_KEY", KEY)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected: {line:?}")).into();
+        Server { child, url, dir }
+    }
+
+    /// The peak resident memory of the server process so far, bytes (VmHWM).
+    fn peak_rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmHWM:")).expect("Linux reports VmHWM");
+        let kb: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+        kb * 1024
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // The freeze test's data holds a 200 MB input.
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn client() -> Client {
+    Client::builder().timeout(Duration::from_secs(120)).build().unwrap()
+}
+
+async fn call(http: &Client, method: &str, url: String, key: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+    let mut r = http.request(method.parse().unwrap(), url);
+    if let Some(k) = key {
+        r = r.bearer_auth(k);
+    }
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    let resp = r.send().await.expect("the server answers");
+    let status = resp.status();
+    let text = resp.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+async fn ok(http: &Client, method: &str, url: String, key: Option<&str>, body: Option<Value>) -> Value {
+    let (s, v) = call(http, method, url.clone(), key, body).await;
+    assert!(s.is_success(), "{method} {url}: {s} {v}");
+    v
+}
+
+async fn user(http: &Client, base: &str, name: &str, chips: u64) -> String {
+    let u = ok(http, "POST", format!("{base}/v1/users"), Some(KEY), Some(json!({ "user": name }))).await;
+    if chips > 0 {
+        let t = json!({ "user": name, "amount": chips });
+        ok(http, "POST", format!("{base}/v1/billing/top-ups"), Some(KEY), Some(t)).await;
+    }
+    u["api_key"].as_str().unwrap().to_string()
+}
+
+async fn owner(http: &Client, base: &str, name: &str) -> String {
+    let o = ok(http, "POST", format!("{base}/v1/owners"), None, Some(json!({ "owner": name }))).await;
+    o["api_key"].as_str().unwrap().to_string()
+}
+
+async fn register(http: &Client, base: &str, owner_key: &str, id: &str, score: f64) -> String {
+    let d = json!({ "device": { "id": id, "processor_score": score, "ram_available_mb": 4096.0,
+        "download_mbps": 100.0, "upload_mbps": 20.0 } });
+    let r = ok(http, "POST", format!("{base}/v1/devices"), Some(owner_key), Some(d)).await;
+    r["token"].as_str().unwrap().to_string()
+}
+
+/// How long each `/health` and each task cycle took while `busy` held.
+#[derive(Debug, Default)]
+struct Probe {
+    healths: Vec<Duration>,
+    cycles: Vec<Duration>,
+}
+
+/// The 95th percentile and the largest of `d`.
+fn p95_max(d: &mut [Duration]) -> (Duration, Duration) {
+    d.sort();
+    (d[(d.len() * 95).div_ceil(100).min(d.len()) - 1], d[d.len() - 1])
+}
+
+async fn probe(base: String, token: String, job: String, busy: Arc<AtomicBool>) -> Probe {
+    let http = client();
+    let mut p = Probe::default();
+    while busy.load(Ordering::Relaxed) {
+        let t = Instant::now();
+        let h = http.get(format!("{base}/health")).send().await.unwrap();
+        assert!(h.status().is_success());
+        p.healths.push(t.elapsed());
+        let t = Instant::now();
+        let (s, pulled) = call(&http, "POST", format!("{base}/v1/tasks/pull"), Some(&token), None).await;
+        assert!(s.is_success(), "{pulled}");
+        if let Some(task) = pulled.get("task").filter(|t| !t.is_null()) {
+            let a = task["attempt"].as_u64().unwrap();
+            let (s, beat) = call(&http, "POST", format!("{base}/v1/tasks/{a}/heartbeat"), Some(&token), None).await;
+            assert!(s.is_success(), "{beat}");
+            if task["job"] != job.as_str() {
+                // Another job's task (the gzip job once its input is in): hand it back.
+                let (s, v) = call(&http, "POST", format!("{base}/v1/tasks/{a}/error"), Some(&token), None).await;
+                assert!(s.is_success(), "{v}");
+                continue;
+            }
+            let chunk: Chunk = serde_json::from_value(task["chunk"].clone()).unwrap();
+            let meta = Synthetic::expected(&job, &chunk);
+            let r = http
+                .post(format!("{base}/v1/tasks/{a}/result"))
+                .bearer_auth(&token)
+                .header("content-type", "application/json")
+                .body(serde_json::to_vec(&meta).unwrap())
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+            p.cycles.push(t.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    p
+}
+
+/// The three freezes: a 10,000,000-chunk quote, concurrent quotes at r = 10,
+/// and a 200 MB upload (with the quotes a paying user may make beside them).
+/// Meanwhile `/health` and a task cycle each answer within 100 ms, and the
+/// server's peak memory stays under 300 MB.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_caller_freezes_the_service_or_exhausts_its_memory() {
+    let server = Server::start("freeze", &[]);
+    let base = server.url.clone();
+    let http = client();
+    let rich = user(&http, &base, "rich", 5_000_000).await;
+    let broke = user(&http, &base, "broke", 0).await;
+    // A grid for the quotes to plan on, and the device whose cycle is timed.
+    let own = owner(&http, &base, "own").await;
+    for i in 0..40 {
+        register(&http, &base, &own, &format!("grid-{i}"), 100.0 + f64::from(i) * 10.0).await;
+    }
+    let cycler = register(&http, &base, &own, "cycler", 900.0).await;
+    let steady = json!({ "id": "steady", "chunks": 100_000, "price_chips": 100_000, "pools": { "s_min": 1 } });
+    ok(&http, "POST", format!("{base}/v1/jobs"), Some(&rich), Some(steady)).await;
+
+    let busy = Arc::new(AtomicBool::new(true));
+    let probing = tokio::spawn(probe(base.clone(), cycler, "steady".into(), busy.clone()));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let started = Instant::now();
+    let quote = |key: String, body: Value| {
+        let (http, base) = (http.clone(), base.clone());
+        tokio::spawn(async move { call(&http, "POST", format!("{base}/v1/jobs/quote"), Some(&key), Some(body)).await })
+    };
+    // The 10,000,000-chunk quote, by a user who could pay for it.
+    let huge = quote(rich.clone(), json!({ "id": "huge", "chunks": 10_000_000u64, "price_chips": 10_000_000u64 }));
+    // Three concurrent quotes at r = 10 by a user with nothing.
+    let poor: Vec<_> = (0..3)
+        .map(|i| {
+            let body = json!({ "id": format!("r10-{i}"), "chunks": 1_000_000, "price_chips": 1_000_000,
+                "replication": { "r": 10.0 } });
+            quote(broke.clone(), body)
+        })
+        .collect();
+    // Concurrent quotes at r = 10 that a paying user may make: planned beside the
+    // engine, one at a time.
+    let paid: Vec<_> = (0..3)
+        .map(|i| {
+            let body = json!({ "id": format!("paid-{i}"), "chunks": 100_000, "price_chips": 100_000,
+                "replication": { "r": 10.0 } });
+            quote(rich.clone(), body)
+        })
+        .collect();
+    // A 200 MB upload.
+    let size: u64 = 200_000_000;
+    let gz = json!({ "id": "big", "application": "gzip", "input_bytes": size, "chunk_bytes": 4_000_000,
+        "price_chips": 1_000 });
+    ok(&http, "POST", format!("{base}/v1/jobs"), Some(&rich), Some(gz)).await;
+    let body = vec![b'r'; size as usize];
+    let up = http
+        .put(format!("{base}/v1/jobs/big/input"))
+        .bearer_auth(&rich)
+        .header("content-type", "application/octet-stream")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let up_status = up.status();
+    let up_body = up.text().await.unwrap();
+
+    let (s, v) = huge.await.unwrap();
+    assert_eq!((s, v["field"].as_str()), (StatusCode::BAD_REQUEST, Some("chunks")), "{v}");
+    for q in poor {
+        let (s, v) = q.await.unwrap();
+        assert_eq!(s, StatusCode::PAYMENT_REQUIRED, "{v}");
+    }
+    for q in paid {
+        let (s, v) = q.await.unwrap();
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!(v["tasks"], 100_000);
+    }
+    assert_eq!(up_status, StatusCode::OK, "{up_body}");
+    let took = started.elapsed();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    busy.store(false, Ordering::Relaxed);
+    let mut p = probing.await.unwrap();
+    let peak = server.peak_rss();
+    assert!(p.cycles.len() >= 10 && p.healths.len() >= 10, "the probe ran: {p:?}");
+    let (health, cycle) = (p95_max(&mut p.healths), p95_max(&mut p.cycles));
+    eprintln!(
+        "under {took:?} of hostile load: /health p95 {:?} max {:?} ({} calls); task cycle p95 {:?} max {:?} \
+         ({} cycles); peak RSS {} MB",
+        health.0,
+        health.1,
+        p.healths.len(),
+        cycle.0,
+        cycle.1,
+        p.cycles.len(),
+        peak >> 20
+    );
+    // Within 100 ms, but for the scheduling noise of a shared machine: 95% of
+    // calls, and none held for as long as a freeze (seconds before).
+    let bound = Duration::from_millis(100);
+    assert!(health.0 < bound && cycle.0 < bound, "calls waited: /health {health:?}, cycle {cycle:?}");
+    assert!(health.1 < bound * 10 && cycle.1 < bound * 10, "a call was held: /health {health:?}, cycle {cycle:?}");
+    assert!(peak < 300 << 20, "peak RSS {} MB", peak >> 20);
+}
+
+/// Uploads by callers without a key, with a wrong key, or to another user's
+/// job are refused before their bodies are read: the server's peak memory does
+/// not move while four 200 MB bodies are offered at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn unauthenticated_uploads_are_refused_before_their_bodies_are_read() {
+    let server = Server::start("preauth", &[]);
+    let base = server.url.clone();
+    let http = client();
+    let ana = user(&http, &base, "ana", 10_000).await;
+    let bo = user(&http, &base, "bo", 10_000).await;
+    let size: u64 = 200_000_000;
+    let gz = json!({ "id": "gz", "application": "gzip", "input_bytes": size, "chunk_bytes": 4_000_000,
+        "price_chips": 1_000 });
+    ok(&http, "POST", format!("{base}/v1/jobs"), Some(&ana), Some(gz)).await;
+    let before = server.peak_rss();
+    let body = bytes_of(size);
+    let tries = [
+        (None, StatusCode::UNAUTHORIZED),
+        (Some("kid.wrong-secret".to_string()), StatusCode::UNAUTHORIZED),
+        (Some(bo.clone()), StatusCode::NOT_FOUND),
+        (Some(KEY.to_string()), StatusCode::FORBIDDEN),
+    ];
+    let started = Instant::now();
+    let sent: Vec<_> = tries
+        .iter()
+        .map(|(key, want)| {
+            let (http, url, body, key, want) =
+                (http.clone(), format!("{base}/v1/jobs/gz/input"), body, key.clone(), *want);
+            tokio::spawn(async move {
+                let mut r = http.put(url).header("content-type", "application/octet-stream").body(body);
+                if let Some(k) = key {
+                    r = r.bearer_auth(k);
+                }
+                // The server answers without reading the body and closes the
+                // connection: the client sees the answer, or the connection
+                // closed under its upload.
+                match r.send().await {
+                    Ok(resp) => assert_eq!(resp.status(), want, "{}", resp.text().await.unwrap()),
+                    Err(e) => assert!(!e.is_timeout(), "{e}"),
+                }
+            })
+        })
+        .collect();
+    for s in sent {
+        s.await.unwrap();
+    }
+    let after = server.peak_rss();
+    eprintln!("refused in {:?}; peak RSS {} MB before, {} MB after", started.elapsed(), before >> 20, after >> 20);
+    assert!(after < before + (16 << 20), "peak RSS grew from {} to {} MB", before >> 20, after >> 20);
+    // Nothing changed: the job still waits for its input, from its user.
+    let v = ok(&http, "GET", format!("{base}/v1/jobs/gz"), Some(&ana), None).await;
+    assert_eq!(v["state"], "awaiting_input");
+    // And a body of the wrong length is refused before it is read, too.
+    let r = http
+        .put(format!("{base}/v1/jobs/gz/input"))
+        .bearer_auth(&ana)
+        .header("content-type", "application/octet-stream")
+        .body(vec![0u8; 1_000])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["field"], "input", "{e}");
+}
+
+/// `n` bytes, made once for the test's life and shared between requests.
+fn bytes_of(n: u64) -> &'static [u8] {
+    Vec::leak(vec![b'x'; n as usize])
+}
+
+/// Who may call what: the roles table of docs/service.md, route by route.
+/// Each route is called by each role; a role the table allows is never
+/// refused as unauthenticated or forbidden (401/403), and any other is refused
+/// so: 401 without a credential, 403 with another role's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_route_answers_to_the_roles_in_the_table_only() {
+    let server = Server::start("roles", &[]);
+    let base = server.url.clone();
+    let http = client();
+    let user_key = user(&http, &base, "ana", 100_000).await;
+    let owner_key = owner(&http, &base, "olga").await;
+    let device = register(&http, &base, &owner_key, "dev", 500.0).await;
+    let gz = json!({ "id": "gz", "application": "gzip", "input_bytes": 10, "chunk_bytes": 10, "price_chips": 10 });
+    ok(&http, "POST", format!("{base}/v1/jobs"), Some(&user_key), Some(gz)).await;
+
+    // Roles: A anyone (no credential), U user, O owner, D device, P operator.
+    let job = json!({ "id": "j-ROLE", "chunks": 1, "price_chips": 1 });
+    let table: Vec<(&str, &str, Option<Value>, &str)> = vec![
+        ("GET", "/health", None, "AUODP"),
+        ("GET", "/openapi.json", None, "AUODP"),
+        ("POST", "/v1/owners", Some(json!({ "owner": "o-ROLE" })), "AUODP"),
+        ("POST", "/v1/devices", Some(json!({ "device": { "id": "d-ROLE" } })), "OD"),
+        ("GET", "/v1/devices/me", None, "D"),
+        ("PUT", "/v1/devices/me", Some(json!({ "id": "dev", "processor_score": 500.0 })), "D"),
+        ("PUT", "/v1/devices/me/preferences", Some(json!({})), "D"),
+        ("POST", "/v1/tasks/pull", None, "D"),
+        ("GET", "/v1/tasks/held", None, "D"),
+        ("GET", "/v1/tasks/999/input", None, "D"),
+        ("POST", "/v1/tasks/999/heartbeat", None, "D"),
+        ("POST", "/v1/tasks/999/result", Some(json!({ "size": 1, "digest": "x" })), "D"),
+        ("POST", "/v1/tasks/999/error", None, "D"),
+        ("POST", "/v1/jobs/quote", Some(job.clone()), "U"),
+        ("POST", "/v1/jobs", Some(job), "U"),
+        ("GET", "/v1/jobs/gz", None, "UP"),
+        ("GET", "/v1/jobs/gz/output", None, "UP"),
+        ("PUT", "/v1/jobs/gz/input", None, "U"),
+        ("DELETE", "/v1/jobs/nothing", None, "U"),
+        ("GET", "/v1/wallet", None, "O"),
+        ("GET", "/v1/billing", None, "U"),
+        ("POST", "/v1/billing/top-ups", Some(json!({ "user": "ana", "amount": 1 })), "P"),
+        ("POST", "/v1/users", Some(json!({ "user": "u-ROLE" })), "P"),
+        ("GET", "/v1/grid", None, "P"),
+        ("GET", "/v1/grid/pools", None, "P"),
+        ("GET", "/v1/ledger", None, "P"),
+        ("PUT", "/v1/devices/dev/trust", Some(json!({ "trusted": false })), "P"),
+        ("GET", "/metrics", None, "P"),
+    ];
+    let roles = [('A', None), ('U', Some(&user_key)), ('O', Some(&owner_key)), ('D', Some(&device)), ('P', None)];
+    for (method, path, body, allowed) in &table {
+        for (role, key) in &roles {
+            let key = if *role == 'P' { Some(KEY.to_string()) } else { key.map(|k| k.to_string()) };
+            // A fresh name per call, so that an allowed creation never collides;
+            // a device registers only itself (coming back with its token).
+            let body = body.as_ref().map(|b| {
+                let text = b.to_string().replace("ROLE", &role.to_string()).replace("d-D", "dev");
+                serde_json::from_str::<Value>(&text).unwrap()
+            });
+            let (s, v) = call(&http, method, format!("{base}{path}"), key.as_deref(), body).await;
+            let refused = s == StatusCode::UNAUTHORIZED || s == StatusCode::FORBIDDEN;
+            if allowed.contains(*role) {
+                assert!(!refused, "{method} {path} as {role}: {s} {v}");
+            } else {
+                let want = if *role == 'A' { StatusCode::UNAUTHORIZED } else { StatusCode::FORBIDDEN };
+                assert_eq!(s, want, "{method} {path} as {role}: {v}");
+            }
+        }
+    }
+}
+
+/// A job created twice under one `Idempotency-Key` (a retry whose answer was
+/// lost) is created and charged once; the key used again for another job is
+/// refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_created_again_under_its_key_is_created_once() {
+    let server = Server::start("keyed", &[]);
+    let base = server.url.clone();
+    let http = client();
+    let ana = user(&http, &base, "ana", 1_000).await;
+    let own = owner(&http, &base, "own").await;
+    register(&http, &base, &own, "dev", 500.0).await;
+    let create = |body: Value| {
+        http.post(format!("{base}/v1/jobs")).bearer_auth(&ana).header("idempotency-key", "job-1").json(&body).send()
+    };
+    let job = json!({ "id": "j", "chunks": 4, "price_chips": 400 });
+    let first = create(job.clone()).await.unwrap();
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: Value = first.json().await.unwrap();
+    let again = create(job).await.unwrap();
+    assert_eq!(again.status(), StatusCode::CREATED, "a retry is answered as the first try was");
+    assert_eq!(again.json::<Value>().await.unwrap(), first);
+    let b = ok(&http, "GET", format!("{base}/v1/billing"), Some(&ana), None).await;
+    assert_eq!((b["charged"].as_u64(), b["available"].as_u64()), (Some(400), Some(600)), "{b}");
+    let other = create(json!({ "id": "k", "chunks": 4, "price_chips": 400 })).await.unwrap();
+    assert_eq!(other.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(other.json::<Value>().await.unwrap()["field"], "Idempotency-Key");
+    let (s, _) = call(&http, "GET", format!("{base}/v1/jobs/k"), Some(&ana), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "nothing was created for the reused key");
+}
+
+/// A worker killed while it held attempts and started again (same token) is
+/// not starved by them: it resumes them at once, and the job completes within
+/// seconds though its deadlines are minutes away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_worker_resumes_the_attempts_it_held() {
+    let cfg = EngineConfig { t1_ms: 60_000, t2_ms: 180_000, refresh_ms: 500, ..EngineConfig::default() };
+    let server = Server::start_with("resume", &[], &cfg);
+    let base = server.url.clone();
+    let http = client();
+    let ana = user(&http, &base, "ana", 1_000).await;
+    let own = owner(&http, &base, "own").await;
+    let token = register(&http, &base, &own, "w-0", 500.0).await;
+    let job = json!({ "id": "j", "chunks": 2, "price_chips": 200 });
+    ok(&http, "POST", format!("{base}/v1/jobs"), Some(&ana), Some(job)).await;
+    // The worker's first life: it took the tasks, then was killed.
+    let mut held = 0;
+    for _ in 0..2 {
+        let p = ok(&http, "POST", format!("{base}/v1/tasks/pull"), Some(&token), None).await;
+        held += u32::from(!p["task"].is_null());
+    }
+    assert!(held >= 1, "the device took a task");
+    let file = server.dir.join("w-0.token");
+    std::fs::write(&file, json!({ "device": "w-0", "token": token }).to_string()).unwrap();
+    let started = Instant::now();
+    let mut worker = Command::new(env!("CARGO_BIN_EXE_byterank"))
+        .args(["worker", "--server", &base, "--idle-exit", "2", "--token-file"])
+        .arg(&file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let done = loop {
+        let v = ok(&http, "GET", format!("{base}/v1/jobs/j"), Some(&ana), None).await;
+        if v["state"] == "completed" {
+            break started.elapsed();
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "the held attempts were not resumed: {v}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    eprintln!("the restarted worker finished the held job in {done:?}");
+    assert!(worker.wait().unwrap().success());
+}
+
+/// A worker given a server nobody answers at says so as it retries, and
+/// `--idle-exit` still ends it, with one clear error.
+#[test]
+fn a_worker_that_cannot_reach_its_server_says_so_and_idle_exit_holds() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener); // nobody listens there now
+    let started = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_byterank"))
+        .args(["worker", "--server", &url, "--owner-key", "k.s", "--idle-exit", "2"])
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(took < Duration::from_secs(10), "--idle-exit 2 took {took:?}");
+    assert!(err.contains(&url) && err.contains("no answer"), "the retries are logged: {err}");
+    assert!(err.contains("check --server"), "{err}");
+}
+
+/// A client that never finishes its headers is dropped after the header
+/// deadline, and SIGTERM stops the server cleanly (exit 0) with what it
+/// acknowledged kept: a restart on the same data has it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_are_dropped_and_sigterm_stops_cleanly() {
+    use std::io::{Read, Write};
+    let mut server = Server::start("slow", &["--header-timeout-ms", "1000"]);
+    let base = server.url.clone();
+    let http = client();
+    user(&http, &base, "ana", 777).await;
+    let addr = base.trim_start_matches("http://").to_string();
+    let mut slow = std::net::TcpStream::connect(&addr).unwrap();
+    slow.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n").unwrap(); // never finished
+    slow.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let started = Instant::now();
+    let mut rest = Vec::new();
+    let _ = slow.read_to_end(&mut rest); // ends when the server closes it
+    let dropped = started.elapsed();
+    assert!(dropped < Duration::from_secs(5), "a half-sent request was held {dropped:?}");
+    // The server still answers others.
+    ok(&http, "GET", format!("{base}/health"), None, None).await;
+
+    assert!(Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().unwrap().success());
+    let t = Instant::now();
+    let status = loop {
+        if let Some(s) = server.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(t.elapsed() < Duration::from_secs(15), "SIGTERM did not stop the server");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status}");
+    let data = server.dir.join("data");
+    let out = Command::new(env!("CARGO_BIN_EXE_byterank")).args(["journal"]).arg(&data).output().unwrap();
+    let story = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && story.contains("\"op\":\"top_up\""), "the top-up is in the journal: {story}");
+}
+
+/// An idle server (no job running) journals nothing, though it ticks every
+/// 100 ms; with a job running, it journals its ticks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_server_journals_nothing() {
+    let server = Server::start("idle", &[]);
+    let base = server.url.clone();
+    let http = client();
+    let ana = user(&http, &base, "ana", 100).await;
+    let own = owner(&http, &base, "own").await;
+    register(&http, &base, &own, "dev", 500.0).await;
+    let seq = |h: Value| h["journal_seq"].as_u64().unwrap();
+    let before = seq(ok(&http, "GET", format!("{base}/health"), None, None).await);
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let idle = seq(ok(&http, "GET", format!("{base}/health"), None, None).await);
+    assert_eq!(idle, before, "an idle server journalled {} ops", idle - before);
+    let job = json!({ "id": "j", "chunks": 1, "price_chips": 1 });
+    ok(&http, "POST", format!("{base}/v1/jobs"), Some(&ana), Some(job)).await;
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    let busy = seq(ok(&http, "GET", format!("{base}/health"), None, None).await);
+    assert!(busy > idle + 3, "a running job's ticks are journalled: {idle} -> {busy}");
+}
