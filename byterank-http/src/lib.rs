@@ -44,6 +44,7 @@ pub mod error;
 pub mod inspect;
 pub mod journal;
 pub mod lead;
+pub mod listing;
 pub mod loadgen;
 pub mod routes;
 pub mod sequencer;

@@ -143,7 +143,7 @@ pub fn replay_one(svc: &mut Service, seq: u64, at: byterank_core::Timestamp, op:
         routes::tasks::pull, routes::tasks::input, routes::tasks::heartbeat, routes::tasks::result,
         routes::tasks::error,
         routes::jobs::quote, routes::jobs::create, routes::jobs::upload_input, routes::jobs::status,
-        routes::jobs::output, routes::jobs::cancel,
+        routes::jobs::output, routes::jobs::cancel, routes::history::jobs, routes::history::usage,
         routes::money::wallet, routes::money::billing, routes::money::top_up, routes::money::create_user,
         routes::operators::grid, routes::operators::pools, routes::operators::set_trust, routes::operators::ledger,
         routes::operators::health, routes::operators::metrics,
@@ -172,7 +172,7 @@ const MAX_RESULT_BYTES: usize = 64 << 20;
 
 /// The routes over a state.
 pub fn router(app: AppState, opts: &ServeOptions) -> Router {
-    use routes::{devices, jobs, money, operators, tasks};
+    use routes::{devices, history, jobs, money, operators, tasks};
     let doc = ApiDoc::openapi();
     Router::new()
         .route(paths::DEVICES, post(devices::register))
@@ -183,7 +183,8 @@ pub fn router(app: AppState, opts: &ServeOptions) -> Router {
         .route(paths::TASK_HEARTBEAT, post(tasks::heartbeat))
         .route(paths::TASK_RESULT, post(tasks::result).layer(DefaultBodyLimit::max(MAX_RESULT_BYTES)))
         .route(paths::TASK_ERROR, post(tasks::error))
-        .route(paths::JOBS, post(jobs::create))
+        .route(paths::JOBS, post(jobs::create).get(history::jobs))
+        .route(paths::USAGE, get(history::usage))
         .route(paths::QUOTE, post(jobs::quote))
         .route(paths::JOB, get(jobs::status).delete(jobs::cancel))
         .route(paths::JOB_INPUT, put(jobs::upload_input).layer(DefaultBodyLimit::max(opts.max_input_bytes)))
