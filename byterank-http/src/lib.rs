@@ -14,6 +14,7 @@
 //! does.
 //!
 //! - [`server`]: `byterank serve`, the router and the OpenAPI document.
+//! - [`web`]: the web app served at `/` (customers' and the operator's pages).
 //! - [`worker`]: `byterank worker`, a real worker.
 //! - [`loadgen`]: `byterank loadgen`, many simulated devices over HTTP.
 //! - [`inspect`]: `byterank journal`, what happened to a job or device, replayed.
@@ -51,4 +52,5 @@ pub mod sequencer;
 pub mod server;
 pub mod service;
 mod snapshotter;
+pub mod web;
 pub mod worker;

@@ -200,6 +200,7 @@ pub fn router(app: AppState, opts: &ServeOptions) -> Router {
         .route(paths::HEALTH, get(operators::health))
         .route(paths::METRICS, get(operators::metrics))
         .route(paths::OPENAPI, get(move || async move { Json(doc.clone()) }))
+        .merge(crate::web::router(opts.max_input_bytes))
         .fallback(|| async { ApiError::not_found("no such route: see /openapi.json") })
         .method_not_allowed_fallback(|| async {
             ApiError::bad_request("this route does not take that method: see /openapi.json").with_status(405)
