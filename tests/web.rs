@@ -196,15 +196,31 @@ async fn a_customer_runs_a_gzip_job_from_the_browser_and_the_operator_trusts_a_d
     let dir = temp_dir("e2e");
     let (_server, url) = serve(&dir);
     let api = Api { http: reqwest::Client::new(), url: url.clone() };
-    let user = api.call("POST", "/v1/users", KEY, Some(json!({ "user": "ana" }))).await;
-    let key = user["api_key"].as_str().unwrap().to_string();
-    api.call("POST", "/v1/billing/top-ups", KEY, Some(json!({ "user": "ana", "amount": 1_000_000 }))).await;
     let _workers = workers(&url, &dir, 3);
     let t = Instant::now();
     while api.call("GET", "/v1/grid", KEY, None).await["active"].as_u64().unwrap() < 3 {
         assert!(t.elapsed() < Duration::from_secs(30), "the workers did not join the grid");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let c = browser(&driver_url, &dir.join("profile")).await;
+
+    // The operator opens the customer's account from the browser; the page
+    // shows the key once.
+    c.goto(&url).await.unwrap();
+    shot(&c, "sign-in").await;
+    tab_to(&c, "#key").await;
+    c.active_element().await.unwrap().send_keys(&format!("{KEY}{ENTER}")).await.unwrap();
+    wait_for(&c, "#new-user").await.send_keys("ana").await.unwrap();
+    let chips = c.find(Locator::Css("#new-chips")).await.unwrap();
+    chips.clear().await.unwrap();
+    chips.send_keys(&format!("1000000{ENTER}")).await.unwrap();
+    let key = wait_for(&c, "#api-key").await.text().await.unwrap();
+    let balance = api.call("GET", "/v1/billing", &key, None).await;
+    assert_eq!(balance["available"], 1_000_000, "the account is open and credited: {balance}");
+    tab_to(&c, "header button[type=submit]").await;
+    c.active_element().await.unwrap().send_keys(ENTER).await.unwrap();
+    wait_for(&c, "#key").await;
+
     // A job whose id is markup, quotes and a right-to-left override.
     let hostile = "<img src=x onerror=alert(1)>\"'\u{202e}gpj.exe";
     let spec = json!({ "id": hostile, "application": "synthetic", "chunks": 2, "price_chips": 500 });
@@ -213,11 +229,8 @@ async fn a_customer_runs_a_gzip_job_from_the_browser_and_the_operator_trusts_a_d
     let input = input_bytes(180_000);
     let file = dir.join("words.txt");
     std::fs::write(&file, &input).unwrap();
-    let c = browser(&driver_url, &dir.join("profile")).await;
 
-    // Sign in with the keyboard: the key field has the focus; Enter sends.
-    c.goto(&url).await.unwrap();
-    shot(&c, "sign-in").await;
+    // The customer signs in with the keyboard: the key field has the focus.
     tab_to(&c, "#key").await;
     c.active_element().await.unwrap().send_keys(&format!("{key}{ENTER}")).await.unwrap();
     wait_for(&c, "a[aria-current=page][href='/jobs']").await;
@@ -269,13 +282,17 @@ async fn a_customer_runs_a_gzip_job_from_the_browser_and_the_operator_trusts_a_d
         assert!(t.elapsed() < Duration::from_secs(30), "the form did not go to the job's page");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let mut running_shot = false;
+    // The running page is shot once, and again when some tasks are done.
+    let mut running_shot = (false, false);
     let t = Instant::now();
     loop {
         let state = text(&c, "#state").await;
-        if state == "running" && !running_shot {
-            shot(&c, "job-running").await;
-            running_shot = true;
+        if state == "running" && !running_shot.1 {
+            let some_done = !text(&c, "#done .num").await.starts_with("0 ");
+            if !running_shot.0 || some_done {
+                shot(&c, "job-running").await;
+                running_shot = (true, some_done);
+            }
         }
         if state == "completed" {
             break;
@@ -355,7 +372,8 @@ async fn a_customer_runs_a_gzip_job_from_the_browser_and_the_operator_trusts_a_d
     assert_eq!(trusted_before, 0);
     shot(&c, "operator").await;
     c.find(Locator::Css("#grid tbody tr:first-child button")).await.unwrap().click().await.unwrap();
-    wait_for(&c, "#grid").await;
+    // Back on the page, the device's switch now offers to distrust it.
+    wait_for(&c, "#grid tbody button.secondary").await;
     let grid = api.call("GET", "/v1/grid", KEY, None).await;
     let trusted: Vec<&str> = grid["ranked"]
         .as_array()

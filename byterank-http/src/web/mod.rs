@@ -18,6 +18,7 @@ use axum::Router;
 use crate::routes::AppState;
 use crate::service::Principal;
 
+mod accounts;
 mod actions;
 mod chart;
 mod customer;
@@ -43,6 +44,8 @@ pub fn router(max_input_bytes: usize) -> Router<AppState> {
         .route("/billing", get(customer::billing_page))
         .route("/operator", get(operator::grid_page))
         .route("/operator/devices/{device}/trust", post(operator::set_trust))
+        .route("/operator/users", post(accounts::open))
+        .route("/operator/top-ups", post(accounts::top_up))
         .route("/web/quote", post(actions::quote))
         .route("/web/jobs", post(actions::create))
         .route("/web/jobs/{job}/input", put(actions::upload).layer(DefaultBodyLimit::max(max_input_bytes)))

@@ -70,6 +70,7 @@ pub async fn grid_page(
             }
             p.muted { "Prometheus metrics: " a href="/metrics" { "/metrics" } " (send the operator key as a bearer token)." }
         }
+        (super::accounts::forms(&s.csrf))
         section.card {
             h2 { "Running jobs" }
             @if pools.is_empty() { p { "None." } } @else {

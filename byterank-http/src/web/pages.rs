@@ -80,7 +80,7 @@ pub fn respond(status: StatusCode, markup: Markup) -> Response {
 pub fn sign_in_page(message: &str, headers: &HeaderMap, status: StatusCode) -> Response {
     let token = session::random_token();
     let body = html! {
-        p { "Sign in with the API key the operator gave you (" code { "POST /v1/users" } ")." }
+        p { "Customers sign in with the API key the operator gave them; the operator, with the operator key." }
         @if !message.is_empty() { p.error role="alert" { (message) } }
         form.card method="post" action="/login" {
             input type="hidden" name="csrf" value=(token);
@@ -101,7 +101,7 @@ pub fn sign_in_page(message: &str, headers: &HeaderMap, status: StatusCode) -> R
 pub fn message_page(status: StatusCode, session: Option<&Session>, title: &str, message: &str) -> Response {
     let body = html! {
         p.error role="alert" { (message) }
-        p { a href="/jobs" { "Back to your jobs" } }
+        p { a href="/" { "Back" } }
     };
     respond(status, page(title, session, Nav::Jobs, body))
 }
