@@ -51,10 +51,12 @@ pub struct AccountForm {
     pub amount: u64,
 }
 
-fn checked(headers: &HeaderMap, csrf: &str) -> Result<Session, Response> {
-    let Some(s) = Session::from_headers(headers) else { return Err(to_sign_in()) };
+/// The session of a form, its token checked; otherwise the answer to give.
+fn checked(headers: &HeaderMap, csrf: &str) -> Result<Session, Box<Response>> {
+    let Some(s) = Session::from_headers(headers) else { return Err(Box::new(to_sign_in())) };
     if !s.csrf_ok(Some(csrf)) {
-        return Err(refused(ApiError::forbidden("the form's CSRF token is stale: reload the page"), &s, headers));
+        let e = ApiError::forbidden("the form's CSRF token is stale: reload the page");
+        return Err(Box::new(refused(e, &s, headers)));
     }
     Ok(s)
 }
@@ -63,7 +65,7 @@ fn checked(headers: &HeaderMap, csrf: &str) -> Result<Session, Response> {
 pub async fn open(State(app): State<AppState>, headers: HeaderMap, Form(form): Form<AccountForm>) -> Response {
     let s = match checked(&headers, &form.csrf) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let (user, amount) = (form.user.trim().to_string(), form.amount);
     let fresh = Secret::generate();
@@ -94,7 +96,7 @@ pub async fn open(State(app): State<AppState>, headers: HeaderMap, Form(form): F
 pub async fn top_up(State(app): State<AppState>, headers: HeaderMap, Form(form): Form<AccountForm>) -> Response {
     let s = match checked(&headers, &form.csrf) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let req = TopUp { user: form.user.trim().to_string(), amount: form.amount };
     match app.seq.authed(Some(s.key.clone()), move |svc, at, who| svc.top_up(at, who, req)).await {
