@@ -1,6 +1,6 @@
 //! The operator's page: the ledger's totals, the running jobs' pools and queue
-//! depths, and the grid ranked (searchable, a page at a time) with a trust
-//! switch per device.
+//! depths, and the grid as the engine ranked it at its last refresh (searchable,
+//! a page at a time) with a trust switch per device.
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Form, Path, Query, State};
@@ -12,9 +12,14 @@ use serde::Deserialize;
 use super::customer::{refused, to_sign_in};
 use super::pages::{count, job_href, page, respond, segment, shown_id, Nav};
 use super::session::Session;
-use crate::api::{GridQuery, LedgerView, PoolsView, RankedView};
+use byterank_core::capacity::capacity_score;
+use byterank_core::flags::flags;
+use byterank_core::{Device, DeviceView};
+
+use crate::api::{LedgerView, PoolsView, RankedView};
 use crate::error::ApiError;
 use crate::routes::AppState;
+use crate::service::Service;
 
 /// Devices per page.
 const PAGE: usize = 50;
@@ -43,11 +48,9 @@ pub async fn grid_page(
     let got = app
         .seq
         .authed(Some(s.key.clone()), move |svc, _, who| {
-            let grid = svc.grid(who, &GridQuery { top: Some(100_000) })?;
-            let matching: Vec<RankedView> = grid.ranked.into_iter().filter(|d| d.id.contains(&needle)).collect();
-            let total = matching.len();
-            let shown: Vec<RankedView> = matching.into_iter().skip(n * PAGE).take(PAGE).collect();
-            Ok((svc.ledger(who)?, svc.pools(who)?, grid.devices, grid.active, total, shown))
+            let (ledger, pools) = (svc.ledger(who)?, svc.pools(who)?);
+            let (devices, active, total, shown) = grid_page_of(svc, &needle, n);
+            Ok((ledger, pools, devices, active, total, shown))
         })
         .await;
     let (ledger, pools, devices, active, total, shown): (LedgerView, Vec<PoolsView>, u32, u32, usize, Vec<RankedView>) =
@@ -122,6 +125,43 @@ pub async fn grid_page(
     respond(StatusCode::OK, page("Operator", Some(&s), Nav::Operator, body))
 }
 
+/// One page of the grid as the engine ranked it at its last refresh (ranked
+/// devices by rank, then flagged ones by id), filtered by `needle`: the live
+/// devices, the ranked ones, the matching ones, and the page's lines. Only the
+/// page's devices have their indexes computed, so a page costs a pass over the
+/// devices and a sort, not a ranking of the grid.
+fn grid_page_of(svc: &Service, needle: &str, page: usize) -> (u32, u32, usize, Vec<RankedView>) {
+    let engine = svc.engine();
+    let mut rows: Vec<(u32, &Device)> = Vec::new();
+    let (mut devices, mut active) = (0u32, 0u32);
+    for (h, d) in engine.live_devices() {
+        let rank = engine.rank(h);
+        devices += 1;
+        active += u32::from(rank > 0);
+        if d.id.contains(needle) {
+            rows.push((rank, d));
+        }
+    }
+    rows.sort_unstable_by(|a, b| (a.0 == 0, a.0, &a.1.id).cmp(&(b.0 == 0, b.0, &b.1.id)));
+    let cfg = &engine.config().index;
+    let now = engine.now();
+    let lines = rows
+        .iter()
+        .skip(page.saturating_mul(PAGE))
+        .take(PAGE)
+        .map(|(rank, d)| RankedView {
+            rank: *rank,
+            id: d.id.clone(),
+            capacity: capacity_score(*d, &cfg.capacity),
+            fault_rate: d.faults().fault_rate(),
+            lottery_winner: d.lottery_winner(),
+            trusted: d.trusted,
+            flags: flags(*d, now, &cfg.flags).iter().map(|f| f.name().to_string()).collect(),
+        })
+        .collect();
+    (devices, active, rows.len(), lines)
+}
+
 /// The trust switch's form.
 #[derive(Debug, Deserialize)]
 pub struct TrustForm {
@@ -153,5 +193,46 @@ pub async fn set_trust(
     match set {
         Ok(_) => Redirect::to(&format!("/operator?q={}&page={}", segment(&form.q), form.page)).into_response(),
         Err(e) => refused(e, &s, &headers),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{GridQuery, RegisterDevice};
+    use crate::auth::Secret;
+    use crate::service::{Op, Principal};
+    use byterank_core::{EngineConfig, Timestamp};
+    use rand::{Rng, SeedableRng};
+
+    /// Pages of the engine's last ranking, against the API's full re-ranking of
+    /// the same unchanged grid, filtered and paged by the test.
+    #[test]
+    fn pages_match_a_full_ranking_of_the_grid() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let mut svc = Service::new(EngineConfig::default()).unwrap();
+        let at = Timestamp(1_800_000_000_000);
+        for i in 0..173 {
+            let mut d = Device::new(format!("d{i:03}"));
+            d.ram_available_mb = Some(rng.random_range(100.0..16_000.0));
+            if i % 17 == 0 {
+                d.online = Some(false);
+            }
+            let req = RegisterDevice { device: d, owner: "o".into() };
+            svc.register_device(at, None, req, Secret::generate()).unwrap();
+        }
+        svc.apply(Timestamp(at.millis() + 60_000), &Op::Tick).unwrap();
+        let full = svc.grid(&Principal::Operator, &GridQuery { top: Some(100_000) }).unwrap();
+        assert!(full.ranked.iter().any(|d| d.rank == 0) && full.active > 100, "flagged and ranked devices");
+        for needle in ["", "1", "d00", "none"] {
+            let expected: Vec<&RankedView> = full.ranked.iter().filter(|d| d.id.contains(needle)).collect();
+            for page in 0..5 {
+                let (devices, active, total, lines) = grid_page_of(&svc, needle, page);
+                assert_eq!((devices, active, total), (full.devices, full.active, expected.len()));
+                let want: Vec<RankedView> =
+                    expected.iter().skip(page * PAGE).take(PAGE).map(|d| (*d).clone()).collect();
+                assert_eq!(format!("{lines:?}"), format!("{want:?}"), "needle {needle:?}, page {page}");
+            }
+        }
     }
 }
