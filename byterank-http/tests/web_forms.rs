@@ -23,6 +23,10 @@ use tower::ServiceExt;
 const KEY: &str = "operator-key-for-tests-0123456789";
 
 fn app(name: &str) -> Router {
+    app_and_state(name).0
+}
+
+fn app_and_state(name: &str) -> (Router, Sequencer) {
     let dir: PathBuf = std::env::temp_dir().join(format!("byterank-webforms-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -31,8 +35,8 @@ fn app(name: &str) -> Router {
     let opts = Options { snapshot_every: 1_000, operator: OperatorKey::new(KEY).unwrap(), leader: true };
     let seq = Sequencer::start(svc, Box::new(journal), seq, opts);
     let store = std::sync::Arc::new(SqliteStore::open(&dir).unwrap());
-    let state = AppState { seq, store, metrics: None, role: Role::leading() };
-    router(state, &ServeOptions::new("127.0.0.1:0".parse().unwrap(), dir, KEY.into()))
+    let state = AppState { seq: seq.clone(), store, metrics: None, role: Role::leading() };
+    (router(state, &ServeOptions::new("127.0.0.1:0".parse().unwrap(), dir, KEY.into())), seq)
 }
 
 struct Answer {
@@ -183,4 +187,42 @@ async fn another_users_job_is_not_found_and_ids_are_escaped() {
     assert!(!theirs.body.contains("gzip"), "nothing of the job is shown to another user");
     let output = send(&app, page("GET", &format!("{href}/output"), &eve).body(Body::empty()).unwrap()).await;
     assert_eq!(output.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_form_uploads_inputs_larger_than_a_json_body() {
+    let (app, seq) = app_and_state("upload");
+    let key = user(&app, "ana").await;
+    for i in 0..3 {
+        let body = json!({ "device": { "id": format!("d{i}") }, "owner": "olga" });
+        let a = send(
+            &app,
+            Request::post("/v1/devices")
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_string()))
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    }
+    seq.call(|s, at| s.apply(at, &byterank_http::service::Op::Tick)).await.unwrap();
+    let len = 3_000_000usize;
+    let spec =
+        json!({ "id": "big", "application": "gzip", "input_bytes": len, "chunk_bytes": 1 << 20, "price_chips": 1000 });
+    let token = csrf_token(&key);
+    let create = page("POST", "/web/jobs", &key)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("x-csrf-token", &token)
+        .body(Body::from(spec.to_string()))
+        .unwrap();
+    assert_eq!(send(&app, create).await.status, StatusCode::CREATED);
+    let upload = page("PUT", "/web/jobs/big/input", &key)
+        .header(header::CONTENT_TYPE, "application/octet-stream")
+        .header("x-csrf-token", &token)
+        .body(Body::from(vec![b'x'; len]))
+        .unwrap();
+    let a = send(&app, upload).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let v: Value = serde_json::from_str(&a.body).unwrap();
+    assert_eq!((v["state"].as_str(), v["tasks"].as_u64()), (Some("running"), Some(3)));
 }

@@ -128,8 +128,8 @@ pub async fn grid_page(
 /// One page of the grid as the engine ranked it at its last refresh (ranked
 /// devices by rank, then flagged ones by id), filtered by `needle`: the live
 /// devices, the ranked ones, the matching ones, and the page's lines. Only the
-/// page's devices have their indexes computed, so a page costs a pass over the
-/// devices and a sort, not a ranking of the grid.
+/// page's devices are sorted and have their indexes computed, so a page costs a
+/// pass over the devices and a selection, not a ranking of the grid.
 fn grid_page_of(svc: &Service, needle: &str, page: usize) -> (u32, u32, usize, Vec<RankedView>) {
     let engine = svc.engine();
     let mut rows: Vec<(u32, &Device)> = Vec::new();
@@ -142,13 +142,22 @@ fn grid_page_of(svc: &Service, needle: &str, page: usize) -> (u32, u32, usize, V
             rows.push((rank, d));
         }
     }
-    rows.sort_unstable_by(|a, b| (a.0 == 0, a.0, &a.1.id).cmp(&(b.0 == 0, b.0, &b.1.id)));
+    // Only the page's window is put in order: select its ends, sort within.
+    let order = |a: &(u32, &Device), b: &(u32, &Device)| (a.0 == 0, a.0, &a.1.id).cmp(&(b.0 == 0, b.0, &b.1.id));
+    let start = page.saturating_mul(PAGE).min(rows.len());
+    let end = (start + PAGE).min(rows.len());
+    if start < rows.len() {
+        rows.select_nth_unstable_by(start, order);
+        let rest = &mut rows[start..];
+        if end - start < rest.len() {
+            rest.select_nth_unstable_by(end - start, order);
+        }
+        rows[start..end].sort_unstable_by(order);
+    }
     let cfg = &engine.config().index;
     let now = engine.now();
-    let lines = rows
+    let lines = rows[start..end]
         .iter()
-        .skip(page.saturating_mul(PAGE))
-        .take(PAGE)
         .map(|(rank, d)| RankedView {
             rank: *rank,
             id: d.id.clone(),
