@@ -45,6 +45,8 @@ pub mod paths {
     pub const WALLET: &str = "/v1/wallet";
     /// Billing: the calling user's balance and history.
     pub const BILLING: &str = "/v1/billing";
+    /// Billing: the calling user's spending per day and application.
+    pub const USAGE: &str = "/v1/usage";
     /// Billing: credit a user (operator).
     pub const TOP_UPS: &str = "/v1/billing/top-ups";
     /// Operators: create a user.
@@ -84,6 +86,7 @@ pub mod paths {
         JOB_OUTPUT,
         WALLET,
         BILLING,
+        USAGE,
         TOP_UPS,
         USERS,
         OWNERS,
@@ -335,6 +338,7 @@ pub struct TaskView {
 /// Per-task progress paging.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct StatusQuery {
     /// Include per-task progress.
     #[serde(default)]
@@ -388,6 +392,7 @@ pub struct GridView {
 /// The `top` of a grid listing.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct GridQuery {
     /// How many devices to list (default 100, at most 100,000).
     #[serde(default)]

@@ -14,6 +14,7 @@
 //! does.
 //!
 //! - [`server`]: `byterank serve`, the router and the OpenAPI document.
+//! - [`web`]: the web app served at `/` (customers' and the operator's pages).
 //! - [`worker`]: `byterank worker`, a real worker.
 //! - [`loadgen`]: `byterank loadgen`, many simulated devices over HTTP.
 //! - [`inspect`]: `byterank journal`, what happened to a job or device, replayed.
@@ -48,6 +49,7 @@ pub mod error;
 pub mod inspect;
 pub mod journal;
 pub mod lead;
+pub mod listing;
 pub mod loadgen;
 pub mod routes;
 pub mod sequencer;
@@ -55,4 +57,5 @@ pub mod server;
 pub mod service;
 mod snapshotter;
 pub mod throttle;
+pub mod web;
 pub mod worker;

@@ -156,7 +156,7 @@ pub fn replay_one(svc: &mut Service, seq: u64, at: byterank_core::Timestamp, op:
         routes::tasks::pull, routes::tasks::held, routes::tasks::input, routes::tasks::heartbeat, routes::tasks::result,
         routes::tasks::error,
         routes::jobs::quote, routes::jobs::create, routes::jobs::upload_input, routes::jobs::status,
-        routes::jobs::output, routes::jobs::cancel,
+        routes::jobs::output, routes::jobs::cancel, routes::history::jobs, routes::history::usage,
         routes::money::wallet, routes::money::billing, routes::money::top_up, routes::money::create_user,
         routes::operators::grid, routes::operators::pools, routes::operators::set_trust, routes::operators::ledger,
         routes::operators::health, routes::operators::metrics,
@@ -183,7 +183,7 @@ const MAX_JSON_BYTES: usize = 1 << 20;
 
 /// The routes over a state.
 pub fn router(app: AppState, opts: &ServeOptions) -> Router {
-    use routes::{devices, jobs, money, operators, tasks};
+    use routes::{devices, history, jobs, money, operators, tasks};
     let doc = ApiDoc::openapi();
     Router::new()
         .route(paths::OWNERS, post(devices::create_owner))
@@ -196,7 +196,8 @@ pub fn router(app: AppState, opts: &ServeOptions) -> Router {
         .route(paths::TASK_HEARTBEAT, post(tasks::heartbeat))
         .route(paths::TASK_RESULT, post(tasks::result))
         .route(paths::TASK_ERROR, post(tasks::error))
-        .route(paths::JOBS, post(jobs::create))
+        .route(paths::JOBS, post(jobs::create).get(history::jobs))
+        .route(paths::USAGE, get(history::usage))
         .route(paths::QUOTE, post(jobs::quote))
         .route(paths::JOB, get(jobs::status).delete(jobs::cancel))
         .route(paths::JOB_INPUT, put(jobs::upload_input))
@@ -212,6 +213,7 @@ pub fn router(app: AppState, opts: &ServeOptions) -> Router {
         .route(paths::HEALTH, get(operators::health))
         .route(paths::METRICS, get(operators::metrics))
         .route(paths::OPENAPI, get(move || async move { Json(doc.clone()) }))
+        .merge(crate::web::router(opts.max_input_bytes))
         .fallback(|| async { ApiError::not_found("no such route: see /openapi.json") })
         .method_not_allowed_fallback(|| async {
             ApiError::bad_request("this route does not take that method: see /openapi.json").with_status(405)

@@ -16,6 +16,7 @@ use crate::journal::Store;
 use crate::sequencer::Sequencer;
 
 pub mod devices;
+pub mod history;
 pub mod jobs;
 pub mod money;
 pub mod operators;

@@ -14,6 +14,7 @@ use crate::service::{user_account, worker_account};
 /// How many history lines to return.
 #[derive(Clone, Debug, Default, serde::Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
     /// Latest lines to return (default 100, at most 10,000).
     #[serde(default)]

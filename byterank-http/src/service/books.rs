@@ -105,6 +105,18 @@ pub struct JobBook {
     /// When it ended.
     #[serde(default)]
     pub ended_at: Option<Timestamp>,
+    /// When it was created.
+    #[serde(default)]
+    pub created_at: Option<Timestamp>,
+    /// Jobs created before it (its place in creation order, for "newest first").
+    #[serde(default)]
+    pub number: u64,
+    /// When its price was charged (it was accepted).
+    #[serde(default)]
+    pub charged_at: Option<Timestamp>,
+    /// Attempts that failed, went stale or returned an incorrect result.
+    #[serde(default)]
+    pub failures: u32,
 }
 
 /// Ended jobs in the order they ended, for retention: the oldest are forgotten

@@ -139,6 +139,9 @@ pub struct Service {
     /// Ended jobs, oldest first, for retention.
     #[serde(default)]
     ended_jobs: EndedJobs,
+    /// Jobs created, in all (each book keeps its place in this count).
+    #[serde(default)]
+    jobs_created: u64,
     #[serde(skip)]
     pending: Pending,
     #[serde(skip)]
@@ -179,6 +182,7 @@ impl Service {
             owners: Default::default(),
             pulled: BTreeMap::new(),
             ended_jobs: EndedJobs::default(),
+            jobs_created: 0,
             pending: Pending::default(),
             events: Vec::new(),
             upload: None,
@@ -352,7 +356,10 @@ impl Service {
                 if reads_input {
                     self.users.get_mut(user).expect("checked").reserved += job.price_chips;
                 }
-                self.jobs.insert(job.id.clone(), JobBook::new(user, job, state));
+                let book =
+                    JobBook { created_at: Some(at), number: self.jobs_created, ..JobBook::new(user, job, state) };
+                self.jobs_created += 1;
+                self.jobs.insert(job.id.clone(), book);
             }
             Op::StoreInput { job, bytes } => {
                 let book = self.jobs.get(job).ok_or_else(|| unknown_job(job))?;
@@ -471,6 +478,7 @@ impl Service {
                     book.tasks = *tasks;
                     book.copies = *copies;
                     book.pjf = *pjf;
+                    book.charged_at = Some(at);
                     book.progress = vec![TaskBook::default(); *tasks as usize];
                     let entry =
                         Entry { job: Some(id.clone()), ..Entry::new(user_account(&book.user), at, "charge", price.0) };
@@ -487,10 +495,13 @@ impl Service {
                 }
                 Event::AttemptChanged { attempt, state, .. } if *state != AttemptState::Delayed => {
                     if let Some(held) = self.attempts.remove(attempt) {
-                        if let Some(t) =
-                            self.jobs.get_mut(&held.job).and_then(|b| b.progress.get_mut(held.task as usize))
-                        {
-                            t.running = t.running.saturating_sub(1);
+                        if let Some(book) = self.jobs.get_mut(&held.job) {
+                            if matches!(state, AttemptState::Failed | AttemptState::Stale | AttemptState::Incorrect) {
+                                book.failures += 1;
+                            }
+                            if let Some(t) = book.progress.get_mut(held.task as usize) {
+                                t.running = t.running.saturating_sub(1);
+                            }
                         }
                     }
                     self.ended.insert(*attempt, *state);
@@ -618,6 +629,10 @@ impl JobBook {
             refunded: ByteChips(0),
             reason: None,
             ended_at: None,
+            created_at: None,
+            number: 0,
+            charged_at: None,
+            failures: 0,
         }
     }
 }

@@ -1,0 +1,228 @@
+//! The web app's guards, through the real router without a socket: pages need a
+//! session, every write needs the session's CSRF token (and without it nothing
+//! changes), another user's job is not found, every page carries the policy,
+//! and values are escaped in the HTML sent.
+
+use std::path::PathBuf;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use byterank_core::EngineConfig;
+use byterank_http::auth::OperatorKey;
+use byterank_http::journal::sqlite::{SqliteJournal, SqliteStore};
+use byterank_http::lead::Role;
+use byterank_http::routes::AppState;
+use byterank_http::sequencer::{Options, Sequencer};
+use byterank_http::server::{recover, router, ServeOptions};
+use byterank_http::web::session::csrf_token;
+use byterank_http::web::CSP;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+const KEY: &str = "operator-key-for-tests-0123456789";
+
+fn app(name: &str) -> Router {
+    app_and_state(name).0
+}
+
+fn app_and_state(name: &str) -> (Router, Sequencer) {
+    let dir: PathBuf = std::env::temp_dir().join(format!("byterank-webforms-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut journal = SqliteJournal::open(&dir).unwrap();
+    let (svc, seq) = recover(&mut journal, Some(&EngineConfig::default())).unwrap();
+    let opts = Options { snapshot_every: 1_000, operator: OperatorKey::new(KEY).unwrap(), leader: true };
+    let seq = Sequencer::start(svc, Box::new(journal), seq, opts);
+    let store = std::sync::Arc::new(SqliteStore::open(&dir).unwrap());
+    let state = AppState { seq: seq.clone(), store, metrics: None, role: Role::leading() };
+    (router(state, &ServeOptions::new("127.0.0.1:0".parse().unwrap(), dir, KEY.into())), seq)
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: String,
+}
+
+async fn send(app: &Router, req: Request<Body>) -> Answer {
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 24).await.unwrap();
+    Answer { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+}
+
+fn api(method: &str, path: &str, key: &str, body: Option<Value>) -> Request<Body> {
+    let b = Request::builder().method(method).uri(path).header(header::AUTHORIZATION, format!("Bearer {key}"));
+    match body {
+        Some(v) => b.header(header::CONTENT_TYPE, "application/json").body(Body::from(v.to_string())).unwrap(),
+        None => b.body(Body::empty()).unwrap(),
+    }
+}
+
+/// A browser request with the session cookie of `key`.
+fn page(method: &str, path: &str, key: &str) -> axum::http::request::Builder {
+    Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::HOST, "127.0.0.1:8080")
+        .header(header::COOKIE, format!("byterank_key={key}"))
+}
+
+async fn user(app: &Router, name: &str) -> String {
+    let a = send(app, api("POST", "/v1/users", KEY, Some(json!({ "user": name })))).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    let v: Value = serde_json::from_str(&a.body).unwrap();
+    let b = send(app, api("POST", "/v1/billing/top-ups", KEY, Some(json!({ "user": name, "amount": 100_000 })))).await;
+    assert_eq!(b.status, StatusCode::OK);
+    v["api_key"].as_str().unwrap().to_string()
+}
+
+async fn job_ids(app: &Router, key: &str) -> Vec<String> {
+    let a = send(app, api("GET", "/v1/jobs", key, None)).await;
+    let v: Value = serde_json::from_str(&a.body).unwrap();
+    v["jobs"].as_array().unwrap().iter().map(|j| j["id"].as_str().unwrap().to_string()).collect()
+}
+
+#[tokio::test]
+async fn pages_need_a_session_and_carry_the_policy() {
+    let app = app("session");
+    for path in ["/jobs", "/new-job", "/billing", "/operator", "/jobs/x", "/jobs/x/output"] {
+        let a = send(&app, Request::get(path).body(Body::empty()).unwrap()).await;
+        assert!(a.status.is_redirection(), "{path}: {}", a.status);
+        assert_eq!(a.headers[header::LOCATION], "/", "{path}");
+        assert_eq!(a.headers[header::CONTENT_SECURITY_POLICY], CSP, "{path}");
+    }
+    let home = send(&app, Request::get("/").header(header::HOST, "127.0.0.1").body(Body::empty()).unwrap()).await;
+    assert_eq!(home.status, StatusCode::OK);
+    assert_eq!(home.headers[header::CONTENT_SECURITY_POLICY], CSP);
+    assert!(!home.body.contains("<script>") && !home.body.contains(" style="), "no inline script or style");
+}
+
+#[tokio::test]
+async fn sign_in_checks_its_token_and_the_key() {
+    let app = app("login");
+    let key = user(&app, "ana").await;
+    let form = |csrf: &str, key: &str, cookie: &str| {
+        Request::post("/login")
+            .header(header::HOST, "127.0.0.1:8080")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::COOKIE, cookie.to_string())
+            .body(Body::from(format!("csrf={csrf}&key={key}")))
+            .unwrap()
+    };
+    let no_cookie = send(&app, form("t1", &key, "other=1")).await;
+    assert_eq!(no_cookie.status, StatusCode::FORBIDDEN);
+    assert!(!no_cookie.headers.get_all(header::SET_COOKIE).iter().any(|v| v.to_str().unwrap().contains(&key)));
+    let wrong = send(&app, form("t2", &key, "byterank_login=t1")).await;
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN);
+    let bad_key =
+        send(&app, form("t1", "0123456789abcdef.0123456789abcdef0123456789abcdef", "byterank_login=t1")).await;
+    assert_eq!(bad_key.status, StatusCode::UNAUTHORIZED);
+    let ok = send(&app, form("t1", &key, "byterank_login=t1")).await;
+    assert!(ok.status.is_redirection());
+    assert_eq!(ok.headers[header::LOCATION], "/jobs");
+    let set: Vec<&str> = ok.headers.get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap()).collect();
+    assert!(set.contains(&format!("byterank_key={key}; Path=/; HttpOnly; SameSite=Strict").as_str()), "{set:?}");
+}
+
+#[tokio::test]
+async fn writes_without_the_sessions_token_change_nothing() {
+    let app = app("csrf");
+    let key = user(&app, "ana").await;
+    let spec = json!({ "id": "j1", "application": "gzip", "input_bytes": 10, "chunk_bytes": 10, "price_chips": 100 });
+    let create = |token: Option<&str>| {
+        let mut b = page("POST", "/web/jobs", &key).header(header::CONTENT_TYPE, "application/json");
+        if let Some(t) = token {
+            b = b.header("x-csrf-token", t);
+        }
+        b.body(Body::from(spec.to_string())).unwrap()
+    };
+    for token in [None, Some("0".repeat(32)), Some(csrf_token(KEY))] {
+        let a = send(&app, create(token.as_deref())).await;
+        assert_eq!(a.status, StatusCode::FORBIDDEN, "{token:?}: {}", a.body);
+        assert!(job_ids(&app, &key).await.is_empty(), "a refused write created a job");
+    }
+    // A gzip job waits for its input (the grid has no devices to plan on).
+    let a = send(&app, create(Some(&csrf_token(&key)))).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    assert_eq!(job_ids(&app, &key).await, ["j1"]);
+
+    let cancel = |token: &str| {
+        page("POST", "/jobs/j1/cancel", &key)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(format!("csrf={token}")))
+            .unwrap()
+    };
+    let refused = send(&app, cancel("stale")).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let status = |a: &Answer| serde_json::from_str::<Value>(&a.body).unwrap()["state"].clone();
+    let before = send(&app, api("GET", "/v1/jobs/j1", &key, None)).await;
+    assert_ne!(status(&before), "cancelled");
+    let done = send(&app, cancel(&csrf_token(&key))).await;
+    assert!(done.status.is_redirection(), "{}", done.body);
+    let after = send(&app, api("GET", "/v1/jobs/j1", &key, None)).await;
+    assert_eq!(status(&after), "cancelled");
+}
+
+#[tokio::test]
+async fn another_users_job_is_not_found_and_ids_are_escaped() {
+    let app = app("escape");
+    let (ana, eve) = (user(&app, "ana").await, user(&app, "eve").await);
+    let id = "<script>alert(\"x\")</script>&\u{202e}txt.exe";
+    let spec = json!({ "id": id, "application": "gzip", "input_bytes": 10, "chunk_bytes": 10, "price_chips": 10 });
+    let a = send(&app, api("POST", "/v1/jobs", &ana, Some(spec))).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    let href = format!("/jobs/{}", byterank_http::web::pages::segment(id));
+    let mine = send(&app, page("GET", &href, &ana).body(Body::empty()).unwrap()).await;
+    assert_eq!(mine.status, StatusCode::OK);
+    assert!(!mine.body.contains("<script>alert"), "the id went out as markup");
+    assert!(mine.body.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;[U+202E]txt.exe"));
+    assert!(!mine.body.contains('\u{202e}'), "the override went out as is");
+    let list = send(&app, page("GET", "/jobs", &ana).body(Body::empty()).unwrap()).await;
+    assert!(list.body.contains(&format!("href=\"{href}\"")), "the list links the job's page");
+    let theirs = send(&app, page("GET", &href, &eve).body(Body::empty()).unwrap()).await;
+    assert_eq!(theirs.status, StatusCode::NOT_FOUND);
+    assert!(!theirs.body.contains("gzip"), "nothing of the job is shown to another user");
+    let output = send(&app, page("GET", &format!("{href}/output"), &eve).body(Body::empty()).unwrap()).await;
+    assert_eq!(output.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_form_uploads_inputs_larger_than_a_json_body() {
+    let (app, seq) = app_and_state("upload");
+    let key = user(&app, "ana").await;
+    for i in 0..3 {
+        let body = json!({ "device": { "id": format!("d{i}") }, "owner": "olga" });
+        let a = send(
+            &app,
+            Request::post("/v1/devices")
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_string()))
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    }
+    seq.call(|s, at| s.apply(at, &byterank_http::service::Op::Tick)).await.unwrap();
+    let len = 3_000_000usize;
+    let spec =
+        json!({ "id": "big", "application": "gzip", "input_bytes": len, "chunk_bytes": 1 << 20, "price_chips": 1000 });
+    let token = csrf_token(&key);
+    let create = page("POST", "/web/jobs", &key)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("x-csrf-token", &token)
+        .body(Body::from(spec.to_string()))
+        .unwrap();
+    assert_eq!(send(&app, create).await.status, StatusCode::CREATED);
+    let upload = page("PUT", "/web/jobs/big/input", &key)
+        .header(header::CONTENT_TYPE, "application/octet-stream")
+        .header("x-csrf-token", &token)
+        .body(Body::from(vec![b'x'; len]))
+        .unwrap();
+    let a = send(&app, upload).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let v: Value = serde_json::from_str(&a.body).unwrap();
+    assert_eq!((v["state"].as_str(), v["tasks"].as_u64()), (Some("running"), Some(3)));
+}
