@@ -15,13 +15,12 @@ use axum::body::Body;
 use axum::http::{header, Request};
 use axum::Router;
 use byterank::core::{ByteChips, Device, EngineConfig, JobSpec, Timestamp};
-use byterank::http::api::{CreateUser, RegisterDevice, TopUp};
+use byterank::http::api::{CreateOwner, CreateUser, RegisterDevice, TopUp};
 use byterank::http::auth::{OperatorKey, Secret};
 use byterank::http::journal::sqlite::{SqliteJournal, SqliteStore};
 use byterank::http::lead::Role;
-use byterank::http::routes::AppState;
 use byterank::http::sequencer::{Options, Sequencer};
-use byterank::http::server::{recover, router, ServeOptions};
+use byterank::http::server::{app_state, recover, router, ServeOptions};
 use byterank::http::service::{Op, Principal, Service};
 use criterion::Criterion;
 use rand::{Rng, SeedableRng};
@@ -29,6 +28,8 @@ use tower::ServiceExt;
 
 const KEY: &str = "operator-key-for-benches-0123456789";
 const DEVICES: usize = 100_000;
+/// The devices' owners.
+const OWNERS: usize = 5_000;
 const JOBS: usize = 1_000;
 
 /// The service: `DEVICES` devices, ranked; `JOBS` jobs of one user, a tenth of
@@ -40,12 +41,17 @@ fn state() -> (Service, String) {
     let mut at = 1_800_000_000_000i64;
     let op = Principal::Operator;
     let ana = svc.create_user(Timestamp(at), &op, CreateUser { user: "ana".into() }, Secret::generate()).unwrap();
-    svc.top_up(Timestamp(at), &op, TopUp { user: "ana".into(), amount: 1 << 40 }).unwrap();
+    svc.top_up(Timestamp(at), &op, TopUp { user: "ana".into(), amount: 1 << 40 }, None).unwrap();
+    for o in 0..OWNERS {
+        svc.create_owner(Timestamp(at), Some(&op), CreateOwner { owner: format!("owner-{o}") }, Secret::generate())
+            .unwrap();
+    }
     for i in 0..DEVICES {
         let mut d = Device::new(format!("device-{i:06}"));
         d.ram_available_mb = Some(rng.random_range(500.0..16_000.0));
-        let req = RegisterDevice { device: d, owner: format!("owner-{}", i % 5_000) };
-        svc.register_device(Timestamp(at), None, req, Secret::generate()).unwrap();
+        let owner = format!("owner-{}", i % OWNERS);
+        let req = RegisterDevice { device: d, owner: owner.clone() };
+        svc.register_device(Timestamp(at), Some(&Principal::Owner(owner)), req, Secret::generate()).unwrap();
     }
     at += 60_000;
     svc.apply(Timestamp(at), &Op::Tick).unwrap();
@@ -62,7 +68,7 @@ fn state() -> (Service, String) {
             spec.input_bytes = Some(1 << 20);
             spec.chunk_bytes = Some(1 << 16);
         }
-        svc.create_job(Timestamp(at), &who, spec).unwrap();
+        svc.create_job(Timestamp(at), &who, spec, None).unwrap();
     }
     (svc, ana.api_key)
 }
@@ -77,8 +83,8 @@ fn app(svc: Service) -> Router {
     let opts = Options { snapshot_every: u64::MAX, operator: OperatorKey::new(KEY).unwrap(), leader: true };
     let seq = Sequencer::start(svc, Box::new(journal), 0, opts);
     let store = Arc::new(SqliteStore::open(&dir).unwrap());
-    let state = AppState { seq, store, metrics: None, role: Role::leading() };
-    router(state, &ServeOptions::new("127.0.0.1:0".parse().unwrap(), dir, KEY.into()))
+    let serve = ServeOptions::new("127.0.0.1:0".parse().unwrap(), dir, KEY.into());
+    router(app_state(seq, store, None, Role::leading(), &serve).unwrap(), &serve)
 }
 
 async fn get(app: &Router, path: &str, key: &str) -> usize {

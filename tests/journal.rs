@@ -44,7 +44,7 @@ fn journal(name: &str) -> Data {
     let ops = vec![
         (t(0), Op::Tick),
         (t(1), Op::CreateUser { user: "ana".into(), key: key("00000000000000a1") }),
-        (t(1), Op::TopUp { user: "ana".into(), amount: byterank::core::ByteChips(100_000) }),
+        (t(1), Op::TopUp { user: "ana".into(), amount: byterank::core::ByteChips(100_000), key: None }),
         (
             t(2),
             Op::RegisterDevice { device: device("phone-1"), owner: "bob".into(), key: Some(key("00000000000000d1")) },
@@ -54,7 +54,7 @@ fn journal(name: &str) -> Data {
             Op::RegisterDevice { device: device("phone-2"), owner: "bob".into(), key: Some(key("00000000000000d2")) },
         ),
         // Past the 30 s refresh period: both devices are ranked when the job comes.
-        (t(40), Op::CreateJob { job: spec, user: "ana".into() }),
+        (t(40), Op::CreateJob { job: spec, user: "ana".into(), key: None }),
         (t(41), Op::Pull { device: "phone-1".into(), key: None }),
     ];
     j.commit(&ops, &[]).unwrap();

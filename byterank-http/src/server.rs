@@ -347,7 +347,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
                 .map_err(|e| ServeError::Options(format!("opening the journal panicked: {e}")))??
         }
     };
-    let app = AppState { seq, store, metrics, role, throttle: throttle(&opts), staging: staging(&opts)? };
+    let app = app_state(seq, store, metrics, role, &opts)?;
     println!("listening on http://{addr}");
     use std::io::Write;
     let _ = std::io::stdout().flush();
@@ -363,8 +363,7 @@ pub async fn serve_on(
 ) -> Result<(), ServeError> {
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder().ok();
     let (seq, store) = open(&opts)?;
-    let app =
-        AppState { seq, store, metrics, role: Role::leading(), throttle: throttle(&opts), staging: staging(&opts)? };
+    let app = app_state(seq, store, metrics, Role::leading(), &opts)?;
     run(listener, app, &opts, stop).await
 }
 
@@ -381,6 +380,18 @@ fn private(dir: &Path) -> Result<(), ServeError> {
 }
 
 /// The staging directory for uploads, emptied of what a crash left there.
+/// The routes' state for a sequencer and store, with the rate limits, planners
+/// and staging directory (emptied) that `opts` sets.
+pub fn app_state(
+    seq: Sequencer,
+    store: Arc<dyn Store>,
+    metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    role: Arc<Role>,
+    opts: &ServeOptions,
+) -> Result<AppState, ServeError> {
+    Ok(AppState { seq, store, metrics, role, throttle: throttle(opts), staging: staging(opts)? })
+}
+
 fn staging(opts: &ServeOptions) -> Result<PathBuf, ServeError> {
     let dir = opts.data.join("staging");
     let _ = std::fs::remove_dir_all(&dir);

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use byterank_core::{ByteChips, Device, EngineConfig, JobSpec, Timestamp};
-use byterank_http::api::{CreateUser, RegisterDevice, StatusQuery, TopUp};
+use byterank_http::api::{CreateOwner, CreateUser, RegisterDevice, StatusQuery, TopUp};
 use byterank_http::auth::Secret;
 use byterank_http::listing::{self, civil_day, JobsQuery, UsageQuery};
 use byterank_http::service::{JobState, Principal, Service};
@@ -21,11 +21,12 @@ fn jobs_list_newest_first_in_pages_and_usage_adds_up_to_the_ledger() {
     let mut now = 20_000 * DAY;
     for user in ["ana", "bob"] {
         svc.create_user(Timestamp(now), &op, CreateUser { user: user.into() }, Secret::generate()).unwrap();
-        svc.top_up(Timestamp(now), &op, TopUp { user: user.into(), amount: 10_000_000 }).unwrap();
+        svc.top_up(Timestamp(now), &op, TopUp { user: user.into(), amount: 10_000_000 }, None).unwrap();
     }
+    svc.create_owner(Timestamp(now), None, CreateOwner { owner: "o".into() }, Secret::generate()).unwrap();
     for i in 0..4 {
         let req = RegisterDevice { device: Device::new(format!("d{i}")), owner: "o".into() };
-        svc.register_device(Timestamp(now), None, req, Secret::generate()).unwrap();
+        svc.register_device(Timestamp(now), Some(&Principal::Owner("o".into())), req, Secret::generate()).unwrap();
     }
     let (ana, bob) = (Principal::User("ana".into()), Principal::User("bob".into()));
     // What the test did: ana's jobs in creation order, with their day and app.
@@ -43,7 +44,7 @@ fn jobs_list_newest_first_in_pages_and_usage_adds_up_to_the_ledger() {
         }
         let who = if i % 5 == 4 { &bob } else { &ana };
         let id = spec.id.clone();
-        svc.create_job(Timestamp(now), who, spec).unwrap();
+        svc.create_job(Timestamp(now), who, spec, None).unwrap();
         if gzip && rng.random_bool(0.5) {
             svc.store_input(Timestamp(now), who, &id, vec![b'a'; 100]).unwrap();
         }

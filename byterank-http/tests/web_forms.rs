@@ -12,9 +12,8 @@ use byterank_core::EngineConfig;
 use byterank_http::auth::OperatorKey;
 use byterank_http::journal::sqlite::{SqliteJournal, SqliteStore};
 use byterank_http::lead::Role;
-use byterank_http::routes::AppState;
 use byterank_http::sequencer::{Options, Sequencer};
-use byterank_http::server::{recover, router, ServeOptions};
+use byterank_http::server::{app_state, recover, router, ServeOptions};
 use byterank_http::web::session::csrf_token;
 use byterank_http::web::CSP;
 use serde_json::{json, Value};
@@ -35,8 +34,9 @@ fn app_and_state(name: &str) -> (Router, Sequencer) {
     let opts = Options { snapshot_every: 1_000, operator: OperatorKey::new(KEY).unwrap(), leader: true };
     let seq = Sequencer::start(svc, Box::new(journal), seq, opts);
     let store = std::sync::Arc::new(SqliteStore::open(&dir).unwrap());
-    let state = AppState { seq: seq.clone(), store, metrics: None, role: Role::leading() };
-    (router(state, &ServeOptions::new("127.0.0.1:0".parse().unwrap(), dir, KEY.into())), seq)
+    let serve = ServeOptions::new("127.0.0.1:0".parse().unwrap(), dir, KEY.into());
+    let state = app_state(seq.clone(), store, None, Role::leading(), &serve).unwrap();
+    (router(state, &serve), seq)
 }
 
 struct Answer {
@@ -193,12 +193,24 @@ async fn another_users_job_is_not_found_and_ids_are_escaped() {
 async fn the_form_uploads_inputs_larger_than_a_json_body() {
     let (app, seq) = app_and_state("upload");
     let key = user(&app, "ana").await;
+    let olga = send(
+        &app,
+        Request::post("/v1/owners")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(json!({ "owner": "olga" }).to_string()))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(olga.status, StatusCode::CREATED, "{}", olga.body);
+    let olga: Value = serde_json::from_str(&olga.body).unwrap();
+    let olga = olga["api_key"].as_str().unwrap().to_string();
     for i in 0..3 {
-        let body = json!({ "device": { "id": format!("d{i}") }, "owner": "olga" });
+        let body = json!({ "device": { "id": format!("d{i}") } });
         let a = send(
             &app,
             Request::post("/v1/devices")
                 .header(header::CONTENT_TYPE, "application/json")
+                .header(header::AUTHORIZATION, format!("Bearer {olga}"))
                 .body(Body::from(body.to_string()))
                 .unwrap(),
         )

@@ -74,7 +74,7 @@ pub async fn open(State(app): State<AppState>, headers: HeaderMap, Form(form): F
         .authed(Some(s.key.clone()), move |svc, at, who| {
             let created = svc.create_user(at, who, CreateUser { user: user.clone() }, fresh)?;
             if amount > 0 {
-                svc.top_up(at, who, TopUp { user, amount })?;
+                svc.top_up(at, who, TopUp { user, amount }, None)?;
             }
             Ok(created)
         })
@@ -99,7 +99,7 @@ pub async fn top_up(State(app): State<AppState>, headers: HeaderMap, Form(form):
         Err(r) => return *r,
     };
     let req = TopUp { user: form.user.trim().to_string(), amount: form.amount };
-    match app.seq.authed(Some(s.key.clone()), move |svc, at, who| svc.top_up(at, who, req)).await {
+    match app.seq.authed(Some(s.key.clone()), move |svc, at, who| svc.top_up(at, who, req, None)).await {
         Ok(b) => {
             let body = html! {
                 p #credited { (b.user) " now has " (count(b.available)) " ByteChips available." }

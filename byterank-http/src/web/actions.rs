@@ -2,12 +2,10 @@
 //! script, with the CSRF token in a header), cancel one (a form), download an
 //! output. Each is the API's call made with the session's key.
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::body::Body;
 use axum::extract::{Form, Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Json;
 use byterank_core::JobSpec;
 use serde::Deserialize;
 
@@ -15,7 +13,7 @@ use super::customer::{refused, to_sign_in};
 use super::pages::job_href;
 use super::session::Session;
 use crate::error::ApiError;
-use crate::routes::{body_error, octets, store_error, AppState, JsonBody};
+use crate::routes::{jobs, octets, store_error, AppState, JsonBody};
 
 /// The session of a script's write, its token checked.
 fn script_session(headers: &HeaderMap) -> Result<Session, ApiError> {
@@ -26,6 +24,16 @@ fn script_session(headers: &HeaderMap) -> Result<Session, ApiError> {
     Ok(s)
 }
 
+/// The headers of an API call made for the session: its key as the bearer, so a
+/// page's call goes through exactly what the API's does (limits, rate limits,
+/// planning off the state's thread, uploads streamed to disk, idempotency keys).
+fn as_api_call(mut headers: HeaderMap, s: &Session) -> Result<HeaderMap, ApiError> {
+    let bearer = HeaderValue::from_str(&format!("Bearer {}", s.key))
+        .map_err(|_| ApiError::unauthorized("the session's key is not a header value: sign in again"))?;
+    headers.insert(header::AUTHORIZATION, bearer);
+    Ok(headers)
+}
+
 /// `POST /web/quote`: what the job would do, as the API's quote.
 pub async fn quote(
     State(app): State<AppState>,
@@ -33,9 +41,8 @@ pub async fn quote(
     body: Result<JsonBody<JobSpec>, ApiError>,
 ) -> Result<Response, ApiError> {
     let s = script_session(&headers)?;
-    let JsonBody(job) = body?;
-    let q = app.seq.authed(Some(s.key), move |svc, at, who| svc.quote(at, who, &job)).await?;
-    Ok(Json(q).into_response())
+    let headers = as_api_call(headers, &s)?;
+    Ok(jobs::quote(State(app), headers, body).await?.into_response())
 }
 
 /// `POST /web/jobs`: create the job.
@@ -45,22 +52,20 @@ pub async fn create(
     body: Result<JsonBody<JobSpec>, ApiError>,
 ) -> Result<Response, ApiError> {
     let s = script_session(&headers)?;
-    let JsonBody(job) = body?;
-    let view = app.seq.authed(Some(s.key), move |svc, at, who| svc.create_job(at, who, job)).await?;
-    Ok((StatusCode::CREATED, Json(view)).into_response())
+    let headers = as_api_call(headers, &s)?;
+    Ok(jobs::create(State(app), headers, body).await?.into_response())
 }
 
 /// `PUT /web/jobs/{job}/input`: upload the input; the job is submitted.
 pub async fn upload(
     State(app): State<AppState>,
     headers: HeaderMap,
-    Path(job): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    job: Path<String>,
+    body: Body,
 ) -> Result<Response, ApiError> {
     let s = script_session(&headers)?;
-    let body = body.map_err(body_error)?;
-    let view = app.seq.authed(Some(s.key), move |svc, at, who| svc.store_input(at, who, &job, body.to_vec())).await?;
-    Ok(Json(view).into_response())
+    let headers = as_api_call(headers, &s)?;
+    Ok(jobs::upload_input(State(app), headers, job, body).await?.into_response())
 }
 
 /// A form that carries only its token.

@@ -128,8 +128,8 @@ pub async fn sign_in(State(app): State<AppState>, headers: HeaderMap, Form(form)
             h.append(header::SET_COOKIE, set_cookie(&headers, LOGIN_COOKIE, ""));
             resp
         }
-        Some(Principal::Device(_)) => super::pages::sign_in_page(
-            "That is a device token: sign in with a user's API key.",
+        Some(Principal::Device(_) | Principal::Owner(_)) => super::pages::sign_in_page(
+            "That is a device token or a worker owner's key: sign in with a user's API key.",
             &headers,
             StatusCode::FORBIDDEN,
         ),
