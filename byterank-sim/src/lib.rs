@@ -12,8 +12,14 @@
 //! - [`sim`]: devices (speed, transfers, sessions and churn, battery, temperature,
 //!   heartbeats, crashes, errors, slow, wrong and colluding results) and jobs around
 //!   the engine, one variant at a time.
-//! - [`scenario`]: the TOML scenarios and their variants.
-//! - [`report`]: `summary.json`, CSV files, SVG plots and `report.html`.
+//! - [`scenario`]: the TOML scenarios, their variants and `--set` overrides.
+//! - [`opt`]: the optimal makespan of a job alone on the grid (Kondo and
+//!   Casanova's greedy algorithm), the yardstick of every makespan.
+//! - [`report`]: one seed's figures per variant; [`replications`] runs every
+//!   variant on N seeds in parallel and [`stats`] gives their 95% intervals and
+//!   paired differences.
+//! - [`output`], [`tables`], [`plots`], [`html`]: the output folder, the text
+//!   tables, the SVG plots and `report.html`.
 //!
 //! # Determinism
 //!
@@ -69,11 +75,18 @@
 #![warn(missing_docs)]
 
 pub mod driver;
+pub mod html;
+pub mod opt;
+pub mod output;
+pub mod plots;
 pub mod queue;
+pub mod replications;
 pub mod report;
 pub mod scenario;
 pub mod sim;
+pub mod stats;
 pub mod synth;
+pub mod tables;
 
 pub use scenario::{Scenario, ScenarioError, Variant};
 pub use sim::{run_variant, RunOut, World};

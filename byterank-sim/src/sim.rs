@@ -331,6 +331,10 @@ pub struct RunOut {
     pub results: u64,
     /// Device busy time over online time.
     pub utilization: f64,
+    /// Every online spell as `(device, from ms, to ms)`, by device then time; `to`
+    /// is `u64::MAX` for a spell still open when the run stopped. The same in every
+    /// variant of a seed: what the optimal makespan ([`crate::opt`]) needs.
+    pub availability: Vec<(u32, SimTime, SimTime)>,
 }
 
 /// What a progress callback is told.
@@ -524,6 +528,21 @@ impl World {
         self.devs.is_empty()
     }
 
+    /// How long one task of `kind` takes on device `d` at best, ms: its transfers
+    /// and the work at its peak rate, computed as an attempt's length is (with no
+    /// jitter, slowness or delay), so no attempt of it is shorter.
+    pub fn task_ms(&self, d: usize, kind: &JobKind) -> u64 {
+        let dev = &self.devs[d];
+        let compute = kind.task_work_s / f64::from(dev.rate);
+        let transfer = kind.input_mb * 8.0 / f64::from(dev.down_mbps) + kind.output_mb * 8.0 / f64::from(dev.up_mbps);
+        (((compute + transfer) * 1000.0).ceil() as u64).max(1)
+    }
+
+    /// Whether device `d` is trusted by the operator.
+    pub fn trusted(&self, d: usize) -> bool {
+        self.devs[d].has(TRUSTED)
+    }
+
     /// The clairvoyant lower bound on a job's makespan, seconds (see
     /// `docs/simulator.md`): no run can beat its best device running its one task
     /// from download to upload at peak speed, nor the whole grid working on it
@@ -567,6 +586,10 @@ struct Sim<'a> {
     credited: u64,
     results: u64,
     lower_bounds: Vec<f64>,
+    /// Closed online spells (see [`RunOut::availability`]).
+    online_log: Vec<(u32, SimTime, SimTime)>,
+    /// Set while the run is being closed: spells still open are logged as open.
+    closing: bool,
 }
 
 /// Runs one variant of a scenario on a world, reporting progress now and then.
@@ -626,6 +649,8 @@ pub fn run_variant(
         credited: 0,
         results: 0,
         lower_bounds,
+        online_log: Vec::new(),
+        closing: false,
     };
     sim.run(progress)
 }
@@ -853,6 +878,10 @@ impl Sim<'_> {
         let dev = &mut self.devs[d as usize];
         if dev.has(ONLINE) && dev.has(JOINED) && !dev.has(GONE) {
             dev.online_ms += now.saturating_sub(dev.t_online);
+            let to = if self.closing { SimTime::MAX } else { now };
+            if to > dev.t_online {
+                self.online_log.push((d, dev.t_online, to));
+            }
             dev.t_online = now;
         }
     }
@@ -1363,6 +1392,7 @@ impl Sim<'_> {
     }
 
     fn finish(&mut self, end: SimTime) -> RunOut {
+        self.closing = true;
         for d in 0..self.devs.len() as u32 {
             if self.devs[d as usize].busy() {
                 let dev = &mut self.devs[d as usize];
@@ -1411,6 +1441,11 @@ impl Sim<'_> {
             wallets: ledger.wallets.values().map(|c| c.0).sum(),
             results: self.results,
             utilization: if online == 0 { 0.0 } else { busy as f64 / online as f64 },
+            availability: {
+                let mut log = std::mem::take(&mut self.online_log);
+                log.sort_unstable();
+                log
+            },
         }
     }
 }
