@@ -90,9 +90,9 @@ pub const FILES: [&str; 19] = [
     "queue.svg",
     "load.svg",
     "sweep.svg",
+    "wrong.svg",
     // Written by earlier versions: cleared with the rest.
     "makespan.svg",
-    "wrong.svg",
 ];
 
 /// Whether `name` is a file the simulator writes (earlier versions' per-variant
@@ -357,12 +357,13 @@ pub fn render(dir: &Path) -> io::Result<()> {
         let study: Study = read_json(dir, "summary.json")?;
         let saved: Saved = read_json(dir, "runs.json")?;
         type Plot = fn(&Study, &Saved) -> Result<String, Box<dyn std::error::Error>>;
-        let list: [(&str, Plot, &str); 8] = [
+        let list: [(&str, Plot, &str); 9] = [
             ("means.svg", |s, _| crate::plots::means(s), "Means over replications with their 95% intervals"),
             ("paired.svg", |s, _| crate::plots::paired(s), "Paired differences from the baseline, with verdicts"),
             ("makespan-ecdf.svg", crate::plots::makespan_ecdf, "Makespan distribution per variant, OPT dashed"),
             ("ratio-ecdf.svg", crate::plots::ratio_ecdf, "Makespan over OPT per variant"),
             ("pjf.svg", |s, _| crate::plots::pjf(s), "Joint failures: observed, planned and modelled (log scale)"),
+            ("wrong.svg", crate::plots::wrong, "Wrong results assembled per variant"),
             ("lorenz.svg", crate::plots::lorenz, "Rewards across devices per variant"),
             ("queue.svg", |_, s| crate::plots::queue(s), "Open tasks over time, per variant"),
             ("load.svg", |_, s| crate::plots::load(s), "Load by ByteRank quarter over time, per variant"),

@@ -59,6 +59,22 @@ fn legend(area: &Area<'_>, entries: &[(String, RGBColor, bool)]) -> Res {
     Ok(())
 }
 
+/// A number for a log axis: `0.3`, `0.05`, `2e-4`.
+fn short(x: f64) -> String {
+    if x >= 0.01 {
+        let s = format!("{x:.2}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        format!("{x:.0e}")
+    }
+}
+
+/// A backend point made relative to `area` (charts give backend points).
+fn rel(area: &Area<'_>, (x, y): (i32, i32)) -> (i32, i32) {
+    let (bx, by) = area.get_base_pixel();
+    (x - bx, y - by)
+}
+
 /// Says "no data" in the middle of an area.
 fn no_data(area: &Area<'_>, what: &str) -> Res {
     let (w, h) = area.dim_in_pixel();
@@ -99,7 +115,7 @@ fn dot_panel(
     }
     for (i, (name, m, c)) in rows.iter().enumerate() {
         let y = (n - 1 - i) as f64;
-        let (px, py) = chart.backend_coord(&(lo - pad, y));
+        let (px, py) = rel(area, chart.backend_coord(&(lo - pad, y)));
         area.draw(&Text::new(name.clone(), (px - 6, py), anchored(12, HPos::Right, VPos::Center)))?;
         match m {
             Some(m) => {
@@ -110,11 +126,11 @@ fn dot_panel(
                     }
                 }
                 chart.draw_series([Circle::new((m.mean, y), 4, c.filled())])?;
-                let (qx, qy) = chart.backend_coord(&(m.hi(), y));
+                let (qx, qy) = rel(area, chart.backend_coord(&(m.hi(), y)));
                 area.draw(&Text::new(format!("n={}", m.n), (qx + 6, qy - 2), anchored(10, HPos::Left, VPos::Bottom)))?;
             }
             None => {
-                let (qx, qy) = chart.backend_coord(&((lo + hi) / 2.0, y));
+                let (qx, qy) = rel(area, chart.backend_coord(&((lo + hi) / 2.0, y)));
                 area.draw(&Text::new(empty.to_string(), (qx, qy), anchored(11, HPos::Center, VPos::Center)))?;
             }
         }
@@ -256,7 +272,12 @@ fn ecdf(
                 .x_label_area_size(40)
                 .y_label_area_size(50)
                 .build_cartesian_2d((lo..hi).log_scale(), 0.0..1.0)?;
-            chart.configure_mesh().x_desc(x_desc).y_desc("share of jobs at or below").draw()?;
+            chart
+                .configure_mesh()
+                .x_label_formatter(&|x: &f64| short(*x))
+                .x_desc(x_desc)
+                .y_desc("share of jobs at or below")
+                .draw()?;
             for (_, v, c) in lines {
                 chart.draw_series(LineSeries::new(step(v), c.stroke_width(2)))?;
             }
@@ -341,14 +362,20 @@ pub fn pjf(study: &Study) -> Result<String, Box<dyn std::error::Error>> {
             .x_label_area_size(40)
             .y_label_area_size(140)
             .build_cartesian_2d((lo..1.0).log_scale(), -0.5..(n as f64 - 0.5))?;
-        chart.configure_mesh().disable_y_mesh().y_labels(0).x_desc("probability / share of jobs").draw()?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_labels(0)
+            .x_label_formatter(&|x: &f64| short(*x))
+            .x_desc("probability / share of jobs")
+            .draw()?;
         for (i, v) in study.variants.iter().enumerate() {
             let y = (n - 1 - i) as f64;
-            let (px, py) = chart.backend_coord(&(lo, y));
+            let (px, py) = rel(&plot, chart.backend_coord(&(lo, y)));
             plot.draw(&Text::new(v.name.clone(), (px - 6, py), anchored(12, HPos::Right, VPos::Center)))?;
             let o = &v.joint_failures;
             if o.jobs == 0 {
-                let (qx, qy) = chart.backend_coord(&(lo * 3.0, y));
+                let (qx, qy) = rel(&plot, chart.backend_coord(&(lo * 3.0, y)));
                 plot.draw(&Text::new("no ended job".to_string(), (qx, qy), anchored(11, HPos::Left, VPos::Center)))?;
                 continue;
             }
@@ -357,7 +384,7 @@ pub fn pjf(study: &Study) -> Result<String, Box<dyn std::error::Error>> {
             if o.rate > 0.0 {
                 chart.draw_series([Circle::new((o.rate, y + 0.15), 5, c.filled())])?;
             }
-            let (qx, qy) = chart.backend_coord(&(o.hi, y + 0.15));
+            let (qx, qy) = rel(&plot, chart.backend_coord(&(o.hi, y + 0.15)));
             plot.draw(&Text::new(
                 format!("{} of {} jobs", o.count, o.jobs),
                 (qx + 6, qy),
@@ -417,10 +444,16 @@ pub fn lorenz(study: &Study, saved: &Saved) -> Result<String, Box<dyn std::error
             let mut chart = ChartBuilder::on(area)
                 .caption(title, font(13))
                 .margin(8)
-                .x_label_area_size(28)
-                .y_label_area_size(36)
+                .x_label_area_size(40)
+                .y_label_area_size(50)
                 .build_cartesian_2d(0.0..1.0, 0.0..1.0)?;
-            chart.configure_mesh().x_labels(3).y_labels(3).draw()?;
+            chart
+                .configure_mesh()
+                .x_labels(3)
+                .y_labels(3)
+                .x_desc("share of devices, poorest first")
+                .y_desc("share of rewards")
+                .draw()?;
             chart.draw_series(LineSeries::new([(0.0, 0.0), (1.0, 1.0)], BLACK.mix(0.4)))?;
             if curves.is_empty() || curves[0].is_empty() {
                 no_data(area, "no run")?;
@@ -597,7 +630,7 @@ pub fn sweep(sw: &Sweep) -> Result<String, Box<dyn std::error::Error>> {
             }
             let lo = all.iter().map(|p| p.1.lo()).fold(f64::INFINITY, f64::min);
             let hi = all.iter().map(|p| p.1.hi()).fold(f64::NEG_INFINITY, f64::max);
-            let pad = ((hi - lo) * 0.08).max(1e-6_f64.max(hi.abs() * 0.05));
+            let pad = if hi - lo < 1e-9 { 0.5_f64.max(hi.abs() * 0.1) } else { (hi - lo) * 0.08 };
             let mut chart = ChartBuilder::on(area)
                 .caption(METRICS[k].label, font(14))
                 .margin(8)
@@ -638,6 +671,44 @@ pub fn sweep(sw: &Sweep) -> Result<String, Box<dyn std::error::Error>> {
         let reps = sw.studies.first().map_or(0, |s| s.replications);
         entries.push((format!("n = {reps} replications per point"), WHITE, false));
         legend(&side, &entries)?;
+        root.present()?;
+    }
+    Ok(svg)
+}
+
+/// Wrong results assembled per variant: every wrong result, and the colluders'
+/// among them, as means per replication with 95% intervals.
+pub fn wrong(study: &Study, saved: &Saved) -> Result<String, Box<dyn std::error::Error>> {
+    let mut svg = String::new();
+    {
+        let root =
+            SVGBackend::with_string(&mut svg, (1200, 120 + 26 * study.variants.len() as u32)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let (top, body) = root.split_vertically(40);
+        top.draw(&Text::new(
+            "Wrong results in assembled outputs, per replication: means with 95% intervals".to_string(),
+            (600, 20),
+            anchored(16, HPos::Center, VPos::Center),
+        ))?;
+        let panels = body.split_evenly((1, 2));
+        type Pick = fn(&crate::report::VariantSummary) -> u64;
+        let picks: [(&str, Pick); 2] = [
+            ("every wrong result", |s| s.wrong_results_assembled),
+            ("colluders' wrong results", |s| s.colluded_results_assembled),
+        ];
+        for ((title, pick), area) in picks.iter().zip(panels.iter()) {
+            let rows: Vec<_> = study
+                .variants
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    let values: Vec<f64> =
+                        saved.records.iter().filter(|r| r.variant == v.name).map(|r| pick(&r.summary) as f64).collect();
+                    (v.name.clone(), MeanCi::of(&values), color(i))
+                })
+                .collect();
+            dot_panel(area, title, &rows, false, "no run")?;
+        }
         root.present()?;
     }
     Ok(svg)
