@@ -135,7 +135,7 @@ mod tests {
         }
     }
 
-    fn exhaustive(release: Ms, tasks: u64, hosts: &[(Ms, Vec<(Ms, Ms)>)], horizon: Ms) -> Option<Ms> {
+    fn exhaustive(release: Ms, tasks: u64, hosts: &[TestHost], horizon: Ms) -> Option<Ms> {
         let per_host: Vec<Vec<Ms>> = hosts
             .iter()
             .map(|(task, iv)| {
@@ -149,7 +149,10 @@ mod tests {
         best.map(|b| b - release)
     }
 
-    fn instance() -> impl Strategy<Value = (Ms, u64, Vec<(Ms, Vec<(Ms, Ms)>)>)> {
+    /// A host of the tests: its task time and its intervals.
+    type TestHost = (Ms, Vec<(Ms, Ms)>);
+
+    fn instance() -> impl Strategy<Value = (Ms, u64, Vec<TestHost>)> {
         let host = (1..5u64, prop::collection::vec((0..4u64, 1..6u64), 1..4)).prop_map(|(task, gaps)| {
             // Disjoint sorted intervals from (gap, length) pairs.
             let mut t = 0;

@@ -16,6 +16,8 @@ use crate::stats::{MeanCi, Verdict};
 
 type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
 type Res = Result<(), Box<dyn std::error::Error>>;
+/// One value of a time-series sample.
+type Value = fn(&SeriesRow) -> f64;
 
 /// Colours, one per variant in run order.
 pub const COLORS: [RGBColor; 10] = [
@@ -150,7 +152,7 @@ pub fn means(study: &Study) -> Result<String, Box<dyn std::error::Error>> {
         root.fill(&WHITE)?;
         let (top, body) = root.split_vertically(40);
         top.draw(&Text::new(
-            format!("Means over replications with 95% intervals (n = replications with a value)"),
+            "Means over replications with 95% intervals (n = replications with a value)".to_string(),
             (600, 20),
             anchored(17, HPos::Center, VPos::Center),
         ))?;
@@ -479,7 +481,7 @@ fn small_multiples(
     title: &str,
     y_desc: &str,
     saved: &Saved,
-    lines: &[(&str, fn(&SeriesRow) -> f64)],
+    lines: &[(&str, Value)],
     log_y: bool,
 ) -> Result<String, Box<dyn std::error::Error>> {
     let mut svg = String::new();
@@ -520,7 +522,7 @@ fn small_multiples(
             if log_y {
                 let mut chart = b.build_cartesian_2d(0.0..t_max, (1.0..y_max).log_scale())?;
                 let mut mesh = chart.configure_mesh();
-                mesh.y_desc(y_desc).y_labels(4);
+                mesh.y_desc(y_desc).y_labels(4).y_label_formatter(&|y: &f64| format!("{y:.0}"));
                 if last {
                     mesh.x_desc("simulated time, s");
                 } else {

@@ -395,7 +395,7 @@ pub fn run(sc: &Scenario, plan: &Plan, progress: &(dyn Fn(usize, usize) + Sync))
         .build()
         .map_err(|e| ScenarioError(format!("cannot start {threads} threads: {e}")))?;
     let per_rep: Vec<(usize, Vec<(RunRecord, RunOut)>)> =
-        pool.install(|| (0..plan.replications).into_par_iter().map(|i| one(i)).collect());
+        pool.install(|| (0..plan.replications).into_par_iter().map(one).collect());
     let devices = per_rep.first().map_or(0, |r| r.0);
     let mut records = Vec::with_capacity(total);
     let mut first = Vec::new();
