@@ -5,7 +5,7 @@
 //!
 //! # The layers
 //!
-//! - [`queue`]: the event queue, a binary heap beside a FIFO lane, with ties broken
+//! - [`queue`]: the event queue, a four-ary heap beside a FIFO lane, with ties broken
 //!   in insertion order and lazy cancellation.
 //! - [`driver`]: the only code that talks to the engine, through `Engine::apply`
 //!   (the path the HTTP service uses): device actions in, [`driver::Notice`]s out.

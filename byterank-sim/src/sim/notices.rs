@@ -1,6 +1,9 @@
 //! The bookkeeping of the engine's decisions: what each attempt was (job, task,
 //! line) and what became of its result, and the handling of every [`Notice`].
 
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
 use byterank_core::engine::JobId;
 
 use super::device::{Answer, Line};
@@ -27,6 +30,30 @@ pub(super) struct AttemptRecord {
     pub(super) task: u32,
     pub(super) line: Line,
     pub(super) fate: Fate,
+}
+
+/// The attempt records by the engine's attempt handle (generation << 32 | slot).
+/// Only looked up, never iterated, so the hash order cannot leak into a run.
+pub(super) type AttemptRecords = HashMap<u64, AttemptRecord, BuildHasherDefault<HandleHasher>>;
+
+/// A hasher for the engine's attempt handles: one multiply of the slot and
+/// generation folded together. SipHash's resistance to chosen keys is not needed
+/// for handles the engine hands out, and cost a lookup per engine notice.
+#[derive(Default)]
+pub(super) struct HandleHasher(u64);
+
+impl Hasher for HandleHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, k: u64) {
+        self.0 = (k ^ (k >> 32)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
 }
 
 /// How the results a job was assembled from compare with the simulator's record.

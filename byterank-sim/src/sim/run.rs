@@ -1,13 +1,11 @@
 //! The event loop: one variant's run, its state, its events, and the one helper
 //! that drives the engine.
 
-use std::collections::HashMap;
-
 use byterank_core::engine::JobId;
 
 use super::device::{Dev, State};
 use super::jobs::JobLive;
-use super::notices::AttemptRecord;
+use super::notices::AttemptRecords;
 use super::output::{JobOut, Progress, RunOut, Sample};
 use super::params::Params;
 use super::world::World;
@@ -55,7 +53,7 @@ pub(super) struct Sim<'a> {
     pub(super) job_of_engine: Vec<u32>,
     /// Per attempt (engine handles are sparse: a slab slot and its generation).
     /// Only looked up, never iterated; a job's entries go when it ends.
-    pub(super) attempts: HashMap<u64, AttemptRecord>,
+    pub(super) attempts: AttemptRecords,
     /// Ended jobs to release from the engine once their events are handled.
     pub(super) to_release: Vec<JobId>,
     pub(super) running_jobs: u32,
@@ -90,7 +88,7 @@ pub fn run_variant(
         jobs: Vec::new(),
         live: Vec::new(),
         job_of_engine: Vec::new(),
-        attempts: HashMap::new(),
+        attempts: AttemptRecords::default(),
         to_release: Vec::new(),
         running_jobs: 0,
         next_arrival: 0,
