@@ -505,8 +505,9 @@ impl Scenario {
         Ok(())
     }
 
-    /// What each variant changes from the scenario, as `path = value` lines, by
-    /// variant name (an empty list: nothing, the scenario as written).
+    /// What each variant changes from the scenario, as `path = value` lines (the
+    /// paths `--set variants[i].` takes), by variant name (an empty list: nothing,
+    /// the scenario as written).
     pub fn variant_changes(&self) -> Vec<(String, Vec<String>)> {
         if self.variants.is_empty() {
             return vec![("default".into(), Vec::new())];
@@ -527,9 +528,6 @@ fn flatten(at: &str, t: &toml::Table, out: &mut Vec<String>) {
     for (k, v) in t {
         let path = format!("{at}.{k}");
         match v {
-            toml::Value::Table(inner) if inner.len() == 1 && !inner.values().any(|x| x.is_table()) => {
-                out.push(format!("{path} = {}", toml::Value::Table(inner.clone())));
-            }
             toml::Value::Table(inner) => flatten(&path, inner, out),
             other => out.push(format!("{path} = {other}")),
         }
@@ -789,6 +787,51 @@ mod tests {
         let v = "[[variants]]\nname = \"x\"\njob.replication = { r = 0.5 }\n";
         let e = Scenario::from_toml_str(&format!("{MIN}{v}")).unwrap_err();
         assert!(e.0.starts_with("variants[0].job.replication:"), "{e}");
+    }
+
+    #[test]
+    fn sets_meet_the_same_checks_as_the_file() {
+        let sets = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let sc = Scenario::from_toml_with(MIN, &sets(&["grid.devices=7", "churn.model=weibull", "jobs[0].tasks=3"]))
+            .unwrap();
+        assert_eq!((sc.grid.devices, sc.churn.model, sc.jobs[0].tasks), (7, ChurnModel::Weibull, 3));
+        let sc = Scenario::from_toml_with(MIN, &sets(&["faults.slow_p=0.5", "replications=4"])).unwrap();
+        assert_eq!((sc.faults.slow_p, sc.replications), (0.5, 4));
+        let sc = Scenario::from_toml_with(MIN, &sets(&["jobs[0].replication={ r = 2 }"])).unwrap();
+        assert_eq!(sc.jobs[0].replication, Some(ReplicationGoal::R(2.0)));
+        for (set, starts) in [
+            ("grid.devicse=3", "grid.devicse: unknown field"),
+            ("grid.devices=0", "grid.devices:"),
+            ("faults.slow_p=2", "faults.slow_p:"),
+            ("replications=0", "replications:"),
+            ("jobs[1].tasks=3", "--set jobs[1].tasks=3: `jobs` has 1 element(s), no [1]"),
+            ("horizon_s.x=3", "--set horizon_s.x=3: `horizon_s` is not a table"),
+            ("grid.devices", "--set grid.devices: write it as path=value"),
+        ] {
+            let e = Scenario::from_toml_with(MIN, &sets(&[set])).unwrap_err();
+            assert!(e.0.starts_with(starts), "{set}: {e}");
+        }
+    }
+
+    #[test]
+    fn keep_variants_selects_and_orders_and_names_the_unknown() {
+        let v = "[[variants]]\nname = \"a\"\n[[variants]]\nname = \"b\"\nengine.plan.distribution = { random = { seed = 1 } }\n";
+        let mut sc = Scenario::from_toml_str(&format!("{MIN}{v}")).unwrap();
+        assert_eq!(
+            sc.variant_changes(),
+            [
+                ("a".to_string(), vec![]),
+                ("b".to_string(), vec!["engine.plan.distribution.random.seed = 1".to_string()])
+            ]
+        );
+        sc.keep_variants(&["b".into(), "a".into()]).unwrap();
+        let names: Vec<String> = sc.variants().unwrap().into_iter().map(|v| v.name).collect();
+        assert_eq!(names, ["b", "a"]);
+        let e = sc.keep_variants(&["c".into()]).unwrap_err();
+        assert_eq!(e.0, "--variants: no variant `c`; the variants are b, a");
+        let mut plain = Scenario::from_toml_str(MIN).unwrap();
+        plain.keep_variants(&["default".into()]).unwrap();
+        assert_eq!(plain.variants().unwrap()[0].name, "default");
     }
 
     #[test]
