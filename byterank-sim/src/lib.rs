@@ -5,15 +5,21 @@
 //!
 //! # The layers
 //!
-//! - [`queue`]: the event queue, a binary heap beside a FIFO lane, with ties broken
+//! - [`queue`]: the event queue, a four-ary heap beside a FIFO lane, with ties broken
 //!   in insertion order and lazy cancellation.
 //! - [`driver`]: the only code that talks to the engine, through `Engine::apply`
 //!   (the path the HTTP service uses): device actions in, [`driver::Notice`]s out.
 //! - [`sim`]: devices (speed, transfers, sessions and churn, battery, temperature,
 //!   heartbeats, crashes, errors, slow, wrong and colluding results) and jobs around
 //!   the engine, one variant at a time.
-//! - [`scenario`]: the TOML scenarios and their variants.
-//! - [`report`]: `summary.json`, CSV files, SVG plots and `report.html`.
+//! - [`scenario`]: the TOML scenarios, their variants and `--set` overrides.
+//! - [`opt`]: the optimal makespan of a job alone on the grid (Kondo and
+//!   Casanova's greedy algorithm), the yardstick of every makespan.
+//! - [`report`]: one seed's figures per variant; [`replications`] runs every
+//!   variant on N seeds in parallel and [`stats`] gives their 95% intervals and
+//!   paired differences.
+//! - [`output`], [`tables`], [`plots`], [`html`]: the output folder, the text
+//!   tables, the SVG plots and `report.html`.
 //!
 //! # Determinism
 //!
@@ -69,11 +75,18 @@
 #![warn(missing_docs)]
 
 pub mod driver;
+pub mod html;
+pub mod opt;
+pub mod output;
+pub mod plots;
 pub mod queue;
+pub mod replications;
 pub mod report;
 pub mod scenario;
 pub mod sim;
+pub mod stats;
 pub mod synth;
+pub mod tables;
 
 pub use scenario::{Scenario, ScenarioError, Variant};
 pub use sim::{run_variant, RunOut, World};

@@ -25,6 +25,10 @@ pub struct Scenario {
     pub seed: u64,
     /// Simulated time after which the run stops, seconds.
     pub horizon_s: f64,
+    /// Replications: seeds `seed`, `seed + 1`, ... each run by every variant
+    /// (`--replications` overrides it).
+    #[serde(default = "one")]
+    pub replications: u32,
     /// The grid.
     pub grid: GridSpec,
     /// Availability sessions.
@@ -358,6 +362,9 @@ impl Scenario {
             }
         };
         pos("horizon_s", self.horizon_s)?;
+        if !(1..=MAX_REPLICATIONS).contains(&self.replications) {
+            return Err(bad("replications", format!("{} must be within 1..={MAX_REPLICATIONS}", self.replications)));
+        }
         let g = &self.grid;
         if g.devices == 0 || g.devices > 9_999_999 {
             return Err(bad("grid.devices", format!("{} must be within 1..=9999999", g.devices)));
@@ -447,6 +454,172 @@ impl Scenario {
             })
             .collect()
     }
+}
+
+/// The most replications a run may ask for.
+pub const MAX_REPLICATIONS: u32 = 10_000;
+
+impl Scenario {
+    /// Parses a scenario with `path=value` overrides applied to its TOML first, so
+    /// they meet the same checks as the file (a typo is an error naming it). A value
+    /// is read as a TOML value (`5`, `0.5`, `true`, `[1, 2]`, `{ r = 2 }`) and, if it
+    /// is none, as a string (`weibull`).
+    pub fn from_toml_with(text: &str, sets: &[String]) -> Result<Scenario, ScenarioError> {
+        if sets.is_empty() {
+            return Scenario::from_toml_str(text);
+        }
+        let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| ScenarioError(e.to_string()))?;
+        for set in sets {
+            apply_set(&mut table, set).map_err(|e| ScenarioError(format!("--set {set}: {e}")))?;
+        }
+        let text = toml::to_string(&table).map_err(|e| ScenarioError(e.to_string()))?;
+        Scenario::from_toml_str(&text).map_err(|e| {
+            let names: Vec<&str> = sets.iter().map(String::as_str).collect();
+            ScenarioError(format!("{e} (with --set {})", names.join(", --set ")))
+        })
+    }
+
+    /// Keeps the variants named in `names`, in that order (an unknown name is an
+    /// error listing the known ones).
+    pub fn keep_variants(&mut self, names: &[String]) -> Result<(), ScenarioError> {
+        let all = self.variants()?;
+        let mut kept = Vec::new();
+        for name in names {
+            let Some(i) = all.iter().position(|v| &v.name == name) else {
+                let known: Vec<&str> = all.iter().map(|v| v.name.as_str()).collect();
+                return Err(ScenarioError(format!(
+                    "--variants: no variant `{name}`; the variants are {}",
+                    known.join(", ")
+                )));
+            };
+            if kept.iter().any(|v: &VariantSpec| &v.name == name) {
+                return Err(ScenarioError(format!("--variants: `{name}` is named twice")));
+            }
+            kept.push(self.variants.get(i).cloned().unwrap_or_else(|| VariantSpec {
+                name: name.clone(),
+                engine: toml::Table::new(),
+                job: toml::Table::new(),
+            }));
+        }
+        self.variants = kept;
+        Ok(())
+    }
+
+    /// What each variant changes from the scenario, as `path = value` lines (the
+    /// paths `--set variants[i].` takes), by variant name (an empty list: nothing,
+    /// the scenario as written).
+    pub fn variant_changes(&self) -> Vec<(String, Vec<String>)> {
+        if self.variants.is_empty() {
+            return vec![("default".into(), Vec::new())];
+        }
+        self.variants
+            .iter()
+            .map(|v| {
+                let mut lines = Vec::new();
+                flatten("engine", &v.engine, &mut lines);
+                flatten("job", &v.job, &mut lines);
+                (v.name.clone(), lines)
+            })
+            .collect()
+    }
+}
+
+fn flatten(at: &str, t: &toml::Table, out: &mut Vec<String>) {
+    for (k, v) in t {
+        let path = format!("{at}.{k}");
+        match v {
+            toml::Value::Table(inner) => flatten(&path, inner, out),
+            other => out.push(format!("{path} = {other}")),
+        }
+    }
+}
+
+/// Splits `a.b[2].c` into keys and indexes.
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+fn steps(path: &str) -> Result<Vec<Step>, String> {
+    let mut out = Vec::new();
+    for part in path.split('.') {
+        let (key, mut rest) = part.split_once('[').map_or((part, ""), |(k, r)| (k, r));
+        if key.is_empty() {
+            return Err(format!("`{path}` has an empty name; write a path like grid.devices or jobs[0].tasks"));
+        }
+        out.push(Step::Key(key.to_string()));
+        while !rest.is_empty() {
+            let (ix, after) = rest.split_once(']').ok_or_else(|| format!("`{path}`: `[` without `]`"))?;
+            let ix = ix.parse().map_err(|_| format!("`{path}`: `{ix}` is not an index"))?;
+            out.push(Step::Index(ix));
+            rest = after.strip_prefix('[').unwrap_or(after);
+            if !after.is_empty() && !after.starts_with('[') {
+                return Err(format!("`{path}`: unexpected `{after}` after `]`"));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Parses a `--set` value: a TOML value, else a string.
+pub fn parse_value(text: &str) -> toml::Value {
+    format!("v = {text}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(text.to_string()))
+}
+
+/// Applies one `path=value` to a scenario's TOML.
+fn apply_set(table: &mut toml::Table, set: &str) -> Result<(), String> {
+    let (path, value) = set.split_once('=').ok_or("write it as path=value, e.g. grid.devices=500")?;
+    let (path, value) = (path.trim(), parse_value(value.trim()));
+    let steps = steps(path)?;
+    let mut root = toml::Value::Table(std::mem::take(table));
+    let mut slot = &mut root;
+    let mut walked = String::new();
+    for (i, step) in steps.iter().enumerate() {
+        let last = i + 1 == steps.len();
+        match step {
+            Step::Key(k) => {
+                let toml::Value::Table(t) = slot else {
+                    return Err(format!("`{walked}` is not a table, so it has no field `{k}`"));
+                };
+                if !walked.is_empty() {
+                    walked.push('.');
+                }
+                walked.push_str(k);
+                if last {
+                    t.insert(k.clone(), value.clone());
+                    break;
+                }
+                let next_is_index = matches!(steps.get(i + 1), Some(Step::Index(_)));
+                slot = t.entry(k.clone()).or_insert_with(|| {
+                    if next_is_index {
+                        toml::Value::Array(Vec::new())
+                    } else {
+                        toml::Value::Table(toml::Table::new())
+                    }
+                });
+            }
+            Step::Index(ix) => {
+                let toml::Value::Array(a) = slot else {
+                    return Err(format!("`{walked}` is not a list, so it has no element [{ix}]"));
+                };
+                let len = a.len();
+                let item = a.get_mut(*ix).ok_or_else(|| format!("`{walked}` has {len} element(s), no [{ix}]"))?;
+                walked.push_str(&format!("[{ix}]"));
+                if last {
+                    *item = value.clone();
+                    break;
+                }
+                slot = item;
+            }
+        }
+    }
+    let toml::Value::Table(t) = root else { unreachable!("the root is a table") };
+    *table = t;
+    Ok(())
 }
 
 fn check_job(at: &str, j: &JobKind) -> Result<(), ScenarioError> {
@@ -614,6 +787,51 @@ mod tests {
         let v = "[[variants]]\nname = \"x\"\njob.replication = { r = 0.5 }\n";
         let e = Scenario::from_toml_str(&format!("{MIN}{v}")).unwrap_err();
         assert!(e.0.starts_with("variants[0].job.replication:"), "{e}");
+    }
+
+    #[test]
+    fn sets_meet_the_same_checks_as_the_file() {
+        let sets = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let sc = Scenario::from_toml_with(MIN, &sets(&["grid.devices=7", "churn.model=weibull", "jobs[0].tasks=3"]))
+            .unwrap();
+        assert_eq!((sc.grid.devices, sc.churn.model, sc.jobs[0].tasks), (7, ChurnModel::Weibull, 3));
+        let sc = Scenario::from_toml_with(MIN, &sets(&["faults.slow_p=0.5", "replications=4"])).unwrap();
+        assert_eq!((sc.faults.slow_p, sc.replications), (0.5, 4));
+        let sc = Scenario::from_toml_with(MIN, &sets(&["jobs[0].replication={ r = 2 }"])).unwrap();
+        assert_eq!(sc.jobs[0].replication, Some(ReplicationGoal::R(2.0)));
+        for (set, starts) in [
+            ("grid.devicse=3", "grid.devicse: unknown field"),
+            ("grid.devices=0", "grid.devices:"),
+            ("faults.slow_p=2", "faults.slow_p:"),
+            ("replications=0", "replications:"),
+            ("jobs[1].tasks=3", "--set jobs[1].tasks=3: `jobs` has 1 element(s), no [1]"),
+            ("horizon_s.x=3", "--set horizon_s.x=3: `horizon_s` is not a table"),
+            ("grid.devices", "--set grid.devices: write it as path=value"),
+        ] {
+            let e = Scenario::from_toml_with(MIN, &sets(&[set])).unwrap_err();
+            assert!(e.0.starts_with(starts), "{set}: {e}");
+        }
+    }
+
+    #[test]
+    fn keep_variants_selects_and_orders_and_names_the_unknown() {
+        let v = "[[variants]]\nname = \"a\"\n[[variants]]\nname = \"b\"\nengine.plan.distribution = { random = { seed = 1 } }\n";
+        let mut sc = Scenario::from_toml_str(&format!("{MIN}{v}")).unwrap();
+        assert_eq!(
+            sc.variant_changes(),
+            [
+                ("a".to_string(), vec![]),
+                ("b".to_string(), vec!["engine.plan.distribution.random.seed = 1".to_string()])
+            ]
+        );
+        sc.keep_variants(&["b".into(), "a".into()]).unwrap();
+        let names: Vec<String> = sc.variants().unwrap().into_iter().map(|v| v.name).collect();
+        assert_eq!(names, ["b", "a"]);
+        let e = sc.keep_variants(&["c".into()]).unwrap_err();
+        assert_eq!(e.0, "--variants: no variant `c`; the variants are b, a");
+        let mut plain = Scenario::from_toml_str(MIN).unwrap();
+        plain.keep_variants(&["default".into()]).unwrap();
+        assert_eq!(plain.variants().unwrap()[0].name, "default");
     }
 
     #[test]
