@@ -535,7 +535,8 @@ async fn slow_clients_are_dropped_and_sigterm_stops_cleanly() {
     };
     assert!(status.success(), "{status}");
     let data = server.dir.join("data");
-    let out = Command::new(env!("CARGO_BIN_EXE_byterank")).args(["journal"]).arg(&data).output().unwrap();
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_byterank")).args(["journal", "--format", "json"]).arg(&data).output().unwrap();
     let story = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success() && story.contains("\"op\":\"top_up\""), "the top-up is in the journal: {story}");
 }

@@ -170,7 +170,7 @@ async fn writes_without_the_sessions_token_change_nothing() {
 async fn another_users_job_is_not_found_and_ids_are_escaped() {
     let app = app("escape");
     let (ana, eve) = (user(&app, "ana").await, user(&app, "eve").await);
-    let id = "<script>alert(\"x\")</script>&\u{202e}txt.exe";
+    let id = "<script>alert(\"x\")</script>&\u{200f}txt.exe";
     let spec = json!({ "id": id, "application": "gzip", "input_bytes": 10, "chunk_bytes": 10, "price_chips": 10 });
     let a = send(&app, api("POST", "/v1/jobs", &ana, Some(spec))).await;
     assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
@@ -178,8 +178,8 @@ async fn another_users_job_is_not_found_and_ids_are_escaped() {
     let mine = send(&app, page("GET", &href, &ana).body(Body::empty()).unwrap()).await;
     assert_eq!(mine.status, StatusCode::OK);
     assert!(!mine.body.contains("<script>alert"), "the id went out as markup");
-    assert!(mine.body.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;[U+202E]txt.exe"));
-    assert!(!mine.body.contains('\u{202e}'), "the override went out as is");
+    assert!(mine.body.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;[U+200F]txt.exe"));
+    assert!(!mine.body.contains('\u{200f}'), "the mark went out as is");
     let list = send(&app, page("GET", "/jobs", &ana).body(Body::empty()).unwrap()).await;
     assert!(list.body.contains(&format!("href=\"{href}\"")), "the list links the job's page");
     let theirs = send(&app, page("GET", &href, &eve).body(Body::empty()).unwrap()).await;

@@ -208,7 +208,7 @@ pub async fn set_trust(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::{GridQuery, RegisterDevice};
+    use crate::api::{CreateOwner, GridQuery, RegisterDevice};
     use crate::auth::Secret;
     use crate::service::{Op, Principal};
     use byterank_core::{EngineConfig, Timestamp};
@@ -221,6 +221,8 @@ mod tests {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
         let mut svc = Service::new(EngineConfig::default()).unwrap();
         let at = Timestamp(1_800_000_000_000);
+        let owner = Principal::Owner("o".into());
+        svc.create_owner(at, None, CreateOwner { owner: "o".into() }, Secret::generate()).unwrap();
         for i in 0..173 {
             let mut d = Device::new(format!("d{i:03}"));
             d.ram_available_mb = Some(rng.random_range(100.0..16_000.0));
@@ -228,7 +230,7 @@ mod tests {
                 d.online = Some(false);
             }
             let req = RegisterDevice { device: d, owner: "o".into() };
-            svc.register_device(at, None, req, Secret::generate()).unwrap();
+            svc.register_device(at, Some(&owner), req, Secret::generate()).unwrap();
         }
         svc.apply(Timestamp(at.millis() + 60_000), &Op::Tick).unwrap();
         let full = svc.grid(&Principal::Operator, &GridQuery { top: Some(100_000) }).unwrap();
