@@ -63,7 +63,7 @@ impl Keyed {
     }
 
     /// Keeps the first answer of `caller`'s call under `key`, and forgets those
-    /// older than [`KEEP_MS`].
+    /// older than a day (`KEEP_MS`).
     pub fn put(&mut self, at: Timestamp, caller: &str, key: &str, asked: String, answer: serde_json::Value) {
         let before = at.millis().saturating_sub(KEEP_MS);
         while self.order.front().is_some_and(|(t, _)| *t < before) {
