@@ -16,24 +16,8 @@ use serde::{Deserialize, Serialize};
 use crate::replications::{JobRecord, Outcome, RunRecord, Study, METRICS};
 use crate::sim::RunOut;
 
-/// One time-series sample, as saved.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SeriesRow {
-    /// Time, s.
-    pub t_s: f64,
-    /// Devices online.
-    pub online: u32,
-    /// Devices working.
-    pub busy: u32,
-    /// Attempts the engine has running.
-    pub running_attempts: u32,
-    /// Tasks of running jobs without a result.
-    pub open_tasks: u64,
-    /// Jobs running.
-    pub jobs_running: u32,
-    /// Busy share of each quarter of the ByteRank order, best first.
-    pub load_by_rank_quarter: [f64; 4],
-}
+/// One time-series sample, as saved: the simulator's own.
+pub use crate::sim::Sample as SeriesRow;
 
 /// One variant's time series (first replication).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -189,22 +173,7 @@ fn field(s: &str) -> String {
 }
 
 fn series_of(run: &RunOut) -> VariantSeries {
-    VariantSeries {
-        variant: run.variant.clone(),
-        samples: run
-            .series
-            .iter()
-            .map(|s| SeriesRow {
-                t_s: s.t_s,
-                online: s.online,
-                busy: s.busy,
-                running_attempts: s.running_attempts,
-                open_tasks: s.open_tasks,
-                jobs_running: s.jobs_running,
-                load_by_rank_quarter: s.load_by_rank_quarter,
-            })
-            .collect(),
-    }
+    VariantSeries { variant: run.variant.clone(), samples: run.series.clone() }
 }
 
 /// Writes a study's files into `dir` (which must exist), then the plots and

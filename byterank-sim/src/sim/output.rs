@@ -134,8 +134,8 @@ pub struct DeviceOut {
     pub earned: u64,
 }
 
-/// One sample of the time series.
-#[derive(Clone, Debug, serde::Serialize)]
+/// One sample of the time series (as `runs.json` saves it, too).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Sample {
     /// Time, s.
     pub t_s: f64,
