@@ -9,7 +9,7 @@ use byterank_core::{AttemptState, Chunk, Device};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::service::{Entry, JobState};
+use crate::service::{Entry, JobState, Payout, PayoutState};
 
 /// The paths, as the paper groups them (§3.1).
 pub mod paths {
@@ -43,6 +43,12 @@ pub mod paths {
     pub const JOB_OUTPUT: &str = "/v1/jobs/{job}/output";
     /// Wallet: the calling device's owner's ByteChips.
     pub const WALLET: &str = "/v1/wallet";
+    /// Wallet: the calling owner's payouts (GET), or a new one (POST).
+    pub const WALLET_PAYOUTS: &str = "/v1/wallet/payouts";
+    /// Operators: every owner's payouts.
+    pub const PAYOUTS: &str = "/v1/payouts";
+    /// Operators: mark a payout paid or rejected.
+    pub const PAYOUT: &str = "/v1/payouts/{payout}";
     /// Billing: the calling user's balance and history.
     pub const BILLING: &str = "/v1/billing";
     /// Billing: the calling user's spending per day and application.
@@ -85,6 +91,9 @@ pub mod paths {
         JOB_INPUT,
         JOB_OUTPUT,
         WALLET,
+        WALLET_PAYOUTS,
+        PAYOUTS,
+        PAYOUT,
         BILLING,
         USAGE,
         TOP_UPS,
@@ -257,15 +266,73 @@ pub struct Balance {
 }
 
 /// A worker's ByteChips.
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
 pub struct Wallet {
-    /// The owner of the calling device.
+    /// The owner.
     pub owner: String,
-    /// What their devices earned, in all.
+    /// What the wallet holds: earned, less payouts pending and paid.
     pub balance: u64,
-    /// The latest rewards, newest first.
+    /// What their devices earned, in all.
+    #[serde(default)]
+    pub earned: u64,
+    /// Payouts requested and not yet paid or rejected.
+    #[serde(default)]
+    pub pending: u64,
+    /// Payouts paid, in all.
+    #[serde(default)]
+    pub paid_out: u64,
+    /// Lines of history (rewards, payouts), newest first.
     #[serde(default)]
     pub history: Vec<Entry>,
+    /// Pass as `before` for the next page of history; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<u64>,
+}
+
+/// Redeem ByteChips from the calling owner's wallet.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PayoutRequest {
+    /// ByteChips (at least 1, at most the wallet's balance).
+    pub amount: u64,
+}
+
+/// Mark a pending payout paid or rejected.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SettlePayout {
+    /// `paid`, or `rejected` (the amount goes back to the wallet).
+    pub state: PayoutState,
+}
+
+/// Which payouts to list.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PayoutsQuery {
+    /// Only this owner's (the operator; an owner sees only their own).
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// Only payouts in this state.
+    #[serde(default)]
+    #[param(value_type = Option<String>)]
+    pub state: Option<PayoutState>,
+    /// Payouts per page (default 50, at most 1,000).
+    #[serde(default)]
+    pub limit: Option<u32>,
+    /// Continue before this payout (the `next` of the previous page).
+    #[serde(default)]
+    pub before: Option<u64>,
+}
+
+/// Payouts, newest first.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct PayoutList {
+    /// This page.
+    pub payouts: Vec<Payout>,
+    /// Pass as `before` for the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<u64>,
 }
 
 /// What a job would do now.
@@ -414,20 +481,28 @@ pub struct PoolsView {
     pub open: u32,
 }
 
-/// Where every ByteChip is (spec §13): `charged = wallets + refunded + platform + escrow`.
+/// Where every ByteChip is (spec §13): `charged = wallets + pending_payouts +
+/// paid_out + refunded + platform + escrow`.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct LedgerView {
     /// Charged to users for jobs, in all.
     pub charged: u64,
-    /// Earned by workers, in all.
+    /// In workers' wallets: earned, less payouts pending and paid.
     pub wallets: u64,
+    /// Payouts requested, waiting for the operator.
+    #[serde(default)]
+    pub pending_payouts: u64,
+    /// Payouts paid, in all.
+    #[serde(default)]
+    pub paid_out: u64,
     /// Refunded to users, in all.
     pub refunded: u64,
     /// The platform's revenue.
     pub platform: u64,
     /// Held for running jobs.
     pub escrow: u64,
-    /// Whether the sums balance.
+    /// Whether the sums balance, and every owner's payouts add up to no more
+    /// than they earned.
     pub conserves: bool,
 }
 

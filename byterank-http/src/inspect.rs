@@ -216,6 +216,8 @@ fn concerns_op(q: &Query, op: &Op) -> bool {
         Op::CreateUser { .. }
         | Op::CreateOwner { .. }
         | Op::TopUp { .. }
+        | Op::RequestPayout { .. }
+        | Op::SettlePayout { .. }
         | Op::Tick
         | Op::Resume
         | Op::ForgetEnded { .. } => false,

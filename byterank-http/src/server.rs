@@ -157,7 +157,8 @@ pub fn replay_one(svc: &mut Service, seq: u64, at: byterank_core::Timestamp, op:
         routes::tasks::error,
         routes::jobs::quote, routes::jobs::create, routes::jobs::upload_input, routes::jobs::status,
         routes::jobs::output, routes::jobs::cancel, routes::history::jobs, routes::history::usage,
-        routes::money::wallet, routes::money::billing, routes::money::top_up, routes::money::create_user,
+        routes::money::wallet, routes::money::request_payout, routes::money::own_payouts,
+        routes::money::all_payouts, routes::money::settle_payout, routes::money::billing, routes::money::top_up, routes::money::create_user,
         routes::operators::grid, routes::operators::pools, routes::operators::set_trust, routes::operators::ledger,
         routes::operators::health, routes::operators::metrics,
     ),
@@ -203,6 +204,9 @@ pub fn router(app: AppState, opts: &ServeOptions) -> Router {
         .route(paths::JOB_INPUT, put(jobs::upload_input))
         .route(paths::JOB_OUTPUT, get(jobs::output))
         .route(paths::WALLET, get(money::wallet))
+        .route(paths::WALLET_PAYOUTS, get(money::own_payouts).post(money::request_payout))
+        .route(paths::PAYOUTS, get(money::all_payouts))
+        .route(paths::PAYOUT, put(money::settle_payout))
         .route(paths::BILLING, get(money::billing))
         .route(paths::TOP_UPS, post(money::top_up))
         .route(paths::USERS, post(money::create_user))

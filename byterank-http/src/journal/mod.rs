@@ -82,6 +82,11 @@ pub trait Store: Send + Sync + 'static {
     /// An account's latest history lines, newest first.
     fn history(&self, account: &str, limit: u32) -> Result<Vec<Entry>, JournalError>;
 
+    /// Up to `limit` of an account's history lines older than the line
+    /// `before` (from the newest with `None`), newest first, each with its
+    /// line number (the `before` of the next page).
+    fn history_page(&self, account: &str, before: Option<u64>, limit: u32) -> Result<Vec<(u64, Entry)>, JournalError>;
+
     /// Up to `limit` ops after `after`, in order.
     fn ops(&self, after: u64, limit: u32) -> Result<Vec<(u64, Timestamp, Op)>, JournalError>;
 

@@ -404,6 +404,25 @@ impl Store for PgStore {
         })
     }
 
+    fn history_page(&self, account: &str, before: Option<u64>, limit: u32) -> Result<Vec<(u64, Entry)>, JournalError> {
+        let before = before.map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX));
+        self.with(|c| {
+            let rows = c
+                .query(
+                    "SELECT id, entry FROM history WHERE account = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
+                    &[&account, &before, &i64::from(limit)],
+                )
+                .map_err(db)?;
+            rows.iter()
+                .map(|r| {
+                    let e =
+                        serde_json::from_str(r.get(1)).map_err(|e| JournalError::Db(format!("history line: {e}")))?;
+                    Ok((r.get::<_, i64>(0) as u64, e))
+                })
+                .collect()
+        })
+    }
+
     fn ops(&self, after: u64, limit: u32) -> Result<Vec<(u64, Timestamp, Op)>, JournalError> {
         self.with(|c| read_ops(c, after, i64::from(limit)))
     }

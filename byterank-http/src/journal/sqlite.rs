@@ -326,6 +326,27 @@ impl Store for SqliteStore {
         })
     }
 
+    fn history_page(&self, account: &str, before: Option<u64>, limit: u32) -> Result<Vec<(u64, Entry)>, JournalError> {
+        let before = before.map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX));
+        self.with(|c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT id, entry FROM history WHERE account = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
+                )
+                .map_err(db)?;
+            let rows = stmt
+                .query_map(params![account, before, limit], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+                .map_err(db)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (id, json) = row.map_err(db)?;
+                let e = serde_json::from_str(&json).map_err(|e| JournalError::Db(format!("history line: {e}")))?;
+                out.push((id as u64, e));
+            }
+            Ok(out)
+        })
+    }
+
     fn ops(&self, after: u64, limit: u32) -> Result<Vec<(u64, Timestamp, Op)>, JournalError> {
         self.with(|c| read_ops(c, after, limit))
     }

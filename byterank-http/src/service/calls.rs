@@ -389,7 +389,10 @@ impl Service {
 
     /// The first answer of a keyed write that was applied already, if `op` is
     /// its retry.
-    fn first_answer<T: serde::de::DeserializeOwned>(&self, op: &Op) -> Result<Option<Result<T, ApiError>>, ApiError> {
+    pub(super) fn first_answer<T: serde::de::DeserializeOwned>(
+        &self,
+        op: &Op,
+    ) -> Result<Option<Result<T, ApiError>>, ApiError> {
         let Some((caller, key, asked)) = op.keyed() else { return Ok(None) };
         check_key(key)?;
         Ok(self.keyed.get(&caller, key, &asked)?.map(|v| {
@@ -425,9 +428,16 @@ impl Service {
         let Principal::Owner(owner) = who else {
             return Err(ApiError::forbidden("the wallet answers to its owner's key only"));
         };
-        let owner = owner.clone();
-        let balance = self.engine.ledger().wallets.get(&owner).map_or(0, |c| c.0);
-        Ok(Wallet { owner, balance, history: Vec::new() })
+        let out = self.payout_book().out(owner);
+        let (balance, earned) = (self.redeemable(owner), self.earned(owner));
+        Ok(Wallet {
+            owner: owner.clone(),
+            balance,
+            earned,
+            pending: out.pending,
+            paid_out: out.paid,
+            ..Wallet::default()
+        })
     }
 
     // Jobs.
@@ -698,13 +708,16 @@ impl Service {
         operator(who)?;
         let l = self.engine.ledger();
         let sum = |m: &BTreeMap<String, ByteChips>| m.values().map(|c| c.0).sum::<u64>();
+        let out = self.payout_book().totals();
         Ok(LedgerView {
             charged: sum(&l.charged),
-            wallets: sum(&l.wallets),
+            wallets: sum(&l.wallets) - out.pending - out.paid,
+            pending_payouts: out.pending,
+            paid_out: out.paid,
             refunded: sum(&l.refunded),
             platform: l.platform.0,
             escrow: l.escrow.0,
-            conserves: l.conserves(),
+            conserves: l.conserves() && self.payout_book().consistent(|o| self.earned(o)),
         })
     }
 

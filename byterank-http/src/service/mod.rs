@@ -26,6 +26,7 @@ mod calls;
 mod keyed;
 mod limits;
 mod op;
+mod payouts;
 
 pub use apps::{adapter, compute, read_upload, AppAdapter, Upload};
 pub use books::{Ended, EndedJobs, Held, JobBook, JobState, KeyEntry, Principal, TaskBook, UserBook};
@@ -33,6 +34,7 @@ pub use calls::quote_view;
 pub use keyed::{check_key, Keyed};
 pub use limits::{task_count, WorkLimits};
 pub use op::Op;
+pub use payouts::{Out, Payout, PayoutState, Payouts};
 
 /// Something storage does in the same commit as the ops that caused it.
 #[derive(Clone, Debug, PartialEq)]
@@ -72,7 +74,9 @@ pub struct Entry {
     pub account: String,
     /// When, milliseconds since the epoch.
     pub at: i64,
-    /// `reward`, `charge`, `refund` or `top_up`.
+    /// `reward`, `charge`, `refund` or `top_up`; for a wallet also `payout`
+    /// (the amount left it), `payout_paid` (it was paid out) or
+    /// `payout_returned` (rejected: the amount came back).
     pub kind: String,
     /// The job, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -85,6 +89,9 @@ pub struct Entry {
     pub device: Option<String>,
     /// ByteChips.
     pub amount: u64,
+    /// The payout, for payout lines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payout: Option<u64>,
 }
 
 /// The account name of a worker (device owner) in the history.
@@ -142,6 +149,9 @@ pub struct Service {
     /// Jobs created, in all (each book keeps its place in this count).
     #[serde(default)]
     jobs_created: u64,
+    /// Owners' payouts.
+    #[serde(default)]
+    payouts: Payouts,
     #[serde(skip)]
     pending: Pending,
     #[serde(skip)]
@@ -183,6 +193,7 @@ impl Service {
             pulled: BTreeMap::new(),
             ended_jobs: EndedJobs::default(),
             jobs_created: 0,
+            payouts: Payouts::default(),
             pending: Pending::default(),
             events: Vec::new(),
             upload: None,
@@ -429,6 +440,7 @@ impl Service {
                 let device = self.device_handle(device)?;
                 self.engine_apply(at, CommandKind::ReportError { device, attempt: *attempt })?;
             }
+            Op::RequestPayout { .. } | Op::SettlePayout { .. } => self.apply_payout(at, op)?,
             Op::Tick => self.engine_apply(at, CommandKind::Tick)?,
             Op::Resume => self.engine_apply(at, CommandKind::Resume)?,
             Op::ForgetEnded { before } => {
@@ -457,6 +469,9 @@ impl Service {
             Op::CreateJob { job, user, .. } => self
                 .job_view(&Principal::User(user.clone()), &job.id, &crate::api::StatusQuery::default())
                 .map_or(serde_json::Value::Null, |v| json(serde_json::to_value(v))),
+            Op::RequestPayout { .. } => {
+                self.payouts.last().map_or(serde_json::Value::Null, |p| json(serde_json::to_value(p)))
+            }
             Op::ReportResult { .. } => {
                 let late = self.events.iter().any(|e| matches!(e, Event::LateReport { .. }));
                 json(serde_json::to_value(crate::api::Reported { accepted: !late }))
@@ -639,7 +654,7 @@ impl JobBook {
 
 impl Entry {
     fn new(account: String, at: Timestamp, kind: &str, amount: u64) -> Entry {
-        Entry { account, at: at.millis(), kind: kind.into(), job: None, task: None, device: None, amount }
+        Entry { account, at: at.millis(), kind: kind.into(), job: None, task: None, device: None, amount, payout: None }
     }
 }
 

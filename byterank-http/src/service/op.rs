@@ -134,6 +134,25 @@ pub enum Op {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         key: Option<String>,
     },
+    /// A worker owner asked to redeem ByteChips: they leave the wallet for
+    /// the pending-payout account.
+    RequestPayout {
+        /// The owner.
+        owner: String,
+        /// ByteChips.
+        amount: u64,
+        /// The request's `Idempotency-Key`: a retry under it gets the first
+        /// answer (kept in the state) and changes nothing.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
+    },
+    /// The operator paid a pending payout, or rejected it (back to the wallet).
+    SettlePayout {
+        /// The payout.
+        payout: u64,
+        /// Paid (`true`) or rejected.
+        paid: bool,
+    },
     /// Time passed.
     Tick,
     /// This node started serving after a stop (a restart, or a standby taking
@@ -164,6 +183,9 @@ impl Op {
             Op::ReportError { device, attempt, key: Some(k) } => {
                 Some((format!("device:{device}"), k, format!("error {}", attempt.0)))
             }
+            Op::RequestPayout { owner, amount, key: Some(k) } => {
+                Some((format!("owner:{owner}"), k, format!("payout {amount}")))
+            }
             _ => None,
         }
     }
@@ -186,6 +208,8 @@ impl Op {
             Op::Heartbeat { .. } => "heartbeat",
             Op::ReportResult { .. } => "report_result",
             Op::ReportError { .. } => "report_error",
+            Op::RequestPayout { .. } => "request_payout",
+            Op::SettlePayout { .. } => "settle_payout",
             Op::Tick => "tick",
             Op::Resume => "resume",
             Op::ForgetEnded { .. } => "forget_ended",
