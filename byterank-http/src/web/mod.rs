@@ -1,6 +1,7 @@
 //! The web app served at `/`: the Computing Platform for customers (sign in,
 //! submit and follow jobs, download outputs, billing and usage) and the
-//! operator's view of the grid.
+//! operator's view of the grid and the payouts; and the Worker App for worker
+//! owners (their devices, wallet and payouts).
 //!
 //! Pages are rendered on the server (maud escapes every value); a small plain
 //! script (`static/app.js`) drives the job form (quote, create, upload with a
@@ -25,6 +26,8 @@ mod customer;
 mod operator;
 pub mod pages;
 pub mod session;
+mod settle;
+mod worker;
 
 /// The Content-Security-Policy of every page and file of the app.
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
@@ -44,6 +47,10 @@ pub fn router(max_input_bytes: usize) -> Router<AppState> {
         .route("/billing", get(customer::billing_page))
         .route("/operator", get(operator::grid_page))
         .route("/operator/devices/{device}/trust", post(operator::set_trust))
+        .route("/operator/payouts/{payout}", post(settle::settle))
+        .route("/operator/metrics", get(operator::metrics))
+        .route("/wallet", get(worker::wallet_page))
+        .route("/wallet/payouts", post(worker::request_payout))
         .route("/operator/users", post(accounts::open))
         .route("/operator/top-ups", post(accounts::top_up))
         .route("/web/quote", post(actions::quote))
@@ -70,6 +77,7 @@ async fn home(State(app): State<AppState>, headers: HeaderMap) -> Response {
         match app.seq.authed(Some(s.key.clone()), |_, _, who| Ok(who.clone())).await {
             Ok(Principal::Operator) => return Redirect::to("/operator").into_response(),
             Ok(Principal::User(_)) => return Redirect::to("/jobs").into_response(),
+            Ok(Principal::Owner(_)) => return Redirect::to("/wallet").into_response(),
             _ => {}
         }
     }

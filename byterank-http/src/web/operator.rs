@@ -48,12 +48,13 @@ pub async fn grid_page(
     let got = app
         .seq
         .authed(Some(s.key.clone()), move |svc, _, who| {
-            let (ledger, pools) = (svc.ledger(who)?, svc.pools(who)?);
+            let (ledger, pools, payouts) = (svc.ledger(who)?, svc.pools(who)?, super::settle::lists(svc, who)?);
             let (devices, active, total, shown) = grid_page_of(svc, &needle, n);
-            Ok((ledger, pools, devices, active, total, shown))
+            Ok((ledger, pools, payouts, (devices, active, total, shown)))
         })
         .await;
-    let (ledger, pools, devices, active, total, shown): (LedgerView, Vec<PoolsView>, u32, u32, usize, Vec<RankedView>) =
+    type Grid = (u32, u32, usize, Vec<RankedView>);
+    let (ledger, pools, (pending, latest), (devices, active, total, shown)): (LedgerView, Vec<PoolsView>, _, Grid) =
         match got {
             Ok(v) => v,
             Err(e) => return refused(e, &s, &headers),
@@ -66,13 +67,17 @@ pub async fn grid_page(
             dl.facts #ledger {
                 dt { "Charged" } dd { (count(ledger.charged)) }
                 dt { "Workers' wallets" } dd { (count(ledger.wallets)) }
+                dt { "Payouts pending" } dd #ledger-pending { (count(ledger.pending_payouts)) }
+                dt { "Paid out" } dd #ledger-paid { (count(ledger.paid_out)) }
                 dt { "Refunded" } dd { (count(ledger.refunded)) }
                 dt { "Platform" } dd { (count(ledger.platform)) }
                 dt { "Escrow" } dd { (count(ledger.escrow)) }
                 dt { "Conserves" } dd { @if ledger.conserves { "yes" } @else { strong.error { "NO" } } }
             }
-            p.muted { "Prometheus metrics: " a href="/metrics" { "/metrics" } " (send the operator key as a bearer token)." }
+            p.muted { "Prometheus metrics: " a href="/operator/metrics" { "in the browser" } " (this session), or "
+                code { "/metrics" } " with the operator key as a bearer token (for a scraper)." }
         }
+        (super::settle::section(&s.csrf, &pending, &latest))
         (super::accounts::forms(&s.csrf))
         section.card {
             h2 { "Running jobs" }
@@ -169,6 +174,28 @@ fn grid_page_of(svc: &Service, needle: &str, page: usize) -> (u32, u32, usize, V
         })
         .collect();
     (devices, active, rows.len(), lines)
+}
+
+/// `/operator/metrics`: the Prometheus metrics, for the operator's session
+/// (a browser sends no bearer key to `/metrics`).
+pub async fn metrics(State(app): State<AppState>, headers: HeaderMap) -> Response {
+    let Some(s) = Session::from_headers(&headers) else { return to_sign_in() };
+    let operator = app
+        .seq
+        .authed(Some(s.key.clone()), |_, _, who| match who {
+            crate::service::Principal::Operator => Ok(()),
+            _ => Err(ApiError::forbidden("the metrics are the operator's: sign in with the operator key")),
+        })
+        .await;
+    if let Err(e) = operator {
+        return refused(e, &s, &headers);
+    }
+    let body = app.metrics.as_ref().map(|m| m.render()).unwrap_or_default();
+    let mut resp = body.into_response();
+    let h = resp.headers_mut();
+    h.insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("text/plain; version=0.0.4"));
+    h.insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+    resp
 }
 
 /// The trust switch's form.

@@ -21,6 +21,8 @@ pub enum Nav {
     Billing,
     /// The operator's pages.
     Operator,
+    /// A worker owner's wallet.
+    Wallet,
 }
 
 /// A whole page: head, navigation for the signed-in, the title and the body.
@@ -47,7 +49,9 @@ pub fn page(title: &str, session: Option<&Session>, nav: Nav, body: Markup) -> M
                         nav aria-label="Main" {
                             @if nav == Nav::Operator {
                                 (link("/operator", "Grid", Nav::Operator))
-                                a href="/metrics" { "Metrics" }
+                                a href="/operator/metrics" { "Metrics" }
+                            } @else if nav == Nav::Wallet {
+                                (link("/wallet", "Wallet", Nav::Wallet))
                             } @else {
                                 (link("/jobs", "Jobs", Nav::Jobs))
                                 (link("/new-job", "New job", Nav::NewJob))
@@ -80,7 +84,7 @@ pub fn respond(status: StatusCode, markup: Markup) -> Response {
 pub fn sign_in_page(message: &str, headers: &HeaderMap, status: StatusCode) -> Response {
     let token = session::random_token();
     let body = html! {
-        p { "Customers sign in with the API key the operator gave them; the operator, with the operator key." }
+        p { "Customers sign in with the API key the operator gave them; worker owners, with their owner key; the operator, with the operator key." }
         @if !message.is_empty() { p.error role="alert" { (message) } }
         form.card method="post" action="/login" {
             input type="hidden" name="csrf" value=(token);

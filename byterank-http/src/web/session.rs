@@ -120,16 +120,20 @@ pub async fn sign_in(State(app): State<AppState>, headers: HeaderMap, Form(form)
         !key.is_empty() && key.len() <= 256 && key.bytes().all(|b| b.is_ascii_graphic() && b != b';' && b != b',');
     let who = if fits { app.seq.authed(Some(key.clone()), |_, _, who| Ok(who.clone())).await.ok() } else { None };
     match who {
-        Some(Principal::User(_)) | Some(Principal::Operator) => {
-            let mut resp =
-                Redirect::to(if who == Some(Principal::Operator) { "/operator" } else { "/jobs" }).into_response();
+        Some(Principal::User(_) | Principal::Operator | Principal::Owner(_)) => {
+            let to = match who {
+                Some(Principal::Operator) => "/operator",
+                Some(Principal::Owner(_)) => "/wallet",
+                _ => "/jobs",
+            };
+            let mut resp = Redirect::to(to).into_response();
             let h = resp.headers_mut();
             h.append(header::SET_COOKIE, set_cookie(&headers, KEY_COOKIE, &key));
             h.append(header::SET_COOKIE, set_cookie(&headers, LOGIN_COOKIE, ""));
             resp
         }
-        Some(Principal::Device(_) | Principal::Owner(_)) => super::pages::sign_in_page(
-            "That is a device token or a worker owner's key: sign in with a user's API key.",
+        Some(Principal::Device(_)) => super::pages::sign_in_page(
+            "That is a device's token: sign in with its owner's key.",
             &headers,
             StatusCode::FORBIDDEN,
         ),
