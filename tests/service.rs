@@ -355,13 +355,16 @@ fn gunzip(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Reward lines per (job, task, device) from an owner's wallet history, and the
-/// wallet's balance.
+/// Reward lines per (job, task, device) from an owner's wallet history, and
+/// what the owner earned (payout lines are left to the caller).
 async fn rewards(api: &Api, owner_key: &str) -> (u64, BTreeMap<(String, u64, String), u32>) {
     let w = api.ok("GET", "/v1/wallet?limit=10000", Some(owner_key), None).await;
     let mut seen = BTreeMap::new();
     for e in w["history"].as_array().unwrap() {
-        assert_eq!(e["kind"], "reward");
+        if e["kind"] != "reward" {
+            assert!(e["kind"].as_str().unwrap().starts_with("payout"), "{e}");
+            continue;
+        }
         let k = (
             e["job"].as_str().unwrap().to_string(),
             e["task"].as_u64().unwrap(),
@@ -369,7 +372,7 @@ async fn rewards(api: &Api, owner_key: &str) -> (u64, BTreeMap<(String, u64, Str
         );
         *seen.entry(k).or_insert(0) += 1;
     }
-    (w["balance"].as_u64().unwrap(), seen)
+    (w["earned"].as_u64().unwrap(), seen)
 }
 
 async fn register(api: &Api, id: &str, owner_key: &str) -> String {
@@ -789,6 +792,10 @@ async fn kill_9_at_random_moments_loses_nothing_acknowledged_and_pays_nothing_tw
         assert!(t.elapsed() < Duration::from_secs(20), "the workers did not register");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // A first job, so that the owner has ByteChips to redeem while the second runs.
+    let warm = json!({ "id": "warm", "application": "synthetic", "chunks": 6, "price_chips": 50_000 });
+    api.ok("POST", "/v1/jobs", Some(&ana), Some(warm)).await;
+    api.wait_job(&ana, "warm", "completed", Duration::from_secs(60)).await;
     api.ok("POST", "/v1/jobs", Some(&ana), Some(spec)).await;
     let (s, v) = api.bytes("PUT", "/v1/jobs/gz/input", &ana, input.clone()).await;
     assert_eq!(s, StatusCode::OK, "{v}");
@@ -801,7 +808,14 @@ async fn kill_9_at_random_moments_loses_nothing_acknowledged_and_pays_nothing_tw
     let mut unanswered: Vec<(String, Value, u64)> = Vec::new();
     let mut sent = 0;
     let mut retried = 0;
+    // Payouts as the test knows them (id to amount and state), and requests sent
+    // but not answered, retried under their keys after the restart.
+    let mut payouts = Payouts::default();
     loop {
+        // Payouts: one requested, one pending paid or rejected, acknowledged
+        // before the crash.
+        payouts.request(&api, &bob, &mut rng).await;
+        payouts.settle(&api, &mut rng).await;
         // Acknowledged writes just before the crash: top-ups, and what was paid.
         let amount = rng.random_range(1..100u64);
         let top_up = json!({"user": "ana", "amount": amount});
@@ -829,8 +843,11 @@ async fn kill_9_at_random_moments_loses_nothing_acknowledged_and_pays_nothing_tw
         let racing = tokio::spawn(async move {
             api2.keyed_once("POST", "/v1/billing/top-ups", Some(KEY), Some(&k), Some(body)).await
         });
+        // A payout request and a settlement on the wire as well.
+        let racing_payout = payouts.race(&api, &bob, &mut rng).await;
         tokio::time::sleep(Duration::from_millis(rng.random_range(0..3))).await;
         server.crash_and_restart();
+        payouts.after_crash(&api, &bob, racing_payout).await;
         match racing.await.unwrap() {
             Some((s, _)) if s.is_success() => topped_up += amount,
             Some((s, _)) if s.is_server_error() => unanswered.push((idem, top_up, amount)),
@@ -856,6 +873,7 @@ async fn kill_9_at_random_moments_loses_nothing_acknowledged_and_pays_nothing_tw
         let b = api.ok("GET", "/v1/billing", Some(&ana), None).await;
         let have = b["topped_up"].as_u64().unwrap();
         assert_eq!(have, topped_up, "top-ups retried under their keys were credited once each");
+        payouts.check(&api, &bob).await;
     }
     assert!(crashes >= 3, "the job ended before the server was killed three times: make it bigger");
     let done = api.wait_job(&ana, "gz", "completed", Duration::from_secs(180)).await;
@@ -867,25 +885,215 @@ async fn kill_9_at_random_moments_loses_nothing_acknowledged_and_pays_nothing_tw
     let out = api.http.get(format!("{}/v1/jobs/gz/output", server.url)).bearer_auth(&ana).send().await.unwrap();
     assert_eq!(gunzip(&out.bytes().await.unwrap()), input, "the output survived the crashes");
 
+    // Payouts around two more crashes, with the whole job's rewards to redeem.
+    for _ in 0..2 {
+        payouts.request(&api, &bob, &mut rng).await;
+        payouts.settle(&api, &mut rng).await;
+        let racing_payout = payouts.race(&api, &bob, &mut rng).await;
+        tokio::time::sleep(Duration::from_millis(rng.random_range(0..3))).await;
+        server.crash_and_restart();
+        payouts.after_crash(&api, &bob, racing_payout).await;
+        payouts.check(&api, &bob).await;
+        crashes += 1;
+    }
+
     let (balance, seen) = rewards(&api, &bob).await;
     assert!(balance >= paid_seen);
     assert!(seen.values().all(|&n| n == 1), "a copy was paid twice: {seen:?}");
     let tasks = done["tasks"].as_u64().unwrap();
     let mut per_task: BTreeMap<u64, u32> = BTreeMap::new();
-    for (_, task, _) in seen.keys() {
+    for (_, task, _) in seen.keys().filter(|(job, _, _)| job == "gz") {
         *per_task.entry(*task).or_insert(0) += 1;
     }
     assert_eq!(per_task.len() as u64, tasks, "every task paid");
+    payouts.check(&api, &bob).await;
+    let (pending, paid) = (payouts.sum("pending"), payouts.sum("paid"));
     let l = api.ok("GET", "/v1/ledger", Some(KEY), None).await;
-    assert_eq!(l["wallets"].as_u64(), Some(balance));
-    assert_eq!(l["charged"].as_u64(), Some(500_000), "charged once");
+    let n = |k: &str| l[k].as_u64().unwrap();
+    assert_eq!(l["conserves"], true, "{l}");
+    assert_eq!((n("wallets"), n("pending_payouts"), n("paid_out")), (balance - pending - paid, pending, paid));
+    assert_eq!(l["charged"].as_u64(), Some(550_000), "each job charged once");
     assert_eq!(
-        l["charged"].as_u64().unwrap(),
-        balance + l["platform"].as_u64().unwrap() + l["refunded"].as_u64().unwrap() + l["escrow"].as_u64().unwrap()
+        n("charged"),
+        n("wallets") + n("pending_payouts") + n("paid_out") + n("platform") + n("refunded") + n("escrow")
     );
     let b = api.ok("GET", "/v1/billing", Some(&ana), None).await;
     assert_eq!(b["topped_up"].as_u64(), Some(topped_up));
-    eprintln!("crash test: {crashes} crashes, {sent} top-ups, {retried} retried under their keys");
+    assert!(payouts.settled > 0 && payouts.ids.len() > crashes, "too few payouts: {:?}", payouts.ids);
+    eprintln!(
+        "crash test: {crashes} crashes, {sent} top-ups, {retried} retried under their keys; {} payouts ({} settled, {} retried)",
+        payouts.ids.len(),
+        payouts.settled,
+        payouts.retried
+    );
+}
+
+/// Payouts as the crash test knows them: what it was acknowledged, and what it
+/// must ask again after a crash.
+#[derive(Default)]
+struct Payouts {
+    /// Payout id to amount and state.
+    ids: BTreeMap<u64, (u64, String)>,
+    sent: u32,
+    settled: u32,
+    retried: u32,
+}
+
+/// A payout request or a settlement sent as the server died.
+enum Racing {
+    Request(String, u64, tokio::task::JoinHandle<Option<(StatusCode, Value)>>),
+    Settle(u64, String, tokio::task::JoinHandle<Option<(StatusCode, Value)>>),
+    Nothing,
+}
+
+impl Payouts {
+    fn sum(&self, state: &str) -> u64 {
+        self.ids.values().filter(|(_, s)| s == state).map(|(a, _)| a).sum()
+    }
+
+    /// A request for a small part of the wallet, if it holds any; `None` when
+    /// it holds nothing.
+    async fn ask(&mut self, api: &Api, owner_key: &str, rng: &mut impl Rng) -> Option<(String, u64)> {
+        let w = api.ok("GET", "/v1/wallet?limit=1", Some(owner_key), None).await;
+        let balance = w["balance"].as_u64().unwrap();
+        if balance == 0 {
+            return None;
+        }
+        self.sent += 1;
+        Some((format!("payout-{}", self.sent), rng.random_range(1..=balance.min(500))))
+    }
+
+    fn acknowledged(&mut self, amount: u64, v: &Value) {
+        let id = v["id"].as_u64().unwrap();
+        assert_eq!((v["amount"].as_u64(), v["state"].as_str()), (Some(amount), Some("pending")), "{v}");
+        assert!(self.ids.insert(id, (amount, "pending".into())).is_none(), "payout {id} given twice");
+    }
+
+    async fn request(&mut self, api: &Api, owner_key: &str, rng: &mut impl Rng) {
+        let Some((idem, amount)) = self.ask(api, owner_key, rng).await else { return };
+        let body = json!({ "amount": amount });
+        let r = api.keyed_once("POST", "/v1/wallet/payouts", Some(owner_key), Some(&idem), Some(body)).await;
+        let (s, v) = r.expect("the server is up");
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        self.acknowledged(amount, &v);
+    }
+
+    /// A pending payout, and paid or rejected at random.
+    fn pick(&self, rng: &mut impl Rng) -> Option<(u64, &'static str)> {
+        let pending: Vec<u64> = self.ids.iter().filter(|(_, (_, s))| s == "pending").map(|(id, _)| *id).collect();
+        let id = *pending.get(rng.random_range(0..pending.len().max(1)))?;
+        Some((id, if rng.random_bool(0.6) { "paid" } else { "rejected" }))
+    }
+
+    fn settled_as(&mut self, id: u64, state: &str, v: &Value) {
+        assert_eq!(v["state"].as_str(), Some(state), "{v}");
+        self.ids.get_mut(&id).unwrap().1 = state.into();
+        self.settled += 1;
+    }
+
+    async fn settle(&mut self, api: &Api, rng: &mut impl Rng) {
+        let Some((id, state)) = self.pick(rng) else { return };
+        let v = api.ok("PUT", &format!("/v1/payouts/{id}"), Some(KEY), Some(json!({ "state": state }))).await;
+        self.settled_as(id, state, &v);
+    }
+
+    /// Sends a request or a settlement without waiting for its answer.
+    async fn race(&mut self, api: &Api, owner_key: &str, rng: &mut impl Rng) -> Racing {
+        let api2 = Api::new(&api.url);
+        if rng.random_bool(0.5) {
+            let Some((idem, amount)) = self.ask(api, owner_key, rng).await else { return Racing::Nothing };
+            let (k, owner) = (idem.clone(), owner_key.to_string());
+            let body = json!({ "amount": amount });
+            let h = tokio::spawn(async move {
+                api2.keyed_once("POST", "/v1/wallet/payouts", Some(&owner), Some(&k), Some(body)).await
+            });
+            Racing::Request(idem, amount, h)
+        } else {
+            let Some((id, state)) = self.pick(rng) else { return Racing::Nothing };
+            let path = format!("/v1/payouts/{id}");
+            let h =
+                tokio::spawn(
+                    async move { api2.call_once("PUT", &path, Some(KEY), Some(json!({ "state": state }))).await },
+                );
+            Racing::Settle(id, state.into(), h)
+        }
+    }
+
+    /// What was on the wire: taken if it was answered, else asked again (under
+    /// its key, or the same settlement) until it is.
+    async fn after_crash(&mut self, api: &Api, owner_key: &str, racing: Racing) {
+        match racing {
+            Racing::Nothing => {}
+            Racing::Request(idem, amount, h) => {
+                let (s, v) = match h.await.unwrap() {
+                    Some((s, v)) if s.is_success() => (s, v),
+                    _ => {
+                        self.retried += 1;
+                        let body = json!({ "amount": amount });
+                        loop {
+                            let r = api
+                                .keyed_once(
+                                    "POST",
+                                    "/v1/wallet/payouts",
+                                    Some(owner_key),
+                                    Some(&idem),
+                                    Some(body.clone()),
+                                )
+                                .await;
+                            if let Some(r) = r.filter(|r| !r.0.is_server_error()) {
+                                break r;
+                            }
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                    }
+                };
+                assert_eq!(s, StatusCode::CREATED, "{v}");
+                self.acknowledged(amount, &v);
+            }
+            Racing::Settle(id, state, h) => {
+                let v = match h.await.unwrap() {
+                    Some((s, v)) if s.is_success() => v,
+                    _ => {
+                        self.retried += 1;
+                        let path = format!("/v1/payouts/{id}");
+                        api.ok("PUT", &path, Some(KEY), Some(json!({ "state": state }))).await
+                    }
+                };
+                self.settled_as(id, &state, &v);
+            }
+        }
+    }
+
+    /// The server's payouts and the owner's wallet against the test's.
+    async fn check(&self, api: &Api, owner_key: &str) {
+        let listed = api.ok("GET", "/v1/wallet/payouts?limit=1000", Some(owner_key), None).await;
+        let theirs: BTreeMap<u64, (u64, String)> = listed["payouts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p["id"].as_u64().unwrap(), (p["amount"].as_u64().unwrap(), p["state"].as_str().unwrap().into())))
+            .collect();
+        assert_eq!(theirs, self.ids, "the payouts are the ones acknowledged, each once");
+        let w = api.ok("GET", "/v1/wallet?limit=10000", Some(owner_key), None).await;
+        let n = |k: &str| w[k].as_u64().unwrap();
+        assert_eq!((n("pending"), n("paid_out")), (self.sum("pending"), self.sum("paid")), "{w}");
+        assert_eq!(n("balance"), n("earned") - self.sum("pending") - self.sum("paid"));
+        // The history's payout lines, once each.
+        let mut lines: BTreeMap<(u64, String), u32> = BTreeMap::new();
+        for e in w["history"].as_array().unwrap().iter().filter(|e| e["kind"] != "reward") {
+            *lines.entry((e["payout"].as_u64().unwrap(), e["kind"].as_str().unwrap().into())).or_default() += 1;
+        }
+        let mut want: BTreeMap<(u64, String), u32> = BTreeMap::new();
+        for (id, (_, state)) in &self.ids {
+            want.insert((*id, "payout".into()), 1);
+            match state.as_str() {
+                "paid" => want.insert((*id, "payout_paid".into()), 1),
+                "rejected" => want.insert((*id, "payout_returned".into()), 1),
+                _ => None,
+            };
+        }
+        assert_eq!(lines, want, "each payout's lines are in the history once");
+    }
 }
 
 async fn the_openapi_document_lists_every_route_and_its_errors(backend: Backend) {
