@@ -17,6 +17,7 @@ use axum::Router;
 use byterank::core::{ByteChips, Device, EngineConfig, JobSpec, Timestamp};
 use byterank::http::api::{CreateOwner, CreateUser, RegisterDevice, TopUp};
 use byterank::http::auth::{OperatorKey, Secret};
+use byterank::http::clock::Clock;
 use byterank::http::journal::sqlite::{SqliteJournal, SqliteStore};
 use byterank::http::lead::Role;
 use byterank::http::sequencer::{Options, Sequencer};
@@ -80,7 +81,12 @@ fn app(svc: Service) -> Router {
     let mut journal = SqliteJournal::open(&dir).unwrap();
     // The journal's own state is ignored: the pages read the state built above.
     let _ = recover(&mut journal, Some(&EngineConfig::default())).unwrap();
-    let opts = Options { snapshot_every: u64::MAX, operator: OperatorKey::new(KEY).unwrap(), leader: true };
+    let opts = Options {
+        snapshot_every: u64::MAX,
+        operator: OperatorKey::new(KEY).unwrap(),
+        leader: true,
+        clock: Clock::system(),
+    };
     let seq = Sequencer::start(svc, Box::new(journal), 0, opts);
     let store = Arc::new(SqliteStore::open(&dir).unwrap());
     let serve = ServeOptions::new("127.0.0.1:0".parse().unwrap(), dir, KEY.into());

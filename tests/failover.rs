@@ -8,8 +8,7 @@
 //! --include-ignored` runs them (CI does).
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use byterank::core::application::Synthetic;
@@ -20,19 +19,16 @@ use byterank::http::lead::LEADER_HEADER;
 use byterank::http::server::recover;
 use serde_json::{json, Value};
 
+mod common;
+
+use common::Proc;
+
 const KEY: &str = "failover-operator-key-0123";
 const LEASE_MS: u64 = 1_500;
 
 struct Node {
-    child: Child,
+    child: Proc,
     url: String,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// BYTERANK_TEST_POSTGRES and a URL selecting a fresh `schema` in it.
@@ -48,36 +44,15 @@ fn fresh_schema(schema: &str) -> (String, String) {
     (base, db)
 }
 
-/// Worker processes, killed when the test ends, passed or not.
-struct Workers(Vec<Child>);
-
-impl Drop for Workers {
-    fn drop(&mut self) {
-        for w in &mut self.0 {
-            let _ = w.kill();
-            let _ = w.wait();
-        }
-    }
-}
-
 fn start(db: &str, cfg: &std::path::Path, standby: bool) -> Node {
     let lease = LEASE_MS.to_string();
     let cfg = cfg.to_str().unwrap();
-    let mut args = vec!["serve", "--journal", db, "--listen", "127.0.0.1:0", "--lease-ms", &lease];
+    let mut args = vec!["--journal", db, "--listen", "127.0.0.1:0", "--lease-ms", &lease];
     args.extend(["--tick-ms", "100", "--engine-config", cfg]);
     if standby {
         args.push("--standby");
     }
-    let mut child = Command::new(env!("CARGO_BIN_EXE_byterank"))
-        .args(&args)
-        .env("BYTERANK_OPERATOR_KEY", KEY)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the binary starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("no address in `{line}`")).into();
+    let (child, url) = common::serve(args, KEY, &[]);
     Node { child, url }
 }
 
@@ -206,8 +181,7 @@ fn the_standby_takes_over_a_killed_leader_and_loses_nothing() {
     let (ana, tokens, owners, seq_before, done_before, wallets_before) = before;
     assert!(done_before > 0, "some tasks were decided before the kill");
 
-    leader.child.kill().unwrap(); // SIGKILL
-    leader.child.wait().unwrap();
+    leader.child.kill9();
     let killed = Instant::now();
 
     rt.block_on(async {
@@ -382,7 +356,7 @@ fn a_paused_old_leader_writes_nothing_after_the_takeover() {
     assert!(answer.is_none_or(|s| s >= 500), "the old leader answered {answer:?} to a write after the takeover");
     let woke = Instant::now();
     let status = loop {
-        if let Some(s) = old.child.try_wait().unwrap() {
+        if let Some(s) = old.child.0.try_wait().unwrap() {
             break s;
         }
         assert!(woke.elapsed() < Duration::from_secs(10), "the old leader kept running after losing its lease");
@@ -453,21 +427,7 @@ fn workers_given_both_nodes_ride_through_a_failover() {
         let w = api.send(&a, Method::POST, "/v1/owners", KEY, Some(json!({"owner": "w"}))).await;
         (user["api_key"].as_str().unwrap().to_string(), w["api_key"].as_str().unwrap().to_string())
     });
-    let mut workers = Workers(
-        (0..2)
-            .map(|i| {
-                Command::new(env!("CARGO_BIN_EXE_byterank"))
-                    .args(["worker", "--server", &b, "--server", &a, "--id", &format!("w-{i}")])
-                    .env("BYTERANK_OWNER_KEY", &w)
-                    .arg("--token-file")
-                    .arg(dir.join(format!("w-{i}.token")))
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::inherit())
-                    .spawn()
-                    .unwrap()
-            })
-            .collect(),
-    );
+    let mut workers = common::workers(&[&b, &a], &dir, &w, "w", 2);
     rt.block_on(async {
         let t = Instant::now();
         while api.health(&a).await.is_none_or(|h| h["devices"] != 2) {
@@ -488,8 +448,7 @@ fn workers_given_both_nodes_ride_through_a_failover() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     });
-    leader.child.kill().unwrap(); // SIGKILL
-    leader.child.wait().unwrap();
+    leader.child.kill9();
     rt.block_on(async {
         let t = Instant::now();
         loop {
@@ -506,8 +465,8 @@ fn workers_given_both_nodes_ride_through_a_failover() {
         let h = api.health(&b).await.unwrap();
         assert_eq!(h["role"], "leader");
     });
-    for w in &mut workers.0 {
-        assert!(w.try_wait().unwrap().is_none(), "a worker gave up during the failover");
+    for w in &mut workers {
+        assert!(w.0.try_wait().unwrap().is_none(), "a worker gave up during the failover");
     }
     drop(standby);
     let _ = std::fs::remove_dir_all(&dir);

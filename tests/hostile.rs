@@ -3,8 +3,7 @@
 //! device's task cycle (pull, heartbeat, result) and the server's peak resident
 //! memory is read from /proc.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,10 +13,14 @@ use byterank::core::{Chunk, EngineConfig};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 
+mod common;
+
+use common::Proc;
+
 const KEY: &str = "operator-key-for-tests-0123456789";
 
 struct Server {
-    child: Child,
+    child: Proc,
     url: String,
     dir: std::path::PathBuf,
 }
@@ -29,25 +32,18 @@ impl Server {
     }
 
     fn start_with(name: &str, extra: &[&str], cfg: &EngineConfig) -> Server {
-        let dir = std::env::temp_dir().join(format!("byterank-hostile-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let cfg_path = dir.join("engine.json");
-        std::fs::write(&cfg_path, serde_json::to_string(&cfg).unwrap()).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_byterank"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--tick-ms", "100", "--data"])
-            .arg(dir.join("data"))
-            .arg("--engine-config")
-            .arg(&cfg_path)
-            .args(extra)
-            .env("BYTERANK_OPERATOR_KEY", KEY)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected: {line:?}")).into();
+        let dir = common::temp_dir("hostile", name);
+        let cfg_path = common::write_engine_config(&dir, cfg);
+        let mut args: Vec<std::ffi::OsString> = vec!["--listen".into(), "127.0.0.1:0".into(), "--tick-ms".into()];
+        args.extend([
+            "100".into(),
+            "--data".into(),
+            dir.join("data").into(),
+            "--engine-config".into(),
+            cfg_path.into(),
+        ]);
+        args.extend(extra.iter().map(Into::into));
+        let (child, url) = common::serve(args, KEY, &[]);
         Server { child, url, dir }
     }
 
@@ -62,8 +58,7 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.child.kill9();
         // The freeze test's data holds a 200 MB input.
         let _ = std::fs::remove_dir_all(&self.dir);
     }
@@ -532,7 +527,7 @@ async fn slow_clients_are_dropped_and_sigterm_stops_cleanly() {
     assert!(Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().unwrap().success());
     let t = Instant::now();
     let status = loop {
-        if let Some(s) = server.child.try_wait().unwrap() {
+        if let Some(s) = server.child.0.try_wait().unwrap() {
             break s;
         }
         assert!(t.elapsed() < Duration::from_secs(15), "SIGTERM did not stop the server");

@@ -11,15 +11,19 @@
 //! service's view of itself.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use byterank::core::EngineConfig;
 use rand::{Rng, SeedableRng};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
+
+mod common;
+
+use common::{write_engine_config, Proc};
 
 const KEY: &str = "operator-key-for-tests-0123456789";
 
@@ -90,36 +94,24 @@ on_both_journals!(
 );
 
 struct Server {
-    child: Child,
+    proc: Proc,
     url: String,
     listen: String,
     backend: Backend,
     data: PathBuf,
     cfg: PathBuf,
     tick_ms: u64,
-}
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_byterank")
+    /// A manual clock's time (`BYTERANK_TEST_CLOCK_MS`), kept across restarts.
+    clock_ms: Option<i64>,
 }
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("byterank-test-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::temp_dir("test", name)
 }
 
 /// Short deadlines, so that lost attempts come back in seconds.
 fn fast() -> EngineConfig {
     EngineConfig { t1_ms: 1_000, t2_ms: 3_000, refresh_ms: 500, rescue_wait_ms: 500, ..EngineConfig::default() }
-}
-
-/// `cfg` written where the server reads it.
-fn write_config(dir: &Path, cfg: &EngineConfig) -> PathBuf {
-    let path = dir.join("engine.json");
-    std::fs::write(&path, serde_json::to_string(&cfg).unwrap()).unwrap();
-    path
 }
 
 /// A PostgreSQL node's lease: short, so that a restart after `kill -9` waits
@@ -133,35 +125,40 @@ impl Server {
 
     fn start_with(backend: &Backend, dir: &Path, tick_ms: u64, cfg: &EngineConfig) -> Server {
         let data = dir.join("data");
-        let cfg = write_config(dir, cfg);
-        Self::spawn(backend.clone(), data, cfg, "127.0.0.1:0".into(), tick_ms)
+        let cfg = write_engine_config(dir, cfg);
+        Self::spawn(backend.clone(), data, cfg, "127.0.0.1:0".into(), tick_ms, None)
     }
 
-    fn spawn(backend: Backend, data: PathBuf, cfg: PathBuf, listen: String, tick_ms: u64) -> Server {
-        let mut cmd = Command::new(bin());
-        cmd.args(["serve", "--listen", &listen, "--data"])
-            .arg(&data)
-            .arg("--engine-config")
-            .arg(&cfg)
-            .args(["--tick-ms", &tick_ms.to_string()])
-            // Snapshots often, so that restarts recover from them, not only from
-            // the whole journal.
-            .args(["--snapshot-every", "50"]);
+    /// Like [`start_with`](Self::start_with), on a manual clock standing at
+    /// `clock_ms`: no deadline passes, however slowly a loaded machine runs.
+    fn start_frozen(backend: &Backend, dir: &Path, tick_ms: u64, cfg: &EngineConfig, clock_ms: i64) -> Server {
+        let data = dir.join("data");
+        let cfg = write_engine_config(dir, cfg);
+        Self::spawn(backend.clone(), data, cfg, "127.0.0.1:0".into(), tick_ms, Some(clock_ms))
+    }
+
+    fn spawn(
+        backend: Backend,
+        data: PathBuf,
+        cfg: PathBuf,
+        listen: String,
+        tick_ms: u64,
+        clock_ms: Option<i64>,
+    ) -> Server {
+        let mut args: Vec<std::ffi::OsString> =
+            vec!["--listen".into(), listen.into(), "--data".into(), data.clone().into()];
+        args.extend(["--engine-config".into(), cfg.clone().into(), "--tick-ms".into(), tick_ms.to_string().into()]);
+        // Snapshots often, so that restarts recover from them, not only from
+        // the whole journal.
+        args.extend(["--snapshot-every".into(), "50".into()]);
         if let Backend::Postgres(url) = &backend {
-            cmd.args(["--journal", url, "--lease-ms", LEASE_MS]);
+            args.extend(["--journal".into(), url.into(), "--lease-ms".into(), LEASE_MS.into()]);
         }
-        let mut child = cmd
-            .env("BYTERANK_OPERATOR_KEY", KEY)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the binary starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let url =
-            line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected: {line:?}")).to_string();
+        let envs: Vec<(&str, String)> =
+            clock_ms.map(|ms| ("BYTERANK_TEST_CLOCK_MS", ms.to_string())).into_iter().collect();
+        let (proc, url) = common::serve(args, KEY, &envs);
         let listen = url.trim_start_matches("http://").to_string();
-        Server { child, url, listen, backend, data, cfg, tick_ms }
+        Server { proc, url, listen, backend, data, cfg, tick_ms, clock_ms }
     }
 
     /// What `byterank journal` reads: the data directory, or the URL.
@@ -174,8 +171,7 @@ impl Server {
 
     /// `kill -9`, then start again on the same port and journal.
     fn crash_and_restart(&mut self) {
-        self.child.kill().unwrap(); // SIGKILL
-        self.child.wait().unwrap();
+        self.proc.kill9();
         let mut started = Instant::now();
         loop {
             let s = Self::spawn(
@@ -184,6 +180,7 @@ impl Server {
                 self.cfg.clone(),
                 self.listen.clone(),
                 self.tick_ms,
+                self.clock_ms,
             );
             if s.url.ends_with(&self.listen) {
                 *self = s;
@@ -195,43 +192,9 @@ impl Server {
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-struct Workers(Vec<Child>);
-
-impl Workers {
-    /// `n` workers with ids `{owner}-{i}`, registered with `owner_key`.
-    fn start(url: &str, dir: &Path, n: usize, owner: &str, owner_key: &str) -> Workers {
-        Workers(
-            (0..n)
-                .map(|i| {
-                    Command::new(bin())
-                        .args(["worker", "--server", url, "--id", &format!("{owner}-{i}")])
-                        .env("BYTERANK_OWNER_KEY", owner_key)
-                        .arg("--token-file")
-                        .arg(dir.join(format!("{owner}-{i}.token")))
-                        .stdout(Stdio::null())
-                        .stderr(Stdio::inherit())
-                        .spawn()
-                        .unwrap()
-                })
-                .collect(),
-        )
-    }
-}
-
-impl Drop for Workers {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
+/// `n` workers with ids `{owner}-{i}`, registered with `owner_key`.
+fn workers(url: &str, dir: &Path, n: usize, owner: &str, owner_key: &str) -> Vec<Proc> {
+    common::workers(&[url], dir, owner_key, owner, n)
 }
 
 struct Api {
@@ -389,7 +352,7 @@ async fn a_gzip_job_runs_end_to_end_and_the_money_adds_up(backend: Backend) {
     let spec = json!({ "id": "gz", "application": "gzip", "input_bytes": input.len(), "chunk_bytes": 256 * 1024,
                        "price_chips": 60_000, "replication": { "r": 2 } });
     let bob = api.owner("bob").await;
-    let _workers = Workers::start(&server.url, &dir, 3, "bob", &bob);
+    let _workers = workers(&server.url, &dir, 3, "bob", &bob);
     // Once the workers are known, the job can be quoted.
     let t = Instant::now();
     while api.ok("GET", "/health", None, None).await["devices"] != 3 {
@@ -432,7 +395,7 @@ async fn a_gzip_job_runs_end_to_end_and_the_money_adds_up(backend: Backend) {
     assert!(balance > 0 && balance < 60_000);
 
     // The journal tells the job's story, replayed beside the running server.
-    let out = Command::new(bin())
+    let out = Command::new(common::bin())
         .args(["journal"])
         .arg(server.journal())
         .args(["--job", "gz", "--format", "json"])
@@ -450,7 +413,7 @@ async fn a_gzip_job_runs_end_to_end_and_the_money_adds_up(backend: Backend) {
         assert!(story.contains(needle), "the journal's story of gz lacks {needle}");
     }
     assert_eq!(story.matches("\"type\":\"task_validated\"").count(), 12);
-    let out = Command::new(bin())
+    let out = Command::new(common::bin())
         .args(["journal"])
         .arg(server.journal())
         .args(["--at", "2000-01-01T00:00:00Z"])
@@ -461,7 +424,7 @@ async fn a_gzip_job_runs_end_to_end_and_the_money_adds_up(backend: Backend) {
 
     // Ctrl-C stops an idle worker cleanly, with its summary on stdout.
     let carl = api.owner("carl").await;
-    let mut w = Command::new(bin())
+    let mut w = Command::new(common::bin())
         .args(["worker", "--server", &server.url, "--id", "late-1"])
         .env("BYTERANK_OWNER_KEY", &carl)
         .stdout(Stdio::piped())
@@ -773,18 +736,17 @@ async fn bad_requests_get_a_json_error_naming_the_field_and_change_nothing(backe
 
 async fn kill_9_at_random_moments_loses_nothing_acknowledged_and_pays_nothing_twice(backend: Backend) {
     let dir = backend.dir("crash");
-    // Deadlines longer than the fast ones: each start resumes (a restart is not
-    // held against running attempts) and a pull whose answer a crash cut off is
-    // answered again under its key, but on a loaded machine a worker starved for
-    // the 3 s of the fast T2 around a restart can still lose its attempt, and with
-    // three devices at r = 2 two such losses on one task fail the job.
-    let slow = EngineConfig { t1_ms: 5_000, t2_ms: 15_000, ..fast() };
-    let mut server = Server::start_with(&backend, &dir, 100, &slow);
+    // On a manual clock that stands still: the test is about what survives
+    // `kill -9`, and with real time a worker starved around a restart on a
+    // loaded machine could lose its attempt to T2 (with three devices at r = 2,
+    // two such losses on one task fail the job). Each start still resumes, and a
+    // pull whose answer a crash cut off is answered again under its key.
+    let mut server = Server::start_frozen(&backend, &dir, 100, &fast(), 1_700_000_000_000);
     let api = Api::new(&server.url);
     let ana = api.user("ana", 1_000_000).await;
     let input = input_bytes(8_000_000, 2);
     let bob = api.owner("bob").await;
-    let _workers = Workers::start(&server.url, &dir, 3, "bob", &bob);
+    let _workers = workers(&server.url, &dir, 3, "bob", &bob);
     let spec = json!({ "id": "gz", "application": "gzip", "input_bytes": input.len(), "chunk_bytes": 32 * 1024,
                        "price_chips": 500_000, "replication": { "r": 2 } });
     let t = Instant::now();

@@ -9,10 +9,10 @@
 //! for `docs/web.md`. Without chromedriver the test prints that it was skipped,
 //! unless `BYTERANK_REQUIRE_TOOLS` is set (CI sets it), when it fails.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use byterank::core::EngineConfig;
@@ -20,65 +20,29 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
+mod common;
+
+use common::Proc;
+
 const KEY: &str = "operator-key-for-web-tests-0123456789";
 const ENTER: &str = "\u{E007}";
 
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_byterank")
-}
-
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("byterank-web-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::temp_dir("web", name)
 }
 
 fn serve(dir: &Path) -> (Proc, String) {
     let cfg =
         EngineConfig { t1_ms: 1_000, t2_ms: 3_000, refresh_ms: 300, rescue_wait_ms: 500, ..EngineConfig::default() };
-    let cfg_path = dir.join("engine.json");
-    std::fs::write(&cfg_path, serde_json::to_string(&cfg).unwrap()).unwrap();
-    let mut child = Command::new(bin())
-        .args(["serve", "--listen", "127.0.0.1:0", "--tick-ms", "100", "--data"])
-        .arg(dir.join("data"))
-        .arg("--engine-config")
-        .arg(&cfg_path)
-        .env("BYTERANK_OPERATOR_KEY", KEY)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().strip_prefix("listening on ").expect("the server starts").to_string();
-    (Proc(child), url)
+    let cfg_path = common::write_engine_config(dir, &cfg);
+    let mut args: Vec<std::ffi::OsString> = vec!["--listen".into(), "127.0.0.1:0".into(), "--tick-ms".into()];
+    args.extend(["100".into(), "--data".into(), dir.join("data").into(), "--engine-config".into(), cfg_path.into()]);
+    common::serve(args, KEY, &[])
 }
 
 /// `n` workers of one owner, registered with the owner's key.
 fn workers(url: &str, dir: &Path, owner_key: &str, n: usize) -> Vec<Proc> {
-    (0..n)
-        .map(|i| {
-            let child = Command::new(bin())
-                .args(["worker", "--server", url, "--owner-key", owner_key, "--id", &format!("phone-{i}")])
-                .arg("--token-file")
-                .arg(dir.join(format!("w{i}.token")))
-                .stdout(Stdio::null())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .unwrap();
-            Proc(child)
-        })
-        .collect()
+    common::workers(&[url], dir, owner_key, "phone", n)
 }
 
 /// chromedriver on a free port, or `None` (after a notice) when it is not installed.

@@ -44,6 +44,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod clock;
 pub mod connections;
 pub mod error;
 pub mod inspect;

@@ -11,12 +11,13 @@
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use byterank_core::Timestamp;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::auth::OperatorKey;
+use crate::clock::Clock;
 use crate::error::ApiError;
 use crate::journal::Journal;
 use crate::service::{Op, Principal, Service};
@@ -75,6 +76,9 @@ pub struct Options {
     /// Whether this node writes (leads); a standby only replays and reads until
     /// [`Sequencer::promote_blocking`].
     pub leader: bool,
+    /// Where the thread reads the time of each call: [`Clock::system`] in
+    /// production.
+    pub clock: Clock,
 }
 
 impl Sequencer {
@@ -102,7 +106,7 @@ impl Sequencer {
                     svc.set_live(true);
                     let mut leader = opts.leader;
                     if leader {
-                        resume(&mut svc);
+                        resume(&mut svc, &opts.clock);
                     }
                     let mut calls = Vec::with_capacity(MAX_BATCH);
                     let mut answers = Vec::with_capacity(MAX_BATCH);
@@ -116,7 +120,7 @@ impl Sequencer {
                             }
                             Msg::Promote(done) => {
                                 leader = true;
-                                resume(&mut svc);
+                                resume(&mut svc, &opts.clock);
                                 let _ = done.send(());
                             }
                         }
@@ -131,7 +135,7 @@ impl Sequencer {
                             }
                         }
                         for call in calls.drain(..) {
-                            let at = clock(svc.engine().now());
+                            let at = now(&opts.clock, svc.engine().now());
                             answers.push(call(&mut svc, at, &opts.operator));
                         }
                         let (ops, effects) = svc.take_pending();
@@ -285,18 +289,18 @@ fn follow(svc: &mut Service, journal: &mut dyn Journal, shared: &AtomicU64, ops:
     svc.set_live(true);
 }
 
-/// The wall clock, never behind the engine's.
 /// A node that starts to lead (started, restarted, or a standby taking over)
 /// could not hear workers while no node led: [`Op::Resume`] keeps that time from
 /// counting against their attempts. Journalled with the next batch.
-fn resume(svc: &mut Service) {
-    let at = clock(svc.engine().now());
+fn resume(svc: &mut Service, clock: &Clock) {
+    let at = now(clock, svc.engine().now());
     if let Err(e) = svc.apply(at, &Op::Resume) {
         tracing::warn!("resuming was refused: {}", e.message);
     }
 }
 
-fn clock(engine_now: Timestamp) -> Timestamp {
-    let wall = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-    Timestamp(wall.clamp(Timestamp::MIN.millis(), Timestamp::MAX.millis())).max(engine_now)
+/// The clock's time, never behind the engine's (a clock set back, or a
+/// restart on a machine whose clock is behind, must not move the engine back).
+fn now(clock: &Clock, engine_now: Timestamp) -> Timestamp {
+    clock.now().max(engine_now)
 }

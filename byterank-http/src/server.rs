@@ -16,6 +16,7 @@ use utoipa::OpenApi;
 
 use crate::api::paths;
 use crate::auth::OperatorKey;
+use crate::clock::Clock;
 use crate::error::ApiError;
 use crate::journal::postgres::{PgJournal, PgLease, PgStore};
 use crate::journal::sqlite::{SqliteJournal, SqliteStore};
@@ -66,6 +67,9 @@ pub struct ServeOptions {
     /// The URL other nodes and workers reach this node at (default
     /// `http://` and the bound address).
     pub advertise: Option<String>,
+    /// Where the engine thread reads the time: [`Clock::system`] unless a test
+    /// gives a manual clock.
+    pub clock: Clock,
 }
 
 impl ServeOptions {
@@ -89,6 +93,7 @@ impl ServeOptions {
             standby: false,
             lease: Duration::from_secs(5),
             advertise: None,
+            clock: Clock::system(),
         }
     }
 }
@@ -251,7 +256,7 @@ pub fn open(opts: &ServeOptions) -> Result<(Sequencer, Arc<dyn Store>), ServeErr
         svc,
         Box::new(journal),
         seq,
-        Options { snapshot_every: opts.snapshot_every, operator, leader: true },
+        Options { snapshot_every: opts.snapshot_every, operator, leader: true, clock: opts.clock.clone() },
     );
     Ok((seqr, store))
 }
@@ -284,7 +289,7 @@ pub fn open_postgres(opts: &ServeOptions, url: &str, address: &str) -> Result<Op
         svc,
         Box::new(journal),
         seq,
-        Options { snapshot_every: opts.snapshot_every, operator, leader },
+        Options { snapshot_every: opts.snapshot_every, operator, leader, clock: opts.clock.clone() },
     );
     let duration = opts.lease;
     let role = if leader {
@@ -331,7 +336,11 @@ fn take_lease(lease: &mut PgLease, duration: Duration) -> Result<(), ServeError>
 }
 
 /// Serves until Ctrl-C (or SIGTERM). Prints `listening on http://ADDR` once bound.
-pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
+pub async fn serve(#[allow(unused_mut)] mut opts: ServeOptions) -> Result<(), ServeError> {
+    #[cfg(feature = "test-clock")]
+    if let Some(clock) = test_clock()? {
+        opts.clock = clock;
+    }
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
         .map_err(|source| ServeError::Bind { addr: opts.listen, source })?;
@@ -369,6 +378,21 @@ pub async fn serve_on(
     let (seq, store) = open(&opts)?;
     let app = app_state(seq, store, metrics, Role::leading(), &opts)?;
     run(listener, app, &opts, stop).await
+}
+
+/// Test builds only (the `test-clock` feature, which the root package enables
+/// for its own tests and release builds lack): `BYTERANK_TEST_CLOCK_MS=<ms
+/// since the epoch>` starts the service on a manual clock standing at that
+/// time, so that process-level tests do not depend on how fast a loaded
+/// machine runs (no deadline passes unless the test means it to).
+#[cfg(feature = "test-clock")]
+fn test_clock() -> Result<Option<Clock>, ServeError> {
+    let Ok(ms) = std::env::var("BYTERANK_TEST_CLOCK_MS") else { return Ok(None) };
+    let ms: i64 = ms.trim().parse().map_err(|e| {
+        ServeError::Options(format!("BYTERANK_TEST_CLOCK_MS must be milliseconds since the epoch: {e}"))
+    })?;
+    eprintln!("byterank: on a manual clock standing at {ms} ms (BYTERANK_TEST_CLOCK_MS)");
+    Ok(Some(Clock::manual(byterank_core::Timestamp(ms))))
 }
 
 /// Makes `dir` reachable by this user only: it holds the journal (key hashes,

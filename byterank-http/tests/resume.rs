@@ -1,16 +1,17 @@
 //! A node that starts to lead journals `resume` before anything else: the time
 //! no node could hear the workers (a restart, a failover) is not held against
-//! their attempts. The outage here is real time, longer than T2, on a real
-//! SQLite journal; the control is the same journal recovered and used without
-//! the sequencer, where the same heartbeat finds its attempt stale.
+//! their attempts. The outage here is longer than T2, on a real SQLite journal,
+//! timed by a manual clock that the test advances (no sleep); the control is
+//! the same journal recovered and used without the sequencer, where the same
+//! heartbeat at the same time finds its attempt stale.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use byterank_core::engine::AttemptState;
 use byterank_core::{AttemptId, ByteChips, Device, EngineConfig, JobSpec, Timestamp};
 use byterank_http::api::{CreateOwner, CreateUser, RegisterDevice, TopUp};
 use byterank_http::auth::{OperatorKey, Secret};
+use byterank_http::clock::Clock;
 use byterank_http::journal::sqlite::SqliteJournal;
 use byterank_http::journal::Journal;
 use byterank_http::sequencer::{Options, Sequencer};
@@ -30,24 +31,22 @@ fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
-fn start(dir: &Path) -> Sequencer {
+fn start(dir: &Path, clock: &Clock) -> Sequencer {
     let mut journal = SqliteJournal::open(dir).unwrap();
     let (svc, seq) = recover(&mut journal, Some(&cfg())).unwrap();
-    let opts = Options { snapshot_every: 1_000, operator: OperatorKey::new(KEY).unwrap(), leader: true };
+    let opts =
+        Options { snapshot_every: 1_000, operator: OperatorKey::new(KEY).unwrap(), leader: true, clock: clock.clone() };
     Sequencer::start(svc, Box::new(journal), seq, opts)
-}
-
-fn wall() -> Timestamp {
-    Timestamp(SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64)
 }
 
 #[test]
 fn a_restart_longer_than_t2_leaves_running_attempts_alive() {
     let dir = temp_dir("resume");
+    let clock = Clock::manual(Timestamp(1_700_000_000_000));
     let rt = tokio::runtime::Runtime::new().unwrap();
     let device = Principal::Device("d0".into());
     let attempt = rt.block_on(async {
-        let seq = start(&dir);
+        let seq = start(&dir, &clock);
         let op = Principal::Operator;
         seq.call(move |s, at| s.create_user(at, &op, CreateUser { user: "ana".into() }, Secret::generate()))
             .await
@@ -70,17 +69,17 @@ fn a_restart_longer_than_t2_leaves_running_attempts_alive() {
     });
     // The node stops (its thread ends once no caller is left) and stays down
     // for longer than T2.
-    std::thread::sleep(Duration::from_millis(3_500));
+    let after = clock.advance(3_500).unwrap();
 
     // The control: the journal as it is, used with no resume.
     let mut journal = SqliteJournal::open(&dir).unwrap();
     let (mut svc, _) = recover(&mut journal, Some(&cfg())).unwrap();
-    let beat = svc.heartbeat(wall(), &device, attempt).unwrap();
+    let beat = svc.heartbeat(after, &device, attempt).unwrap();
     assert_eq!((beat.keep_going, beat.state), (false, Some(AttemptState::Stale)), "without resume");
     drop((svc, journal));
 
     let beat = rt.block_on(async {
-        let seq = start(&dir);
+        let seq = start(&dir, &clock);
         let d = device.clone();
         seq.call(move |s, at| s.heartbeat(at, &d, attempt)).await.unwrap()
     });

@@ -10,6 +10,7 @@ use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use byterank_core::EngineConfig;
 use byterank_http::auth::OperatorKey;
+use byterank_http::clock::Clock;
 use byterank_http::journal::sqlite::{SqliteJournal, SqliteStore};
 use byterank_http::lead::Role;
 use byterank_http::sequencer::{Options, Sequencer};
@@ -31,7 +32,12 @@ fn app_and_state(name: &str) -> (Router, Sequencer) {
     std::fs::create_dir_all(&dir).unwrap();
     let mut journal = SqliteJournal::open(&dir).unwrap();
     let (svc, seq) = recover(&mut journal, Some(&EngineConfig::default())).unwrap();
-    let opts = Options { snapshot_every: 1_000, operator: OperatorKey::new(KEY).unwrap(), leader: true };
+    let opts = Options {
+        snapshot_every: 1_000,
+        operator: OperatorKey::new(KEY).unwrap(),
+        leader: true,
+        clock: Clock::system(),
+    };
     let seq = Sequencer::start(svc, Box::new(journal), seq, opts);
     let store = std::sync::Arc::new(SqliteStore::open(&dir).unwrap());
     let serve = ServeOptions::new("127.0.0.1:0".parse().unwrap(), dir, KEY.into());
