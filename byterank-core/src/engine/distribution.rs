@@ -127,8 +127,8 @@ impl<Q: TaskQueue> Engine<Q> {
         if own == 0 {
             return None;
         }
-        // The own pool first, then lower ones (inheritance), never higher.
-        let from = own - 1;
+        // The policy's first pool (the paper's: the own pool), then lower ones.
+        let from = self.cfg.plan.distribution.first_pool(own - 1);
         loop {
             let tasks = &j.tasks;
             let (pool, taken) = j
@@ -191,7 +191,8 @@ impl<Q: TaskQueue> Engine<Q> {
     pub(super) fn replan(&mut self, job: JobId, out: &mut Vec<Event>) -> bool {
         let j = &self.jobs[job];
         let work = Work { sizes: Vec::new(), chunk_bytes: j.chunk_bytes };
-        let Some(p) = job_pools(&self.snapshot.ranked, &j.spec, &work, &self.cfg.plan) else {
+        // Pools a policy got wrong are refused as at submission: the job keeps its own.
+        let Ok(Some(p)) = job_pools(&self.snapshot.ranked, &j.spec, &work, &self.cfg.plan) else {
             return false;
         };
         let order = &self.snapshot.order;

@@ -135,6 +135,7 @@ use crate::indexes::{rank_grid, Lottery, RankedGrid};
 use crate::job::{ByteLevel, JobSpec, Work};
 use crate::lottery::{draw, win_probability};
 use crate::plan::{job_pools, plan_job, JobPlan};
+use crate::policy::DistributionPolicy as _;
 use crate::reward::{ByteChips, JobAccount};
 use crate::time::{Timestamp, DAY_MS, HOUR_MS};
 
