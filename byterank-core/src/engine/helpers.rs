@@ -87,7 +87,7 @@ impl<Q: TaskQueue> Engine<Q> {
         out: &mut Vec<Event>,
     ) -> Result<JobId, SubmitError> {
         self.check_time(at)?;
-        let ready = self.prepare(&job, at)?;
+        let ready = self.prepare(&job, Some(user), at)?;
         self.now = at;
         self.submit(ready, user, out);
         match out.last() {

@@ -82,6 +82,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod admission;
 mod applications;
 mod attempts;
 mod command;
@@ -108,6 +109,7 @@ mod tasks;
 mod timers;
 mod validation;
 
+pub use admission::AdmissionError;
 pub use command::{AttemptId, Command, CommandKind, DeviceId, JobId};
 pub use config::{EngineConfig, MAX_IN_HAND, MAX_SHARE_WEIGHT};
 pub use error::{
@@ -491,7 +493,7 @@ impl<Q: TaskQueue> Engine<Q> {
         match &cmd.kind {
             CommandKind::SubmitJob { job, user } => {
                 // Planning may refuse the job: it runs before anything changes.
-                let ready = self.prepare(job, cmd.at)?;
+                let ready = self.prepare(job, Some(user), cmd.at)?;
                 self.now = cmd.at;
                 self.submit(ready, user, out);
                 return Ok(());
