@@ -28,7 +28,7 @@ pub enum Pulled {
     Nothing(Idle),
 }
 
-impl<Q: TaskQueue> Engine<Q> {
+impl Engine {
     /// [`CommandKind::RegisterDevice`] at `at`: the device's handle.
     pub fn register_device(&mut self, at: Timestamp, device: Device, owner: &str) -> Result<DeviceId, RegisterError> {
         self.check_time(at)?;

@@ -66,11 +66,7 @@ pub struct Quote {
 
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(
-    feature = "serde",
-    serde(bound(serialize = "Q: serde::Serialize", deserialize = "Q: serde::Deserialize<'de>"))
-)]
-pub(super) struct JobEntry<Q> {
+pub(super) struct JobEntry {
     pub(super) id: String,
     pub(super) user: String,
     pub(super) spec: JobSpec,
@@ -87,7 +83,7 @@ pub(super) struct JobEntry<Q> {
     /// Live devices in the used pools: those of the last plan, less those
     /// removed since, plus those registered again since.
     pub(super) members: u32,
-    pub(super) queues: PoolQueues<Q>,
+    pub(super) queues: PoolQueues,
     pub(super) tasks: Tasks,
     pub(super) account: JobAccount,
     pub(super) task_count: u32,
@@ -106,25 +102,15 @@ pub(super) struct JobEntry<Q> {
 
 /// The jobs the engine remembers: running ones, and ended ones until they are
 /// released.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(
-    feature = "serde",
-    serde(bound(serialize = "Q: serde::Serialize", deserialize = "Q: serde::Deserialize<'de>"))
-)]
-pub(super) struct Jobs<Q> {
-    entries: BTreeMap<JobId, JobEntry<Q>>,
+pub(super) struct Jobs {
+    entries: BTreeMap<JobId, JobEntry>,
     next: u32,
 }
 
-impl<Q> Default for Jobs<Q> {
-    fn default() -> Self {
-        Jobs { entries: BTreeMap::new(), next: 0 }
-    }
-}
-
-impl<Q> Jobs<Q> {
-    pub(super) fn get(&self, id: JobId) -> Option<&JobEntry<Q>> {
+impl Jobs {
+    pub(super) fn get(&self, id: JobId) -> Option<&JobEntry> {
         self.entries.get(&id)
     }
 
@@ -132,31 +118,31 @@ impl<Q> Jobs<Q> {
         JobId(self.next)
     }
 
-    pub(super) fn insert(&mut self, e: JobEntry<Q>) -> JobId {
+    pub(super) fn insert(&mut self, e: JobEntry) -> JobId {
         let id = self.next_id();
         self.next += 1;
         self.entries.insert(id, e);
         id
     }
 
-    pub(super) fn remove(&mut self, id: JobId) -> Option<JobEntry<Q>> {
+    pub(super) fn remove(&mut self, id: JobId) -> Option<JobEntry> {
         self.entries.remove(&id)
     }
 
-    pub(super) fn iter(&self) -> impl Iterator<Item = (JobId, &JobEntry<Q>)> {
+    pub(super) fn iter(&self) -> impl Iterator<Item = (JobId, &JobEntry)> {
         self.entries.iter().map(|(id, j)| (*id, j))
     }
 }
 
-impl<Q> core::ops::Index<JobId> for Jobs<Q> {
-    type Output = JobEntry<Q>;
-    fn index(&self, id: JobId) -> &JobEntry<Q> {
+impl core::ops::Index<JobId> for Jobs {
+    type Output = JobEntry;
+    fn index(&self, id: JobId) -> &JobEntry {
         &self.entries[&id]
     }
 }
 
-impl<Q> core::ops::IndexMut<JobId> for Jobs<Q> {
-    fn index_mut(&mut self, id: JobId) -> &mut JobEntry<Q> {
+impl core::ops::IndexMut<JobId> for Jobs {
+    fn index_mut(&mut self, id: JobId) -> &mut JobEntry {
         self.entries.get_mut(&id).expect("a job the engine remembers")
     }
 }
@@ -222,7 +208,7 @@ fn plan_submission(
     Ok((admitted, plan))
 }
 
-impl<Q: TaskQueue> Engine<Q> {
+impl Engine {
     /// Everything submission decides, without changing anything: the job's
     /// checks and its plan.
     pub(super) fn prepare(&self, spec: &JobSpec, user: Option<&str>, at: Timestamp) -> Result<Ready, SubmitError> {
@@ -298,7 +284,7 @@ impl<Q: TaskQueue> Engine<Q> {
             .map(|p| p.iter().map(|&i| self.snapshot.order[i as usize]).collect())
             .collect();
         let mut tasks = Tasks::new(chunks.len());
-        let mut queues = PoolQueues::new(job, plan.queues.len(), self.queue_maker.get());
+        let mut queues = PoolQueues::new(plan.queues.len());
         for (k, copies) in plan.queues.iter().enumerate() {
             for c in copies {
                 queues.push(k, QueuedCopy { task: c.task, replica: c.replica });
@@ -391,8 +377,6 @@ impl<Q: TaskQueue> Engine<Q> {
                 self.provisional.take(j.tasks.results_mut(task));
             }
         }
-        // Queues may live outside the engine (`TaskQueue`): empty them explicitly.
-        j.queues.drain_all();
         let refund: ByteChips = match status {
             JobStatus::Completed => ByteChips::ZERO,
             _ => j.tasks.iter().zip(j.account.bounties()).filter(|(t, _)| !t.decided()).map(|(_, b)| b).sum(),
