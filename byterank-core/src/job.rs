@@ -373,7 +373,9 @@ pub struct Work {
 }
 
 impl JobSpec {
-    /// A job of `chunks` equal chunks with every other field at its default.
+    /// A job of `chunks` equal chunks with every other field at its default, at
+    /// the least price that pays each task a bounty of 1 ByteChip under the
+    /// default 70% workers' share ([`least_price`](crate::reward::least_price)).
     pub fn new(id: impl Into<String>, chunks: u64) -> JobSpec {
         JobSpec {
             id: id.into(),
@@ -381,7 +383,7 @@ impl JobSpec {
             chunks: Some(chunks),
             input_bytes: None,
             chunk_bytes: None,
-            price_chips: ByteChips::ZERO,
+            price_chips: crate::reward::least_price(chunks, &crate::reward::RewardConfig::default()),
             metadata: BTreeMap::new(),
             preferences: Preferences::default(),
             requirements: Requirements::default(),

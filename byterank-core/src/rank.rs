@@ -96,12 +96,12 @@ impl Ranking {
 }
 
 /// How far a device moves down in the fault push: `min(floor(i*R), i-1)`, `i` being
-/// its 1-based place counted from the bottom.
+/// its 1-based place counted from the bottom (0, which is no place, moves nowhere).
 pub fn fault_push_distance(i: usize, fault_rate: f64) -> usize {
     // `as` saturates: negative or NaN products give 0, huge ones usize::MAX.
     // `as` truncates toward zero, which is floor for the non-negative products.
     let d = (i as f64 * fault_rate) as usize;
-    d.min(i - 1)
+    d.min(i.saturating_sub(1))
 }
 
 /// Ranks `entries`, which must be in ascending id order (ties in capacity are broken
@@ -510,6 +510,18 @@ mod tests {
                 assert_eq!((q >> 32) as usize, fault_push_distance(below - p, rate), "rate {rate}, i {}", below - p);
             }
         }
+    }
+
+    /// Place 0 (no device is there) moves nowhere, whatever the rate, instead of
+    /// underflowing `i - 1`.
+    #[test]
+    fn push_distance_of_place_zero_is_zero() {
+        for rate in [0.0, 0.5, 1.0, 1e300, f64::INFINITY, f64::NAN, -1.0] {
+            assert_eq!(fault_push_distance(0, rate), 0, "rate {rate}");
+        }
+        assert_eq!(fault_push_distance(1, f64::INFINITY), 0);
+        assert_eq!(fault_push_distance(10, 0.55), 5);
+        assert_eq!(fault_push_distance(10, 2.0), 9);
     }
 
     /// A fault rate of -0.0 pushes nothing and wins no lottery.

@@ -108,6 +108,18 @@ pub fn split_price(price: ByteChips, cfg: &RewardConfig) -> Result<PriceSplit, R
     Ok(PriceSplit { workers: ByteChips(workers), platform: ByteChips(price.0 - workers) })
 }
 
+/// The least price whose workers' share holds `tasks` ByteChips, so that tasks of
+/// equal size each get a bounty of at least 1 ByteChip: `ceil(tasks * den / num)`
+/// (`u64::MAX` ByteChips when no price is enough: a share of 0, or more than a
+/// `u64` holds).
+pub fn least_price(tasks: u64, cfg: &RewardConfig) -> ByteChips {
+    let (num, den) = (u128::from(cfg.workers_numerator), u128::from(cfg.workers_denominator));
+    if num == 0 {
+        return ByteChips(u64::MAX);
+    }
+    ByteChips(u64::try_from((u128::from(tasks) * den).div_ceil(num)).unwrap_or(u64::MAX))
+}
+
 /// Divides `share` among tasks in proportion to `sizes`, by the largest-remainder
 /// method: each task gets the floor of its exact share, and the chips left over go
 /// one each to the tasks with the largest remainders (ties to the earlier task).
@@ -288,6 +300,27 @@ mod tests {
         assert_eq!((odd.workers, odd.platform), (ByteChips(6), ByteChips(3)), "floor(6.3) = 6");
         assert_eq!(ByteChips(CHIPS_PER_USD).0, 200);
         assert!(split_price(ByteChips(1), &RewardConfig { workers_numerator: 3, workers_denominator: 2 }).is_err());
+    }
+
+    /// `least_price` is the smallest price whose equal bounties are all at least
+    /// 1 ByteChip, found by trying every price from 0.
+    #[test]
+    fn least_price_is_the_smallest_that_pays_every_task() {
+        for cfg in [RewardConfig::default(), RewardConfig { workers_numerator: 1, workers_denominator: 3 }] {
+            for tasks in 1..60u64 {
+                let sizes = vec![1; tasks as usize];
+                let pays = |p: u64| {
+                    let w = split_price(ByteChips(p), &cfg).unwrap().workers;
+                    bounties(w, &sizes).unwrap().iter().all(|b| b.0 >= 1)
+                };
+                let smallest = (0..).find(|&p| pays(p)).unwrap();
+                assert_eq!(least_price(tasks, &cfg), ByteChips(smallest), "{tasks} tasks, {cfg:?}");
+            }
+        }
+        let none = RewardConfig { workers_numerator: 0, workers_denominator: 1 };
+        assert_eq!(least_price(1, &none), ByteChips(u64::MAX));
+        assert_eq!(least_price(u64::MAX, &RewardConfig::default()), ByteChips(u64::MAX));
+        assert_eq!(least_price(0, &RewardConfig::default()), ByteChips(0));
     }
 
     #[test]

@@ -7,6 +7,7 @@ use super::attempts::Deadlines;
 use super::error::ConfigError;
 use crate::indexes::IndexConfig;
 use crate::plan::PlanConfig;
+use crate::reward::ByteChips;
 
 /// Engine settings. `Default` gives the documented values; [`Engine::new`](super::Engine::new) checks them.
 #[derive(Clone, Debug, PartialEq)]
@@ -50,6 +51,11 @@ pub struct EngineConfig {
     pub share_weights: [u32; 3],
     /// Seed of the daily lottery draws.
     pub lottery_seed: u64,
+    /// Least price per task a job must pay (default 0: none but the rule that
+    /// every task's bounty is at least 1 ByteChip). Adapters may ask more; this
+    /// is the floor every one of them shares.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub min_task_price: ByteChips,
 }
 
 impl Default for EngineConfig {
@@ -70,6 +76,7 @@ impl Default for EngineConfig {
             queue_window: 16,
             share_weights: [1, 2, 4],
             lottery_seed: 0,
+            min_task_price: ByteChips::ZERO,
         }
     }
 }

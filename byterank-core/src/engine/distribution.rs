@@ -8,7 +8,7 @@ use super::*;
 /// order rather than reading the list of its device's jobs.
 const FEW_JOBS: usize = 16;
 
-impl<Q: TaskQueue> Engine<Q> {
+impl Engine {
     pub(super) fn serve_pull(&mut self, device: DeviceId, out: &mut Vec<Event>) {
         let rank = self.rank(device);
         let flags = self.devices.flags_now(device, self.now, &self.cfg.index.flags);
@@ -127,8 +127,8 @@ impl<Q: TaskQueue> Engine<Q> {
         if own == 0 {
             return None;
         }
-        // The own pool first, then lower ones (inheritance), never higher.
-        let from = own - 1;
+        // The policy's first pool (the paper's: the own pool), then lower ones.
+        let from = self.cfg.plan.distribution.first_pool(own - 1);
         loop {
             let tasks = &j.tasks;
             let (pool, taken) = j
@@ -191,7 +191,8 @@ impl<Q: TaskQueue> Engine<Q> {
     pub(super) fn replan(&mut self, job: JobId, out: &mut Vec<Event>) -> bool {
         let j = &self.jobs[job];
         let work = Work { sizes: Vec::new(), chunk_bytes: j.chunk_bytes };
-        let Some(p) = job_pools(&self.snapshot.ranked, &j.spec, &work, &self.cfg.plan) else {
+        // Pools a policy got wrong are refused as at submission: the job keeps its own.
+        let Ok(Some(p)) = job_pools(&self.snapshot.ranked, &j.spec, &work, &self.cfg.plan) else {
             return false;
         };
         let order = &self.snapshot.order;
@@ -215,23 +216,23 @@ impl<Q: TaskQueue> Engine<Q> {
         self.targeting.set(job, &j.pools, &pools);
         self.pool_table.set(&mut j.pool_of, self.devices.count(), &pools);
         let used = pools.len();
-        let moved = j.queues.resize(job, used, self.queue_maker.get());
+        let moved = j.queues.resize(used);
         // Copies of each task in each kept pool: one that shrank may now hold more
         // copies of a task than it has devices, and then every kept copy is dealt
         // again (in order, each staying in its pool while it fits).
         let mut held: BTreeMap<(u32, usize), usize> = BTreeMap::new();
         let mut over = false;
         let tasks = &j.tasks;
-        j.queues.visit(&mut |k, c| {
+        for (k, c) in j.queues.iter() {
             if !tasks[c.task].decided() {
                 let n = held.entry((c.task, k)).or_default();
                 *n += 1;
                 over |= *n > pools[k].len();
             }
-        });
+        }
         let mut deal: Vec<(Option<usize>, QueuedCopy)> = Vec::new();
         if over {
-            j.queues.visit(&mut |k, c| deal.push((Some(k), c)));
+            deal.extend(j.queues.iter().map(|(k, c)| (Some(k), c)));
             j.queues.drain_all();
             held.clear();
         }
@@ -281,7 +282,7 @@ impl<Q: TaskQueue> Engine<Q> {
     /// left: queued copies fail with their pool's probability, running ones with
     /// that of their device's pool (the worst pool's when it has none), rescue
     /// copies with the pools' mean.
-    fn pjf_in_force(&mut self, job: JobId) -> f64 {
+    fn pjf_in_force(&self, job: JobId) -> f64 {
         let j = &self.jobs[job];
         let worst = j.pool_failure.iter().copied().fold(0.0, f64::max);
         let mean = j.pool_failure.iter().sum::<f64>() / j.pool_failure.len().max(1) as f64;
@@ -302,9 +303,9 @@ impl<Q: TaskQueue> Engine<Q> {
                 tasks.running(i).map(device_failure).fold(libm::pow(mean, f64::from(t.rescue)), |acc, p| acc * p)
             })
             .collect();
-        let j = &mut self.jobs[job];
-        let pool_failure = &j.pool_failure;
-        j.queues.visit(&mut |k, c| fail[c.task as usize] *= pool_failure[k]);
+        for (k, c) in j.queues.iter() {
+            fail[c.task as usize] *= j.pool_failure[k];
+        }
         let ln_ok: f64 = fail.iter().map(|&f| libm::log1p(-f.min(1.0))).sum();
         -libm::expm1(ln_ok)
     }

@@ -9,6 +9,7 @@
 
 use alloc::string::String;
 
+use super::admission::AdmissionError;
 use super::command::{AttemptId, DeviceId, JobId};
 use crate::application::ApplicationError;
 use crate::device::DeviceError;
@@ -162,6 +163,9 @@ pub enum SubmitError {
     /// The job's money cannot be set up.
     #[error("job `{0}`: {1}")]
     Reward(String, RewardError),
+    /// The job breaks an admission rule.
+    #[error(transparent)]
+    Admission(#[from] AdmissionError),
 }
 
 /// A cancellation the engine refuses ([`Engine::cancel_job`](super::Engine::cancel_job)).
@@ -279,6 +283,9 @@ pub enum EngineError {
     /// The job's money cannot be set up.
     #[error("job `{0}`: {1}")]
     Reward(String, RewardError),
+    /// The job breaks an admission rule.
+    #[error(transparent)]
+    Admission(#[from] AdmissionError),
     /// The job's price would overflow the ledger's sums.
     #[error(
         "job `{0}`: its price would overflow the ledger (all prices charged must sum below 2^64 ByteChips): lower it"
@@ -401,6 +408,7 @@ impl From<SubmitError> for EngineError {
             SubmitError::Application(id, e) => EngineError::Application(id, e),
             SubmitError::Plan(e) => EngineError::Plan(e),
             SubmitError::Reward(id, e) => EngineError::Reward(id, e),
+            SubmitError::Admission(e) => EngineError::Admission(e),
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use super::*;
 
-impl<Q: TaskQueue> Engine<Q> {
+impl Engine {
     /// An attempt ended without a valid result (already off the books). Its outcome
     /// waits in the task's blame list until the task's verdict is final elsewhere;
     /// if the job fails instead, the fault is the system's and nothing is recorded.

@@ -28,7 +28,7 @@ pub enum Pulled {
     Nothing(Idle),
 }
 
-impl<Q: TaskQueue> Engine<Q> {
+impl Engine {
     /// [`CommandKind::RegisterDevice`] at `at`: the device's handle.
     pub fn register_device(&mut self, at: Timestamp, device: Device, owner: &str) -> Result<DeviceId, RegisterError> {
         self.check_time(at)?;
@@ -87,7 +87,7 @@ impl<Q: TaskQueue> Engine<Q> {
         out: &mut Vec<Event>,
     ) -> Result<JobId, SubmitError> {
         self.check_time(at)?;
-        let ready = self.prepare(&job, at)?;
+        let ready = self.prepare(&job, Some(user), at)?;
         self.now = at;
         self.submit(ready, user, out);
         match out.last() {

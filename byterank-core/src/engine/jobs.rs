@@ -1,6 +1,7 @@
 //! A job's life in the engine: submission (split, plan, queues, escrow), completion,
 //! and the end of a job (assembly order, refunds, compaction).
 
+use super::admission::{admit, terms, Admitted};
 use super::*;
 
 /// How far a job has come ([`Engine::job_progress`]).
@@ -65,11 +66,7 @@ pub struct Quote {
 
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(
-    feature = "serde",
-    serde(bound(serialize = "Q: serde::Serialize", deserialize = "Q: serde::Deserialize<'de>"))
-)]
-pub(super) struct JobEntry<Q> {
+pub(super) struct JobEntry {
     pub(super) id: String,
     pub(super) user: String,
     pub(super) spec: JobSpec,
@@ -86,7 +83,7 @@ pub(super) struct JobEntry<Q> {
     /// Live devices in the used pools: those of the last plan, less those
     /// removed since, plus those registered again since.
     pub(super) members: u32,
-    pub(super) queues: PoolQueues<Q>,
+    pub(super) queues: PoolQueues,
     pub(super) tasks: Tasks,
     pub(super) account: JobAccount,
     pub(super) task_count: u32,
@@ -98,29 +95,22 @@ pub(super) struct JobEntry<Q> {
     pub(super) last_assigned: Timestamp,
     /// Since when no live device qualifies for the job.
     pub(super) starving_since: Option<Timestamp>,
+    /// The application's assembly order, checked at admission, when it is not
+    /// ascending index order.
+    pub(super) assembly: Option<Vec<u32>>,
 }
 
 /// The jobs the engine remembers: running ones, and ended ones until they are
 /// released.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(
-    feature = "serde",
-    serde(bound(serialize = "Q: serde::Serialize", deserialize = "Q: serde::Deserialize<'de>"))
-)]
-pub(super) struct Jobs<Q> {
-    entries: BTreeMap<JobId, JobEntry<Q>>,
+pub(super) struct Jobs {
+    entries: BTreeMap<JobId, JobEntry>,
     next: u32,
 }
 
-impl<Q> Default for Jobs<Q> {
-    fn default() -> Self {
-        Jobs { entries: BTreeMap::new(), next: 0 }
-    }
-}
-
-impl<Q> Jobs<Q> {
-    pub(super) fn get(&self, id: JobId) -> Option<&JobEntry<Q>> {
+impl Jobs {
+    pub(super) fn get(&self, id: JobId) -> Option<&JobEntry> {
         self.entries.get(&id)
     }
 
@@ -128,31 +118,31 @@ impl<Q> Jobs<Q> {
         JobId(self.next)
     }
 
-    pub(super) fn insert(&mut self, e: JobEntry<Q>) -> JobId {
+    pub(super) fn insert(&mut self, e: JobEntry) -> JobId {
         let id = self.next_id();
         self.next += 1;
         self.entries.insert(id, e);
         id
     }
 
-    pub(super) fn remove(&mut self, id: JobId) -> Option<JobEntry<Q>> {
+    pub(super) fn remove(&mut self, id: JobId) -> Option<JobEntry> {
         self.entries.remove(&id)
     }
 
-    pub(super) fn iter(&self) -> impl Iterator<Item = (JobId, &JobEntry<Q>)> {
+    pub(super) fn iter(&self) -> impl Iterator<Item = (JobId, &JobEntry)> {
         self.entries.iter().map(|(id, j)| (*id, j))
     }
 }
 
-impl<Q> core::ops::Index<JobId> for Jobs<Q> {
-    type Output = JobEntry<Q>;
-    fn index(&self, id: JobId) -> &JobEntry<Q> {
+impl core::ops::Index<JobId> for Jobs {
+    type Output = JobEntry;
+    fn index(&self, id: JobId) -> &JobEntry {
         &self.entries[&id]
     }
 }
 
-impl<Q> core::ops::IndexMut<JobId> for Jobs<Q> {
-    fn index_mut(&mut self, id: JobId) -> &mut JobEntry<Q> {
+impl core::ops::IndexMut<JobId> for Jobs {
+    fn index_mut(&mut self, id: JobId) -> &mut JobEntry {
         self.entries.get_mut(&id).expect("a job the engine remembers")
     }
 }
@@ -160,10 +150,8 @@ impl<Q> core::ops::IndexMut<JobId> for Jobs<Q> {
 /// A job that passed every check and has its plan: submitting it cannot fail.
 pub(super) struct Ready {
     spec: JobSpec,
-    chunks: Vec<Chunk>,
+    admitted: Admitted,
     plan: JobPlan,
-    account: JobAccount,
-    chunk_bytes: Option<u64>,
     /// A ranking of the devices as they are now, when they changed since the last
     /// refresh: the job is planned on it, and it is installed with the job.
     ranking: Option<(Vec<DeviceId>, RankedGrid)>,
@@ -190,8 +178,8 @@ impl QuoteBasis {
     /// The quote of `spec`, the job the basis was taken for: the same answer
     /// [`Engine::quote`] gives with the engine as it was then.
     pub fn quote(&self, spec: &JobSpec) -> Result<Quote, EngineError> {
-        let (chunks, plan, _, _) = plan_submission(self.app, &self.ranked, &self.cfg, spec)?;
-        Ok(quote_of(spec, &chunks, &plan))
+        let (admitted, plan) = plan_submission(self.app, &self.ranked, &self.cfg, spec, None)?;
+        Ok(quote_of(spec, &admitted.chunks, &plan))
     }
 }
 
@@ -206,33 +194,31 @@ fn quote_of(spec: &JobSpec, chunks: &[Chunk], plan: &JobPlan) -> Quote {
     }
 }
 
-type Planned = (Vec<Chunk>, JobPlan, JobAccount, Option<u64>);
-
-/// The part of submission that grows with the job: split, plan, account.
+/// The part of submission that grows with the job: admission (split, account,
+/// assembly order), then the plan. A quote has no user to check.
 fn plan_submission(
     app: &'static dyn Application,
     ranked: &RankedGrid,
     cfg: &EngineConfig,
     spec: &JobSpec,
-) -> Result<Planned, SubmitError> {
-    let work = spec.work().map_err(crate::plan::PlanError::from)?;
-    let chunks = app.split(spec).map_err(|e| SubmitError::Application(spec.id.clone(), e))?;
+    user: Option<&str>,
+) -> Result<(Admitted, JobPlan), SubmitError> {
+    let admitted = admit(app, spec, user, cfg)?;
     let plan = plan_job(ranked, spec, &cfg.plan)?;
-    let sizes: Vec<u64> = chunks.iter().map(|c| c.len).collect();
-    let account = JobAccount::new(spec.price_chips, &sizes, &cfg.plan.rewards)
-        .map_err(|e| SubmitError::Reward(spec.id.clone(), e))?;
-    Ok((chunks, plan, account, work.chunk_bytes))
+    Ok((admitted, plan))
 }
 
-impl<Q: TaskQueue> Engine<Q> {
+impl Engine {
     /// Everything submission decides, without changing anything: the job's
     /// checks and its plan.
-    pub(super) fn prepare(&self, spec: &JobSpec, at: Timestamp) -> Result<Ready, SubmitError> {
+    pub(super) fn prepare(&self, spec: &JobSpec, user: Option<&str>, at: Timestamp) -> Result<Ready, SubmitError> {
         let app = self.check_submission(spec)?;
+        // Admission before the ranking: a job refused costs no re-ranking.
+        let admitted = admit(app, spec, user, &self.cfg)?;
         let ranking = self.stale_ranking.then(|| self.rank_at(at));
         let ranked = ranking.as_ref().map_or(&self.snapshot.ranked, |(_, r)| r);
-        let (chunks, plan, account, chunk_bytes) = plan_submission(app, ranked, &self.cfg, spec)?;
-        Ok(Ready { spec: spec.clone(), chunks, plan, account, chunk_bytes, ranking })
+        let plan = plan_job(ranked, spec, &self.cfg.plan)?;
+        Ok(Ready { spec: spec.clone(), admitted, plan, ranking })
     }
 
     /// The checks of a submission that need the engine's state (the name, the
@@ -249,13 +235,31 @@ impl<Q: TaskQueue> Engine<Q> {
         })
     }
 
+    /// Whether a submission of `spec` charged to `user` would be admitted: every
+    /// rule a job meets before anything changes (the engine's state, the job's
+    /// ids, its price, its application's split and assembly order), but not its
+    /// plan, which depends on the grid. Nothing changes. `None` checks no user.
+    pub fn admit(&self, spec: &JobSpec, user: Option<&str>) -> Result<(), SubmitError> {
+        let app = self.check_submission(spec)?;
+        admit(app, spec, user, &self.cfg).map(|_| ())
+    }
+
+    /// The admission rules that need no split: the engine's state, the ids, and
+    /// the price against the tasks the job's fields ask for. In O(1), so an
+    /// adapter runs them before its own limits, and every adapter refuses an
+    /// unpaid job with the same error; submission runs them again.
+    pub fn check_terms(&self, spec: &JobSpec, user: Option<&str>) -> Result<(), SubmitError> {
+        self.check_submission(spec)?;
+        terms(spec, user, &self.cfg)
+    }
+
     /// What submitting `spec` at `at` would do, refused for the same reasons a
     /// submission would be (but for its time: one before the engine's counts as
     /// the engine's); nothing changes.
     pub fn quote(&self, spec: &JobSpec, at: Timestamp) -> Result<Quote, EngineError> {
         let at = at.max(self.now);
-        let ready = self.prepare(spec, at)?;
-        Ok(quote_of(spec, &ready.chunks, &ready.plan))
+        let ready = self.prepare(spec, None, at)?;
+        Ok(quote_of(spec, &ready.admitted.chunks, &ready.plan))
     }
 
     /// What [`quote`](Self::quote) needs of the engine, taken now and owned: the
@@ -269,7 +273,8 @@ impl<Q: TaskQueue> Engine<Q> {
     }
 
     pub(super) fn submit(&mut self, ready: Ready, user: &str, out: &mut Vec<Event>) {
-        let Ready { spec, chunks, plan, account, chunk_bytes, ranking } = ready;
+        let Ready { spec, admitted, plan, ranking } = ready;
+        let Admitted { chunks, account, chunk_bytes, assembly } = admitted;
         if let Some((order, ranked)) = ranking {
             self.install(order, ranked, out);
         }
@@ -279,7 +284,7 @@ impl<Q: TaskQueue> Engine<Q> {
             .map(|p| p.iter().map(|&i| self.snapshot.order[i as usize]).collect())
             .collect();
         let mut tasks = Tasks::new(chunks.len());
-        let mut queues = PoolQueues::new(job, plan.queues.len(), self.queue_maker.get());
+        let mut queues = PoolQueues::new(plan.queues.len());
         for (k, copies) in plan.queues.iter().enumerate() {
             for c in copies {
                 queues.push(k, QueuedCopy { task: c.task, replica: c.replica });
@@ -323,6 +328,7 @@ impl<Q: TaskQueue> Engine<Q> {
             running: 0,
             last_assigned: self.now,
             starving_since: None,
+            assembly,
             spec,
         });
         self.running.push(job);
@@ -371,8 +377,6 @@ impl<Q: TaskQueue> Engine<Q> {
                 self.provisional.take(j.tasks.results_mut(task));
             }
         }
-        // Queues may live outside the engine (`TaskQueue`): empty them explicitly.
-        j.queues.drain_all();
         let refund: ByteChips = match status {
             JobStatus::Completed => ByteChips::ZERO,
             _ => j.tasks.iter().zip(j.account.bounties()).filter(|(t, _)| !t.decided()).map(|(_, b)| b).sum(),
@@ -382,11 +386,11 @@ impl<Q: TaskQueue> Engine<Q> {
         let user = j.user.clone();
         let results: Vec<AttemptId> = match status {
             JobStatus::Completed => {
-                let app = self.apps.get(&j.spec.application).expect("checked at submission");
-                app.assembly_order(&j.chunks.iter().collect::<Vec<_>>())
-                    .into_iter()
-                    .map(|c| j.tasks[c].verdict().expect("every task has its verdict").attempt)
-                    .collect()
+                let verdict = |c: u32| j.tasks[c].verdict().expect("every task has its verdict").attempt;
+                match &j.assembly {
+                    Some(order) => order.iter().map(|&c| verdict(c)).collect(),
+                    None => (0..j.task_count).map(verdict).collect(),
+                }
             }
             _ => Vec::new(),
         };
@@ -410,5 +414,6 @@ impl<Q: TaskQueue> Engine<Q> {
         j.queues = PoolQueues::default();
         j.pool_failure = Vec::new();
         j.account.close();
+        j.assembly = None;
     }
 }

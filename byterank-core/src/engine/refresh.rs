@@ -4,7 +4,7 @@
 
 use super::*;
 
-impl<Q: TaskQueue> Engine<Q> {
+impl Engine {
     pub(super) fn pass_time(&mut self, out: &mut Vec<Event>) {
         self.fire_timers(out);
         let day = self.now.millis().div_euclid(DAY_MS);

@@ -5,7 +5,7 @@
 
 use super::*;
 
-impl<Q: TaskQueue> Engine<Q> {
+impl Engine {
     /// Applies an attempt's deadlines at a command that concerns it. False when the
     /// attempt was late: it is now stale, and the command's report is not taken.
     fn on_time(&mut self, attempt: AttemptId, beat: bool, out: &mut Vec<Event>) -> bool {
