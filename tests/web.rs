@@ -5,7 +5,8 @@
 //! A customer signs in with the keyboard, quotes and submits a gzip job with a
 //! file, watches its page until it completes, and downloads an output that
 //! gunzips to the file; a job whose id is hostile markup shows as text; the
-//! operator trusts a device. Each page's screenshot is written to `docs/web/`
+//! workers' owner sees what they earned and asks for a payout; the operator
+//! marks it paid, follows the metrics link, and trusts a device. Each page's screenshot is written to `docs/web/`
 //! for `docs/web.md`. Without chromedriver the test prints that it was skipped,
 //! unless `BYTERANK_REQUIRE_TOOLS` is set (CI sets it), when it fails.
 
@@ -159,7 +160,7 @@ fn input_bytes(n: usize) -> Vec<u8> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_customer_runs_a_gzip_job_from_the_browser_and_the_operator_trusts_a_device() {
+async fn a_customer_runs_a_gzip_job_the_owner_redeems_the_earnings_and_the_operator_pays_and_trusts() {
     let Some((_driver, driver_url)) = chromedriver() else { return };
     let dir = temp_dir("e2e");
     let (_server, url) = serve(&dir);
@@ -327,11 +328,73 @@ async fn a_customer_runs_a_gzip_job_from_the_browser_and_the_operator_trusts_a_d
         .unwrap();
     assert!(csp.as_str().unwrap().contains("script-src 'self'"), "{csp}");
 
-    // The operator signs in (after signing out) and trusts a device.
+    // The worker owner signs in with the owner key (after the customer signs
+    // out), sees what the three workers earned, and asks for a payout.
+    tab_to(&c, "header button[type=submit]").await;
+    c.active_element().await.unwrap().send_keys(ENTER).await.unwrap();
+    let olga_key = olga["api_key"].as_str().unwrap();
+    tab_to(&c, "#key").await;
+    c.active_element().await.unwrap().send_keys(&format!("{olga_key}{ENTER}")).await.unwrap();
+    wait_for(&c, "#wallet").await;
+    let wallet = api.call("GET", "/v1/wallet", olga_key, None).await;
+    let earned = wallet["balance"].as_u64().unwrap();
+    assert!(earned > 0, "the workers earned nothing: {wallet}");
+    assert_eq!(text(&c, "#balance").await.replace(',', ""), format!("{earned} ByteChips"));
+    let mut devices = Vec::new();
+    for row in c.find_all(Locator::Css("#devices tbody tr td:first-child")).await.unwrap() {
+        devices.push(row.text().await.unwrap());
+    }
+    assert_eq!(devices, ["phone-0", "phone-1", "phone-2"], "the owner's devices");
+    let rewards = c.find_all(Locator::Css("#history tbody tr")).await.unwrap().len();
+    assert!(rewards > 0, "the history lists the rewards");
+    c.set_window_size(1280, 1500).await.unwrap();
+    shot(&c, "wallet").await;
+    c.set_window_size(1280, 900).await.unwrap();
+    let amount = earned / 3;
+    tab_to(&c, "#payout-amount").await;
+    c.active_element().await.unwrap().send_keys(&format!("{amount}{ENTER}")).await.unwrap();
+    wait_for(&c, "#payouts .payout-pending").await;
+    assert_eq!(text(&c, "#balance").await.replace(',', ""), format!("{} ByteChips", earned - amount));
+    let mine = api.call("GET", "/v1/wallet/payouts", olga_key, None).await;
+    assert_eq!(mine["payouts"].as_array().unwrap().len(), 1, "{mine}");
+    assert_eq!(
+        (mine["payouts"][0]["amount"].as_u64(), mine["payouts"][0]["state"].as_str()),
+        (Some(amount), Some("pending"))
+    );
+    shot(&c, "wallet-payout").await;
+    c.set_window_size(390, 844).await.unwrap();
+    c.refresh().await.unwrap();
+    wait_for(&c, "#wallet").await;
+    let fits: Value =
+        c.execute("return document.documentElement.scrollWidth <= window.innerWidth;", vec![]).await.unwrap();
+    assert_eq!(fits, json!(true), "the wallet fits a phone's width");
+    c.set_window_size(1280, 900).await.unwrap();
+
+    // The operator signs in (after the owner signs out), marks the payout
+    // paid, reads the metrics from its link, and trusts a device.
     tab_to(&c, "header button[type=submit]").await;
     c.active_element().await.unwrap().send_keys(ENTER).await.unwrap();
     let key_field = wait_for(&c, "#key").await;
     key_field.send_keys(&format!("{KEY}{ENTER}")).await.unwrap();
+    wait_for(&c, "#grid").await;
+    assert_eq!(text(&c, "#ledger-pending").await.replace(',', ""), amount.to_string());
+    c.execute("document.getElementById('payouts-card').scrollIntoView();", vec![]).await.unwrap();
+    shot(&c, "operator-payouts").await;
+    tab_to(&c, "#pending-payouts button.pay").await;
+    c.active_element().await.unwrap().send_keys(ENTER).await.unwrap();
+    wait_for(&c, "#latest-payouts .payout-paid").await;
+    let paid = api.call("GET", "/v1/payouts", KEY, None).await;
+    assert_eq!(paid["payouts"][0]["state"], "paid", "{paid}");
+    let ledger = api.call("GET", "/v1/ledger", KEY, None).await;
+    assert_eq!((ledger["paid_out"].as_u64(), ledger["conserves"].as_bool()), (Some(amount), Some(true)), "{ledger}");
+    assert_eq!(text(&c, "#ledger-paid").await.replace(',', ""), amount.to_string());
+    c.find(Locator::Css("nav a[href='/operator/metrics']")).await.unwrap().click().await.unwrap();
+    let t = Instant::now();
+    while !c.source().await.unwrap().contains("byterank_ops_total") {
+        assert!(t.elapsed() < Duration::from_secs(10), "the metrics link shows no metrics");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    c.goto(&format!("{url}/operator")).await.unwrap();
     wait_for(&c, "#grid").await;
     let trusted_before = api.call("GET", "/v1/grid", KEY, None).await["ranked"]
         .as_array()

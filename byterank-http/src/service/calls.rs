@@ -711,7 +711,7 @@ impl Service {
         let out = self.payout_book().totals();
         Ok(LedgerView {
             charged: sum(&l.charged),
-            wallets: sum(&l.wallets) - out.pending - out.paid,
+            wallets: sum(&l.wallets).saturating_sub(out.pending).saturating_sub(out.paid),
             pending_payouts: out.pending,
             paid_out: out.paid,
             refunded: sum(&l.refunded),

@@ -60,8 +60,8 @@ pub fn section(csrf: &str, pending: &PayoutList, latest: &PayoutList) -> Markup 
             @if !latest.payouts.is_empty() {
                 h3 { "Latest" }
                 div.scroll { table #latest-payouts {
-                    thead { tr { th.num { "Payout" } th.num { "ByteChips" } th { "State" } th { "Requested" } th { "Settled" } } }
-                    tbody { @for p in &latest.payouts { (payout_row(p)) } }
+                    thead { tr { th.num { "Payout" } th { "Owner" } th.num { "ByteChips" } th { "State" } th { "Requested" } th { "Settled" } } }
+                    tbody { @for p in &latest.payouts { (payout_row(p, true)) } }
                 } }
             }
         }

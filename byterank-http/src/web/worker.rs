@@ -136,7 +136,7 @@ pub async fn wallet_page(
     };
     let body = html! {
         section.card {
-            h2 { "Wallet" }
+            h2 { "Your ByteChips" }
             dl.facts #wallet {
                 dt { "Balance" } dd #balance { (count(wallet.balance)) " ByteChips" }
                 dt { "Earned, in all" } dd #earned { (count(wallet.earned)) }
@@ -150,7 +150,7 @@ pub async fn wallet_page(
             @if payouts.payouts.is_empty() { p { "None yet." } } @else {
                 div.scroll { table #payouts {
                     thead { tr { th.num { "Payout" } th.num { "ByteChips" } th { "State" } th { "Requested" } th { "Settled" } } }
-                    tbody { @for p in &payouts.payouts { (payout_row(p)) } }
+                    tbody { @for p in &payouts.payouts { (payout_row(p, false)) } }
                 } }
             }
         }
@@ -177,11 +177,11 @@ pub async fn wallet_page(
                 div.scroll { table #history {
                     thead { tr { th { "When" } th { "What" } th { "Job" } th { "Device" } th.num { "ByteChips" } } }
                     tbody { @for e in &history { tr {
-                        td { (when(e.at)) }
+                        td.nowrap { (when(e.at)) }
                         td { (history_what(e)) }
                         td { @if let Some(j) = &e.job { (shown_id(j)) } }
-                        td { @if let Some(d) = &e.device { (shown_id(d)) } }
-                        td.num { (history_amount(e)) }
+                        td.nowrap { @if let Some(d) = &e.device { (shown_id(d)) } }
+                        td.num.nowrap { (history_amount(e)) }
                     } } }
                 } }
             }
@@ -207,15 +207,16 @@ fn payout_form(csrf: &str, balance: u64) -> Markup {
     }
 }
 
-/// A payout's row.
-pub fn payout_row(p: &Payout) -> Markup {
+/// A payout's row (with its owner, for the operator).
+pub fn payout_row(p: &Payout, owner: bool) -> Markup {
     html! {
         tr {
             td.num { (p.id) }
+            @if owner { td { (shown_id(&p.owner)) } }
             td.num { (count(p.amount)) }
             td { span class={ "state payout-" (payout_label(p.state)) } { (payout_label(p.state)) } }
-            td { (when(p.requested_at)) }
-            td { @if let Some(at) = p.settled_at { (when(at)) } @else { "—" } }
+            td.nowrap { (when(p.requested_at)) }
+            td.nowrap { @if let Some(at) = p.settled_at { (when(at)) } @else { "—" } }
         }
     }
 }
