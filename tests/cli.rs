@@ -577,3 +577,27 @@ fn journal_names_a_missing_source_and_never_prints_a_password() {
     let line = refused(&out, &["postgres://ana:***@127.0.0.1:1/byterank", "cannot connect to PostgreSQL"]);
     assert!(!line.contains("hunter2"), "{line}");
 }
+
+/// A temperature below zero Fahrenheit is a winter reading, not a mistake: a
+/// device at -4 °F is ranked as its twin at 70 °F is (the flag starts above
+/// 120 °F); only a reading below absolute zero is refused.
+#[test]
+fn a_device_at_minus_4_fahrenheit_is_ranked() {
+    let grid = |t: f64| {
+        serde_json::json!({ "now": "2026-01-01T00:00:00Z", "devices": [
+            { "id": "cold", "processor_score": 500.0, "ram_available_mb": 4096.0, "download_mbps": 50.0,
+              "upload_mbps": 10.0, "temperature_f": t },
+            { "id": "other", "processor_score": 300.0, "ram_available_mb": 2048.0, "download_mbps": 20.0,
+              "upload_mbps": 5.0, "temperature_f": 70.0 } ] })
+        .to_string()
+    };
+    let ranks = |t: f64| {
+        let out = byterank_stdin(&["rank", "--grid", "-", "--format", "json"], grid(t).as_bytes());
+        assert!(out.status.success(), "{t} °F: {}", String::from_utf8_lossy(&out.stderr));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["devices"].as_array().unwrap().iter().map(|d| (d["id"].clone(), d["rank"].clone())).collect::<Vec<_>>()
+    };
+    assert_eq!(ranks(-4.0), ranks(70.0));
+    let out = byterank_stdin(&["rank", "--grid", "-"], grid(-460.0).as_bytes());
+    refused(&out, &["temperature_f", "below absolute zero"]);
+}

@@ -562,3 +562,201 @@ async fn an_idle_server_journals_nothing() {
     let busy = seq(ok(&http, "GET", format!("{base}/health"), None, None).await);
     assert!(busy > idle + 3, "a running job's ticks are journalled: {idle} -> {busy}");
 }
+
+/// An answer that must be the service's error shape: JSON with the status, a
+/// code and a message, and no engine handle or Rust type name in the message.
+fn assert_api_error(status: u16, content_type: Option<&str>, body: &str, want: u16, what: &str) -> Value {
+    assert_eq!(status, want, "{what}: {body}");
+    assert!(content_type.is_some_and(|c| c.starts_with("application/json")), "{what}: {content_type:?} {body}");
+    let v: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{what}: not JSON ({e}): {body}"));
+    assert_eq!(v["status"].as_u64(), Some(u64::from(want)), "{what}: {v}");
+    assert!(v["code"].is_string() && v["message"].as_str().is_some_and(|m| !m.is_empty()), "{what}: {v}");
+    no_internal_names(body, what);
+    v
+}
+
+/// No engine handle (`DeviceId(4)`) or Rust type name reaches an answer.
+fn no_internal_names(text: &str, what: &str) {
+    for name in ["DeviceId(", "AttemptId(", "JobId(", "Some(", "None", "::"] {
+        assert!(!text.contains(name), "{what}: `{name}` in {text}");
+    }
+}
+
+/// Sends `raw` on a new connection and reads the answer: status, content type, body.
+fn raw_http(addr: &str, raw: &[u8]) -> (u16, Option<String>, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    // The server may answer and close before it has read all of `raw`.
+    let _ = s.write_all(raw);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no answer: {text:?}"));
+    let status = head.get(9..12).unwrap().parse().unwrap();
+    let kind = head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.eq_ignore_ascii_case("content-type").then(|| v.trim().to_string())
+    });
+    (status, kind, body.to_string())
+}
+
+/// Every refusal answers the service's JSON error shape, including those no
+/// route makes: no route (404), a method the route does not take (405), a body
+/// too large (413), a path too long for HTTP to hold (414), headers past the
+/// buffer (431), and a path segment that is not UTF-8 (400).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_refusal_is_the_json_error_shape() {
+    let server = Server::start("shapes", &[]);
+    let base = server.url.clone();
+    let addr = base.trim_start_matches("http://").to_string();
+    let http = client();
+    let ana = user(&http, &base, "ana", 100).await;
+    let own = owner(&http, &base, "own").await;
+    let dev = register(&http, &base, &own, "dev", 500.0).await;
+    let send = |method: &str, path: &str, key: Option<&str>, body: Option<Vec<u8>>| {
+        let mut r = http.request(method.parse().unwrap(), format!("{base}{path}"));
+        if let Some(k) = key {
+            r = r.bearer_auth(k);
+        }
+        if let Some(b) = body {
+            r = r.header("content-type", "application/json").body(b);
+        }
+        async move {
+            let resp = r.send().await.unwrap();
+            let status = resp.status().as_u16();
+            let kind = resp.headers().get("content-type").map(|v| v.to_str().unwrap().to_string());
+            (status, kind, resp.text().await.unwrap())
+        }
+    };
+    let cases = [
+        ("GET", "/no/such/route", None, None, 404, "not_found"),
+        ("PATCH", "/health", None, None, 405, "method_not_allowed"),
+        ("DELETE", "/v1/billing", Some(ana.as_str()), None, 405, "method_not_allowed"),
+        ("GET", "/v1/jobs/%FF%FE", Some(ana.as_str()), None, 400, "bad_request"),
+        ("POST", "/v1/tasks/%C3%28/heartbeat", Some(dev.as_str()), None, 400, "bad_request"),
+        ("POST", "/v1/users", Some(KEY), Some(vec![b' '; 2 << 20]), 413, "too_large"),
+    ];
+    for (method, path, key, body, want, code) in cases {
+        let (s, kind, text) = send(method, path, key, body).await;
+        let v = assert_api_error(s, kind.as_deref(), &text, want, &format!("{method} {path}"));
+        assert_eq!(v["code"], code, "{method} {path}: {v}");
+    }
+    let long = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(70_000));
+    let (s, kind, text) = raw_http(&addr, long.as_bytes());
+    assert_eq!(assert_api_error(s, kind.as_deref(), &text, 414, "a 70,000-byte path")["code"], "uri_too_long");
+    let fat = format!("GET /health HTTP/1.1\r\nHost: x\r\nX-Fat: {}\r\n\r\n", "b".repeat(1 << 20));
+    let (s, kind, text) = raw_http(&addr, fat.as_bytes());
+    assert_eq!(assert_api_error(s, kind.as_deref(), &text, 431, "1 MB of headers")["code"], "headers_too_large");
+    // The server still answers, and a good request is untouched.
+    ok(&client(), "GET", format!("{base}/health"), None, None).await;
+}
+
+/// Another device's attempt, running or ended, is not found (404) on every
+/// attempt route; the holder is told its attempt ended. A device that left
+/// answers 410 on every device route, is in no grid or pool, and no answer
+/// names an engine handle. The data files are readable by the server's user
+/// only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attempts_are_their_holders_and_a_removed_device_is_gone_everywhere() {
+    let server = Server::start("attempts", &[]);
+    let base = server.url.clone();
+    let http = client();
+    let ana = user(&http, &base, "ana", 10_000).await;
+    let own = owner(&http, &base, "own").await;
+    let a = register(&http, &base, &own, "dev-a", 900.0).await;
+    let b = register(&http, &base, &own, "dev-b", 800.0).await;
+    ok(
+        &http,
+        "POST",
+        format!("{base}/v1/jobs"),
+        Some(&ana),
+        Some(json!({ "id": "j", "chunks": 2, "price_chips": 200 })),
+    )
+    .await;
+    let attempt = loop {
+        let p = ok(&http, "POST", format!("{base}/v1/tasks/pull"), Some(&a), None).await;
+        if let Some(n) = p["task"]["attempt"].as_u64() {
+            break n;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let routes = |n: u64| {
+        [
+            ("GET", format!("/v1/tasks/{n}/input"), None),
+            ("POST", format!("/v1/tasks/{n}/heartbeat"), None),
+            ("POST", format!("/v1/tasks/{n}/result"), Some(json!({ "size": 1, "digest": "x" }))),
+            ("POST", format!("/v1/tasks/{n}/error"), None),
+        ]
+    };
+    let mut seen = String::new();
+    // Running, then ended: to the other device, it is not found either way.
+    for phase in ["running", "ended"] {
+        for (method, path, body) in routes(attempt) {
+            let (s, v) = call(&http, method, format!("{base}{path}"), Some(&b), body).await;
+            assert_eq!(s, StatusCode::NOT_FOUND, "{phase}: {method} {path} by another device: {v}");
+            seen.push_str(&v.to_string());
+        }
+        if phase == "running" {
+            let (s, v) = call(&http, "POST", format!("{base}/v1/tasks/{attempt}/error"), Some(&a), None).await;
+            assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+        }
+    }
+    // Its holder is told it ended.
+    let beat = ok(&http, "POST", format!("{base}/v1/tasks/{attempt}/heartbeat"), Some(&a), None).await;
+    assert_eq!(beat["continue"], false, "{beat}");
+    let (s, v) = call(&http, "POST", format!("{base}/v1/tasks/{attempt}/error"), Some(&a), None).await;
+    assert_eq!(s, StatusCode::GONE, "{v}");
+    seen.push_str(&v.to_string());
+
+    // dev-a leaves: every device route answers 410, and it is ranked nowhere.
+    let (s, _) = call(&http, "DELETE", format!("{base}/v1/devices/me"), Some(&a), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let mut device_routes = vec![
+        ("GET", "/v1/devices/me".to_string(), None),
+        ("PUT", "/v1/devices/me".to_string(), Some(json!({ "id": "dev-a", "processor_score": 900.0 }))),
+        ("PUT", "/v1/devices/me/preferences".to_string(), Some(json!({}))),
+        ("DELETE", "/v1/devices/me".to_string(), None),
+        ("POST", "/v1/tasks/pull".to_string(), None),
+        ("GET", "/v1/tasks/held".to_string(), None),
+    ];
+    device_routes.extend(routes(attempt));
+    device_routes.extend(routes(attempt + 1_000));
+    for (method, path, body) in device_routes {
+        let (s, v) = call(&http, method, format!("{base}{path}"), Some(&a), body).await;
+        assert_eq!(s, StatusCode::GONE, "{method} {path} by a device that left: {v}");
+        assert!(v["message"].as_str().unwrap().contains("dev-a"), "{v}");
+        seen.push_str(&v.to_string());
+    }
+    for path in ["/v1/grid", "/v1/grid/pools"] {
+        let v = ok(&http, "GET", format!("{base}{path}"), Some(KEY), None).await;
+        assert!(!v.to_string().contains("dev-a"), "{path} still shows the device that left: {v}");
+    }
+    no_internal_names(&seen, "the refusals");
+    // Coming back with its token, it acts again.
+    let back = json!({ "device": { "id": "dev-a", "processor_score": 900.0, "ram_available_mb": 4096.0,
+        "download_mbps": 100.0, "upload_mbps": 20.0 } });
+    ok(&http, "POST", format!("{base}/v1/devices"), Some(&a), Some(back)).await;
+    ok(&http, "GET", format!("{base}/v1/devices/me"), Some(&a), None).await;
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fn walk(dir: &std::path::Path, files: &mut Vec<(std::path::PathBuf, u32)>) {
+            for e in std::fs::read_dir(dir).unwrap() {
+                let p = e.unwrap().path();
+                let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+                if p.is_dir() {
+                    walk(&p, files);
+                }
+                files.push((p, mode));
+            }
+        }
+        let mut files = Vec::new();
+        walk(&server.dir.join("data"), &mut files);
+        assert!(files.iter().any(|(p, _)| p.ends_with("byterank.db")), "{files:?}");
+        for (p, mode) in files {
+            assert_eq!(mode & 0o077, 0, "{} is {mode:o}: readable by others", p.display());
+        }
+    }
+}

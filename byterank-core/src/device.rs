@@ -226,7 +226,8 @@ impl Device {
 
     /// Checks the rules of spec §2 and §15 ([`device_view::validate`] on this
     /// device): an id of 1..=256 bytes, not blank and without control characters;
-    /// numbers finite and not negative; percentages within 0..=100.
+    /// numbers finite and not negative (a temperature not below absolute zero);
+    /// percentages within 0..=100.
     pub fn validate(&self) -> Result<(), DeviceError> {
         device_view::validate(self)
     }
@@ -248,6 +249,19 @@ impl Device {
             }
         }
         Ok(())
+    }
+}
+
+/// The coldest a temperature can be, degrees Fahrenheit (absolute zero).
+pub const ABSOLUTE_ZERO_F: f64 = -459.67;
+
+/// A temperature reading: finite and not below absolute zero (a winter
+/// reading of -4 °F is a temperature, not a mistake).
+pub(crate) fn check_temperature(value: Option<f64>) -> Result<(), &'static str> {
+    match value {
+        Some(v) if !v.is_finite() => Err("must be a finite number"),
+        Some(v) if v < ABSOLUTE_ZERO_F => Err("is below absolute zero (-459.67 degrees Fahrenheit)"),
+        _ => Ok(()),
     }
 }
 
@@ -276,6 +290,20 @@ mod tests {
         d.download_mbps = Some(-1.0);
         assert_eq!(d.validate().unwrap_err().problem, "must not be negative");
         assert_eq!(Device::new("").validate().unwrap_err().field, "id");
+    }
+
+    #[test]
+    fn temperatures_below_zero_are_readings_below_absolute_zero_are_not() {
+        let mut d = Device::new("dev-1");
+        d.temperature_f = Some(-4.0);
+        assert!(d.validate().is_ok(), "a winter reading");
+        d.temperature_f = Some(ABSOLUTE_ZERO_F);
+        assert!(d.validate().is_ok());
+        d.temperature_f = Some(-460.0);
+        let e = d.validate().unwrap_err();
+        assert_eq!((e.field, e.problem), ("temperature_f", "is below absolute zero (-459.67 degrees Fahrenheit)"));
+        d.temperature_f = Some(f64::NEG_INFINITY);
+        assert_eq!(d.validate().unwrap_err().problem, "must be a finite number");
     }
 
     #[test]

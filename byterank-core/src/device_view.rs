@@ -346,12 +346,12 @@ pub fn validate<V: DeviceView + ?Sized>(d: &V) -> Result<(), DeviceError> {
         ("ram_available_mb", d.ram_available_mb()),
         ("cpu_available_pct", d.cpu_available_pct()),
         ("battery_pct", d.battery_pct()),
-        ("temperature_f", d.temperature_f()),
         ("hours_since_last_task", d.hours_since_last_task()),
     ];
     for (field, value) in numbers {
         check_number(value).map_err(|p| err(field, p))?;
     }
+    crate::device::check_temperature(d.temperature_f()).map_err(|p| err("temperature_f", p))?;
     for s in d.speed_samples_mbps() {
         check_number(Some(*s)).map_err(|p| err("speed_samples_mbps", p))?;
     }

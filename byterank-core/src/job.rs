@@ -350,7 +350,7 @@ pub enum JobError {
         max: u64,
     },
     /// A bound outside its domain.
-    #[error("job `{id}`: `{field}` = {value} must be {rule}")]
+    #[error("job `{id}`: `{field}` = {} must be {rule}", shown(*.value))]
     OutOfRange {
         /// The job.
         id: String,
@@ -361,6 +361,19 @@ pub enum JobError {
         /// What it must be.
         rule: &'static str,
     },
+}
+
+/// The largest `pools.s_min`: no grid has a million devices in one pool.
+pub const MAX_S_MIN: usize = 1_000_000;
+
+/// A number as a person reads it: as given when short, in scientific notation
+/// when it would take more than a dozen digits (`1e308`, not 309 digits).
+fn shown(v: f64) -> alloc::string::String {
+    if v.is_finite() && v.abs() >= 1e12 {
+        alloc::format!("{v:e}")
+    } else {
+        alloc::format!("{v}")
+    }
 }
 
 /// The work of a job once sized: one entry per chunk (unique task).
@@ -417,7 +430,7 @@ impl JobSpec {
             range("pools.c_min", c, c.is_finite() && c >= 0.0, "a finite number >= 0")?;
         }
         if let Some(s) = self.pools.s_min {
-            range("pools.s_min", s as f64, s >= 1, "at least 1")?;
+            range("pools.s_min", s as f64, (1..=MAX_S_MIN).contains(&s), "within 1..=1000000 (devices per pool)")?;
         }
         match self.replication {
             Some(ReplicationGoal::MaxPjf(d)) => range("replication.max_pjf", d, d > 0.0 && d < 1.0, "within (0, 1)")?,
@@ -525,6 +538,14 @@ mod tests {
         assert!(work(r#"{"id": "j", "chunks": 3, "replication": {"max_pjf": 1.5}}"#).contains("replication.max_pjf"));
         assert!(work(r#"{"id": "j", "chunks": 3, "replication": {"r": 0.5}}"#).contains("replication.r"));
         assert!(work(r#"{"id": "j", "chunks": 3, "pools": {"s_min": 0}}"#).contains("pools.s_min"));
+        let huge = work(r#"{"id": "j", "chunks": 3, "pools": {"s_min": 1000000000}}"#);
+        assert_eq!(huge, "job `j`: `pools.s_min` = 1000000000 must be within 1..=1000000 (devices per pool)");
+        let ok = |s: &str| serde_json::from_str::<JobSpec>(s).unwrap().work().is_ok();
+        assert!(ok(r#"{"id": "j", "chunks": 3, "pools": {"s_min": 1000000}}"#));
+        // A huge value is shown as a person reads it, not as 309 digits.
+        let r = work(r#"{"id": "j", "chunks": 3, "replication": {"r": 1e308}}"#);
+        assert_eq!(r, "job `j`: `replication.r` = 1e308 must be a number within 1..=10 (1 means no replicas)");
+        assert!(work(r#"{"id": "j", "chunks": 3, "replication": {"r": 12.5}}"#).contains("= 12.5 must"));
     }
 
     #[test]

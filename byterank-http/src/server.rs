@@ -225,7 +225,7 @@ pub fn router(app: AppState, opts: &ServeOptions) -> Router {
         .merge(crate::web::router(opts.max_input_bytes))
         .fallback(|| async { ApiError::not_found("no such route: see /openapi.json") })
         .method_not_allowed_fallback(|| async {
-            ApiError::bad_request("this route does not take that method: see /openapi.json").with_status(405)
+            ApiError::method_not_allowed("this route does not take that method: see /openapi.json")
         })
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
         .layer(tower_http::trace::TraceLayer::new_for_http())
@@ -395,14 +395,27 @@ fn test_clock() -> Result<Option<Clock>, ServeError> {
     Ok(Some(Clock::manual(byterank_core::Timestamp(ms))))
 }
 
-/// Makes `dir` reachable by this user only: it holds the journal (key hashes,
-/// jobs, money) and users' inputs and outputs.
+/// Makes `dir` and what it holds reachable by this user only: it holds the
+/// journal (key hashes, jobs, money) and users' inputs and outputs.
 fn private(dir: &Path) -> Result<(), ServeError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-            .map_err(|e| ServeError::Options(format!("cannot make {} private: {e}", dir.display())))?;
+        let cannot =
+            |p: &Path, e: std::io::Error| ServeError::Options(format!("cannot make {} private: {e}", p.display()));
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| cannot(dir, e))?;
+        // What an older version left readable by others (the journal, snapshots,
+        // blobs): files 0600, folders 0700.
+        for entry in std::fs::read_dir(dir).map_err(|e| cannot(dir, e))? {
+            let path = entry.map_err(|e| cannot(dir, e))?.path();
+            let meta = std::fs::symlink_metadata(&path).map_err(|e| cannot(&path, e))?;
+            if meta.is_dir() {
+                private(&path)?;
+            } else if meta.is_file() && meta.permissions().mode() & 0o077 != 0 {
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                    .map_err(|e| cannot(&path, e))?;
+            }
+        }
     }
     Ok(())
 }
@@ -425,6 +438,7 @@ fn staging(opts: &ServeOptions) -> Result<PathBuf, ServeError> {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)
         .map_err(|e| ServeError::Options(format!("cannot make the staging directory {}: {e}", dir.display())))?;
+    private(&dir)?;
     Ok(dir)
 }
 

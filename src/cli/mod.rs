@@ -42,6 +42,9 @@ impl From<io::Error> for Failure {
 pub struct Input {
     /// How error messages name it: the path, or `stdin`.
     pub name: String,
+    /// The first byte that is not white space, if the first buffer holds one:
+    /// enough to tell an empty file, an array and an object apart before parsing.
+    first: Option<u8>,
     // Concrete, so that the JSON parser's byte-at-a-time reads inline; the boxed
     // source is only called to refill the buffer.
     reader: BufReader<Box<dyn Read>>,
@@ -80,7 +83,8 @@ impl Input {
                 "{name}: the {what} starts with a UTF-8 byte-order mark (EF BB BF); JSON files must not: save it as UTF-8 without BOM"
             )));
         }
-        Ok(Input { name, reader })
+        let first = head.iter().copied().find(|b| !b.is_ascii_whitespace());
+        Ok(Input { name, first, reader })
     }
 }
 
@@ -144,6 +148,20 @@ pub fn count_bar(len: u64, what: &str) -> ProgressBar {
         .with_style(ProgressStyle::with_template(&template).expect("the template is valid"))
 }
 
+/// A spinner with the time elapsed, for long work whose steps are not counted,
+/// when stderr is a terminal; hidden otherwise. It clears itself when dropped.
+pub fn spinner(what: &str) -> ProgressBar {
+    if !show_progress() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(4))
+        .with_style(ProgressStyle::with_template("{spinner} {msg} {elapsed}").expect("the template is valid"))
+        .with_message(what.to_string())
+        .with_finish(ProgressFinish::AndClear);
+    bar.enable_steady_tick(std::time::Duration::from_millis(250));
+    bar
+}
+
 /// Reads and checks a grid file (`-` for stdin), one device at a time.
 pub fn read_grid(path: &Path) -> Result<Grid, Failure> {
     let input = Input::open(path, "grid file", show_progress())?;
@@ -152,11 +170,49 @@ pub fn read_grid(path: &Path) -> Result<Grid, Failure> {
     Ok(grid)
 }
 
+/// The JSON value a file must hold at its top.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// One object, `{...}`; `example` shows its start.
+    Object {
+        /// The start of such an object, for the message.
+        example: &'static str,
+    },
+    /// An array; `example` says of what.
+    Array {
+        /// What the array holds, for the message.
+        example: &'static str,
+    },
+}
+
 /// Reads a JSON file (`-` for stdin) into `T`, naming the file and the field in
-/// errors.
-pub fn read_json<T: DeserializeOwned>(path: &Path, what: &str) -> Result<(T, String), Failure> {
-    let input = Input::open(path, what, false)?;
+/// errors. An empty file, or one whose top value is not of `shape`, is refused
+/// before parsing with a line that says so.
+pub fn read_json<T: DeserializeOwned>(path: &Path, what: &str, shape: Shape) -> Result<(T, String), Failure> {
+    read_json_with(path, what, shape, false)
+}
+
+/// [`read_json`], with a bar of bytes read when `progress` (and stderr is a terminal).
+pub fn read_json_with<T: DeserializeOwned>(
+    path: &Path,
+    what: &str,
+    shape: Shape,
+    progress: bool,
+) -> Result<(T, String), Failure> {
+    let input = Input::open(path, what, progress && show_progress())?;
     let name = input.name.clone();
+    match (input.first, shape) {
+        (None, _) => return Err(Failure::Input(format!("{name}: the {what} is empty: it must hold one JSON value"))),
+        (Some(b'['), Shape::Object { example }) => {
+            return Err(Failure::Input(format!(
+                "{name}: the {what} is a JSON array; it must be one JSON object: {example}"
+            )))
+        }
+        (Some(b'{'), Shape::Array { example }) => {
+            return Err(Failure::Input(format!("{name}: the {what} is a JSON object; expected {example}")))
+        }
+        _ => {}
+    }
     let mut de = serde_json::Deserializer::from_reader(input);
     let value = serde_path_to_error::deserialize(&mut de)
         .map_err(|e| {

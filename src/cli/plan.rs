@@ -10,7 +10,7 @@ use byterank::report::PlanReport;
 use clap::Args;
 
 use super::rank::Policy;
-use super::{print_json, read_grid, read_json, Failure};
+use super::{print_json, read_grid, read_json, Failure, Shape};
 
 /// Plan a job over a grid: target subset, pools, queues, replication and bounties.
 ///
@@ -37,13 +37,16 @@ pub struct PlanArgs {
     fault_policy: Policy,
 }
 
+/// A job file holds one job object.
+const JOB: Shape = Shape::Object { example: r#"{"id": "...", "chunks": N, ...}"# };
+
 /// Runs the command.
 pub fn run(args: PlanArgs) -> Result<(), Failure> {
     if args.grid.as_os_str() == "-" && args.job.as_os_str() == "-" {
         return Err(Failure::Input("--grid and --job cannot both read stdin (`-`); give one as a file".to_string()));
     }
     // The job first: it is small, and its mistakes are found without reading the grid.
-    let (job, name): (JobSpec, String) = read_json(&args.job, "job file")?;
+    let (job, name): (JobSpec, String) = read_json(&args.job, "job file", JOB)?;
     let bad = |e: &dyn std::fmt::Display| Failure::Input(format!("{name}: {e}"));
     job.work().map_err(|e| bad(&e))?;
     if application(&job.application).is_none() {

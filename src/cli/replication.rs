@@ -9,7 +9,7 @@ use serde::de::{Error as _, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::parse::MAX_COPIES;
-use super::{print_json, read_json, Failure};
+use super::{print_json, read_json_with, Failure, Shape};
 
 /// Replication factor for a bound on the probability of joint failure (PJF), or
 /// the PJF of a given number of copies.
@@ -125,7 +125,9 @@ pub fn run(args: ReplicationArgs) -> Result<(), Failure> {
             Output::evaluated(m, copies, pjf, assignment)
         }
         (None, Some(path), goal, copies) => {
-            let (Rates(rates), name) = read_json(path, "fault-rates file")?;
+            let shape = Shape::Array { example: "a JSON array of failure probabilities, like [0.05, 0.1]" };
+            let (Rates(rates), name) = read_json_with(path, "fault-rates file", shape, true)?;
+            let _working = super::spinner(&format!("solving for {} devices", rates.len()));
             let bad = |e: &dyn std::fmt::Display| Failure::Input(format!("{name}: {e}"));
             match (goal, copies) {
                 (Some(delta), None) => {

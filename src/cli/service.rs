@@ -14,7 +14,7 @@ use byterank::http::server::{serve, ServeOptions};
 use byterank::http::worker::{self, Stop, WorkerOptions};
 use clap::Args;
 
-use super::{read_json, Failure};
+use super::{read_json, Failure, Shape};
 
 /// Serve the Core System's APIs (devices, tasks, jobs, wallet, billing,
 /// operators) over HTTP, durably: every write is journalled (in DIR, or in
@@ -102,7 +102,8 @@ pub struct ServeArgs {
 pub fn run_serve(args: ServeArgs) -> Result<(), Failure> {
     let engine_config = match &args.engine_config {
         Some(p) => {
-            let (cfg, name): (EngineConfig, String) = read_json(p, "engine configuration")?;
+            let (cfg, name): (EngineConfig, String) =
+                read_json(p, "engine configuration", Shape::Object { example: r#"{"t1_ms": ..., ...}"# })?;
             cfg.validate().map_err(|e| Failure::Input(format!("{name}: {e}")))?;
             Some(cfg)
         }

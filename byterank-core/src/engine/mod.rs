@@ -319,6 +319,12 @@ impl Engine {
         self.devices.get(device).map(|_| self.devices.owner(device))
     }
 
+    /// Whether a device is registered and has not left (a removed device's
+    /// handle stays known, with no rank and no work).
+    pub fn is_live(&self, device: DeviceId) -> bool {
+        self.devices.live(device).is_ok()
+    }
+
     /// A device's ByteRank at the last refresh (0: flagged or not yet ranked).
     pub fn rank(&self, device: DeviceId) -> u32 {
         self.snapshot.rank.get(device.0 as usize).copied().unwrap_or(0)

@@ -34,7 +34,28 @@ pub fn db_path(dir: &Path) -> PathBuf {
     dir.join("byterank.db")
 }
 
+/// Makes `path` readable by this user only, or a new empty file that is: SQLite
+/// gives its `-wal` and `-shm` files the database file's mode.
+fn private_file(path: &Path) -> Result<(), JournalError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)
+            .and_then(|f| f.set_permissions(std::fs::Permissions::from_mode(0o600)))
+            .map_err(|e| io(path, e))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 fn open(path: &Path) -> Result<Connection, JournalError> {
+    private_file(path)?;
     let c = Connection::open(path).map_err(|e| JournalError::Db(format!("{}: {e}", path.display())))?;
     c.pragma_update(None, "journal_mode", "WAL").map_err(db)?;
     c.pragma_update(None, "synchronous", "FULL").map_err(db)?;
@@ -104,7 +125,11 @@ impl Snapshots for SnapshotFiles {
         use std::io::Write;
         std::fs::create_dir_all(&self.dir).map_err(|e| io(&self.dir, e))?;
         let part = self.dir.join(format!("{seq:020}.json.part"));
-        let mut f = std::fs::File::create(&part).map_err(|e| io(&part, e))?;
+        let mut create = std::fs::OpenOptions::new();
+        create.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut create, 0o600);
+        let mut f = create.open(&part).map_err(|e| io(&part, e))?;
         f.write_all(state).and_then(|()| f.sync_all()).map_err(|e| io(&part, e))?;
         drop(f);
         let done = self.path(seq);

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use byterank_core::{AttemptId, AttemptState, ByteChips, JobId, JobSpec, Timestamp};
+use byterank_core::{AttemptId, AttemptState, ByteChips, DeviceId, JobId, JobSpec, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::KeyRecord;
@@ -167,22 +167,32 @@ pub struct Held {
 pub struct Ended {
     states: BTreeMap<AttemptId, AttemptState>,
     order: VecDeque<AttemptId>,
+    /// Which device held each (so that another device is told nothing of it).
+    #[serde(default)]
+    holders: BTreeMap<AttemptId, DeviceId>,
 }
 
 impl Ended {
     /// Attempts remembered.
     pub const CAPACITY: usize = 1 << 16;
 
-    /// Remembers how `attempt` ended.
-    pub fn insert(&mut self, attempt: AttemptId, state: AttemptState) {
+    /// Remembers how `attempt`, held by `device`, ended.
+    pub fn insert(&mut self, attempt: AttemptId, state: AttemptState, device: DeviceId) {
+        self.holders.insert(attempt, device);
         if self.states.insert(attempt, state).is_none() {
             self.order.push_back(attempt);
             if self.order.len() > Self::CAPACITY {
                 if let Some(old) = self.order.pop_front() {
                     self.states.remove(&old);
+                    self.holders.remove(&old);
                 }
             }
         }
+    }
+
+    /// How `attempt` ended, if it is remembered and `device` held it.
+    pub fn get_for(&self, attempt: AttemptId, device: DeviceId) -> Option<AttemptState> {
+        (self.holders.get(&attempt) == Some(&device)).then(|| self.get(attempt)).flatten()
     }
 
     /// How `attempt` ended, if it is remembered.
@@ -199,7 +209,7 @@ mod tests {
     fn ended_attempts_are_bounded_oldest_first() {
         let mut e = Ended::default();
         for i in 0..(Ended::CAPACITY as u64 + 10) {
-            e.insert(AttemptId(i), AttemptState::Cancelled);
+            e.insert(AttemptId(i), AttemptState::Cancelled, DeviceId(0));
         }
         assert_eq!(e.states.len(), Ended::CAPACITY);
         assert_eq!(e.get(AttemptId(9)), None);

@@ -10,6 +10,8 @@ use byterank_core::{AttemptId, ByteChips, Device, Event, JobSpec, Timestamp};
 use super::*;
 use crate::api::*;
 use crate::auth::{self, KeyRecord, OperatorKey, Secret};
+use crate::error::Handle;
+use byterank_core::device::display_id;
 
 /// A freshly made secret and what to keep of it (made outside the state machine,
 /// which must stay deterministic).
@@ -33,6 +35,38 @@ impl Service {
 
     fn record(&mut self, at: Timestamp, op: Op) -> Result<(), ApiError> {
         self.apply(at, &op)
+    }
+
+    /// The engine's refusal as users read it: its handles named by the ids
+    /// users know (`device `phone-7``, not `DeviceId(4)`).
+    pub(super) fn engine_error(&self, e: byterank_core::EngineError) -> ApiError {
+        let mut err = ApiError::engine(e);
+        err.message = crate::error::name_handles(&err.message, |h| match h {
+            Handle::Device(n) => self
+                .engine
+                .device(byterank_core::DeviceId(n))
+                .map_or_else(|| "a device".into(), |d| format!("device `{}`", display_id(&d.id))),
+            Handle::Job(n) => self
+                .handles
+                .get(&byterank_core::JobId(n))
+                .map_or_else(|| "a job".into(), |j| format!("job `{}`", display_id(j))),
+            Handle::Attempt(n) => format!("attempt {n}"),
+        });
+        err
+    }
+
+    /// The calling device and its handle, if it is live: a device that left
+    /// answers 410 on every route until it registers again.
+    fn live_device<'a>(&self, who: &'a Principal) -> Result<(&'a str, byterank_core::DeviceId), ApiError> {
+        let me = device_of(who)?;
+        let h = self.device_handle(me)?;
+        if !self.engine.is_live(h) {
+            return Err(ApiError::gone(format!(
+                "device `{}` left the grid: register it again with its token (POST /v1/devices) to act",
+                display_id(me)
+            )));
+        }
+        Ok((me, h))
     }
 
     // Devices.
@@ -116,7 +150,7 @@ impl Service {
 
     /// A device reports its state; `device.id` must be its own.
     pub fn update_status(&mut self, at: Timestamp, who: &Principal, device: Device) -> Result<DeviceView, ApiError> {
-        let me = device_of(who)?;
+        let (me, _) = self.live_device(who)?;
         if device.id != me {
             return Err(ApiError::forbidden(format!("the token is device `{me}`'s: report only its state")).at("id"));
         }
@@ -132,20 +166,20 @@ impl Service {
         who: &Principal,
         prefs: byterank_core::worker::WorkerPrefs,
     ) -> Result<DeviceView, ApiError> {
-        let device = device_of(who)?.to_string();
+        let device = self.live_device(who)?.0.to_string();
         self.record(at, Op::SetPreferences { device, prefs })?;
         self.device_view(who)
     }
 
     /// A device leaves (it may come back with its token).
     pub fn remove_device(&mut self, at: Timestamp, who: &Principal) -> Result<(), ApiError> {
-        let device = device_of(who)?.to_string();
+        let device = self.live_device(who)?.0.to_string();
         self.record(at, Op::RemoveDevice { device })
     }
 
     /// The calling device as the engine knows it.
     pub fn device_view(&self, who: &Principal) -> Result<DeviceView, ApiError> {
-        let id = device_of(who)?;
+        let (id, _) = self.live_device(who)?;
         self.view_of(id)
     }
 
@@ -161,7 +195,7 @@ impl Service {
     /// that was given a task still running gets that task again, and changes
     /// nothing: the first answer may have been lost with the connection.
     pub fn pull(&mut self, at: Timestamp, who: &Principal, key: Option<&str>) -> Result<Pulled, ApiError> {
-        let device = device_of(who)?.to_string();
+        let device = self.live_device(who)?.0.to_string();
         if let Some(key) = key {
             check_key(key)?;
             if let Some((k, task)) = self.pulled.get(&device) {
@@ -216,15 +250,17 @@ impl Service {
     /// that restarted resumes them at once instead of leaving them to their
     /// deadlines while they fill its slots.
     pub fn held_tasks(&self, who: &Principal) -> Result<Vec<Assignment>, ApiError> {
-        let me = device_of(who)?;
+        let (me, _) = self.live_device(who)?;
         Ok(self.attempts.iter().filter(|(_, h)| h.device == me).map(|(a, h)| self.assignment(*a, h)).collect())
     }
 
+    /// The attempt the calling device holds. Another device's attempt, running
+    /// or ended, is not found: nothing about it is told to anyone but its holder.
     fn held_by(&self, who: &Principal, attempt: AttemptId) -> Result<&Held, ApiError> {
-        let me = device_of(who)?;
+        let (me, handle) = self.live_device(who)?;
         match self.attempts.get(&attempt) {
             Some(h) if h.device == me => Ok(h),
-            _ => match self.ended.get(attempt) {
+            _ => match self.ended.get_for(attempt, handle) {
                 Some(state) => Err(ApiError::gone(format!(
                     "attempt {} ended ({}); nothing more is taken for it",
                     attempt.0,
@@ -249,9 +285,10 @@ impl Service {
 
     /// The calling device is still working on `attempt`.
     pub fn heartbeat(&mut self, at: Timestamp, who: &Principal, attempt: AttemptId) -> Result<Beat, ApiError> {
-        let device = device_of(who)?.to_string();
+        let (device, handle) = self.live_device(who)?;
+        let device = device.to_string();
         if self.attempts.get(&attempt).is_none_or(|h| h.device != device) {
-            if let Some(state) = self.ended.get(attempt) {
+            if let Some(state) = self.ended.get_for(attempt, handle) {
                 return Ok(Beat { keep_going: false, state: Some(state) });
             }
             return Err(ApiError::not_found(format!("device `{device}` holds no attempt {}", attempt.0)).at("attempt"));
@@ -304,8 +341,8 @@ impl Service {
         key: Option<&str>,
         result: bool,
     ) -> Result<Option<Result<T, ApiError>>, ApiError> {
+        let device = self.live_device(who)?.0.to_string();
         let Some(k) = key else { return Ok(None) };
-        let device = device_of(who)?.to_string();
         let op = if result {
             // What a result asked is its attempt: its metadata is not part of it.
             Op::ReportResult { device, attempt, result: Default::default(), key: Some(k.into()) }
@@ -635,7 +672,11 @@ impl Service {
     pub fn output_of(&self, who: &Principal, job: &str) -> Result<String, ApiError> {
         let book = self.own_job(who, job)?;
         if !book.has_output {
-            return Err(ApiError::conflict(format!("job `{job}` has no output yet: it is {:?}", book.state)));
+            let state = serde_json::to_value(&book.state).ok().and_then(|v| v.as_str().map(String::from));
+            return Err(ApiError::conflict(format!(
+                "job `{job}` has no output yet: it is {}",
+                state.unwrap_or_else(|| "running".into())
+            )));
         }
         Ok(output_key(job))
     }

@@ -287,7 +287,8 @@ impl Service {
 
     fn engine_apply(&mut self, at: Timestamp, kind: CommandKind) -> Result<(), ApiError> {
         let cmd = Command { at, kind };
-        self.engine.apply(&cmd, &mut self.events).map_err(ApiError::engine)
+        let r = self.engine.apply(&cmd, &mut self.events);
+        r.map_err(|e| self.engine_error(e))
     }
 
     fn apply_op(&mut self, at: Timestamp, op: &Op) -> Result<(), ApiError> {
@@ -508,7 +509,7 @@ impl Service {
                     }
                     self.attempts.insert(*attempt, Held { job: name, task: *task, device, replica: *replica });
                 }
-                Event::AttemptChanged { attempt, state, .. } if *state != AttemptState::Delayed => {
+                Event::AttemptChanged { attempt, state, device, .. } if *state != AttemptState::Delayed => {
                     if let Some(held) = self.attempts.remove(attempt) {
                         if let Some(book) = self.jobs.get_mut(&held.job) {
                             if matches!(state, AttemptState::Failed | AttemptState::Stale | AttemptState::Incorrect) {
@@ -519,7 +520,7 @@ impl Service {
                             }
                         }
                     }
-                    self.ended.insert(*attempt, *state);
+                    self.ended.insert(*attempt, *state, *device);
                 }
                 Event::TaskValidated { job, task, .. } => {
                     if let Some(book) = self.handles.get(job).and_then(|n| self.jobs.get_mut(n)) {
