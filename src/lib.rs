@@ -7,8 +7,9 @@
 //! - [`core`] (`byterank-core`, `no_std` + `alloc`): grid indexes, ByteRank,
 //!   eligibility, capacity pools, replication, rewards, job plans and the engine.
 //!   Embed it directly when you write your own scheduler.
-//! - [`sim`] (`byterank-sim`): synthetic grids, built whole or streamed one device
-//!   at a time.
+//! - [`sim`] (`byterank-sim`): synthetic grids and a discrete-event simulator that
+//!   drives the real engine with them, to compare scheduling policies over
+//!   replications (`byterank simulate`).
 //! - [`http`] (`byterank-http`): the Core System's APIs as a durable HTTP service,
 //!   a worker, a journal inspector and a load generator.
 //!
