@@ -10,8 +10,10 @@
 //! - [`sim`] (`byterank-sim`): synthetic grids and a discrete-event simulator that
 //!   drives the real engine with them, to compare scheduling policies over
 //!   replications (`byterank simulate`).
-//! - [`http`] (`byterank-http`): the Core System's APIs as a durable HTTP service,
-//!   a worker, a journal inspector and a load generator.
+//! - [`http`] (`byterank-http`): the Core System's APIs as a durable HTTP service
+//!   and a journal inspector.
+//! - [`worker`] (`byterank-worker`): the service's clients, a real worker and a
+//!   load generator.
 //!
 //! The files the command reads are described field by field in `docs/formats.md`.
 //!
@@ -38,3 +40,4 @@ pub mod report;
 pub use byterank_core as core;
 pub use byterank_http as http;
 pub use byterank_sim as sim;
+pub use byterank_worker as worker;
