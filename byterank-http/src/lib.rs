@@ -2,7 +2,7 @@
 //! `byterank-core`. Its clients, the worker and the load generator, are the
 //! `byterank-worker` crate.
 //!
-//! A thin adapter: the routes ([`routes`]) parse and authenticate requests and
+//! A thin adapter: the routes (`routes/`) parse and authenticate requests and
 //! hand them to one thread that owns the state ([`sequencer`]). The state
 //! ([`service`]) is the core engine plus what the service keeps beside it:
 //! accounts and keys ([`auth`]), job books, who holds which attempt. Every write
@@ -50,7 +50,7 @@ pub mod inspect;
 pub mod journal;
 pub mod lead;
 pub mod listing;
-pub mod routes;
+mod routes;
 pub mod sequencer;
 pub mod server;
 pub mod service;
