@@ -16,7 +16,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use byterank::http::server::{serve_on, ServeOptions};
-use byterank::http::worker::{self, Stop, WorkerOptions};
+use byterank::worker::worker::{self, Stop, WorkerOptions};
 use serde_json::{json, Value};
 
 const KEY: &str = "example-operator-key-0123456789";

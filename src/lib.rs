@@ -7,10 +7,13 @@
 //! - [`core`] (`byterank-core`, `no_std` + `alloc`): grid indexes, ByteRank,
 //!   eligibility, capacity pools, replication, rewards, job plans and the engine.
 //!   Embed it directly when you write your own scheduler.
-//! - [`sim`] (`byterank-sim`): synthetic grids, built whole or streamed one device
-//!   at a time.
-//! - [`http`] (`byterank-http`): the Core System's APIs as a durable HTTP service,
-//!   a worker, a journal inspector and a load generator.
+//! - [`sim`] (`byterank-sim`): synthetic grids and a discrete-event simulator that
+//!   drives the real engine with them, to compare scheduling policies over
+//!   replications (`byterank simulate`).
+//! - [`http`] (`byterank-http`): the Core System's APIs as a durable HTTP service
+//!   and a journal inspector.
+//! - [`worker`] (`byterank-worker`): the service's clients, a real worker and a
+//!   load generator.
 //!
 //! The files the command reads are described field by field in `docs/formats.md`.
 //!
@@ -37,3 +40,4 @@ pub mod report;
 pub use byterank_core as core;
 pub use byterank_http as http;
 pub use byterank_sim as sim;
+pub use byterank_worker as worker;

@@ -430,7 +430,12 @@ async fn a_gzip_job_runs_end_to_end_and_the_money_adds_up(backend: Backend) {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Idle once registered: the grid's fourth device.
+    let t = Instant::now();
+    while api.ok("GET", "/health", None, None).await["devices"] != 4 {
+        assert!(t.elapsed() < Duration::from_secs(20), "the late worker did not register");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert!(Command::new("kill").args(["-INT", &w.id().to_string()]).status().unwrap().success());
     let t = Instant::now();
     let status = loop {

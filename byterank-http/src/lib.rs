@@ -1,7 +1,8 @@
 //! The ByteNite Core System (white paper §3.1) as a durable HTTP service over
-//! `byterank-core`, and a worker that talks to it.
+//! `byterank-core`. Its clients, the worker and the load generator, are the
+//! `byterank-worker` crate.
 //!
-//! A thin adapter: the routes ([`routes`]) parse and authenticate requests and
+//! A thin adapter: the routes (`routes/`) parse and authenticate requests and
 //! hand them to one thread that owns the state ([`sequencer`]). The state
 //! ([`service`]) is the core engine plus what the service keeps beside it:
 //! accounts and keys ([`auth`]), job books, who holds which attempt. Every write
@@ -15,8 +16,6 @@
 //!
 //! - [`server`]: `byterank serve`, the router and the OpenAPI document.
 //! - [`web`]: the web app served at `/` (customers' and the operator's pages).
-//! - [`worker`]: `byterank worker`, a real worker.
-//! - [`loadgen`]: `byterank loadgen`, many simulated devices over HTTP.
 //! - [`inspect`]: `byterank journal`, what happened to a job or device, replayed.
 //!
 //! The state machine runs without a server, which is how its rules are tested:
@@ -51,12 +50,10 @@ pub mod inspect;
 pub mod journal;
 pub mod lead;
 pub mod listing;
-pub mod loadgen;
-pub mod routes;
+mod routes;
 pub mod sequencer;
 pub mod server;
 pub mod service;
 mod snapshotter;
 pub mod throttle;
 pub mod web;
-pub mod worker;

@@ -9,9 +9,9 @@ use std::time::Duration;
 use byterank::core::{EngineConfig, Timestamp};
 use byterank::http::inspect::{inspect, Format, InspectError, Query};
 use byterank::http::journal::{open_store, redacted};
-use byterank::http::loadgen::{self, LoadOptions};
 use byterank::http::server::{serve, ServeOptions};
-use byterank::http::worker::{self, Stop, WorkerOptions};
+use byterank::worker::loadgen::{self, LoadOptions};
+use byterank::worker::worker::{self, Stop, WorkerOptions};
 use clap::Args;
 
 use super::{read_json, Failure, Shape};

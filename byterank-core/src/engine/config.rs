@@ -38,8 +38,10 @@ pub struct EngineConfig {
     /// queue at once (default 0.25).
     pub rescue_share: f64,
     /// How long a rescue copy waits for a fast trusted device before any eligible
-    /// device may take it (default 60 s), and a job's queued copies wait, with
-    /// nothing of the job running, before they move to the rescue queue.
+    /// device may take it (default 60 s); and how long a running job may go with
+    /// no copy running and none taken before its queued copies leave their pools
+    /// for the rescue queue, where any eligible device of its pools may take them
+    /// at once (if none may, the job fails).
     pub rescue_wait_ms: i64,
     /// A running job whose target subset stays empty this long fails (default 10
     /// minutes): its devices left, or none qualifies any more.

@@ -17,9 +17,9 @@ use reqwest::{Client, Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::api::{Assignment, Beat, Pulled, RegisterDevice, Registered, Reported};
-use crate::error::ApiError;
-use crate::service::compute;
+use byterank_http::api::{Assignment, Beat, Pulled, RegisterDevice, Registered, Reported};
+use byterank_http::error::ApiError;
+use byterank_http::service::compute;
 
 /// How a worker runs.
 #[derive(Clone, Debug)]
@@ -143,7 +143,7 @@ impl Api {
             return Ok(resp);
         }
         let status = resp.status();
-        let leader = resp.headers().get(crate::lead::LEADER_HEADER).and_then(|v| v.to_str().ok());
+        let leader = resp.headers().get(byterank_http::lead::LEADER_HEADER).and_then(|v| v.to_str().ok());
         if let Some(url) = leader.filter(|u| u.starts_with("http://") || u.starts_with("https://")) {
             // A standby: call the leader it names, and retry there.
             tracing::info!("following the leader at {url}");

@@ -14,8 +14,8 @@ use byterank_core::Device;
 use reqwest::Client;
 use serde::Serialize;
 
-use crate::api::{Beat, OwnerCreated, Pulled, RegisterDevice, Registered, Reported, UserCreated};
-use crate::error::ApiError;
+use byterank_http::api::{Beat, OwnerCreated, Pulled, RegisterDevice, Registered, Reported, UserCreated};
+use byterank_http::error::ApiError;
 
 /// How to load the service.
 #[derive(Clone, Debug)]
