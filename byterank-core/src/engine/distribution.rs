@@ -2,7 +2,18 @@
 //! and lower pools; assignment; and re-planning a running job whose pools changed,
 //! queued copies keeping their pools.
 
-use super::*;
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+
+use super::attempts::{Attempt, CopyKind};
+use super::command::{AttemptId, DeviceId, JobId};
+use super::event::{Event, Idle};
+use super::pool_queues::QueuedCopy;
+use super::rescue::{self, Entry, RescueNeed};
+use super::{Engine, JobStatus};
+use crate::job::Work;
+use crate::plan::job_pools;
+use crate::policy::DistributionPolicy as _;
 
 /// Up to this many jobs with queued copies, a pull walks them all in fair-share
 /// order rather than reading the list of its device's jobs.

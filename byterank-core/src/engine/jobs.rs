@@ -2,7 +2,24 @@
 //! and the end of a job (assembly order, refunds, compaction).
 
 use super::admission::{admit, terms, Admitted};
-use super::*;
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use super::command::{AttemptId, DeviceId, JobId};
+use super::config::EngineConfig;
+use super::error::*;
+use super::event::{AttemptState, Event};
+use super::pool_map::PoolMap;
+use super::pool_queues::{PoolQueues, QueuedCopy};
+use super::tasks::Tasks;
+use super::{Engine, JobStatus};
+use crate::application::{Application, Chunk, Chunks};
+use crate::indexes::RankedGrid;
+use crate::job::{ByteLevel, JobSpec};
+use crate::plan::{plan_job, JobPlan};
+use crate::reward::{ByteChips, JobAccount};
+use crate::time::Timestamp;
 
 /// How far a job has come ([`Engine::job_progress`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -92,14 +92,15 @@ mod devices;
 mod distribution;
 mod error;
 mod event;
-mod faults;
 mod helpers;
 mod jobs;
 mod ledger;
+mod liveness;
 mod pool_map;
 mod pool_queues;
 mod prefetch;
 mod provisional;
+mod recovery;
 mod refresh;
 mod rescue;
 mod share;
@@ -123,35 +124,25 @@ pub use ledger::Ledger;
 pub use rescue::RescueNeed;
 
 use alloc::collections::BTreeMap;
-use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::application::{Application, Chunk, Chunks, ResultMeta};
+use crate::application::{Application, Chunk, Chunks};
 use crate::device::Device;
-use crate::fault::Outcome;
 use crate::flags::Flags;
 use crate::grid::GridSnapshot;
-use crate::indexes::{rank_grid, Lottery, RankedGrid};
-use crate::job::{ByteLevel, JobSpec, Work};
-use crate::lottery::{draw, win_probability};
-use crate::plan::{job_pools, plan_job, JobPlan};
-use crate::policy::DistributionPolicy as _;
-use crate::reward::{ByteChips, JobAccount};
-use crate::time::{Timestamp, DAY_MS, HOUR_MS};
+use crate::indexes::RankedGrid;
+use crate::time::Timestamp;
 
 use applications::Applications;
-use attempts::{Attempt, Attempts, CopyKind, Due, Touch};
+use attempts::Attempts;
 use devices::Devices;
 use jobs::Jobs;
-use pool_map::{PoolMap, PoolTable};
-use pool_queues::{PoolQueues, QueuedCopy};
+use pool_map::PoolTable;
 use provisional::Provisional;
-use rescue::{Entry, Rescue};
+use rescue::Rescue;
 use share::Share;
 use targeting::Targeting;
-use task::{agreement, by_quorum, decide, Decision, Report, Seen, Verdict};
-use tasks::Tasks;
 
 /// Where a job is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -497,7 +488,7 @@ impl Engine {
             CommandKind::ReportResult { attempt, result, .. } => self.report_result(*attempt, result, out),
             CommandKind::ReportError { attempt, .. } => self.report_error(*attempt, out),
             CommandKind::Tick => self.pass_time(out),
-            CommandKind::Resume => self.attempts.beat_all(self.now),
+            CommandKind::Resume => self.beat_all(),
         }
     }
 
