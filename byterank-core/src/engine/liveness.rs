@@ -74,7 +74,7 @@ impl Engine {
         let j = &self.jobs[job];
         let counts = |d: &DeviceId| self.devices.entry(*d).live && self.pool_table.targets(&j.pool_of, *d);
         let tried = j.tasks.tried(task).filter(counts).count() as u32;
-        j.members > tried
+        j.members() > tried
     }
 
     /// Liveness, at each tick:
@@ -121,7 +121,10 @@ impl Engine {
         let patience = self.now.add_millis(-self.cfg.rescue_wait_ms);
         for job in self.running.clone() {
             let j = &self.jobs[job];
-            if j.status == JobStatus::Running && j.last_assigned <= patience && j.running == 0 && j.queues.waiting() > 0
+            if j.status == JobStatus::Running
+                && j.last_assigned() <= patience
+                && j.running() == 0
+                && j.queues.waiting() > 0
             {
                 self.unstall(job, patience, out);
             }
@@ -140,8 +143,7 @@ impl Engine {
             if t.decided() {
                 continue;
             }
-            t.queued -= 1;
-            t.rescue += 1;
+            t.queued_to_rescue();
             self.rescue.push(Entry { job, task: c.task, since: waited, need: RescueNeed::Copy });
             out.push(Event::TaskRescued { job, task: c.task, need: RescueNeed::Copy });
         }

@@ -93,6 +93,7 @@ mod distribution;
 mod error;
 mod event;
 mod helpers;
+mod job_state;
 mod jobs;
 mod ledger;
 mod liveness;
@@ -137,7 +138,7 @@ use crate::time::Timestamp;
 use applications::Applications;
 use attempts::Attempts;
 use devices::Devices;
-use jobs::Jobs;
+use job_state::Jobs;
 use pool_map::PoolTable;
 use provisional::Provisional;
 use rescue::Rescue;
@@ -357,9 +358,9 @@ impl Engine {
         Some(JobProgress {
             status: j.status,
             tasks: j.task_count,
-            open: j.open_tasks,
-            unverified: j.unverified,
-            running: j.running,
+            open: j.open_tasks(),
+            unverified: j.unverified(),
+            running: j.running(),
             queued: j.queues.waiting(),
             pools: j.pools.len() as u32,
         })
@@ -373,9 +374,9 @@ impl Engine {
         }
         let t = &j.tasks[task];
         Some(TaskCopies {
-            planned: t.planned,
-            queued: t.queued,
-            rescue: t.rescue,
+            planned: t.planned(),
+            queued: t.queued(),
+            rescue: t.rescue(),
             running: j.tasks.running(task).count() as u32,
             arbitration: t.arbiter(),
             decided: t.decided(),
@@ -456,7 +457,7 @@ impl Engine {
                     for &job in &self.running {
                         let j = &mut self.jobs[job];
                         if self.pool_table.targets(&j.pool_of, id) {
-                            j.members += 1;
+                            j.member_back();
                         }
                     }
                 }
@@ -555,8 +556,7 @@ impl Engine {
         for &job in &self.running {
             let j = &mut self.jobs[job];
             if self.pool_table.targets(&j.pool_of, device) {
-                // Counted when it was placed or came back; `audit` recounts it.
-                j.members -= 1;
+                j.member_left();
             }
         }
         out.push(Event::DeviceRemoved { device });

@@ -99,7 +99,7 @@ impl Engine {
                     return;
                 }
             }
-            t.rescue += 1;
+            t.add_rescue();
             self.rescue.push(Entry { job, task, since, need: RescueNeed::Copy });
             out.push(Event::TaskRescued { job, task, need: RescueNeed::Copy });
         }

@@ -71,12 +71,7 @@ impl Engine {
         let agrees = |r: &Seen| app.agree(r.meta, truth);
         let attempt = results().find(agrees).expect("the truth agrees with itself").attempt;
         let valid = results().filter(agrees).count();
-        let (blame, cancel) = j.tasks.decide(task, Verdict { attempt, unverified: d.unverified });
-        let t = &mut j.tasks[task];
-        (t.queued, t.rescue) = (0, 0);
-        t.set_arbiter(false);
-        j.open_tasks -= 1;
-        j.unverified += u32::from(d.unverified);
+        let (blame, cancel) = j.decide(task, Verdict { attempt, unverified: d.unverified });
         let each = j.account.settle(task as usize, valid);
         out.push(Event::TaskValidated { job, task, attempt, valid: valid as u32, unverified: d.unverified });
         for r in results() {
