@@ -78,8 +78,8 @@ impl Engine {
             let listed = self.running.contains(&job);
             let shared = self.share.key(job).is_some();
             let counted = running.get(&job).copied().unwrap_or(0);
-            if j.running != counted {
-                return Err(format!("job {job:?} counts {} running attempts, but {counted} run", j.running));
+            if j.running() != counted {
+                return Err(format!("job {job:?} counts {} running attempts, but {counted} run", j.running()));
             }
             if j.status != JobStatus::Running {
                 if listed || shared || j.queues.waiting() > 0 || j.tasks.len() > 0 {
@@ -102,8 +102,8 @@ impl Engine {
                 .map(DeviceId)
                 .filter(|&d| self.devices.entry(d).live && self.pool_table.targets(&j.pool_of, d))
                 .count() as u32;
-            if j.members != members {
-                return Err(format!("job {job:?} counts {} live devices in its pools, but {members} are", j.members));
+            if j.members() != members {
+                return Err(format!("job {job:?} counts {} live devices in its pools, but {members} are", j.members()));
             }
             let (mut open, mut unverified) = (0, 0);
             for (i, t) in j.tasks.iter().enumerate() {
@@ -116,18 +116,18 @@ impl Engine {
                 match t.verdict() {
                     Some(v) => {
                         unverified += u32::from(v.unverified);
-                        if (t.queued, t.rescue, r.running, t.arbiter()) != (0, 0, 0, false) {
+                        if (t.queued(), t.rescue(), r.running, t.arbiter()) != (0, 0, 0, false) {
                             return Err(format!("job {job:?} task {task} is decided, but still has copies counted"));
                         }
                     }
                     None => {
                         open += 1;
-                        if (t.queued, t.rescue, t.arbiter()) != (r.queued, r.rescue, r.arbitration) {
+                        if (t.queued(), t.rescue(), t.arbiter()) != (r.queued, r.rescue, r.arbitration) {
                             return Err(format!(
                                 "job {job:?} task {task} counts queued {}, rescue {}, arbitration {}, but the \
                                  queues hold {}, the rescue queue {} and arbitration is {}",
-                                t.queued,
-                                t.rescue,
+                                t.queued(),
+                                t.rescue(),
                                 t.arbiter(),
                                 r.queued,
                                 r.rescue,
@@ -137,10 +137,11 @@ impl Engine {
                     }
                 }
             }
-            if (j.open_tasks, j.unverified) != (open, unverified) {
+            if (j.open_tasks(), j.unverified()) != (open, unverified) {
                 return Err(format!(
                     "job {job:?} counts {} open and {} unverified tasks, but {open} and {unverified} are",
-                    j.open_tasks, j.unverified
+                    j.open_tasks(),
+                    j.unverified()
                 ));
             }
         }

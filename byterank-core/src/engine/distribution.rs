@@ -2,7 +2,18 @@
 //! and lower pools; assignment; and re-planning a running job whose pools changed,
 //! queued copies keeping their pools.
 
-use super::*;
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+
+use super::attempts::{Attempt, CopyKind};
+use super::command::{AttemptId, DeviceId, JobId};
+use super::event::{Event, Idle};
+use super::pool_queues::QueuedCopy;
+use super::rescue::{self, Entry, RescueNeed};
+use super::{Engine, JobStatus};
+use crate::job::Work;
+use crate::plan::job_pools;
+use crate::policy::DistributionPolicy as _;
 
 /// Up to this many jobs with queued copies, a pull walks them all in fair-share
 /// order rather than reading the list of its device's jobs.
@@ -88,16 +99,11 @@ impl Engine {
         }
         let (key, e) = best?;
         self.rescue.remove(key, &e);
-        let t = &mut self.jobs[e.job].tasks[e.task];
         let kind = match e.need {
-            RescueNeed::Copy => {
-                t.rescue -= 1;
-                CopyKind::Rescue
-            }
+            RescueNeed::Copy => CopyKind::Rescue,
             RescueNeed::Arbitration => CopyKind::Arbiter,
         };
-        let replica = t.next_replica;
-        t.next_replica += 1;
+        let replica = self.jobs[e.job].tasks[e.task].take_rescue(kind == CopyKind::Rescue);
         Some((e.job, e.task, replica, kind))
     }
 
@@ -139,7 +145,7 @@ impl Engine {
             }
             let t = &mut j.tasks[taken.task];
             if !t.decided() {
-                t.queued -= 1;
+                t.take_queued();
                 return Some(taken);
             }
             // A withdrawn copy of a decided task: dropped.
@@ -157,14 +163,7 @@ impl Engine {
     ) {
         let deadlines = self.cfg.deadlines();
         let attempt = self.attempts.start((job, task, replica), device, kind, self.now, &deadlines);
-        let j = &mut self.jobs[job];
-        j.last_assigned = self.now;
-        j.running += 1;
-        j.tasks.push_tried(task, device);
-        j.tasks.push_running(task, attempt);
-        if kind == CopyKind::Arbiter {
-            j.tasks[task].set_arbiter(true);
-        }
+        self.jobs[job].start_attempt(task, attempt, device, kind == CopyKind::Arbiter, self.now);
         self.devices.hold(device, attempt, self.now);
         let rescue = kind != CopyKind::Planned;
         out.push(Event::TaskAssigned { job, task, replica, device, attempt, rescue });
@@ -174,12 +173,7 @@ impl Engine {
     pub(super) fn finish_attempt(&mut self, attempt: AttemptId) -> Option<Attempt> {
         let a = self.attempts.finish(attempt)?;
         self.devices.release(a.device, attempt);
-        let j = &mut self.jobs[a.job];
-        j.running -= 1;
-        // An ended job has no tasks any more.
-        if (a.task as usize) < j.tasks.len() {
-            j.tasks.remove_running(a.task, attempt);
-        }
+        self.jobs[a.job].end_attempt(a.task, attempt);
         Some(a)
     }
 
@@ -200,7 +194,7 @@ impl Engine {
             p.pools[..p.used].iter().map(|pool| pool.iter().map(|&i| order[i as usize]).collect()).collect();
         let j = &mut self.jobs[job];
         j.starving_since = None;
-        j.members = pools.iter().map(|p| p.len() as u32).sum();
+        j.count_members(&pools);
         if pools == j.pools {
             return true;
         }
@@ -258,8 +252,7 @@ impl Engine {
                     j.queues.push(k, c);
                 }
                 None => {
-                    let t = &mut j.tasks[c.task];
-                    (t.queued, t.rescue) = (t.queued - 1, t.rescue + 1);
+                    j.tasks[c.task].queued_to_rescue();
                     rescued.push(c.task);
                 }
             }
@@ -300,7 +293,7 @@ impl Engine {
                 if t.decided() || t.has_results() {
                     return 0.0;
                 }
-                tasks.running(i).map(device_failure).fold(libm::pow(mean, f64::from(t.rescue)), |acc, p| acc * p)
+                tasks.running(i).map(device_failure).fold(libm::pow(mean, f64::from(t.rescue())), |acc, p| acc * p)
             })
             .collect();
         for (k, c) in j.queues.iter() {

@@ -92,14 +92,16 @@ mod devices;
 mod distribution;
 mod error;
 mod event;
-mod faults;
 mod helpers;
+mod job_state;
 mod jobs;
 mod ledger;
+mod liveness;
 mod pool_map;
 mod pool_queues;
 mod prefetch;
 mod provisional;
+mod recovery;
 mod refresh;
 mod rescue;
 mod share;
@@ -123,35 +125,25 @@ pub use ledger::Ledger;
 pub use rescue::RescueNeed;
 
 use alloc::collections::BTreeMap;
-use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::application::{Application, Chunk, Chunks, ResultMeta};
+use crate::application::{Application, Chunk, Chunks};
 use crate::device::Device;
-use crate::fault::Outcome;
 use crate::flags::Flags;
 use crate::grid::GridSnapshot;
-use crate::indexes::{rank_grid, Lottery, RankedGrid};
-use crate::job::{ByteLevel, JobSpec, Work};
-use crate::lottery::{draw, win_probability};
-use crate::plan::{job_pools, plan_job, JobPlan};
-use crate::policy::DistributionPolicy as _;
-use crate::reward::{ByteChips, JobAccount};
-use crate::time::{Timestamp, DAY_MS, HOUR_MS};
+use crate::indexes::RankedGrid;
+use crate::time::Timestamp;
 
 use applications::Applications;
-use attempts::{Attempt, Attempts, CopyKind, Due, Touch};
+use attempts::Attempts;
 use devices::Devices;
-use jobs::Jobs;
-use pool_map::{PoolMap, PoolTable};
-use pool_queues::{PoolQueues, QueuedCopy};
+use job_state::Jobs;
+use pool_map::PoolTable;
 use provisional::Provisional;
-use rescue::{Entry, Rescue};
+use rescue::Rescue;
 use share::Share;
 use targeting::Targeting;
-use task::{agreement, by_quorum, decide, Decision, Report, Seen, Verdict};
-use tasks::Tasks;
 
 /// Where a job is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -372,9 +364,9 @@ impl Engine {
         Some(JobProgress {
             status: j.status,
             tasks: j.task_count,
-            open: j.open_tasks,
-            unverified: j.unverified,
-            running: j.running,
+            open: j.open_tasks(),
+            unverified: j.unverified(),
+            running: j.running(),
             queued: j.queues.waiting(),
             pools: j.pools.len() as u32,
         })
@@ -388,9 +380,9 @@ impl Engine {
         }
         let t = &j.tasks[task];
         Some(TaskCopies {
-            planned: t.planned,
-            queued: t.queued,
-            rescue: t.rescue,
+            planned: t.planned(),
+            queued: t.queued(),
+            rescue: t.rescue(),
             running: j.tasks.running(task).count() as u32,
             arbitration: t.arbiter(),
             decided: t.decided(),
@@ -471,7 +463,7 @@ impl Engine {
                     for &job in &self.running {
                         let j = &mut self.jobs[job];
                         if self.pool_table.targets(&j.pool_of, id) {
-                            j.members += 1;
+                            j.member_back();
                         }
                     }
                 }
@@ -503,7 +495,7 @@ impl Engine {
             CommandKind::ReportResult { attempt, result, .. } => self.report_result(*attempt, result, out),
             CommandKind::ReportError { attempt, .. } => self.report_error(*attempt, out),
             CommandKind::Tick => self.pass_time(out),
-            CommandKind::Resume => self.attempts.beat_all(self.now),
+            CommandKind::Resume => self.beat_all(),
         }
     }
 
@@ -570,8 +562,7 @@ impl Engine {
         for &job in &self.running {
             let j = &mut self.jobs[job];
             if self.pool_table.targets(&j.pool_of, device) {
-                // Counted when it was placed or came back; `audit` recounts it.
-                j.members -= 1;
+                j.member_left();
             }
         }
         out.push(Event::DeviceRemoved { device });
