@@ -75,7 +75,7 @@ impl Mix {
         let name = format!("mix-{n}");
         let mut job = JobSpec::new(name.clone(), MIX_TASKS);
         job.preferences.byte_level = [ByteLevel::Low, ByteLevel::Balanced, ByteLevel::High][n as usize % 3];
-        if n % 2 == 0 {
+        if n.is_multiple_of(2) {
             job.replication = Some(ReplicationGoal::R(2.0));
         }
         self.apply(CommandKind::SubmitJob { job, user: "bench".into() });
@@ -96,11 +96,11 @@ impl Mix {
         let at = self.turn;
         self.turn += 1;
         self.cycles += 1;
-        if self.cycles % 100 == 0 {
+        if self.cycles.is_multiple_of(100) {
             // 100,000 cycles a simulated second at 100k devices.
             self.now += 1_000 * 100 / i64::from(self.devices).max(100);
         }
-        if self.cycles % u64::from(self.devices) == 0 {
+        if self.cycles.is_multiple_of(u64::from(self.devices)) {
             self.apply(CommandKind::Tick);
         }
         if let Some((attempt, job, task)) = held {

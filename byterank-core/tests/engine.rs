@@ -417,7 +417,7 @@ fn run(s: &Scenario) -> World {
             }
         }
         // Ticks come every 15 s: deadlines must also hold between them.
-        if round % 3 == 0 {
+        if round.is_multiple_of(3) {
             w.apply(CommandKind::Tick).unwrap();
         }
         if s.cancel && round == 40 {
@@ -426,7 +426,7 @@ fn run(s: &Scenario) -> World {
                 w.apply(CommandKind::CancelJob { job }).unwrap();
             }
         }
-        if round % 97 == 0 {
+        if round.is_multiple_of(97) {
             // Bad input changes nothing: unknown device, command from the past,
             // a second report for an attempt already reported.
             w.refused(CommandKind::Pull { device: DeviceId(9_999) }, w.now);

@@ -395,6 +395,13 @@ async fn operator_reads_and_the_fallbacks() {
     refused(&app, "GET", "/v1/grid", None, None, StatusCode::UNAUTHORIZED).await;
     refused(&app, "GET", "/v1/grid?top=x", Some(KEY), None, StatusCode::BAD_REQUEST).await;
     refused(&app, "GET", "/metrics", None, None, StatusCode::UNAUTHORIZED).await;
+    let olga = owner(&app, "olga").await;
+    refused(&app, "GET", "/metrics", Some(&olga), None, StatusCode::FORBIDDEN).await;
+    // No recorder is installed in process: the operator gets an empty exposition.
+    let (s, _) = send(&app, "GET", "/metrics", Some(KEY), Payload::None).await;
+    assert_eq!(s, StatusCode::OK);
+    let grid = ok(&app, "GET", "/v1/grid?top=5", Some(KEY), None).await;
+    assert_eq!((grid["devices"].as_u64(), grid["ranked"].as_array().map(Vec::len)), (Some(0), Some(0)), "{grid}");
     refused(&app, "GET", "/v1/nothing-here", None, None, StatusCode::NOT_FOUND).await;
     refused(&app, "PATCH", "/v1/jobs", None, None, StatusCode::METHOD_NOT_ALLOWED).await;
 }
