@@ -1,6 +1,7 @@
 //! The web app's pages with 1,000 jobs and 100,000 devices in the service:
 //! each page requested through the real router (without a socket), with the
-//! session cookie, on a state built in memory. Criterion times each page; then
+//! session cookie, on a state built in memory (the wallet's history lines, which
+//! the pages read from storage, written to the journal's history table). Criterion times each page; then
 //! 500 requests of each are timed one by one and their p50 and p99 printed, the
 //! pages' goal being a p99 under 50 ms. `GET /health` is the same-run baseline.
 //!
@@ -19,10 +20,11 @@ use byterank::http::api::{CreateOwner, CreateUser, RegisterDevice, TopUp};
 use byterank::http::auth::{OperatorKey, Secret};
 use byterank::http::clock::Clock;
 use byterank::http::journal::sqlite::{SqliteJournal, SqliteStore};
+use byterank::http::journal::Journal;
 use byterank::http::lead::Role;
 use byterank::http::sequencer::{Options, Sequencer};
 use byterank::http::server::{app_state, recover, router, ServeOptions};
-use byterank::http::service::{Op, Principal, Service};
+use byterank::http::service::{Effect, Entry, Op, Principal, Service};
 use criterion::Criterion;
 use rand::{Rng, SeedableRng};
 use tower::ServiceExt;
@@ -32,20 +34,27 @@ const DEVICES: usize = 100_000;
 /// The devices' owners.
 const OWNERS: usize = 5_000;
 const JOBS: usize = 1_000;
+/// Lines in the first owner's wallet history.
+const HISTORY: usize = 5_000;
 
 /// The service: `DEVICES` devices, ranked; `JOBS` jobs of one user, a tenth of
 /// them running (synthetic, 20 tasks at r = 2), the rest waiting for their input
-/// (gzip); the user's key.
-fn state() -> (Service, String) {
+/// (gzip); the user's key and the first owner's.
+fn state() -> (Service, String, String) {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(50);
     let mut svc = Service::new(EngineConfig::default()).unwrap();
     let mut at = 1_800_000_000_000i64;
     let op = Principal::Operator;
     let ana = svc.create_user(Timestamp(at), &op, CreateUser { user: "ana".into() }, Secret::generate()).unwrap();
     svc.top_up(Timestamp(at), &op, TopUp { user: "ana".into(), amount: 1 << 40 }, None).unwrap();
+    let mut owner_key = String::new();
     for o in 0..OWNERS {
-        svc.create_owner(Timestamp(at), Some(&op), CreateOwner { owner: format!("owner-{o}") }, Secret::generate())
+        let created = svc
+            .create_owner(Timestamp(at), Some(&op), CreateOwner { owner: format!("owner-{o}") }, Secret::generate())
             .unwrap();
+        if o == 0 {
+            owner_key = created.api_key;
+        }
     }
     for i in 0..DEVICES {
         let mut d = Device::new(format!("device-{i:06}"));
@@ -71,7 +80,25 @@ fn state() -> (Service, String) {
         }
         svc.create_job(Timestamp(at), &who, spec, None).unwrap();
     }
-    (svc, ana.api_key)
+    (svc, ana.api_key, owner_key)
+}
+
+/// `HISTORY` reward lines of the first owner's devices.
+fn history() -> Vec<Effect> {
+    (0..HISTORY)
+        .map(|i| {
+            Effect::Entry(Entry {
+                account: "worker:owner-0".into(),
+                at: 1_800_000_000_000 + i as i64 * 1_000,
+                kind: "reward".into(),
+                job: Some(format!("job-{:04}", (i / 20) % JOBS)),
+                task: Some((i % 20) as u32),
+                device: Some(format!("device-{:06}", (i % 20) * OWNERS)),
+                amount: 350,
+                payout: None,
+            })
+        })
+        .collect()
 }
 
 fn app(svc: Service) -> Router {
@@ -81,6 +108,7 @@ fn app(svc: Service) -> Router {
     let mut journal = SqliteJournal::open(&dir).unwrap();
     // The journal's own state is ignored: the pages read the state built above.
     let _ = recover(&mut journal, Some(&EngineConfig::default())).unwrap();
+    journal.commit(&[], &history()).unwrap();
     let opts = Options {
         snapshot_every: u64::MAX,
         operator: OperatorKey::new(KEY).unwrap(),
@@ -107,7 +135,7 @@ async fn get(app: &Router, path: &str, key: &str) -> usize {
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let t = Instant::now();
-    let (svc, user_key) = state();
+    let (svc, user_key, owner_key) = state();
     eprintln!("state: {DEVICES} devices, {JOBS} jobs, built in {:.1} s", t.elapsed().as_secs_f64());
     let app = rt.block_on(async { app(svc) });
     let pages: Vec<(&str, String, &str)> = vec![
@@ -117,6 +145,8 @@ fn main() {
         ("job", "/jobs/job-0990".into(), user_key.as_str()),
         ("billing", "/billing".into(), user_key.as_str()),
         ("new job", "/new-job".into(), user_key.as_str()),
+        ("wallet", "/wallet".into(), owner_key.as_str()),
+        ("wallet, older history", "/wallet?before=2500".into(), owner_key.as_str()),
         ("operator", "/operator".into(), KEY),
         ("operator, search", "/operator?q=device-0999".into(), KEY),
         ("operator, page 1000", "/operator?page=1000".into(), KEY),

@@ -258,6 +258,12 @@ impl Devices {
         }
     }
 
+    /// Live devices in handle order: a pass over the compact liveness records,
+    /// without the walk of the ids that [`live_in_id_order`](Self::live_in_id_order) makes.
+    pub fn live_by_handle(&self) -> impl Iterator<Item = DeviceId> + '_ {
+        self.hot.iter().enumerate().filter(|(_, h)| h.live).map(|(i, _)| DeviceId(i as u32))
+    }
+
     /// Live devices in id order (the ranking's snapshot order).
     pub fn live_in_id_order(&self) -> Vec<DeviceId> {
         self.names.values().copied().filter(|d| self.entry(*d).live).collect()

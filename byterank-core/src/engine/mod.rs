@@ -306,6 +306,13 @@ impl Engine {
         self.devices.live_in_id_order().into_iter().map(|d| (d, &self.devices.entry(d).state))
     }
 
+    /// The live devices in handle order, with their handles: cheaper than
+    /// [`live_devices`](Self::live_devices) for a reader that orders them itself
+    /// or only counts or filters them.
+    pub fn live_devices_by_handle(&self) -> impl Iterator<Item = (DeviceId, &Device)> + '_ {
+        self.devices.live_by_handle().map(|d| (d, &self.devices.entry(d).state))
+    }
+
     /// Who is paid for a device's work.
     pub fn owner(&self, device: DeviceId) -> Option<&str> {
         self.devices.get(device).map(|_| self.devices.owner(device))

@@ -764,7 +764,7 @@ impl Service {
 
     /// Live devices and running jobs.
     pub fn counts(&self) -> (u32, u32) {
-        (self.engine.live_devices().count() as u32, self.handles.len() as u32)
+        (self.engine.live_devices_by_handle().count() as u32, self.handles.len() as u32)
     }
 }
 

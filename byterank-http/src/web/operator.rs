@@ -139,7 +139,8 @@ fn grid_page_of(svc: &Service, needle: &str, page: usize) -> (u32, u32, usize, V
     let engine = svc.engine();
     let mut rows: Vec<(u32, &Device)> = Vec::new();
     let (mut devices, mut active) = (0u32, 0u32);
-    for (h, d) in engine.live_devices() {
+    // Handle order: the window is put in (rank, id) order below.
+    for (h, d) in engine.live_devices_by_handle() {
         let rank = engine.rank(h);
         devices += 1;
         active += u32::from(rank > 0);

@@ -59,24 +59,24 @@ pub fn owner_devices(svc: &Service, owner: &str) -> (usize, Vec<DeviceLine>) {
     let engine = svc.engine();
     let cfg = &engine.config().index;
     let now = engine.now();
-    let mut total = 0;
-    let mut lines = Vec::new();
-    for (h, d) in engine.live_devices() {
-        if engine.owner(h) != Some(owner) {
-            continue;
-        }
-        total += 1;
-        if lines.len() < DEVICES_SHOWN {
-            lines.push(DeviceLine {
-                id: d.id.clone(),
-                rank: engine.rank(h),
-                capacity: capacity_score(d, &cfg.capacity),
-                fault_rate: d.faults().fault_rate(),
-                flags: flags(d, now, &cfg.flags).iter().map(|f| f.name().to_string()).collect(),
-                trusted: d.trusted,
-            });
-        }
+    let mut mine: Vec<_> = engine.live_devices_by_handle().filter(|(h, _)| engine.owner(*h) == Some(owner)).collect();
+    let total = mine.len();
+    if total > DEVICES_SHOWN {
+        mine.select_nth_unstable_by(DEVICES_SHOWN, |a, b| a.1.id.cmp(&b.1.id));
+        mine.truncate(DEVICES_SHOWN);
     }
+    mine.sort_unstable_by(|a, b| a.1.id.cmp(&b.1.id));
+    let lines = mine
+        .into_iter()
+        .map(|(h, d)| DeviceLine {
+            id: d.id.clone(),
+            rank: engine.rank(h),
+            capacity: capacity_score(d, &cfg.capacity),
+            fault_rate: d.faults().fault_rate(),
+            flags: flags(d, now, &cfg.flags).iter().map(|f| f.name().to_string()).collect(),
+            trusted: d.trusted,
+        })
+        .collect();
     (total, lines)
 }
 
@@ -254,5 +254,45 @@ pub async fn request_payout(State(app): State<AppState>, headers: HeaderMap, For
     {
         Ok(_) => Redirect::to("/wallet").into_response(),
         Err(e) => refused(e, &s, &headers),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{CreateOwner, RegisterDevice};
+    use crate::auth::Secret;
+    use byterank_core::{Device, EngineConfig, Timestamp};
+
+    /// An owner's devices: theirs only, the first by id, counted in all; checked
+    /// against the engine's devices filtered and sorted here.
+    #[test]
+    fn an_owners_devices_are_theirs_first_by_id() {
+        let mut svc = Service::new(EngineConfig::default()).unwrap();
+        let at = Timestamp(1_800_000_000_000);
+        for o in ["a", "b"] {
+            svc.create_owner(at, None, CreateOwner { owner: o.into() }, Secret::generate()).unwrap();
+        }
+        // Ids registered out of order, for two owners, more than a page of `a`'s.
+        for i in (0..DEVICES_SHOWN + 57).rev() {
+            let owner = if i % 3 == 0 { "b" } else { "a" };
+            let req =
+                RegisterDevice { device: Device::new(format!("dev-{:05}", (i * 7919) % 100_000)), owner: owner.into() };
+            svc.register_device(at, Some(&Principal::Owner(owner.into())), req, Secret::generate()).unwrap();
+        }
+        for owner in ["a", "b", "nobody"] {
+            let mut want: Vec<String> = svc
+                .engine()
+                .live_devices()
+                .filter(|(h, _)| svc.engine().owner(*h) == Some(owner))
+                .map(|(_, d)| d.id.clone())
+                .collect();
+            let total = want.len();
+            want.sort();
+            want.truncate(DEVICES_SHOWN);
+            let (n, lines) = owner_devices(&svc, owner);
+            assert_eq!(n, total, "{owner}");
+            assert_eq!(lines.iter().map(|l| l.id.clone()).collect::<Vec<_>>(), want, "{owner}");
+        }
     }
 }
