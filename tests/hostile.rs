@@ -761,3 +761,55 @@ async fn attempts_are_their_holders_and_a_removed_device_is_gone_everywhere() {
         }
     }
 }
+
+/// `/metrics` has a HELP and a TYPE line for every series, histograms with
+/// buckets (no summaries) for HTTP requests by route and status, commit
+/// latency and batch size, the engine thread's backlog, and each running job's
+/// queue depth.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_are_histograms_with_help_lines() {
+    let server = Server::start("metrics", &[]);
+    let base = server.url.clone();
+    let http = client();
+    let ana = user(&http, &base, "ana", 1_000).await;
+    let own = owner(&http, &base, "own").await;
+    let dev = register(&http, &base, &own, "dev", 500.0).await;
+    ok(
+        &http,
+        "POST",
+        format!("{base}/v1/jobs"),
+        Some(&ana),
+        Some(json!({ "id": "j\"q", "chunks": 5, "price_chips": 500 })),
+    )
+    .await;
+    ok(&http, "POST", format!("{base}/v1/tasks/pull"), Some(&dev), None).await;
+    let (s, _) = call(&http, "GET", format!("{base}/v1/jobs/nope"), Some(&ana), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let text = http.get(format!("{base}/metrics")).bearer_auth(KEY).send().await.unwrap().text().await.unwrap();
+    assert!(!text.contains("summary") && !text.contains("quantile="), "summaries: {text}");
+    for (name, kind) in [
+        ("byterank_http_request_seconds", "histogram"),
+        ("byterank_commit_seconds", "histogram"),
+        ("byterank_batch_ops", "histogram"),
+        ("byterank_engine_backlog", "gauge"),
+        ("byterank_job_queued_tasks", "gauge"),
+        ("byterank_job_running_attempts", "gauge"),
+    ] {
+        assert!(text.contains(&format!("# HELP {name} ")), "no HELP for {name}: {text}");
+        assert!(text.contains(&format!("# TYPE {name} {kind}\n")), "{name} is not a {kind}: {text}");
+    }
+    // Every series has its HELP line.
+    for line in text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+        let name = line.split(['{', ' ']).next().unwrap();
+        let base_name = name.trim_end_matches("_bucket").trim_end_matches("_sum").trim_end_matches("_count");
+        assert!(text.contains(&format!("# HELP {base_name} ")), "no HELP for {name}");
+    }
+    let has = |needle: &str| text.lines().any(|l| l.contains(needle));
+    assert!(has(r#"route="/v1/jobs/{job}""#) && has(r#"status="404""#), "requests by route and status: {text}");
+    assert!(has(r#"byterank_http_request_seconds_bucket{"#) && has(r#"le="0.005""#), "{text}");
+    // One job, queued copies less the one running; its id escaped as a label.
+    let queued = text.lines().find(|l| l.starts_with(r#"byterank_job_queued_tasks{job="j\"q"}"#));
+    let n: u64 = queued.unwrap_or_else(|| panic!("{text}")).rsplit(' ').next().unwrap().parse().unwrap();
+    assert!((1..=5).contains(&n), "{n}");
+    assert!(has(r#"byterank_job_running_attempts{job="j\"q"} 1"#), "{text}");
+}

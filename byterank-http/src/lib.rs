@@ -56,6 +56,7 @@ pub mod sequencer;
 pub mod server;
 pub mod service;
 mod snapshotter;
+pub mod telemetry;
 pub mod throttle;
 pub mod web;
 pub mod worker;

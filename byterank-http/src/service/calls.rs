@@ -721,6 +721,17 @@ impl Service {
             .collect())
     }
 
+    /// Each running job's queue depth and running attempts, for `/metrics`.
+    pub fn job_queues(&self) -> Vec<crate::telemetry::JobQueues> {
+        self.handles
+            .iter()
+            .filter_map(|(h, name)| {
+                let p = self.engine.job_progress(*h)?;
+                Some(crate::telemetry::JobQueues { job: name.clone(), queued: p.queued, running: p.running })
+            })
+            .collect()
+    }
+
     /// The operator sets or clears a device's trust (spec §11b).
     pub fn set_trust(
         &mut self,
