@@ -487,7 +487,7 @@ impl Service {
     ) -> Result<(byterank_core::engine::QuoteBasis, u64), ApiError> {
         let user = user_of(who)?;
         let available = self.available(user)?;
-        self.limits.check(spec, available)?;
+        self.limits.check(spec, available, self.engine.config().plan.max_r)?;
         let basis = self.engine.quote_basis(spec, at).map_err(ApiError::engine)?;
         Ok((basis, available))
     }
@@ -522,7 +522,7 @@ impl Service {
             let id = byterank_core::device::display_id(&spec.id);
             return Err(ApiError::bad_request(format!("job id `{id}` {problem}")).at("id"));
         }
-        self.limits.check(&spec, self.available(&user)?)?;
+        self.limits.check(&spec, self.available(&user)?, self.engine.config().plan.max_r)?;
         spec.work().map_err(|e| ApiError::bad_request(e.to_string()))?;
         let id = spec.id.clone();
         self.record(at, Op::CreateJob { job: spec, user, key: key.map(str::to_string) })?;
