@@ -89,8 +89,6 @@ impl Throttle {
         }
     }
 
-    /// Runs `plan` on the blocking pool once a planner is free; refused with
-    /// 503 if none frees up in time.
     /// The turn of a submission (a job created, or a gzip job's input that
     /// submits it): held until its answer, so that submissions reach the engine
     /// thread one at a time. Waits up to 10 s, then 503.
@@ -101,6 +99,8 @@ impl Throttle {
             .map_err(|_| ApiError::unavailable("the service is stopping"))
     }
 
+    /// Runs `plan` on the blocking pool once a planner is free; refused with
+    /// 503 if none frees up in time.
     pub async fn plan<T: Send + 'static>(&self, plan: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
         let permit = tokio::time::timeout(self.plan_wait, self.planners.clone().acquire_owned())
             .await
