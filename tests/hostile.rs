@@ -195,7 +195,7 @@ async fn no_caller_freezes_the_service_or_exhausts_its_memory() {
     // Three concurrent quotes at r = 10 by a user with nothing.
     let poor: Vec<_> = (0..3)
         .map(|i| {
-            let body = json!({ "id": format!("r10-{i}"), "chunks": 1_000_000, "price_chips": 1_000_000,
+            let body = json!({ "id": format!("r10-{i}"), "chunks": 10_000, "price_chips": 100_000,
                 "replication": { "r": 10.0 } });
             quote(broke.clone(), body)
         })
@@ -204,7 +204,7 @@ async fn no_caller_freezes_the_service_or_exhausts_its_memory() {
     // engine, one at a time.
     let paid: Vec<_> = (0..3)
         .map(|i| {
-            let body = json!({ "id": format!("paid-{i}"), "chunks": 100_000, "price_chips": 100_000,
+            let body = json!({ "id": format!("paid-{i}"), "chunks": 10_000, "price_chips": 100_000,
                 "replication": { "r": 10.0 } });
             quote(rich.clone(), body)
         })
@@ -235,7 +235,7 @@ async fn no_caller_freezes_the_service_or_exhausts_its_memory() {
     for q in paid {
         let (s, v) = q.await.unwrap();
         assert_eq!(s, StatusCode::OK, "{v}");
-        assert_eq!(v["tasks"], 100_000);
+        assert_eq!(v["tasks"], 10_000);
     }
     assert_eq!(up_status, StatusCode::OK, "{up_body}");
     let took = started.elapsed();
@@ -378,6 +378,8 @@ async fn each_route_answers_to_the_roles_in_the_table_only() {
         ("GET", "/v1/payouts", None, "P"),
         ("PUT", "/v1/payouts/1", Some(json!({ "state": "paid" })), "P"),
         ("GET", "/v1/billing", None, "U"),
+        ("GET", "/v1/usage", None, "U"),
+        ("GET", "/v1/jobs", None, "U"),
         ("POST", "/v1/billing/top-ups", Some(json!({ "user": "ana", "amount": 1 })), "P"),
         ("POST", "/v1/users", Some(json!({ "user": "u-ROLE" })), "P"),
         ("GET", "/v1/grid", None, "P"),
@@ -766,4 +768,121 @@ async fn attempts_are_their_holders_and_a_removed_device_is_gone_everywhere() {
             assert_eq!(mode & 0o077, 0, "{} is {mode:o}: readable by others", p.display());
         }
     }
+}
+
+/// `/metrics` has a HELP and a TYPE line for every series, histograms with
+/// buckets (no summaries) for HTTP requests by route and status, commit
+/// latency and batch size, the engine thread's backlog, and each running job's
+/// queue depth.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_are_histograms_with_help_lines() {
+    let server = Server::start("metrics", &[]);
+    let base = server.url.clone();
+    let http = client();
+    let ana = user(&http, &base, "ana", 1_000).await;
+    let own = owner(&http, &base, "own").await;
+    let dev = register(&http, &base, &own, "dev", 500.0).await;
+    ok(
+        &http,
+        "POST",
+        format!("{base}/v1/jobs"),
+        Some(&ana),
+        Some(json!({ "id": "j\"q", "chunks": 5, "price_chips": 500 })),
+    )
+    .await;
+    ok(&http, "POST", format!("{base}/v1/tasks/pull"), Some(&dev), None).await;
+    let (s, _) = call(&http, "GET", format!("{base}/v1/jobs/nope"), Some(&ana), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let text = http.get(format!("{base}/metrics")).bearer_auth(KEY).send().await.unwrap().text().await.unwrap();
+    assert!(!text.contains("summary") && !text.contains("quantile="), "summaries: {text}");
+    for (name, kind) in [
+        ("byterank_http_request_seconds", "histogram"),
+        ("byterank_commit_seconds", "histogram"),
+        ("byterank_batch_ops", "histogram"),
+        ("byterank_engine_backlog", "gauge"),
+        ("byterank_job_queued_tasks", "gauge"),
+        ("byterank_job_running_attempts", "gauge"),
+    ] {
+        assert!(text.contains(&format!("# HELP {name} ")), "no HELP for {name}: {text}");
+        assert!(text.contains(&format!("# TYPE {name} {kind}\n")), "{name} is not a {kind}: {text}");
+    }
+    // Every series has its HELP line.
+    for line in text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+        let name = line.split(['{', ' ']).next().unwrap();
+        let base_name = name.trim_end_matches("_bucket").trim_end_matches("_sum").trim_end_matches("_count");
+        assert!(text.contains(&format!("# HELP {base_name} ")), "no HELP for {name}");
+    }
+    let has = |needle: &str| text.lines().any(|l| l.contains(needle));
+    assert!(has(r#"route="/v1/jobs/{job}""#) && has(r#"status="404""#), "requests by route and status: {text}");
+    assert!(has(r#"byterank_http_request_seconds_bucket{"#) && has(r#"le="0.005""#), "{text}");
+    // One job, queued copies less the one running; its id escaped as a label.
+    let queued = text.lines().find(|l| l.starts_with(r#"byterank_job_queued_tasks{job="j\"q"}"#));
+    let n: u64 = queued.unwrap_or_else(|| panic!("{text}")).rsplit(' ').next().unwrap().parse().unwrap();
+    assert!((1..=5).contains(&n), "{n}");
+    assert!(has(r#"byterank_job_running_attempts{job="j\"q"} 1"#), "{text}");
+}
+
+/// Submissions are planned on the engine thread, bounded by the copy cap: a
+/// funded user's concurrent submissions of the largest jobs the cap allows
+/// (at r = 1 and at r = 10, beside one over it) leave `/health` and a task
+/// cycle answering within 100 ms, and memory under 300 MB. The cap is set
+/// here to what a debug build plans in a few tens of milliseconds; the
+/// default's cost in a release build is in docs/benchmarks.md.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_largest_submissions_do_not_hold_the_others() {
+    let server = Server::start("submit", &["--max-job-copies", "10000", "--rate-per-second", "0"]);
+    let base = server.url.clone();
+    let http = client();
+    let rich = user(&http, &base, "rich", 10_000_000).await;
+    let own = owner(&http, &base, "own").await;
+    for i in 0..40 {
+        register(&http, &base, &own, &format!("grid-{i}"), 100.0 + f64::from(i) * 10.0).await;
+    }
+    let cycler = register(&http, &base, &own, "cycler", 900.0).await;
+    let steady = json!({ "id": "steady", "chunks": 10_000, "price_chips": 10_000, "pools": { "s_min": 1 } });
+    ok(&http, "POST", format!("{base}/v1/jobs"), Some(&rich), Some(steady)).await;
+    let busy = Arc::new(AtomicBool::new(true));
+    let probing = tokio::spawn(probe(base.clone(), cycler, "steady".into(), busy.clone()));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let started = Instant::now();
+    let submit = |body: Value| {
+        let (http, base, key) = (http.clone(), base.clone(), rich.clone());
+        tokio::spawn(async move { call(&http, "POST", format!("{base}/v1/jobs"), Some(&key), Some(body)).await })
+    };
+    let mut sent = Vec::new();
+    for i in 0..6 {
+        let body = if i % 2 == 0 {
+            json!({ "id": format!("wide-{i}"), "chunks": 10_000, "price_chips": 10_000 })
+        } else {
+            json!({ "id": format!("deep-{i}"), "chunks": 1_000, "price_chips": 10_000, "replication": { "r": 10.0 } })
+        };
+        sent.push(submit(body));
+    }
+    let over = submit(json!({ "id": "over", "chunks": 1_001, "price_chips": 10_010, "replication": { "r": 10.0 } }));
+    for s in sent {
+        let (s, v) = s.await.unwrap();
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+    }
+    let (s, v) = over.await.unwrap();
+    assert_eq!((s, v["field"].as_str()), (StatusCode::BAD_REQUEST, Some("replication")), "{v}");
+    let took = started.elapsed();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    busy.store(false, Ordering::Relaxed);
+    let mut p = probing.await.unwrap();
+    let peak = server.peak_rss();
+    assert!(p.cycles.len() >= 5 && p.healths.len() >= 5, "the probe ran: {p:?}");
+    let (health, cycle) = (p95_max(&mut p.healths), p95_max(&mut p.cycles));
+    eprintln!(
+        "6 submissions of 10,000 copies in {took:?}: /health p95 {:?} max {:?}; task cycle p95 {:?} max {:?}; \
+         peak RSS {} MB",
+        health.0,
+        health.1,
+        cycle.0,
+        cycle.1,
+        peak >> 20
+    );
+    let bound = Duration::from_millis(100);
+    assert!(health.0 < bound && cycle.0 < bound, "calls waited: /health {health:?}, cycle {cycle:?}");
+    assert!(health.1 < bound * 10 && cycle.1 < bound * 10, "a call was held: /health {health:?}, cycle {cycle:?}");
+    assert!(peak < 300 << 20, "peak RSS {} MB", peak >> 20);
 }

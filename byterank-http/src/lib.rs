@@ -55,5 +55,6 @@ pub mod sequencer;
 pub mod server;
 pub mod service;
 mod snapshotter;
+pub mod telemetry;
 pub mod throttle;
 pub mod web;

@@ -194,6 +194,11 @@ impl Sequencer {
         (self.counts.devices.load(Ordering::Relaxed), self.counts.jobs.load(Ordering::Relaxed))
     }
 
+    /// Calls waiting for the engine thread now.
+    pub fn backlog(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+
     /// The seq of the last committed op.
     pub fn seq(&self) -> u64 {
         self.seq.load(Ordering::Acquire)

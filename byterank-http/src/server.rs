@@ -228,6 +228,7 @@ pub fn router(app: AppState, opts: &ServeOptions) -> Router {
             ApiError::method_not_allowed("this route does not take that method: see /openapi.json")
         })
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
+        .layer(axum::middleware::from_fn(crate::telemetry::track))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .layer(axum::middleware::from_fn_with_state(app.role.clone(), lead::guard))
         .layer(
@@ -345,7 +346,7 @@ pub async fn serve(#[allow(unused_mut)] mut opts: ServeOptions) -> Result<(), Se
         .await
         .map_err(|source| ServeError::Bind { addr: opts.listen, source })?;
     let addr = listener.local_addr()?;
-    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder().ok();
+    let metrics = crate::telemetry::recorder();
     let (seq, store, role) = match opts.journal_url.clone() {
         None => {
             let (seq, store) = open(&opts)?;
@@ -374,7 +375,7 @@ pub async fn serve_on(
     opts: ServeOptions,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder().ok();
+    let metrics = crate::telemetry::recorder();
     let (seq, store) = open(&opts)?;
     let app = app_state(seq, store, metrics, Role::leading(), &opts)?;
     run(listener, app, &opts, stop).await

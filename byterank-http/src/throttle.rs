@@ -45,6 +45,9 @@ pub struct Throttle {
     limiter: Option<DefaultKeyedRateLimiter<(Action, String)>>,
     planners: Arc<Semaphore>,
     plan_wait: Duration,
+    /// One submission at a time reaches the engine thread, which plans it: the
+    /// calls queued behind it wait for one plan, never for several.
+    submissions: Arc<Semaphore>,
 }
 
 /// How long a quote waits for a planner before it is refused with 503.
@@ -58,7 +61,12 @@ impl Throttle {
             let burst = NonZeroU32::new(r.burst.max(1)).expect("at least 1");
             DefaultKeyedRateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst))
         });
-        Throttle { limiter, planners: Arc::new(Semaphore::new(planners.max(1))), plan_wait: PLAN_WAIT }
+        Throttle {
+            limiter,
+            planners: Arc::new(Semaphore::new(planners.max(1))),
+            plan_wait: PLAN_WAIT,
+            submissions: Arc::new(Semaphore::new(1)),
+        }
     }
 
     /// Counts one `action` by `caller`: refused with 429 (and when to retry)
@@ -79,6 +87,16 @@ impl Throttle {
             l.retain_recent();
             l.shrink_to_fit();
         }
+    }
+
+    /// The turn of a submission (a job created, or a gzip job's input that
+    /// submits it): held until its answer, so that submissions reach the engine
+    /// thread one at a time. Waits up to 10 s, then 503.
+    pub async fn submission(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+        tokio::time::timeout(self.plan_wait, self.submissions.clone().acquire_owned())
+            .await
+            .map_err(|_| ApiError::unavailable("other submissions are being planned: retry shortly"))?
+            .map_err(|_| ApiError::unavailable("the service is stopping"))
     }
 
     /// Runs `plan` on the blocking pool once a planner is free; refused with

@@ -60,6 +60,10 @@ pub struct ServeArgs {
     /// Most tasks in one job.
     #[arg(long, default_value_t = 1_000_000, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     max_job_tasks: u64,
+    /// Most copies in one job (tasks times `r`; times the largest `r` for a PJF
+    /// bound): bounds what planning one submission holds the engine thread.
+    #[arg(long, default_value_t = 100_000, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    max_job_copies: u64,
     /// Per caller: registrations (per address), quotes and job creations (per
     /// key) allowed per second, sustained; 0 turns the limits off.
     #[arg(long, default_value_t = 20, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
@@ -118,6 +122,7 @@ pub fn run_serve(args: ServeArgs) -> Result<(), Failure> {
     opts.keep_ended = (args.keep_ended_days > 0).then(|| Duration::from_secs(args.keep_ended_days * 86_400));
     opts.work_limits.min_task_price = args.min_task_price;
     opts.work_limits.max_job_tasks = args.max_job_tasks;
+    opts.work_limits.max_job_copies = args.max_job_copies;
     opts.rates = (args.rate_per_second > 0)
         .then_some(byterank::http::throttle::Rates { per_second: args.rate_per_second, burst: args.rate_burst });
     opts.planners = args.planners as usize;

@@ -71,6 +71,7 @@ pub async fn create(
     let key = idempotency_key(&headers)?;
     let JsonBody(job) = body?;
     let throttle = app.throttle.clone();
+    let _turn = app.throttle.submission().await?;
     let view = app
         .seq
         .authed(Some(bearer), move |svc, at, who| {
@@ -108,6 +109,7 @@ pub async fn upload_input(
     let len = staged.len;
     let path = staged.keep();
     let kept = path.clone();
+    let _turn = app.throttle.submission().await?;
     let r = app.seq.authed(Some(bearer), move |svc, at, who| svc.store_input_file(at, who, &job, len, kept)).await;
     if r.is_err() {
         let _ = std::fs::remove_file(&path);

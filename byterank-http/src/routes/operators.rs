@@ -69,12 +69,16 @@ pub async fn health(State(app): State<AppState>) -> Json<Health> {
     responses((status = 200, content_type = "text/plain", body = String), (status = 401, body = ApiError),
         (status = 403, body = ApiError)))]
 pub async fn metrics(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    app.seq
-        .authed(bearer(&headers), |_, _, who| match who {
-            crate::service::Principal::Operator => Ok(()),
+    let backlog = app.seq.backlog();
+    let jobs = app
+        .seq
+        .authed(bearer(&headers), |svc, _, who| match who {
+            crate::service::Principal::Operator => Ok(svc.job_queues()),
             _ => Err(ApiError::forbidden("this route needs the operator key")),
         })
         .await?;
-    let body = app.metrics.as_ref().map(|m| m.render()).unwrap_or_default();
+    metrics::gauge!("byterank_engine_backlog").set(backlog as f64);
+    let mut body = app.metrics.as_ref().map(|m| m.render()).unwrap_or_default();
+    body.push_str(&crate::telemetry::job_gauges(&jobs));
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response())
 }

@@ -497,7 +497,7 @@ impl Service {
     ) -> Result<(byterank_core::engine::QuoteBasis, u64), ApiError> {
         let user = user_of(who)?;
         let available = self.available(user)?;
-        self.limits.check(spec, available)?;
+        self.limits.check(spec, available, self.engine.config().plan.max_r)?;
         let basis = self.engine.quote_basis(spec, at).map_err(ApiError::engine)?;
         Ok((basis, available))
     }
@@ -532,7 +532,7 @@ impl Service {
             let id = byterank_core::device::display_id(&spec.id);
             return Err(ApiError::bad_request(format!("job id `{id}` {problem}")).at("id"));
         }
-        self.limits.check(&spec, self.available(&user)?)?;
+        self.limits.check(&spec, self.available(&user)?, self.engine.config().plan.max_r)?;
         spec.work().map_err(|e| ApiError::bad_request(e.to_string()))?;
         let id = spec.id.clone();
         self.record(at, Op::CreateJob { job: spec, user, key: key.map(str::to_string) })?;
@@ -729,6 +729,17 @@ impl Service {
                 })
             })
             .collect())
+    }
+
+    /// Each running job's queue depth and running attempts, for `/metrics`.
+    pub fn job_queues(&self) -> Vec<crate::telemetry::JobQueues> {
+        self.handles
+            .iter()
+            .filter_map(|(h, name)| {
+                let p = self.engine.job_progress(*h)?;
+                Some(crate::telemetry::JobQueues { job: name.clone(), queued: p.queued, running: p.running })
+            })
+            .collect()
     }
 
     /// The operator sets or clears a device's trust (spec §11b).
