@@ -113,8 +113,8 @@ pub use admission::AdmissionError;
 pub use command::{AttemptId, Command, CommandKind, DeviceId, JobId};
 pub use config::{EngineConfig, MAX_IN_HAND, MAX_SHARE_WEIGHT};
 pub use error::{
-    AttemptError, CancelError, ConfigError, EngineError, Inconsistency, OperatorError, PullError, RegisterError,
-    ReleaseError, RemoveError, SubmitError, TimeError, UpdateError,
+    AttemptError, CancelError, ConfigError, DeviceGone, EngineError, Inconsistency, OperatorError, PullError, Refusal,
+    RegisterError, ReleaseError, RemoveError, SubmitError, TimeError, UnknownDevice, UnknownJob, UpdateError,
 };
 pub use event::{AttemptState, Event, Idle};
 pub use helpers::Pulled;
@@ -400,7 +400,7 @@ impl<Q: TaskQueue> Engine<Q> {
             for a in self.devices.held(d) {
                 held += 1;
                 if self.attempts.get(a).is_none_or(|att| att.device != d) {
-                    return Err(Inconsistency(format!("device {d:?} holds attempt {a:?}, which is not running on it")));
+                    return Err(Inconsistency(format!("{d} holds {a}, which is not running on it")));
                 }
             }
         }
@@ -486,7 +486,7 @@ impl<Q: TaskQueue> Engine<Q> {
             CommandKind::ReportResult { device, attempt, .. } => self.prefetch_held(device, attempt, true),
             _ => {}
         }
-        self.check_time(cmd.at)?;
+        self.check_time(cmd.at).map_err(|e| timed(&cmd.kind, e))?;
         // Every command's checks, before anything changes; each typed helper
         // (helpers.rs) runs its command's same check.
         match &cmd.kind {
@@ -500,7 +500,8 @@ impl<Q: TaskQueue> Engine<Q> {
             CommandKind::RegisterDevice { device, .. } => self.devices.check_register(device)?,
             CommandKind::UpdateDevice { device, state } => self.devices.check_update(*device, state)?,
             CommandKind::SetTrust { device, .. } | CommandKind::ResetHistory { device } => self.check_known(*device)?,
-            CommandKind::RemoveDevice { device } | CommandKind::Pull { device } => self.devices.live(*device)?,
+            CommandKind::RemoveDevice { device } => self.devices.live(*device).map_err(RemoveError::from)?,
+            CommandKind::Pull { device } => self.devices.live(*device).map_err(PullError::from)?,
             CommandKind::CancelJob { job } => self.check_cancel(*job)?,
             CommandKind::ReleaseJob { job } => self.check_release(*job)?,
             CommandKind::Heartbeat { device, attempt } => self.check_held(*device, *attempt)?,
@@ -567,7 +568,7 @@ impl<Q: TaskQueue> Engine<Q> {
     fn check_time(&self, at: Timestamp) -> Result<(), TimeError> {
         assert!(self.queue_maker.is_set(), "{NO_MAKER}");
         if !(Timestamp::MIN..=Timestamp::MAX).contains(&at) {
-            return Err(TimeError::OutOfRange(at.millis()));
+            return Err(TimeError::OutOfRange { ms: at.millis() });
         }
         if at < self.now {
             return Err(TimeError::WentBack { now: self.now, at });
@@ -578,21 +579,21 @@ impl<Q: TaskQueue> Engine<Q> {
     /// An operator's command needs a device that registered once (it may have
     /// left since).
     fn check_known(&self, device: DeviceId) -> Result<(), OperatorError> {
-        self.devices.get(device).map(|_| ()).ok_or(OperatorError::UnknownDevice(device))
+        self.devices.get(device).map(|_| ()).ok_or(OperatorError::UnknownDevice(UnknownDevice { device }))
     }
 
     fn check_cancel(&self, job: JobId) -> Result<(), CancelError> {
         match self.jobs.get(job) {
-            None => Err(CancelError::UnknownJob(job)),
-            Some(j) if j.status != JobStatus::Running => Err(CancelError::JobEnded(job)),
+            None => Err(UnknownJob { job }.into()),
+            Some(j) if j.status != JobStatus::Running => Err(CancelError::JobEnded { job, id: j.id.clone() }),
             Some(_) => Ok(()),
         }
     }
 
     fn check_release(&self, job: JobId) -> Result<(), ReleaseError> {
         match self.jobs.get(job) {
-            None => Err(ReleaseError::UnknownJob(job)),
-            Some(j) if j.status == JobStatus::Running => Err(ReleaseError::JobRunning(job)),
+            None => Err(UnknownJob { job }.into()),
+            Some(j) if j.status == JobStatus::Running => Err(ReleaseError::JobRunning { job, id: j.id.clone() }),
             Some(_) => Ok(()),
         }
     }
@@ -610,9 +611,12 @@ impl<Q: TaskQueue> Engine<Q> {
         self.devices.live(device)?;
         match self.attempts.get(attempt) {
             Some(a) if a.device == device => Ok(()),
-            Some(_) => Err(AttemptError::NotHolder { attempt, device }),
-            None if self.attempts.issued(attempt) => Err(AttemptError::AttemptEnded(attempt)),
-            None => Err(AttemptError::UnknownAttempt(attempt)),
+            Some(_) => {
+                let id = self.devices.entry(device).state.id.clone();
+                Err(AttemptError::NotHolder { attempt, device, id })
+            }
+            None if self.attempts.issued(attempt) => Err(AttemptError::AttemptEnded { attempt }),
+            None => Err(AttemptError::UnknownAttempt { attempt }),
         }
     }
 
@@ -635,6 +639,26 @@ impl<Q: TaskQueue> Engine<Q> {
 
     fn app(&self, job: JobId) -> &'static dyn Application {
         self.apps.get(&self.jobs[job].spec.application).expect("checked at submission")
+    }
+}
+
+/// A time the engine cannot take, as the error of `kind`'s operation (the one
+/// its typed helper gives).
+#[cold]
+fn timed(kind: &CommandKind, e: TimeError) -> EngineError {
+    match kind {
+        CommandKind::RegisterDevice { .. } => RegisterError::Time(e).into(),
+        CommandKind::UpdateDevice { .. } => UpdateError::Time(e).into(),
+        CommandKind::SetTrust { .. } | CommandKind::ResetHistory { .. } => OperatorError::Time(e).into(),
+        CommandKind::RemoveDevice { .. } => RemoveError::Time(e).into(),
+        CommandKind::SubmitJob { .. } => SubmitError::Time(e).into(),
+        CommandKind::CancelJob { .. } => CancelError::Time(e).into(),
+        CommandKind::ReleaseJob { .. } => ReleaseError::Time(e).into(),
+        CommandKind::Pull { .. } => PullError::Time(e).into(),
+        CommandKind::Heartbeat { .. } | CommandKind::ReportResult { .. } | CommandKind::ReportError { .. } => {
+            AttemptError::Time(e).into()
+        }
+        CommandKind::Tick | CommandKind::Resume => e.into(),
     }
 }
 

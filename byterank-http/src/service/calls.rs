@@ -450,9 +450,17 @@ impl Service {
     ) -> Result<(byterank_core::engine::QuoteBasis, u64), ApiError> {
         let user = user_of(who)?;
         let available = self.available(user)?;
+        self.admission_terms(spec, user)?;
         self.limits.check(spec, available)?;
         let basis = self.engine.quote_basis(spec, at).map_err(ApiError::engine)?;
         Ok((basis, available))
+    }
+
+    /// The engine's admission rules that need no split (a bounty of at least 1
+    /// ByteChip a task, ...), before the service's own limits: every adapter
+    /// refuses an unpaid job with the engine's one error.
+    fn admission_terms(&self, spec: &JobSpec, user: &str) -> Result<(), ApiError> {
+        self.engine.check_terms(spec, Some(user)).map_err(|e| ApiError::engine(e.into()))
     }
 
     /// The calling user creates a job; one whose tasks read input waits for it.
@@ -485,6 +493,7 @@ impl Service {
             let id = byterank_core::device::display_id(&spec.id);
             return Err(ApiError::bad_request(format!("job id `{id}` {problem}")).at("id"));
         }
+        self.admission_terms(&spec, &user)?;
         self.limits.check(&spec, self.available(&user)?)?;
         spec.work().map_err(|e| ApiError::bad_request(e.to_string()))?;
         let id = spec.id.clone();
