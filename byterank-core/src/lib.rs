@@ -30,6 +30,9 @@
 //! - [`eligibility`], [`pools`], [`replication`], [`reward`]: the target subset,
 //!   capacity pools and ByteLevel, copies for a bound on joint failure, bounties.
 //! - [`plan`]: all of those decisions for one job, in one call.
+//! - [`policy`]: how the target subset becomes pools and which pools a device
+//!   takes from, a trait with the paper's policy and two baselines; an embedder
+//!   adds their own.
 //! - [`application`]: how a job's input splits into chunks, and how results are
 //!   checked, compared and assembled (a synthetic application and gzip).
 //! - [`engine`]: the Core System as one deterministic state machine, commands in
@@ -93,6 +96,7 @@ pub mod indexes;
 pub mod job;
 pub mod lottery;
 pub mod plan;
+pub mod policy;
 pub mod pools;
 pub mod rank;
 pub mod replication;

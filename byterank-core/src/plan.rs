@@ -31,30 +31,12 @@ use alloc::vec::Vec;
 use crate::eligibility::{explain, target_subset, Ineligible};
 use crate::indexes::RankedGrid;
 use crate::job::{JobError, JobSpec, ReplicationGoal, Work};
-use crate::pools::{capacity_pools, default_params, pools_for_level, PoolConfig, PoolParams};
+use crate::policy::{check_pools, DistributionPolicy, Pools};
+use crate::pools::{PoolConfig, PoolParams};
 use crate::replication::{self, Assignment, ReplicationError};
 use crate::reward::{bounties, split_price, ByteChips, PriceSplit, RewardConfig, RewardError};
 
-/// How a job's target subset becomes the pools its copies are dealt to: the
-/// paper's policy and two baselines it is compared with.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
-pub enum Distribution {
-    /// The paper's: capacity pools over the target subset in ByteRank order, as
-    /// deep as the job's ByteLevel reaches.
-    #[default]
-    ByteRank,
-    /// First come, first served: one queue for the whole target subset, no
-    /// ranking and no pools (what a BOINC-style feeder does).
-    Fcfs,
-    /// Capacity pools built the same way over the target subset in a random order
-    /// (seeded, per job): pools without the ranking.
-    Random {
-        /// Seed of the shuffles (mixed with the job's id).
-        seed: u64,
-    },
-}
+pub use crate::policy::Distribution;
 
 /// Planner settings. `Default` gives the documented choices.
 #[derive(Clone, Debug, PartialEq)]
@@ -70,7 +52,8 @@ pub struct PlanConfig {
     pub min_failure_probability: f64,
     /// The price split.
     pub rewards: RewardConfig,
-    /// How the target subset becomes pools (default: the paper's).
+    /// How the target subset becomes pools and which pools a device takes from
+    /// (default: the paper's; [`crate::policy`]).
     pub distribution: Distribution,
 }
 
@@ -161,6 +144,16 @@ pub enum PlanError {
         /// Devices counted by the first requirement they fail.
         reasons: String,
     },
+    /// The distribution policy's pools break its contract ([`crate::policy::Pools`]).
+    #[error("job `{job}`: the distribution policy `{policy}` {problem}; fix the policy")]
+    Policy {
+        /// The job.
+        job: String,
+        /// The policy's name.
+        policy: String,
+        /// What it did wrong.
+        problem: &'static str,
+    },
     /// The replication solver rejected its input.
     #[error("job `{0}`: replication: {1}")]
     Replication(String, ReplicationError),
@@ -182,52 +175,34 @@ pub struct JobPools {
     pub used: usize,
 }
 
-/// The target subset and capacity pools of `job` over a ranked snapshot; `None`
-/// when no device qualifies. The planner and the engine's re-planning share it.
-pub fn job_pools(ranked: &RankedGrid, job: &JobSpec, work: &Work, cfg: &PlanConfig) -> Option<JobPools> {
+/// The target subset of `job` over a ranked snapshot and its pools, as the
+/// configured policy cuts them; `Ok(None)` when no device qualifies, an error
+/// naming the fault when the policy's pools break their contract. The planner and
+/// the engine's re-planning share it.
+pub fn job_pools(
+    ranked: &RankedGrid,
+    job: &JobSpec,
+    work: &Work,
+    cfg: &PlanConfig,
+) -> Result<Option<JobPools>, &'static str> {
     let subset = target_subset(&ranked.eligibility, &ranked.ranking, job, work);
     if subset.is_empty() {
-        return None;
+        return Ok(None);
     }
-    let order = match cfg.distribution {
-        Distribution::ByteRank => subset.clone(),
-        Distribution::Fcfs => {
-            let params = PoolParams { c_min: 0.0, s_min: subset.len() };
-            return Some(JobPools { pools: alloc::vec![subset.clone()], subset, params, used: 1 });
-        }
-        Distribution::Random { seed } => shuffled(&subset, seed ^ fnv1a(job.id.as_bytes())),
-    };
-    let capacities: Vec<f64> = order.iter().map(|&i| ranked.indexes[i as usize].capacity).collect();
-    let defaults = default_params(&capacities, &cfg.pools);
-    let params = PoolParams {
-        c_min: job.pools.c_min.unwrap_or(defaults.c_min),
-        s_min: job.pools.s_min.unwrap_or(defaults.s_min),
-    };
-    let ranges = capacity_pools(&capacities, params);
-    let used = pools_for_level(&ranges, job.preferences.byte_level, &cfg.pools);
-    let pools = ranges.iter().map(|r| order[r.clone()].to_vec()).collect();
-    Some(JobPools { subset, params, pools, used })
-}
-
-/// A seeded Fisher-Yates shuffle.
-fn shuffled(xs: &[u32], seed: u64) -> Vec<u32> {
-    use rand::{Rng, SeedableRng};
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let mut out = xs.to_vec();
-    for i in (1..out.len()).rev() {
-        out.swap(i, rng.random_range(0..=i));
-    }
-    out
-}
-
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    let p = cfg.distribution.pools(ranked, job, &subset, &cfg.pools);
+    check_pools(&p, &subset)?;
+    let Pools { params, pools, used } = p;
+    Ok(Some(JobPools { subset, params, pools, used }))
 }
 
 /// Plans `job` over a ranked snapshot ([`rank_grid`](crate::indexes::rank_grid)).
 pub fn plan_job(ranked: &RankedGrid, job: &JobSpec, cfg: &PlanConfig) -> Result<JobPlan, PlanError> {
     let work = job.work()?;
-    let Some(JobPools { subset, params, pools, used: pools_used }) = job_pools(ranked, job, &work, cfg) else {
+    let policy_err =
+        |problem| PlanError::Policy { job: job.id.clone(), policy: cfg.distribution.name().into(), problem };
+    let Some(JobPools { subset, params, pools, used: pools_used }) =
+        job_pools(ranked, job, &work, cfg).map_err(policy_err)?
+    else {
         return Err(PlanError::NoEligibleDevice { job: job.id.clone(), reasons: count_reasons(ranked, job, &work) });
     };
 

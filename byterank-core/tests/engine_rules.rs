@@ -786,7 +786,7 @@ fn bad_configurations_are_refused_when_the_engine_is_made() {
     ];
     assert_eq!(bad.len(), fields.len());
     for (cfg, field) in bad.into_iter().zip(fields) {
-        let err = Engine::<byterank_core::engine::MemQueue>::new(cfg).unwrap_err();
+        let err = Engine::new(cfg).unwrap_err();
         assert_eq!(err.field, field);
         assert!(err.to_string().contains(field), "{err}");
     }

@@ -131,7 +131,7 @@ impl Driver {
 
     /// Whether the engine takes these settings (the engine's own check).
     pub fn check(cfg: &EngineConfig) -> Result<(), ConfigError> {
-        Engine::<byterank_core::engine::MemQueue>::new(cfg.clone()).map(|_| ())
+        Engine::new(cfg.clone()).map(|_| ())
     }
 
     /// The engine, read-only (ledger, ranks, device states).

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use byterank_core::engine::EngineConfig;
 use byterank_core::job::{ByteLevel, Hardware, Regions, ReplicationGoal};
+use byterank_core::policy::{Distribution, DistributionPolicy, Policy};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
@@ -52,6 +53,11 @@ pub struct Scenario {
     /// Variants to compare on the same seed; none means one variant, `default`.
     #[serde(default)]
     pub variants: Vec<VariantSpec>,
+    /// Distribution policies of the embedder's own that `engine.plan.distribution
+    /// = { custom = "name" }` may name ([`Scenario::from_toml_with_policies`]):
+    /// code, not part of the file.
+    #[serde(skip)]
+    pub policies: Vec<Policy>,
 }
 
 /// The devices.
@@ -322,6 +328,16 @@ fn bad(field: impl Into<String>, problem: impl std::fmt::Display) -> ScenarioErr
 impl Scenario {
     /// Parses and checks a scenario.
     pub fn from_toml_str(text: &str) -> Result<Scenario, ScenarioError> {
+        Scenario::from_toml_with_policies(text, &[])
+    }
+
+    /// Parses and checks a scenario whose variants may name `policies`, the
+    /// embedder's own, as `engine.plan.distribution = { custom = "<name>" }`
+    /// beside the shipped ones.
+    pub fn from_toml_with_policies(
+        text: &str,
+        policies: &[&'static dyn DistributionPolicy],
+    ) -> Result<Scenario, ScenarioError> {
         let table: toml::Table = text.parse().map_err(|e: toml::de::Error| ScenarioError(e.to_string()))?;
         let sc: Scenario = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
             let path = e.path().to_string();
@@ -334,6 +350,7 @@ impl Scenario {
                 bad(path, inner)
             }
         })?;
+        let sc = Scenario { policies: policies.iter().map(|&p| Policy(p)).collect(), ..sc };
         sc.check()?;
         sc.variants()?;
         Ok(sc)
@@ -429,7 +446,7 @@ impl Scenario {
     /// The variants to run, with their overrides applied (one, `default`, when the
     /// scenario lists none).
     pub fn variants(&self) -> Result<Vec<Variant>, ScenarioError> {
-        let base = merge_engine("engine", EngineConfig::default(), &self.engine)?;
+        let base = merge_engine("engine", EngineConfig::default(), &self.engine, &self.policies)?;
         if self.variants.is_empty() {
             return Ok(vec![Variant { name: "default".into(), engine: base, jobs: self.jobs.clone() }]);
         }
@@ -437,7 +454,7 @@ impl Scenario {
             .iter()
             .enumerate()
             .map(|(i, v)| {
-                let engine = merge_engine(&format!("variants[{i}].engine"), base.clone(), &v.engine)?;
+                let engine = merge_engine(&format!("variants[{i}].engine"), base.clone(), &v.engine, &self.policies)?;
                 let jobs = self
                     .jobs
                     .iter()
@@ -663,14 +680,38 @@ fn to_json(t: &toml::Table) -> Json {
     serde_json::to_value(t).expect("TOML tables are JSON objects")
 }
 
-fn merge_engine(at: &str, base: EngineConfig, over: &toml::Table) -> Result<EngineConfig, ScenarioError> {
+fn merge_engine(
+    at: &str,
+    base: EngineConfig,
+    over: &toml::Table,
+    policies: &[Policy],
+) -> Result<EngineConfig, ScenarioError> {
     if over.is_empty() {
         return Ok(base);
     }
     let mut value = serde_json::to_value(&base).expect("the engine's settings serialize");
     merge(at, &mut value, &to_json(over))?;
-    let cfg: EngineConfig =
+    // An embedder's policy is code: named in the file, found among those added.
+    let custom = value.pointer_mut("/plan/distribution").and_then(|d| {
+        let name = d.get("custom")?.as_str()?.to_string();
+        *d = Json::String("byte_rank".into());
+        Some(name)
+    });
+    let mut cfg: EngineConfig =
         serde_path_to_error::deserialize(value).map_err(|e| bad(format!("{at}.{}", e.path()), e.into_inner()))?;
+    if let Some(name) = custom {
+        let Some(&p) = policies.iter().find(|p| p.0.name() == name) else {
+            let known: Vec<&str> = policies.iter().map(|p| p.0.name()).collect();
+            return Err(bad(
+                format!("{at}.plan.distribution.custom"),
+                format_args!(
+                    "no policy `{name}` was added (added: {}); pass it to Scenario::from_toml_with_policies, or name a shipped one",
+                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                ),
+            ));
+        };
+        cfg.plan.distribution = Distribution::Custom(p);
+    }
     crate::driver::Driver::check(&cfg).map_err(|e| bad(at, e))?;
     Ok(cfg)
 }
@@ -761,6 +802,30 @@ mod tests {
     use super::*;
 
     const MIN: &str = "name = \"t\"\nhorizon_s = 100\n[grid]\ndevices = 10\n[[jobs]]\nname = \"a\"\ntasks = 5\n";
+
+    #[test]
+    fn a_variant_names_an_added_policy_and_an_unknown_one_is_refused() {
+        use byterank_core::indexes::RankedGrid;
+        use byterank_core::policy::{Fcfs, Pools};
+        use byterank_core::pools::PoolConfig;
+        struct Mine;
+        impl DistributionPolicy for Mine {
+            fn name(&self) -> &str {
+                "mine"
+            }
+            fn pools(&self, r: &RankedGrid, j: &byterank_core::job::JobSpec, s: &[u32], c: &PoolConfig) -> Pools {
+                Fcfs.pools(r, j, s, c)
+            }
+        }
+        static MINE: Mine = Mine;
+        let text = format!("{MIN}[[variants]]\nname = \"m\"\nengine.plan.distribution = {{ custom = \"mine\" }}\n");
+        let err = Scenario::from_toml_str(&text).unwrap_err();
+        assert!(err.0.starts_with("variants[0].engine.plan.distribution.custom: no policy `mine`"), "{err}");
+        let sc = Scenario::from_toml_with_policies(&text, &[&MINE]).unwrap();
+        let v = sc.variants().unwrap();
+        assert_eq!(v[0].engine.plan.distribution, Distribution::Custom(Policy(&MINE)));
+        assert_eq!(v[0].engine.plan.distribution.name(), "mine");
+    }
 
     #[test]
     fn a_minimal_scenario_parses_with_one_default_variant() {

@@ -215,6 +215,14 @@ impl Attempts {
         s.attempt.as_mut().filter(|_| s.generation == generation)
     }
 
+    /// Every running attempt with its handle, in slot order.
+    pub fn iter(&self) -> impl Iterator<Item = (AttemptId, &Attempt)> {
+        self.slots.iter().enumerate().filter_map(|(i, s)| {
+            let id = AttemptId(u64::from(s.generation) << 32 | i as u64);
+            s.attempt.as_ref().map(|a| (id, a))
+        })
+    }
+
     /// Whether this handle was ever given (running or ended).
     pub fn issued(&self, id: AttemptId) -> bool {
         let (slot, generation) = split(id);

@@ -2,13 +2,24 @@
 //! and lower pools; assignment; and re-planning a running job whose pools changed,
 //! queued copies keeping their pools.
 
-use super::*;
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+
+use super::attempts::{Attempt, CopyKind};
+use super::command::{AttemptId, DeviceId, JobId};
+use super::event::{Event, Idle};
+use super::pool_queues::QueuedCopy;
+use super::rescue::{self, Entry, RescueNeed};
+use super::{Engine, JobStatus};
+use crate::job::Work;
+use crate::plan::job_pools;
+use crate::policy::DistributionPolicy as _;
 
 /// Up to this many jobs with queued copies, a pull walks them all in fair-share
 /// order rather than reading the list of its device's jobs.
 const FEW_JOBS: usize = 16;
 
-impl<Q: TaskQueue> Engine<Q> {
+impl Engine {
     pub(super) fn serve_pull(&mut self, device: DeviceId, out: &mut Vec<Event>) {
         let rank = self.rank(device);
         let flags = self.devices.flags_now(device, self.now, &self.cfg.index.flags);
@@ -88,16 +99,11 @@ impl<Q: TaskQueue> Engine<Q> {
         }
         let (key, e) = best?;
         self.rescue.remove(key, &e);
-        let t = &mut self.jobs[e.job].tasks[e.task];
         let kind = match e.need {
-            RescueNeed::Copy => {
-                t.rescue -= 1;
-                CopyKind::Rescue
-            }
+            RescueNeed::Copy => CopyKind::Rescue,
             RescueNeed::Arbitration => CopyKind::Arbiter,
         };
-        let replica = t.next_replica;
-        t.next_replica += 1;
+        let replica = self.jobs[e.job].tasks[e.task].take_rescue(kind == CopyKind::Rescue);
         Some((e.job, e.task, replica, kind))
     }
 
@@ -127,8 +133,8 @@ impl<Q: TaskQueue> Engine<Q> {
         if own == 0 {
             return None;
         }
-        // The own pool first, then lower ones (inheritance), never higher.
-        let from = own - 1;
+        // The policy's first pool (the paper's: the own pool), then lower ones.
+        let from = self.cfg.plan.distribution.first_pool(own - 1);
         loop {
             let tasks = &j.tasks;
             let (pool, taken) = j
@@ -139,7 +145,7 @@ impl<Q: TaskQueue> Engine<Q> {
             }
             let t = &mut j.tasks[taken.task];
             if !t.decided() {
-                t.queued -= 1;
+                t.take_queued();
                 return Some(taken);
             }
             // A withdrawn copy of a decided task: dropped.
@@ -157,14 +163,7 @@ impl<Q: TaskQueue> Engine<Q> {
     ) {
         let deadlines = self.cfg.deadlines();
         let attempt = self.attempts.start((job, task, replica), device, kind, self.now, &deadlines);
-        let j = &mut self.jobs[job];
-        j.last_assigned = self.now;
-        j.running += 1;
-        j.tasks.push_tried(task, device);
-        j.tasks.push_running(task, attempt);
-        if kind == CopyKind::Arbiter {
-            j.tasks[task].set_arbiter(true);
-        }
+        self.jobs[job].start_attempt(task, attempt, device, kind == CopyKind::Arbiter, self.now);
         self.devices.hold(device, attempt, self.now);
         let rescue = kind != CopyKind::Planned;
         out.push(Event::TaskAssigned { job, task, replica, device, attempt, rescue });
@@ -174,12 +173,7 @@ impl<Q: TaskQueue> Engine<Q> {
     pub(super) fn finish_attempt(&mut self, attempt: AttemptId) -> Option<Attempt> {
         let a = self.attempts.finish(attempt)?;
         self.devices.release(a.device, attempt);
-        let j = &mut self.jobs[a.job];
-        j.running -= 1;
-        // An ended job has no tasks any more.
-        if (a.task as usize) < j.tasks.len() {
-            j.tasks.remove_running(a.task, attempt);
-        }
+        self.jobs[a.job].end_attempt(a.task, attempt);
         Some(a)
     }
 
@@ -191,7 +185,8 @@ impl<Q: TaskQueue> Engine<Q> {
     pub(super) fn replan(&mut self, job: JobId, out: &mut Vec<Event>) -> bool {
         let j = &self.jobs[job];
         let work = Work { sizes: Vec::new(), chunk_bytes: j.chunk_bytes };
-        let Some(p) = job_pools(&self.snapshot.ranked, &j.spec, &work, &self.cfg.plan) else {
+        // Pools a policy got wrong are refused as at submission: the job keeps its own.
+        let Ok(Some(p)) = job_pools(&self.snapshot.ranked, &j.spec, &work, &self.cfg.plan) else {
             return false;
         };
         let order = &self.snapshot.order;
@@ -199,7 +194,7 @@ impl<Q: TaskQueue> Engine<Q> {
             p.pools[..p.used].iter().map(|pool| pool.iter().map(|&i| order[i as usize]).collect()).collect();
         let j = &mut self.jobs[job];
         j.starving_since = None;
-        j.members = pools.iter().map(|p| p.len() as u32).sum();
+        j.count_members(&pools);
         if pools == j.pools {
             return true;
         }
@@ -215,23 +210,23 @@ impl<Q: TaskQueue> Engine<Q> {
         self.targeting.set(job, &j.pools, &pools);
         self.pool_table.set(&mut j.pool_of, self.devices.count(), &pools);
         let used = pools.len();
-        let moved = j.queues.resize(job, used, self.queue_maker.get());
+        let moved = j.queues.resize(used);
         // Copies of each task in each kept pool: one that shrank may now hold more
         // copies of a task than it has devices, and then every kept copy is dealt
         // again (in order, each staying in its pool while it fits).
         let mut held: BTreeMap<(u32, usize), usize> = BTreeMap::new();
         let mut over = false;
         let tasks = &j.tasks;
-        j.queues.visit(&mut |k, c| {
+        for (k, c) in j.queues.iter() {
             if !tasks[c.task].decided() {
                 let n = held.entry((c.task, k)).or_default();
                 *n += 1;
                 over |= *n > pools[k].len();
             }
-        });
+        }
         let mut deal: Vec<(Option<usize>, QueuedCopy)> = Vec::new();
         if over {
-            j.queues.visit(&mut |k, c| deal.push((Some(k), c)));
+            deal.extend(j.queues.iter().map(|(k, c)| (Some(k), c)));
             j.queues.drain_all();
             held.clear();
         }
@@ -257,8 +252,7 @@ impl<Q: TaskQueue> Engine<Q> {
                     j.queues.push(k, c);
                 }
                 None => {
-                    let t = &mut j.tasks[c.task];
-                    (t.queued, t.rescue) = (t.queued - 1, t.rescue + 1);
+                    j.tasks[c.task].queued_to_rescue();
                     rescued.push(c.task);
                 }
             }
@@ -281,7 +275,7 @@ impl<Q: TaskQueue> Engine<Q> {
     /// left: queued copies fail with their pool's probability, running ones with
     /// that of their device's pool (the worst pool's when it has none), rescue
     /// copies with the pools' mean.
-    fn pjf_in_force(&mut self, job: JobId) -> f64 {
+    fn pjf_in_force(&self, job: JobId) -> f64 {
         let j = &self.jobs[job];
         let worst = j.pool_failure.iter().copied().fold(0.0, f64::max);
         let mean = j.pool_failure.iter().sum::<f64>() / j.pool_failure.len().max(1) as f64;
@@ -299,12 +293,12 @@ impl<Q: TaskQueue> Engine<Q> {
                 if t.decided() || t.has_results() {
                     return 0.0;
                 }
-                tasks.running(i).map(device_failure).fold(libm::pow(mean, f64::from(t.rescue)), |acc, p| acc * p)
+                tasks.running(i).map(device_failure).fold(libm::pow(mean, f64::from(t.rescue())), |acc, p| acc * p)
             })
             .collect();
-        let j = &mut self.jobs[job];
-        let pool_failure = &j.pool_failure;
-        j.queues.visit(&mut |k, c| fail[c.task as usize] *= pool_failure[k]);
+        for (k, c) in j.queues.iter() {
+            fail[c.task as usize] *= j.pool_failure[k];
+        }
         let ln_ok: f64 = fail.iter().map(|&f| libm::log1p(-f.min(1.0))).sum();
         -libm::expm1(ln_ok)
     }

@@ -6,7 +6,19 @@
 //! error that lists only what its command can be refused for; on a refusal the
 //! engine is unchanged and nothing is appended.
 
-use super::*;
+use alloc::vec::Vec;
+
+use super::command::{AttemptId, CommandKind, DeviceId, JobId};
+use super::error::{
+    AttemptError, CancelError, OperatorError, PullError, RegisterError, ReleaseError, RemoveError, SubmitError,
+    TimeError, UpdateError,
+};
+use super::event::{Event, Idle};
+use super::Engine;
+use crate::application::ResultMeta;
+use crate::device::Device;
+use crate::job::JobSpec;
+use crate::time::Timestamp;
 
 /// What a pull gave ([`Engine::pull`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,7 +40,7 @@ pub enum Pulled {
     Nothing(Idle),
 }
 
-impl<Q: TaskQueue> Engine<Q> {
+impl Engine {
     /// [`CommandKind::RegisterDevice`] at `at`: the device's handle.
     pub fn register_device(&mut self, at: Timestamp, device: Device, owner: &str) -> Result<DeviceId, RegisterError> {
         self.check_time(at)?;

@@ -2,7 +2,24 @@
 //! and the end of a job (assembly order, refunds, compaction).
 
 use super::admission::{admit, terms, Admitted};
-use super::*;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use super::command::{AttemptId, DeviceId, JobId};
+use super::config::EngineConfig;
+use super::error::*;
+use super::event::{AttemptState, Event};
+use super::job_state::{JobEntry, NewJob};
+use super::pool_map::PoolMap;
+use super::pool_queues::PoolQueues;
+use super::tasks::Tasks;
+use super::{Engine, JobStatus};
+use crate::application::{Application, Chunk, Chunks};
+use crate::indexes::RankedGrid;
+use crate::job::{ByteLevel, JobSpec};
+use crate::plan::{plan_job, JobPlan};
+use crate::reward::ByteChips;
+use crate::time::Timestamp;
 
 /// How far a job has come ([`Engine::job_progress`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,103 +79,6 @@ pub struct Quote {
     pub achievable: bool,
     /// What the user would be charged.
     pub price: ByteChips,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(
-    feature = "serde",
-    serde(bound(serialize = "Q: serde::Serialize", deserialize = "Q: serde::Deserialize<'de>"))
-)]
-pub(super) struct JobEntry<Q> {
-    pub(super) id: String,
-    pub(super) user: String,
-    pub(super) spec: JobSpec,
-    pub(super) status: JobStatus,
-    pub(super) chunks: Chunks,
-    /// What eligibility needs of the work (the sizes live in `chunks`).
-    pub(super) chunk_bytes: Option<u64>,
-    /// The used pools of the last plan, pool 1 first.
-    pub(super) pools: Vec<Vec<DeviceId>>,
-    /// Where its pool number (1-based; 0: not targeted) of each device is.
-    pub(super) pool_of: PoolMap,
-    /// Each used pool's assumed failure probability.
-    pub(super) pool_failure: Vec<f64>,
-    /// Live devices in the used pools: those of the last plan, less those
-    /// removed since, plus those registered again since.
-    pub(super) members: u32,
-    pub(super) queues: PoolQueues<Q>,
-    pub(super) tasks: Tasks,
-    pub(super) account: JobAccount,
-    pub(super) task_count: u32,
-    pub(super) open_tasks: u32,
-    pub(super) unverified: u32,
-    /// Attempts of the job running now.
-    pub(super) running: u32,
-    /// When a copy of the job was last assigned.
-    pub(super) last_assigned: Timestamp,
-    /// Since when no live device qualifies for the job.
-    pub(super) starving_since: Option<Timestamp>,
-    /// The application's assembly order, checked at admission, when it is not
-    /// ascending index order.
-    pub(super) assembly: Option<Vec<u32>>,
-}
-
-/// The jobs the engine remembers: running ones, and ended ones until they are
-/// released.
-#[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(
-    feature = "serde",
-    serde(bound(serialize = "Q: serde::Serialize", deserialize = "Q: serde::Deserialize<'de>"))
-)]
-pub(super) struct Jobs<Q> {
-    entries: BTreeMap<JobId, JobEntry<Q>>,
-    next: u32,
-}
-
-impl<Q> Default for Jobs<Q> {
-    fn default() -> Self {
-        Jobs { entries: BTreeMap::new(), next: 0 }
-    }
-}
-
-impl<Q> Jobs<Q> {
-    pub(super) fn get(&self, id: JobId) -> Option<&JobEntry<Q>> {
-        self.entries.get(&id)
-    }
-
-    pub(super) fn next_id(&self) -> JobId {
-        JobId(self.next)
-    }
-
-    pub(super) fn insert(&mut self, e: JobEntry<Q>) -> JobId {
-        let id = self.next_id();
-        self.next += 1;
-        self.entries.insert(id, e);
-        id
-    }
-
-    pub(super) fn remove(&mut self, id: JobId) -> Option<JobEntry<Q>> {
-        self.entries.remove(&id)
-    }
-
-    pub(super) fn iter(&self) -> impl Iterator<Item = (JobId, &JobEntry<Q>)> {
-        self.entries.iter().map(|(id, j)| (*id, j))
-    }
-}
-
-impl<Q> core::ops::Index<JobId> for Jobs<Q> {
-    type Output = JobEntry<Q>;
-    fn index(&self, id: JobId) -> &JobEntry<Q> {
-        &self.entries[&id]
-    }
-}
-
-impl<Q> core::ops::IndexMut<JobId> for Jobs<Q> {
-    fn index_mut(&mut self, id: JobId) -> &mut JobEntry<Q> {
-        self.entries.get_mut(&id).expect("a job the engine remembers")
-    }
 }
 
 /// A job that passed every check and has its plan: submitting it cannot fail.
@@ -222,7 +142,7 @@ fn plan_submission(
     Ok((admitted, plan))
 }
 
-impl<Q: TaskQueue> Engine<Q> {
+impl Engine {
     /// Everything submission decides, without changing anything: the job's
     /// checks and its plan.
     pub(super) fn prepare(&self, spec: &JobSpec, user: Option<&str>, at: Timestamp) -> Result<Ready, SubmitError> {
@@ -300,17 +220,6 @@ impl<Q: TaskQueue> Engine<Q> {
             .iter()
             .map(|p| p.iter().map(|&i| self.snapshot.order[i as usize]).collect())
             .collect();
-        let mut tasks = Tasks::new(chunks.len());
-        let mut queues = PoolQueues::new(job, plan.queues.len(), self.queue_maker.get());
-        for (k, copies) in plan.queues.iter().enumerate() {
-            for c in copies {
-                queues.push(k, QueuedCopy { task: c.task, replica: c.replica });
-                let t = &mut tasks[c.task];
-                t.planned += 1;
-                t.queued += 1;
-                t.next_replica = t.next_replica.max(c.replica + 1);
-            }
-        }
         self.ledger.charge(user, spec.price_chips);
         out.push(Event::JobAccepted {
             job,
@@ -325,29 +234,19 @@ impl<Q: TaskQueue> Engine<Q> {
         self.targeting.set(job, &[], &pools);
         let mut pool_of = PoolMap::None;
         self.pool_table.set(&mut pool_of, self.devices.count(), &pools);
-        let members = pools.iter().map(|p| p.len() as u32).sum();
-        self.jobs.insert(JobEntry {
+        let entry = NewJob {
             id: spec.id.clone(),
             user: user.into(),
-            status: JobStatus::Running,
-            task_count: chunks.len() as u32,
-            open_tasks: chunks.len() as u32,
-            unverified: 0,
             chunks: chunks.into(),
             chunk_bytes,
             pools,
             pool_of,
             pool_failure: plan.replication.pool_failure,
-            members,
-            queues,
-            tasks,
             account,
-            running: 0,
-            last_assigned: self.now,
-            starving_since: None,
             assembly,
             spec,
-        });
+        };
+        self.jobs.insert(JobEntry::new(entry, &plan.queues, self.now));
         self.running.push(job);
         let level = self.jobs[job].spec.preferences.byte_level;
         let weight = self.cfg.share_weights[match level {
@@ -360,7 +259,7 @@ impl<Q: TaskQueue> Engine<Q> {
 
     pub(super) fn maybe_complete(&mut self, job: JobId, out: &mut Vec<Event>) {
         let j = &self.jobs[job];
-        if j.status == JobStatus::Running && j.open_tasks == 0 {
+        if j.status == JobStatus::Running && j.open_tasks() == 0 {
             self.end_job(job, JobStatus::Completed, String::new(), out);
         }
     }
@@ -394,8 +293,6 @@ impl<Q: TaskQueue> Engine<Q> {
                 self.provisional.take(j.tasks.results_mut(task));
             }
         }
-        // Queues may live outside the engine (`TaskQueue`): empty them explicitly.
-        j.queues.drain_all();
         let refund: ByteChips = match status {
             JobStatus::Completed => ByteChips::ZERO,
             _ => j.tasks.iter().zip(j.account.bounties()).filter(|(t, _)| !t.decided()).map(|(_, b)| b).sum(),
@@ -413,7 +310,7 @@ impl<Q: TaskQueue> Engine<Q> {
             }
             _ => Vec::new(),
         };
-        let unverified = j.unverified;
+        let unverified = j.unverified();
         self.ledger.release(rest);
         self.ledger.platform += platform;
         if refund > ByteChips::ZERO {

@@ -85,21 +85,23 @@
 mod admission;
 mod applications;
 mod attempts;
+mod audit;
 mod command;
 mod config;
 mod devices;
 mod distribution;
 mod error;
 mod event;
-mod faults;
 mod helpers;
+mod job_state;
 mod jobs;
 mod ledger;
+mod liveness;
 mod pool_map;
 mod pool_queues;
 mod prefetch;
 mod provisional;
-mod queue;
+mod recovery;
 mod refresh;
 mod rescue;
 mod share;
@@ -120,39 +122,28 @@ pub use event::{AttemptState, Event, Idle};
 pub use helpers::Pulled;
 pub use jobs::{JobProgress, Quote, QuoteBasis, TaskCopies};
 pub use ledger::Ledger;
-pub use queue::{MemQueue, MemQueueMaker, QueueMaker, QueuedCopy, TaskQueue};
 pub use rescue::RescueNeed;
 
 use alloc::collections::BTreeMap;
-use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::application::{Application, Chunk, Chunks, ResultMeta};
+use crate::application::{Application, Chunk, Chunks};
 use crate::device::Device;
-use crate::fault::Outcome;
 use crate::flags::Flags;
 use crate::grid::GridSnapshot;
-use crate::indexes::{rank_grid, Lottery, RankedGrid};
-use crate::job::{ByteLevel, JobSpec, Work};
-use crate::lottery::{draw, win_probability};
-use crate::plan::{job_pools, plan_job, JobPlan};
-use crate::reward::{ByteChips, JobAccount};
-use crate::time::{Timestamp, DAY_MS, HOUR_MS};
+use crate::indexes::RankedGrid;
+use crate::time::Timestamp;
 
 use applications::Applications;
-use attempts::{Attempt, Attempts, CopyKind, Due, Touch};
+use attempts::Attempts;
 use devices::Devices;
-use jobs::Jobs;
-use pool_map::{PoolMap, PoolTable};
-use pool_queues::PoolQueues;
+use job_state::Jobs;
+use pool_map::PoolTable;
 use provisional::Provisional;
-use queue::MakerSlot;
-use rescue::{Entry, Rescue};
+use rescue::Rescue;
 use share::Share;
 use targeting::Targeting;
-use task::{agreement, by_quorum, decide, Decision, Report, Seen, Verdict};
-use tasks::Tasks;
 
 /// Where a job is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -186,31 +177,20 @@ struct Snapshot {
     best: u32,
 }
 
-/// The engine. `Q` is the pool-queue implementation; its queues come from the
-/// `Q::Maker` the engine was given ([`Engine::with_queues`]).
+/// The engine.
 ///
-/// With the `serde` feature the engine serializes without its maker (code, not
-/// state, like the applications). A restored engine starts with
-/// [`TaskQueue::restored_maker`]: [`MemQueue`]'s needs nothing more; for a queue
-/// type whose maker holds a handle, call [`Engine::set_queue_maker`] after
-/// deserializing, before the next command.
+/// With the `serde` feature the engine serializes without its applications (code,
+/// not state): register yours again after restoring a snapshot.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(
-    feature = "serde",
-    serde(bound(serialize = "Q: serde::Serialize", deserialize = "Q: serde::Deserialize<'de>"))
-)]
-pub struct Engine<Q: TaskQueue = MemQueue> {
+pub struct Engine {
     cfg: EngineConfig,
     /// The applications jobs may name (code, not state: not in snapshots).
     #[cfg_attr(feature = "serde", serde(skip))]
     apps: Applications,
-    /// Where pool queues come from (code, not state: not in snapshots).
-    #[cfg_attr(feature = "serde", serde(skip, default = "MakerSlot::restored"))]
-    queue_maker: MakerSlot<Q>,
     now: Timestamp,
     devices: Devices,
-    jobs: Jobs<Q>,
+    jobs: Jobs,
     /// Running jobs' pool numbers by device.
     pool_table: PoolTable,
     /// Running jobs by device they target.
@@ -232,14 +212,11 @@ pub struct Engine<Q: TaskQueue = MemQueue> {
     ledger: Ledger,
 }
 
-impl Default for Engine<MemQueue> {
+impl Default for Engine {
     fn default() -> Self {
         Engine::new(EngineConfig::default()).expect("the default configuration is valid")
     }
 }
-
-const NO_MAKER: &str =
-    "the engine was restored without its queue maker: call Engine::set_queue_maker after deserializing";
 
 /// A read-only view of the live devices in id order, for ranking.
 struct View<'a> {
@@ -264,25 +241,14 @@ impl GridSnapshot for View<'_> {
     }
 }
 
-impl<Q: TaskQueue> Engine<Q> {
+impl Engine {
     /// An empty engine at the start of the time it accepts (year 0, so that any
-    /// first command in range is taken), once its configuration checks out, with
-    /// the default maker of its queues (for [`MemQueue`], the in-memory ones).
-    pub fn new(cfg: EngineConfig) -> Result<Engine<Q>, ConfigError>
-    where
-        Q::Maker: Default,
-    {
-        Engine::with_queues(cfg, Q::Maker::default())
-    }
-
-    /// An empty engine at the start of the time it accepts, once its
-    /// configuration checks out, whose pool queues come from `maker`.
-    pub fn with_queues(cfg: EngineConfig, maker: Q::Maker) -> Result<Engine<Q>, ConfigError> {
+    /// first command in range is taken), once its configuration checks out.
+    pub fn new(cfg: EngineConfig) -> Result<Engine, ConfigError> {
         cfg.validate()?;
         Ok(Engine {
             cfg,
             apps: Applications::default(),
-            queue_maker: MakerSlot::new(maker),
             now: Timestamp::MIN,
             devices: Devices::default(),
             jobs: Jobs::default(),
@@ -307,13 +273,6 @@ impl<Q: TaskQueue> Engine<Q> {
     /// a snapshot: the registry is code, not state.
     pub fn register_application(&mut self, app: &'static dyn Application) {
         self.apps.register(app);
-    }
-
-    /// Sets where pool queues come from. Call it after restoring a snapshot when
-    /// the queue type's maker is not restored with it ([`TaskQueue::restored_maker`]
-    /// gives `None`): the maker is code, not state. Queues made before keep going.
-    pub fn set_queue_maker(&mut self, maker: Q::Maker) {
-        self.queue_maker.set(maker);
     }
 
     /// The configuration.
@@ -388,29 +347,6 @@ impl<Q: TaskQueue> Engine<Q> {
         self.jobs.get(job)?.chunks.get(task)
     }
 
-    /// Checks that the engine's internal copies agree: each device's hot record
-    /// with its entry (liveness, fault history, attempts held), and every
-    /// attempt a device holds with the attempt's own record. O(devices +
-    /// attempts); for tests and for a host's health check, not for every command.
-    pub fn audit(&self) -> Result<(), Inconsistency> {
-        self.devices.audit().map_err(Inconsistency)?;
-        self.attempts.audit().map_err(Inconsistency)?;
-        let mut held = 0;
-        for d in (0..self.devices.count() as u32).map(DeviceId) {
-            for a in self.devices.held(d) {
-                held += 1;
-                if self.attempts.get(a).is_none_or(|att| att.device != d) {
-                    return Err(Inconsistency(format!("{d} holds {a}, which is not running on it")));
-                }
-            }
-        }
-        if held != self.attempts.len() {
-            let running = self.attempts.len();
-            return Err(Inconsistency(format!("devices hold {held} attempts, but {running} are running")));
-        }
-        Ok(())
-    }
-
     /// Copies waiting in the rescue queue.
     pub fn rescue_waiting(&self) -> usize {
         self.rescue.len()
@@ -422,9 +358,9 @@ impl<Q: TaskQueue> Engine<Q> {
         Some(JobProgress {
             status: j.status,
             tasks: j.task_count,
-            open: j.open_tasks,
-            unverified: j.unverified,
-            running: j.running,
+            open: j.open_tasks(),
+            unverified: j.unverified(),
+            running: j.running(),
             queued: j.queues.waiting(),
             pools: j.pools.len() as u32,
         })
@@ -438,9 +374,9 @@ impl<Q: TaskQueue> Engine<Q> {
         }
         let t = &j.tasks[task];
         Some(TaskCopies {
-            planned: t.planned,
-            queued: t.queued,
-            rescue: t.rescue,
+            planned: t.planned(),
+            queued: t.queued(),
+            rescue: t.rescue(),
             running: j.tasks.running(task).count() as u32,
             arbitration: t.arbiter(),
             decided: t.decided(),
@@ -471,12 +407,6 @@ impl<Q: TaskQueue> Engine<Q> {
 
     /// Applies one command, appending what it decided to `out`. On error nothing
     /// changes, the clock included, and nothing is appended.
-    ///
-    /// # Panics
-    ///
-    /// If the engine was restored without its queue maker and none was set since
-    /// ([`Engine::set_queue_maker`]), before anything changes. So do the typed
-    /// helpers ([`Engine::pull`] and the others).
     pub fn apply(&mut self, cmd: &Command, out: &mut Vec<Event>) -> Result<(), EngineError> {
         match cmd.kind {
             CommandKind::Pull { device } => self.prefetch_pull(device),
@@ -528,7 +458,7 @@ impl<Q: TaskQueue> Engine<Q> {
                     for &job in &self.running {
                         let j = &mut self.jobs[job];
                         if self.pool_table.targets(&j.pool_of, id) {
-                            j.members += 1;
+                            j.member_back();
                         }
                     }
                 }
@@ -560,13 +490,12 @@ impl<Q: TaskQueue> Engine<Q> {
             CommandKind::ReportResult { attempt, result, .. } => self.report_result(*attempt, result, out),
             CommandKind::ReportError { attempt, .. } => self.report_error(*attempt, out),
             CommandKind::Tick => self.pass_time(out),
-            CommandKind::Resume => self.attempts.beat_all(self.now),
+            CommandKind::Resume => self.beat_all(),
         }
     }
 
     /// The clock's checks, every command's first.
     fn check_time(&self, at: Timestamp) -> Result<(), TimeError> {
-        assert!(self.queue_maker.is_set(), "{NO_MAKER}");
         if !(Timestamp::MIN..=Timestamp::MAX).contains(&at) {
             return Err(TimeError::OutOfRange { ms: at.millis() });
         }
@@ -631,7 +560,7 @@ impl<Q: TaskQueue> Engine<Q> {
         for &job in &self.running {
             let j = &mut self.jobs[job];
             if self.pool_table.targets(&j.pool_of, device) {
-                j.members = j.members.saturating_sub(1);
+                j.member_left();
             }
         }
         out.push(Event::DeviceRemoved { device });
@@ -664,7 +593,7 @@ fn timed(kind: &CommandKind, e: TimeError) -> EngineError {
 
 /// Applies commands in order, collecting every event; stops at the first refused
 /// command and returns its index and error.
-pub fn replay<Q: TaskQueue>(engine: &mut Engine<Q>, commands: &[Command]) -> Result<Vec<Event>, (usize, EngineError)> {
+pub fn replay(engine: &mut Engine, commands: &[Command]) -> Result<Vec<Event>, (usize, EngineError)> {
     let mut out = Vec::new();
     for (i, c) in commands.iter().enumerate() {
         engine.apply(c, &mut out).map_err(|e| (i, e))?;

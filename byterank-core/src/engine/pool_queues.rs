@@ -2,31 +2,33 @@
 //! index of the pools that hold copies, and how many copies wait, so that a pull
 //! goes straight to the nearest pool with work instead of walking empty ones.
 
-use alloc::collections::BTreeSet;
+use alloc::collections::{BTreeSet, VecDeque};
 use alloc::vec::Vec;
 
-use super::command::JobId;
-use super::queue::{QueueMaker, QueuedCopy, TaskQueue};
-
-#[derive(Clone, Debug, PartialEq)]
+/// A copy of a task waiting in a pool queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub(super) struct PoolQueues<Q> {
-    queues: Vec<Q>,
+pub(super) struct QueuedCopy {
+    /// The task (chunk index).
+    pub task: u32,
+    /// The copy's replica number.
+    pub replica: u32,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub(super) struct PoolQueues {
+    /// One FIFO of copies per used pool, pool 1 first.
+    queues: Vec<VecDeque<QueuedCopy>>,
     /// Pools (0-based) whose queue holds copies.
     nonempty: BTreeSet<u32>,
     waiting: u64,
 }
 
-impl<Q> Default for PoolQueues<Q> {
-    fn default() -> Self {
-        PoolQueues { queues: Vec::new(), nonempty: BTreeSet::new(), waiting: 0 }
-    }
-}
-
-impl<Q: TaskQueue> PoolQueues<Q> {
-    /// Empty queues for `pools` pools of `job`, from `maker`.
-    pub fn new(job: JobId, pools: usize, maker: &mut Q::Maker) -> Self {
-        PoolQueues { queues: (0..pools as u32).map(|k| maker.make(job, k)).collect(), ..PoolQueues::default() }
+impl PoolQueues {
+    /// Empty queues for `pools` pools.
+    pub fn new(pools: usize) -> Self {
+        PoolQueues { queues: (0..pools).map(|_| VecDeque::new()).collect(), ..PoolQueues::default() }
     }
 
     /// Copies waiting, withdrawn ones not yet dropped included.
@@ -51,7 +53,7 @@ impl<Q: TaskQueue> PoolQueues<Q> {
         let mut next = from as u32;
         while let Some(&k) = self.nonempty.range(next..).next() {
             let q = &mut self.queues[k as usize];
-            if let Some(c) = q.take_first(window, take) {
+            if let Some(c) = q.iter().take(window).position(|c| take(*c)).and_then(|at| q.remove(at)) {
                 if q.is_empty() {
                     self.nonempty.remove(&k);
                 }
@@ -63,38 +65,48 @@ impl<Q: TaskQueue> PoolQueues<Q> {
         None
     }
 
-    /// The first copy of pool `pool`'s queue, if the queue tells ([`TaskQueue::front`]).
+    /// The first copy of pool `pool`'s queue.
     pub fn front(&self, pool: usize) -> Option<QueuedCopy> {
-        self.queues.get(pool)?.front()
+        self.queues.get(pool)?.front().copied()
     }
 
     /// Removes and returns every copy, pool by pool.
     pub fn drain_all(&mut self) -> Vec<QueuedCopy> {
         self.nonempty.clear();
         self.waiting = 0;
-        self.queues.iter_mut().flat_map(|q| q.drain_all()).collect()
+        self.queues.iter_mut().flat_map(|q| q.drain(..)).collect()
     }
 
-    /// Keeps `pools` queues of `job`: those past it are emptied and their copies
-    /// returned, and new ones come from `maker`.
-    pub fn resize(&mut self, job: JobId, pools: usize, maker: &mut Q::Maker) -> Vec<QueuedCopy> {
-        let moved: Vec<QueuedCopy> = self.queues.iter_mut().skip(pools).flat_map(|q| q.drain_all()).collect();
-        self.queues.truncate(pools);
-        for k in self.queues.len()..pools {
-            self.queues.push(maker.make(job, k as u32));
-        }
+    /// Keeps `pools` queues: those past it are emptied and their copies
+    /// returned, and new ones are empty.
+    pub fn resize(&mut self, pools: usize) -> Vec<QueuedCopy> {
+        let moved: Vec<QueuedCopy> = self.queues.iter_mut().skip(pools).flat_map(|q| q.drain(..)).collect();
+        self.queues.resize_with(pools, VecDeque::new);
         self.nonempty.retain(|&k| (k as usize) < pools);
         self.waiting -= moved.len() as u64;
         moved
     }
 
-    /// Visits every waiting copy with its pool, in queue order.
-    pub fn visit(&mut self, f: &mut dyn FnMut(usize, QueuedCopy)) {
-        for (k, q) in self.queues.iter_mut().enumerate() {
-            q.retain(&mut |c| {
-                f(k, c);
-                true
-            });
+    /// Checks the count of waiting copies and the index of pools holding copies
+    /// against the queues.
+    pub fn audit(&self) -> Result<(), alloc::string::String> {
+        let waiting: usize = self.queues.iter().map(VecDeque::len).sum();
+        if waiting as u64 != self.waiting {
+            return Err(alloc::format!("{waiting} copies wait in its queues, but {} are counted", self.waiting));
         }
+        for (k, q) in self.queues.iter().enumerate() {
+            if q.is_empty() == self.nonempty.contains(&(k as u32)) {
+                return Err(alloc::format!("pool {k}'s queue is listed as holding copies wrongly"));
+            }
+        }
+        if self.nonempty.iter().any(|&k| k as usize >= self.queues.len()) {
+            return Err("a pool it does not use is listed as holding copies".into());
+        }
+        Ok(())
+    }
+
+    /// Every waiting copy with its pool, in queue order.
+    pub fn iter(&self) -> impl Iterator<Item = (usize, QueuedCopy)> + '_ {
+        self.queues.iter().enumerate().flat_map(|(k, q)| q.iter().map(move |&c| (k, c)))
     }
 }

@@ -1,10 +1,19 @@
 //! Time passing: heartbeat timers, the daily lottery, the ranking refresh every
 //! 30 s of engine time (and at a submission, when devices changed since the last
-//! one), and the liveness checks.
+//! one), and the liveness checks (`liveness.rs`).
 
-use super::*;
+use alloc::format;
+use alloc::vec::Vec;
 
-impl<Q: TaskQueue> Engine<Q> {
+use super::command::DeviceId;
+use super::event::Event;
+use super::{Engine, JobStatus, Snapshot, View};
+use crate::flags::Flags;
+use crate::indexes::{rank_grid, Lottery, RankedGrid};
+use crate::lottery::{draw, win_probability};
+use crate::time::{Timestamp, DAY_MS, HOUR_MS};
+
+impl Engine {
     pub(super) fn pass_time(&mut self, out: &mut Vec<Event>) {
         self.fire_timers(out);
         let day = self.now.millis().div_euclid(DAY_MS);

@@ -68,17 +68,17 @@ const SPILLED: u8 = 8;
 #[repr(align(64))]
 pub(super) struct Task {
     /// Copies in the plan.
-    pub planned: u32,
+    planned: u32,
     /// Copies waiting in pool queues (not counting withdrawn ones still there).
-    pub queued: u32,
-    /// Copies waiting in the rescue queue.
-    pub rescue: u32,
+    queued: u32,
+    /// Copies waiting in the rescue queue (not counting an arbitration).
+    rescue: u32,
     /// Failed, stale and malformed attempts (`max_failures` bounds them).
     pub failures: u32,
     /// Copies issued beyond the plan to reach a majority (`max_failures` bounds them).
     pub extra: u32,
     /// The next replica number to give a copy.
-    pub next_replica: u32,
+    next_replica: u32,
     /// The attempt assembled, once decided.
     verdict: AttemptId,
     /// The first two attempts running now, in the order they started.
@@ -120,6 +120,55 @@ impl Task {
     /// planned, at least one.
     pub fn quorum(&self, quorum: u32) -> usize {
         quorum.min(self.planned).max(1) as usize
+    }
+
+    /// Copies in the plan.
+    pub fn planned(&self) -> u32 {
+        self.planned
+    }
+
+    /// Copies waiting in pool queues (withdrawn ones not counted).
+    pub fn queued(&self) -> u32 {
+        self.queued
+    }
+
+    /// Copies waiting in the rescue queue (an arbitration not counted).
+    pub fn rescue(&self) -> u32 {
+        self.rescue
+    }
+
+    /// A copy of the plan, replica `replica`, is dealt to a pool queue.
+    pub fn plan_copy(&mut self, replica: u32) {
+        self.planned += 1;
+        self.queued += 1;
+        self.next_replica = self.next_replica.max(replica + 1);
+    }
+
+    /// A queued copy leaves its pool queue for a device.
+    pub fn take_queued(&mut self) {
+        self.queued -= 1;
+    }
+
+    /// A queued copy moves to the rescue queue.
+    pub fn queued_to_rescue(&mut self) {
+        self.queued -= 1;
+        self.rescue += 1;
+    }
+
+    /// The task needs one more copy, from the rescue queue.
+    pub fn add_rescue(&mut self) {
+        self.rescue += 1;
+    }
+
+    /// A rescue entry leaves the rescue queue for a device (a copy, or
+    /// the arbitration when `copy` is false); the replica number it runs as.
+    pub fn take_rescue(&mut self, copy: bool) -> u32 {
+        if copy {
+            self.rescue -= 1;
+        }
+        let replica = self.next_replica;
+        self.next_replica += 1;
+        replica
     }
 
     pub fn verdict(&self) -> Option<Verdict> {
@@ -333,6 +382,10 @@ impl Tasks {
     /// blame and running attempts.
     pub fn decide(&mut self, task: u32, verdict: Verdict) -> (Vec<(DeviceId, Outcome)>, Few<AttemptId>) {
         let t = &mut self.records[task as usize];
+        // Its copies still queued are withdrawn (a pull drops them), those in
+        // the rescue queue dropped at the next tick, its arbitration called off.
+        (t.queued, t.rescue) = (0, 0);
+        t.set(ARBITER, false);
         t.verdict = verdict.attempt;
         t.set(DECIDED, true);
         t.set(UNVERIFIED, verdict.unverified);

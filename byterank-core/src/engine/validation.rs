@@ -3,37 +3,18 @@
 //! does: outcomes recorded, the bounty paid to the agreeing results, the task's
 //! other copies withdrawn or cancelled.
 
-use super::*;
+use alloc::vec::Vec;
 
-impl<Q: TaskQueue> Engine<Q> {
-    /// Applies an attempt's deadlines at a command that concerns it. False when the
-    /// attempt was late: it is now stale, and the command's report is not taken.
-    fn on_time(&mut self, attempt: AttemptId, beat: bool, out: &mut Vec<Event>) -> bool {
-        let deadlines = self.cfg.deadlines();
-        match self.attempts.touch(attempt, self.now, beat, &deadlines) {
-            Touch::Alive => true,
-            Touch::Delayed => {
-                let a = self.attempts.get(attempt).expect("touched");
-                let (job, task, device) = (a.job, a.task, a.device);
-                out.push(Event::AttemptChanged { job, task, attempt, device, state: AttemptState::Delayed });
-                true
-            }
-            Touch::Late => {
-                let a = self.finish_attempt(attempt).expect("checked before");
-                let device = a.device;
-                self.failed(a, attempt, AttemptState::Stale, out);
-                if !beat {
-                    out.push(Event::LateReport { attempt, device });
-                }
-                false
-            }
-        }
-    }
+use super::attempts::CopyKind;
+use super::command::{AttemptId, JobId};
+use super::event::{AttemptState, Event};
+use super::task::{decide, Decision, Report, Seen, Verdict};
+use super::Engine;
+use crate::application::ResultMeta;
+use crate::fault::Outcome;
+use crate::reward::ByteChips;
 
-    pub(super) fn take_heartbeat(&mut self, attempt: AttemptId, out: &mut Vec<Event>) {
-        self.on_time(attempt, true, out);
-    }
-
+impl Engine {
     pub(super) fn report_error(&mut self, attempt: AttemptId, out: &mut Vec<Event>) {
         if self.on_time(attempt, false, out) {
             let a = self.finish_attempt(attempt).expect("checked before");
@@ -90,12 +71,7 @@ impl<Q: TaskQueue> Engine<Q> {
         let agrees = |r: &Seen| app.agree(r.meta, truth);
         let attempt = results().find(agrees).expect("the truth agrees with itself").attempt;
         let valid = results().filter(agrees).count();
-        let (blame, cancel) = j.tasks.decide(task, Verdict { attempt, unverified: d.unverified });
-        let t = &mut j.tasks[task];
-        (t.queued, t.rescue) = (0, 0);
-        t.set_arbiter(false);
-        j.open_tasks -= 1;
-        j.unverified += u32::from(d.unverified);
+        let (blame, cancel) = j.decide(task, Verdict { attempt, unverified: d.unverified });
         let each = j.account.settle(task as usize, valid);
         out.push(Event::TaskValidated { job, task, attempt, valid: valid as u32, unverified: d.unverified });
         for r in results() {

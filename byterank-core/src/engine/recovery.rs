@@ -1,10 +1,19 @@
-//! Fault response (spec §11, Figure 9): attempts that fail, go stale or are
-//! abandoned; the copies a task without a verdict still needs; heartbeat timers;
-//! and the liveness checks that keep every job from waiting forever.
+//! Recovery (spec §11, Figure 9): attempts that fail, go stale or are abandoned,
+//! and the copies (or the trusted arbitration) a task without a verdict still
+//! needs to reach one.
 
-use super::*;
+use alloc::format;
+use alloc::vec::Vec;
 
-impl<Q: TaskQueue> Engine<Q> {
+use super::attempts::{Attempt, CopyKind};
+use super::command::{AttemptId, JobId};
+use super::event::{AttemptState, Event};
+use super::rescue::{Entry, RescueNeed};
+use super::task::{agreement, by_quorum};
+use super::{Engine, JobStatus};
+use crate::fault::Outcome;
+
+impl Engine {
     /// An attempt ended without a valid result (already off the books). Its outcome
     /// waits in the task's blame list until the task's verdict is final elsewhere;
     /// if the job fails instead, the fault is the system's and nothing is recorded.
@@ -90,7 +99,7 @@ impl<Q: TaskQueue> Engine<Q> {
                     return;
                 }
             }
-            t.rescue += 1;
+            t.add_rescue();
             self.rescue.push(Entry { job, task, since, need: RescueNeed::Copy });
             out.push(Event::TaskRescued { job, task, need: RescueNeed::Copy });
         }
@@ -114,104 +123,5 @@ impl<Q: TaskQueue> Engine<Q> {
                 && self.devices.may_run(d, &j.spec, j.chunk_bytes)
                 && !j.tasks.has_tried(task, d)
         })
-    }
-
-    pub(super) fn fire_timers(&mut self, out: &mut Vec<Event>) {
-        let deadlines = self.cfg.deadlines();
-        while let Some((attempt, due)) = self.attempts.pop_due(self.now, &deadlines) {
-            match due {
-                Due::Delayed => {
-                    let a = self.attempts.get(attempt).expect("due");
-                    let (job, task, device) = (a.job, a.task, a.device);
-                    out.push(Event::AttemptChanged { job, task, attempt, device, state: AttemptState::Delayed });
-                }
-                Due::Stale => {
-                    let a = self.finish_attempt(attempt).expect("due");
-                    self.failed(a, attempt, AttemptState::Stale, out);
-                }
-            }
-        }
-    }
-
-    /// Whether some live device of the job's pools (a trusted, fit one, for an
-    /// arbitration) has not yet run the task: counts, not a scan of the grid.
-    fn someone_may_take(&self, job: JobId, task: u32, trusted_only: bool) -> bool {
-        if trusted_only {
-            return self.may_arbitrate(job, task);
-        }
-        let j = &self.jobs[job];
-        let counts = |d: &DeviceId| self.devices.entry(*d).live && self.pool_table.targets(&j.pool_of, *d);
-        let tried = j.tasks.tried(task).filter(counts).count() as u32;
-        j.members > tried
-    }
-
-    /// Liveness, at each tick:
-    /// - rescue entries no longer needed are dropped;
-    /// - an arbitration no live trusted device of the job may take falls back to
-    ///   copies towards a majority (the job's pools lost their trusted devices);
-    /// - a copy no live device of the job may take fails its job: every one of
-    ///   them has tried the task;
-    /// - a job with nothing running whose queued copies found no taker for
-    ///   `rescue_wait` (the devices of their pools and lower ones all tried those
-    ///   tasks, or left) has them moved to the rescue queue, where any eligible
-    ///   device of its pools may take them at once (they waited already), and
-    ///   from where, if no live device of its pools may, the job fails.
-    pub(super) fn check_liveness(&mut self, out: &mut Vec<Event>) {
-        let jobs = &self.jobs;
-        self.rescue
-            .retain(|e| jobs.get(e.job).is_some_and(|j| j.status == JobStatus::Running && !j.tasks[e.task].decided()));
-        let stuck: Vec<Entry> = self
-            .rescue
-            .iter()
-            .copied()
-            .filter(|e| !self.someone_may_take(e.job, e.task, e.need == RescueNeed::Arbitration))
-            .collect();
-        for e in stuck {
-            let j = &mut self.jobs[e.job];
-            if j.status != JobStatus::Running {
-                continue;
-            }
-            match e.need {
-                RescueNeed::Arbitration => {
-                    // This task's arbitration only: no trusted device may take
-                    // it, so a quorum the results hold decides, or copies seek one.
-                    j.tasks[e.task].set_arbiter(false);
-                    self.rescue.retain(|x| *x != e);
-                    self.progress(e.job, e.task, out);
-                }
-                RescueNeed::Copy => {
-                    let reason =
-                        format!("task {} needs another copy and every device that may run it has tried it", e.task);
-                    self.end_job(e.job, JobStatus::Failed, reason, out);
-                }
-            }
-        }
-        let patience = self.now.add_millis(-self.cfg.rescue_wait_ms);
-        for job in self.running.clone() {
-            let j = &self.jobs[job];
-            if j.status == JobStatus::Running && j.last_assigned <= patience && j.running == 0 && j.queues.waiting() > 0
-            {
-                self.unstall(job, patience, out);
-            }
-        }
-    }
-
-    /// Moves a stalled job's queued copies to the rescue queue, as having waited
-    /// since `waited`: only they leave their pools, and the job's later copies
-    /// keep to the pool rule.
-    fn unstall(&mut self, job: JobId, waited: Timestamp, out: &mut Vec<Event>) {
-        let j = &mut self.jobs[job];
-        let copies = j.queues.drain_all();
-        self.share.leave(job);
-        for c in copies {
-            let t = &mut j.tasks[c.task];
-            if t.decided() {
-                continue;
-            }
-            t.queued -= 1;
-            t.rescue += 1;
-            self.rescue.push(Entry { job, task: c.task, since: waited, need: RescueNeed::Copy });
-            out.push(Event::TaskRescued { job, task: c.task, need: RescueNeed::Copy });
-        }
     }
 }
