@@ -101,6 +101,7 @@ mod pool_map;
 mod pool_queues;
 mod prefetch;
 mod provisional;
+mod ranking;
 mod recovery;
 mod refresh;
 mod rescue;
@@ -122,6 +123,7 @@ pub use event::{AttemptState, Event, Idle};
 pub use helpers::Pulled;
 pub use jobs::{JobProgress, Quote, QuoteBasis, TaskCopies};
 pub use ledger::Ledger;
+pub use ranking::{RankedDevice, RankingInForce};
 pub use rescue::RescueNeed;
 
 use alloc::collections::BTreeMap;
@@ -314,6 +316,12 @@ impl Engine {
     /// A device's ByteRank at the last refresh (0: flagged or not yet ranked).
     pub fn rank(&self, device: DeviceId) -> u32 {
         self.snapshot.rank.get(device.0 as usize).copied().unwrap_or(0)
+    }
+
+    /// The ranking in force: that of the last refresh, which pulls and plans
+    /// use and [`rank`](Self::rank) reads, with each device's indexes.
+    pub fn ranking(&self) -> RankingInForce<'_> {
+        RankingInForce { order: &self.snapshot.order, ranked: &self.snapshot.ranked, devices: &self.devices }
     }
 
     /// The handle of the job with this id.

@@ -3,8 +3,6 @@
 
 use byterank_core::application::Gzip;
 use byterank_core::engine::Idle;
-use byterank_core::grid::Grid;
-use byterank_core::indexes::{rank_grid, Lottery};
 use byterank_core::{AttemptId, ByteChips, Device, Event, JobSpec, Timestamp};
 
 use super::*;
@@ -648,26 +646,24 @@ impl Service {
         if top > 100_000 {
             return Err(ApiError::bad_request("list at most 100000 devices").at("top"));
         }
-        let devices: Vec<Device> = self.engine.live_devices().map(|(_, d)| d.clone()).collect();
-        let grid = Grid::new(self.engine.now(), devices).expect("the engine's devices are valid and unique");
-        let ranked = rank_grid(&grid, &self.engine.config().index, Lottery::Recorded);
-        let line = |i: usize| {
-            let ix = &ranked.indexes[i];
-            let d = &grid.devices()[i];
+        // The engine's ranking in force, which pulls use and `/v1/devices/me`
+        // reads: devices registered since its last refresh wait for the next.
+        let ranking = self.engine.ranking();
+        let line = |r: byterank_core::engine::RankedDevice| {
+            let d = self.engine.device(r.device).expect("a ranked device is known");
             RankedView {
-                rank: ranked.ranking.rank(i),
+                rank: r.rank,
                 id: d.id.clone(),
-                capacity: ix.capacity,
-                fault_rate: ix.fault_rate,
-                lottery_winner: ix.lottery_winner,
+                capacity: r.indexes.capacity,
+                fault_rate: r.indexes.fault_rate,
+                lottery_winner: r.indexes.lottery_winner,
                 trusted: d.trusted,
-                flags: ix.flags.iter().map(|f| f.name().to_string()).collect(),
+                flags: r.indexes.flags.iter().map(|f| f.name().to_string()).collect(),
             }
         };
-        let order = ranked.ranking.order();
-        let flagged = (0..grid.devices().len()).filter(|&i| ranked.ranking.rank(i) == 0);
-        let lines = order.iter().map(|&i| i as usize).chain(flagged).take(top as usize).map(line).collect();
-        Ok(GridView { devices: grid.devices().len() as u32, active: ranked.ranking.active() as u32, ranked: lines })
+        let (devices, active) = ranking.iter().fold((0, 0), |(n, a), r| (n + 1, a + u32::from(r.rank > 0)));
+        let lines = ranking.iter().take(top as usize).map(line).collect();
+        Ok(GridView { devices, active, ranked: lines })
     }
 
     /// Running jobs' pools and queues.
