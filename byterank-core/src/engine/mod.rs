@@ -84,6 +84,7 @@
 
 mod admission;
 mod applications;
+mod attempt_view;
 mod attempts;
 mod audit;
 mod command;
@@ -113,6 +114,7 @@ mod timers;
 mod validation;
 
 pub use admission::AdmissionError;
+pub use attempt_view::AttemptInfo;
 pub use command::{AttemptId, Command, CommandKind, DeviceId, JobId};
 pub use config::{EngineConfig, MAX_IN_HAND, MAX_SHARE_WEIGHT};
 pub use error::{
@@ -316,6 +318,29 @@ impl Engine {
     /// A device's ByteRank at the last refresh (0: flagged or not yet ranked).
     pub fn rank(&self, device: DeviceId) -> u32 {
         self.snapshot.rank.get(device.0 as usize).copied().unwrap_or(0)
+    }
+
+    /// A running attempt: its job, task, device and deadlines; none once it
+    /// ended.
+    pub fn attempt(&self, attempt: AttemptId) -> Option<AttemptInfo> {
+        let a = self.attempts.get(attempt)?;
+        let cfg = &self.cfg;
+        Some(AttemptInfo {
+            job: a.job,
+            task: a.task,
+            replica: a.replica,
+            device: a.device,
+            delayed: a.delayed,
+            started: a.started,
+            last_beat: a.last_beat,
+            delayed_at: a.last_beat.add_millis(cfg.t1_ms),
+            stale_at: a.last_beat.add_millis(cfg.t2_ms).min(a.started.add_millis(cfg.max_attempt_ms)),
+        })
+    }
+
+    /// The attempts a device runs now, oldest first; none for an unknown device.
+    pub fn held(&self, device: DeviceId) -> impl Iterator<Item = AttemptId> + '_ {
+        self.devices.get(device).into_iter().flat_map(move |_| self.devices.held(device))
     }
 
     /// The ranking in force: that of the last refresh, which pulls and plans

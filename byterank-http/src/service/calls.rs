@@ -163,7 +163,7 @@ impl Service {
         if let Some(key) = key {
             check_key(key)?;
             if let Some((k, task)) = self.pulled.get(&device) {
-                let running = self.attempts.get(&AttemptId(task.attempt)).is_some_and(|h| h.device == device);
+                let running = self.held(AttemptId(task.attempt)).is_some_and(|h| h.device == device);
                 if k == key && running {
                     return Ok(Pulled { task: Some(task.clone()), idle: None, retry_after_ms: None });
                 }
@@ -190,7 +190,7 @@ impl Service {
     pub(super) fn assigned(&self) -> Option<Assignment> {
         self.last_events().iter().find_map(|e| {
             let Event::TaskAssigned { attempt, .. } = e else { return None };
-            Some(self.assignment(*attempt, &self.attempts[attempt]))
+            Some(self.assignment(*attempt, &self.held(*attempt).expect("assigned by the last op")))
         })
     }
 
@@ -215,12 +215,23 @@ impl Service {
     /// deadlines while they fill its slots.
     pub fn held_tasks(&self, who: &Principal) -> Result<Vec<Assignment>, ApiError> {
         let me = device_of(who)?;
-        Ok(self.attempts.iter().filter(|(_, h)| h.device == me).map(|(a, h)| self.assignment(*a, h)).collect())
+        let Some(handle) = self.engine.device_id(me) else { return Ok(Vec::new()) };
+        let mut held: Vec<AttemptId> = self.engine.held(handle).collect();
+        held.sort_unstable();
+        Ok(held.into_iter().filter_map(|a| Some(self.assignment(a, &self.held(a)?))).collect())
     }
 
-    fn held_by(&self, who: &Principal, attempt: AttemptId) -> Result<&Held, ApiError> {
+    /// A running attempt, as the engine holds it, by the ids the service uses.
+    pub(super) fn held(&self, attempt: AttemptId) -> Option<Held> {
+        let a = self.engine.attempt(attempt)?;
+        let job = self.handles.get(&a.job)?.clone();
+        let device = self.engine.device(a.device)?.id.clone();
+        Some(Held { job, task: a.task, device, replica: a.replica })
+    }
+
+    fn held_by(&self, who: &Principal, attempt: AttemptId) -> Result<Held, ApiError> {
         let me = device_of(who)?;
-        match self.attempts.get(&attempt) {
+        match self.held(attempt) {
             Some(h) if h.device == me => Ok(h),
             _ => match self.ended.get(attempt) {
                 Some(state) => Err(ApiError::gone(format!(
@@ -248,7 +259,7 @@ impl Service {
     /// The calling device is still working on `attempt`.
     pub fn heartbeat(&mut self, at: Timestamp, who: &Principal, attempt: AttemptId) -> Result<Beat, ApiError> {
         let device = device_of(who)?.to_string();
-        if self.attempts.get(&attempt).is_none_or(|h| h.device != device) {
+        if self.held(attempt).is_none_or(|h| h.device != device) {
             if let Some(state) = self.ended.get(attempt) {
                 return Ok(Beat { keep_going: false, state: Some(state) });
             }
