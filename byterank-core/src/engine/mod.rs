@@ -11,7 +11,7 @@
 //!
 //! 1. [`CommandKind::SubmitJob`]: the job is split into chunks by its
 //!    [`Application`], planned over the current
-//!    ranking ([`plan_job`]), its copies dealt to one queue per capacity pool (never
+//!    ranking ([`plan_job`](crate::plan::plan_job)), its copies dealt to one queue per capacity pool (never
 //!    more copies of a task in a pool than it has devices), and its price charged
 //!    into escrow.
 //! 2. [`CommandKind::Pull`]: a device whose current state still qualifies gets a
