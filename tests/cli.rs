@@ -349,6 +349,22 @@ fn plan_refuses_work_beyond_the_limits_before_allocating() {
     }
 }
 
+/// A job that leaves some task unpaid is refused by the engine's admission
+/// rule, with the engine's message (the API shows the same: tests/service.rs),
+/// before ten million chunks are split.
+#[test]
+fn plan_refuses_an_unpaid_job_with_the_engines_admission_error() {
+    for job in
+        [r#"{"id": "free", "chunks": 3, "price_chips": 0}"#, r#"{"id": "cheap", "chunks": 10000000, "price_chips": 1}"#]
+    {
+        let spec: byterank::core::JobSpec = serde_json::from_str(job).unwrap();
+        let core = byterank::core::Engine::default().admit(&spec, None).unwrap_err().to_string();
+        assert!(core.contains("with a bounty of 0 ByteChips"), "{core}");
+        let out = byterank_stdin(&["plan", "--grid", SAMPLE, "--job", "-"], job.as_bytes());
+        refused(&out, &[&format!("stdin: {core}")]);
+    }
+}
+
 // ---- Accepted silently before ----
 
 #[test]

@@ -629,7 +629,7 @@ async fn bad_requests_get_a_json_error_naming_the_field_and_change_nothing(backe
             "/v1/jobs",
             Some(&ana),
             json!({"id": "huge", "application": "gzip", "input_bytes": 300_000_000u64, "chunk_bytes": 1_000_000,
-                "price_chips": 300}),
+                "price_chips": 500}),
             StatusCode::BAD_REQUEST,
             Some("input_bytes"),
         ),
@@ -672,6 +672,19 @@ async fn bad_requests_get_a_json_error_naming_the_field_and_change_nothing(backe
         if let Some(f) = field {
             assert_eq!(v["field"].as_str(), Some(f), "{m} {p}: {v}");
         }
+    }
+    // An unpaid job is refused by the engine's admission rule, with its message
+    // (the CLI shows the same: tests/cli.rs), before the service's own limits.
+    for job in [
+        json!({"id": "free", "chunks": 3, "price_chips": 0}),
+        json!({"id": "cheap", "chunks": 10_000_000, "price_chips": 1}),
+    ] {
+        let (s, v) = api.call("POST", "/v1/jobs", Some(&ana), Some(job.clone())).await;
+        assert_eq!((s, v["field"].as_str()), (StatusCode::BAD_REQUEST, Some("price_chips")), "{job}: {v}");
+        let spec: byterank::core::JobSpec = serde_json::from_value(job).unwrap();
+        let core = byterank::core::Engine::default().check_terms(&spec, Some("ana")).unwrap_err();
+        assert_eq!(v["message"].as_str(), Some(core.to_string().as_str()));
+        assert!(core.to_string().contains("with a bounty of 0 ByteChips"), "{core}");
     }
     // JSON with more after it; a content type that only starts like JSON's.
     for (ct, body) in [

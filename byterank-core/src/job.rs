@@ -412,6 +412,24 @@ impl JobSpec {
 
     /// Checks the job against `limits` and sizes its work.
     pub fn work_within(&self, limits: &JobLimits) -> Result<Work, JobError> {
+        let n = self.tasks_within(limits)?;
+        Ok(match (self.chunks, self.input_bytes, self.chunk_bytes) {
+            (None, Some(total), Some(chunk)) => {
+                let sizes = (0..n).map(|i| chunk.min(total - i * chunk)).collect();
+                Work { sizes, chunk_bytes: Some(chunk.min(total)) }
+            }
+            _ => Work { sizes: alloc::vec![1; n as usize], chunk_bytes: None },
+        })
+    }
+
+    /// Checks the job against the default [`JobLimits`] and counts its tasks,
+    /// without sizing them (in O(1), where [`work`](Self::work) is O(tasks)).
+    pub fn tasks(&self) -> Result<u64, JobError> {
+        self.tasks_within(&JobLimits::DEFAULT)
+    }
+
+    /// Checks the job against `limits` and counts its tasks, without sizing them.
+    pub fn tasks_within(&self, limits: &JobLimits) -> Result<u64, JobError> {
         let id = || crate::device::display_id(&self.id);
         if self.id.is_empty() {
             return Err(JobError::EmptyId);
@@ -453,14 +471,10 @@ impl JobSpec {
         }
         match (self.chunks, self.input_bytes, self.chunk_bytes) {
             (Some(0), None, None) => Err(JobError::Zero(id(), "chunks")),
-            (Some(n), None, None) => Ok(Work { sizes: alloc::vec![1; n as usize], chunk_bytes: None }),
+            (Some(n), None, None) => Ok(n),
             (None, Some(0), Some(_)) => Err(JobError::Zero(id(), "input_bytes")),
             (None, Some(_), Some(0)) => Err(JobError::Zero(id(), "chunk_bytes")),
-            (None, Some(total), Some(chunk)) => {
-                let n = total.div_ceil(chunk);
-                let sizes = (0..n).map(|i| chunk.min(total - i * chunk)).collect();
-                Ok(Work { sizes, chunk_bytes: Some(chunk.min(total)) })
-            }
+            (None, Some(_), Some(_)) => Ok(chunks),
             _ => Err(JobError::NoWork(id())),
         }
     }

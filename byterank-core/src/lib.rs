@@ -122,9 +122,9 @@ pub mod prelude {
     pub use crate::device::Device;
     pub use crate::device_view::DeviceView;
     pub use crate::engine::{
-        AttemptError, AttemptId, AttemptState, CancelError, Command, CommandKind, DeviceId, Engine, EngineConfig,
-        EngineError, Event, Idle, JobId, JobStatus, OperatorError, PullError, Pulled, RegisterError, ReleaseError,
-        RemoveError, SubmitError, TimeError, UpdateError,
+        AdmissionError, AttemptError, AttemptId, AttemptState, CancelError, Command, CommandKind, DeviceGone, DeviceId,
+        Engine, EngineConfig, EngineError, Event, Idle, JobId, JobStatus, OperatorError, PullError, Pulled, Refusal,
+        RegisterError, ReleaseError, RemoveError, SubmitError, TimeError, UnknownDevice, UnknownJob, UpdateError,
     };
     pub use crate::grid::{check_snapshot, GridSnapshot};
     pub use crate::job::{ByteLevel, JobSpec, ReplicationGoal};

@@ -61,7 +61,7 @@ pub fn default_params(capacities: &[f64], cfg: &PoolConfig) -> PoolParams {
 }
 
 /// The median (mean of the middle two for an even count; 0 for none).
-pub fn median(xs: &[f64]) -> f64 {
+pub(crate) fn median(xs: &[f64]) -> f64 {
     if xs.is_empty() {
         return 0.0;
     }

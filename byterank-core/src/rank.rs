@@ -97,7 +97,8 @@ impl Ranking {
 
 /// How far a device moves down in the fault push: `min(floor(i*R), i-1)`, `i` being
 /// its 1-based place counted from the bottom (0, which is no place, moves nowhere).
-pub fn fault_push_distance(i: usize, fault_rate: f64) -> usize {
+#[cfg(test)]
+pub(crate) fn fault_push_distance(i: usize, fault_rate: f64) -> usize {
     // `as` saturates: negative or NaN products give 0, huge ones usize::MAX.
     // `as` truncates toward zero, which is floor for the non-negative products.
     let d = (i as f64 * fault_rate) as usize;

@@ -166,7 +166,7 @@ pub fn replica_shares(bounty: ByteChips, validated: usize) -> (ByteChips, ByteCh
 /// = price, exactly, at every moment (the platform holds whatever is not yet paid).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct JobAccount {
+pub(crate) struct JobAccount {
     price: ByteChips,
     bounties: Bounties,
     /// One bit a task, set once it settled: 6 KB for 50,000 tasks, so that the
@@ -183,11 +183,6 @@ impl JobAccount {
         let bounties = Bounties::from(bounties(split.workers, sizes)?);
         let settled = alloc::vec![0; sizes.len().div_ceil(64)];
         Ok(JobAccount { price, settled, bounties, paid: ByteChips::ZERO })
-    }
-
-    /// The job's price.
-    pub fn price(&self) -> ByteChips {
-        self.price
     }
 
     /// Each task's bounty, in task order (none once the job closed).
@@ -220,6 +215,7 @@ impl JobAccount {
     }
 
     /// Paid to workers so far.
+    #[cfg(test)]
     pub fn paid(&self) -> ByteChips {
         self.paid
     }

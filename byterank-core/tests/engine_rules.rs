@@ -4,8 +4,9 @@ use byterank_core::application::{Chunk, Chunks, ResultMeta, Synthetic};
 use byterank_core::capacity::{capacity_score, CapacityConfig};
 use byterank_core::device::{Device, Region};
 use byterank_core::engine::{
-    AttemptId, AttemptState, Command, CommandKind, DeviceId, Engine, EngineConfig, EngineError, Event, Idle, JobId,
-    JobStatus, RescueNeed,
+    AttemptError, AttemptId, AttemptState, CancelError, Command, CommandKind, DeviceGone, DeviceId, Engine,
+    EngineConfig, EngineError, Event, Idle, JobId, JobStatus, OperatorError, PullError, RegisterError, ReleaseError,
+    RescueNeed, SubmitError, TimeError, UnknownDevice, UnknownJob,
 };
 use byterank_core::fault::Outcome;
 use byterank_core::job::{JobSpec, Regions, ReplicationGoal};
@@ -197,7 +198,7 @@ fn no_heartbeat_for_t1_is_delayed_for_t2_is_stale_and_the_task_is_rescued() {
     assert!(stale.contains(&Event::TaskRescued { job: j, task, need: RescueNeed::Copy }));
     assert_eq!(
         t.apply(CommandKind::ReportResult { device: d[1], attempt: a, result: Default::default() }),
-        Err(EngineError::AttemptEnded(a)),
+        Err(AttemptError::AttemptEnded { attempt: a }.into()),
         "a result after the attempt went stale is refused"
     );
     assert_eq!(t.pull(d[1]), None, "d1 never gets a second copy of the task");
@@ -376,7 +377,7 @@ fn once_final_the_other_copies_are_cancelled_and_their_reports_refused() {
             attempt: copies[2].1,
             result: result("j", 0, true, 0)
         }),
-        Err(EngineError::AttemptEnded(copies[2].1))
+        Err(AttemptError::AttemptEnded { attempt: copies[2].1 }.into())
     );
     assert!(t.engine.device(copies[2].0).unwrap().faults.is_empty(), "nothing recorded on a cancelled copy");
     assert_eq!(t.engine.running_attempts(), 0);
@@ -506,7 +507,10 @@ fn a_device_that_registers_again_gets_its_history_back() {
     let history = t.engine.device(d[0]).unwrap().faults;
     assert_eq!(history.len(), 1);
     t.ok(CommandKind::RemoveDevice { device: d[0] });
-    assert_eq!(t.apply(CommandKind::Pull { device: d[0] }), Err(EngineError::DeviceRemoved(d[0])));
+    assert_eq!(
+        t.apply(CommandKind::Pull { device: d[0] }),
+        Err(PullError::Device(DeviceGone::Removed { device: d[0], id: "d0".into() }).into())
+    );
     let again = t.register(Device::new("d0"));
     assert_eq!(again, d[0], "the same handle");
     assert_eq!(t.engine.device(again).unwrap().faults, history);
@@ -633,10 +637,7 @@ fn an_embedder_registers_its_own_application() {
     let mut spec = job("e", 1);
     spec.application = "echo".into();
     let err = t.apply(CommandKind::SubmitJob { job: spec.clone(), user: "u".into() }).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "job `e`: unknown application `echo`: register it with the engine, or name a known one (synthetic, gzip)"
-    );
+    assert_eq!(err.to_string(), "job `e`: unknown application `echo`: name one this engine runs (synthetic, gzip)");
     t.engine.register_application(&ECHO);
     t.submit(spec);
     let (task, a) = t.pull(d[0]).unwrap();
@@ -712,7 +713,10 @@ fn a_job_only_a_removed_device_could_run_is_refused() {
     let mut spec = job("j", 1);
     spec.preferences.trusted = true;
     let before = t.engine.clone();
-    assert!(matches!(t.apply(CommandKind::SubmitJob { job: spec, user: "u".into() }), Err(EngineError::Plan(_))));
+    assert!(matches!(
+        t.apply(CommandKind::SubmitJob { job: spec, user: "u".into() }),
+        Err(EngineError::Submit(SubmitError::Plan(_)))
+    ));
     assert!(t.engine == before);
     // Devices registered since the last tick are plannable at once.
     let (mut t, _) = T::new(&[]);
@@ -815,13 +819,19 @@ fn running_jobs_share_the_grid_by_weight_and_none_starves() {
 fn an_ended_job_is_forgotten_once_released() {
     let (mut t, d) = T::new(&[false; 2]);
     let j = t.submit(job("j", 1));
-    assert_eq!(t.apply(CommandKind::ReleaseJob { job: j }), Err(EngineError::JobRunning(j)));
+    assert_eq!(
+        t.apply(CommandKind::ReleaseJob { job: j }),
+        Err(ReleaseError::JobRunning { job: j, id: "j".into() }.into())
+    );
     let (task, a) = t.pull(d[0]).unwrap();
     t.report(d[0], a, "j", task, true);
     assert_eq!(t.engine.job_status(j), Some(JobStatus::Completed));
     assert_eq!(t.ok(CommandKind::ReleaseJob { job: j }), [Event::JobReleased { job: j }]);
     assert_eq!(t.engine.job_status(j), None);
-    assert_eq!(t.apply(CommandKind::ReleaseJob { job: j }), Err(EngineError::UnknownJob(j)));
+    assert_eq!(
+        t.apply(CommandKind::ReleaseJob { job: j }),
+        Err(ReleaseError::UnknownJob(UnknownJob { job: j }).into())
+    );
     let again = t.submit(job("j", 1));
     assert_ne!(again, j, "handles are never reused; the id may be");
 }
@@ -845,7 +855,7 @@ fn a_price_the_ledger_cannot_hold_is_refused() {
     last.price_chips = ByteChips(1 << 53);
     assert_eq!(
         t.apply(CommandKind::SubmitJob { job: last, user: "u".into() }),
-        Err(EngineError::LedgerFull("last".into()))
+        Err(SubmitError::LedgerFull { job: "last".into() }.into())
     );
     assert!(t.engine == before);
 }
@@ -861,18 +871,33 @@ fn refused_commands_change_nothing() {
     let cases = [
         (
             CommandKind::ReportResult { device: d[0], attempt: a, result: Default::default() },
-            EngineError::AttemptEnded(a),
+            AttemptError::AttemptEnded { attempt: a }.into(),
         ),
-        (CommandKind::ReportError { device: d[1], attempt: b }, EngineError::NotHolder { attempt: b, device: d[1] }),
-        (CommandKind::Heartbeat { device: d[0], attempt: AttemptId(99) }, EngineError::UnknownAttempt(AttemptId(99))),
-        (CommandKind::Pull { device: DeviceId(42) }, EngineError::UnknownDevice(DeviceId(42))),
-        (CommandKind::SetTrust { device: DeviceId(42), trusted: true }, EngineError::UnknownDevice(DeviceId(42))),
-        (CommandKind::CancelJob { job: JobId(7) }, EngineError::UnknownJob(JobId(7))),
+        (
+            CommandKind::ReportError { device: d[1], attempt: b },
+            AttemptError::NotHolder { attempt: b, device: d[1], id: "d1".into() }.into(),
+        ),
+        (
+            CommandKind::Heartbeat { device: d[0], attempt: AttemptId(99) },
+            AttemptError::UnknownAttempt { attempt: AttemptId(99) }.into(),
+        ),
+        (
+            CommandKind::Pull { device: DeviceId(42) },
+            PullError::Device(UnknownDevice { device: DeviceId(42) }.into()).into(),
+        ),
+        (
+            CommandKind::SetTrust { device: DeviceId(42), trusted: true },
+            OperatorError::UnknownDevice(UnknownDevice { device: DeviceId(42) }).into(),
+        ),
+        (CommandKind::CancelJob { job: JobId(7) }, CancelError::UnknownJob(UnknownJob { job: JobId(7) }).into()),
         (
             CommandKind::RegisterDevice { device: Device::new("d1"), owner: "x".into() },
-            EngineError::DuplicateDevice("d1".into()),
+            RegisterError::DuplicateDevice { id: "d1".into() }.into(),
         ),
-        (CommandKind::SubmitJob { job: job("j", 1), user: "u".into() }, EngineError::DuplicateJob("j".into())),
+        (
+            CommandKind::SubmitJob { job: job("j", 1), user: "u".into() },
+            SubmitError::DuplicateJob { job: "j".into() }.into(),
+        ),
     ];
     for (kind, error) in cases {
         assert_eq!(t.apply(kind), Err(error));
@@ -880,23 +905,26 @@ fn refused_commands_change_nothing() {
     }
     let mut nobody = job("n", 1);
     nobody.preferences.trusted = true;
-    assert!(matches!(t.apply(CommandKind::SubmitJob { job: nobody, user: "u".into() }), Err(EngineError::Plan(_))));
+    assert!(matches!(
+        t.apply(CommandKind::SubmitJob { job: nobody, user: "u".into() }),
+        Err(EngineError::Submit(SubmitError::Plan(_)))
+    ));
     assert!(t.engine == before, "a job nobody may run is refused and changes nothing");
     let mut odd = job("k", 1);
     odd.application = "render".into();
     assert!(matches!(
         t.apply(CommandKind::SubmitJob { job: odd, user: "u".into() }),
-        Err(EngineError::UnknownApplication(..))
+        Err(EngineError::Submit(SubmitError::UnknownApplication { .. }))
     ));
     let mut past = Vec::new();
     assert!(matches!(
         t.engine.apply(&Command { at: Timestamp(t.now - 1), kind: CommandKind::Tick }, &mut past),
-        Err(EngineError::TimeWentBack { .. })
+        Err(EngineError::Time(TimeError::WentBack { .. }))
     ));
     let far = Timestamp(Timestamp::MAX.millis() + 1);
     assert_eq!(
         t.engine.apply(&Command { at: far, kind: CommandKind::Tick }, &mut past),
-        Err(EngineError::TimeOutOfRange(far.millis())),
+        Err(EngineError::Time(TimeError::OutOfRange { ms: far.millis() })),
         "a time no journal could read back"
     );
     assert!(t.engine == before);
@@ -917,7 +945,10 @@ fn cancelling_pays_decided_work_and_refunds_the_rest() {
     assert_eq!(ledger.platform, ByteChips(300));
     assert_eq!(ledger.escrow, ByteChips::ZERO);
     assert_eq!(t.engine.job_status(j), Some(JobStatus::Cancelled));
-    assert_eq!(t.apply(CommandKind::CancelJob { job: j }), Err(EngineError::JobEnded(j)));
+    assert_eq!(
+        t.apply(CommandKind::CancelJob { job: j }),
+        Err(CancelError::JobEnded { job: j, id: "j".into() }.into())
+    );
 }
 
 /// A job of all seven devices in one pool (d0 trusted), `tasks` tasks at `r`.

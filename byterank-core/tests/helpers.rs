@@ -7,13 +7,22 @@ use std::fmt::Debug;
 use byterank_core::application::Synthetic;
 use byterank_core::device::Device;
 use byterank_core::engine::{
-    replay, AttemptError, AttemptId, CancelError, Command, CommandKind, DeviceId, Engine, EngineError, Event, JobId,
-    OperatorError, PullError, Pulled, RegisterError, ReleaseError, RemoveError, SubmitError, TimeError, UpdateError,
+    replay, AttemptError, AttemptId, CancelError, Command, CommandKind, DeviceGone, DeviceId, Engine, EngineError,
+    Event, JobId, OperatorError, PullError, Pulled, RegisterError, ReleaseError, RemoveError, SubmitError, TimeError,
+    UnknownDevice, UnknownJob, UpdateError,
 };
 use byterank_core::job::JobSpec;
 use byterank_core::time::Timestamp;
 
 const T: Timestamp = Timestamp(1_795_662_000_000);
+
+fn gone_unknown(device: DeviceId) -> DeviceGone {
+    UnknownDevice { device }.into()
+}
+
+fn removed(device: DeviceId, id: &str) -> DeviceGone {
+    DeviceGone::Removed { device, id: id.into() }
+}
 
 /// An engine driven through the helpers, with every command they stand for.
 struct Fixture {
@@ -174,7 +183,7 @@ fn a_command_from_the_past_or_out_of_range_is_refused_by_every_helper() {
         far,
         CommandKind::RegisterDevice { device: device.clone(), owner: "o".into() },
         |e, _| e.register_device(far, device, "o"),
-        RegisterError::Time(TimeError::OutOfRange(far.millis())),
+        RegisterError::Time(TimeError::OutOfRange { ms: far.millis() }),
     );
 }
 
@@ -188,10 +197,10 @@ fn device_helpers_refuse_with_their_own_errors() {
     f.refused(
         CommandKind::RegisterDevice { device: again.clone(), owner: "o".into() },
         |e, _| e.register_device(at, again, "o"),
-        RegisterError::DuplicateDevice("d0".into()),
+        RegisterError::DuplicateDevice { id: "d0".into() },
     );
     let bad = Device { battery_pct: Some(140.0), ..Device::new("d9") };
-    let Err(EngineError::BadDevice(why)) = f.engine.clone().apply(
+    let Err(EngineError::Register(RegisterError::BadDevice(why))) = f.engine.clone().apply(
         &Command { at, kind: CommandKind::RegisterDevice { device: bad.clone(), owner: "o".into() } },
         &mut Vec::new(),
     ) else {
@@ -203,7 +212,9 @@ fn device_helpers_refuse_with_their_own_errors() {
         RegisterError::BadDevice(why.clone()),
     );
 
-    for (device, expected) in [(nobody, UpdateError::UnknownDevice(nobody)), (d1, UpdateError::DeviceRemoved(d1))] {
+    for (device, expected) in
+        [(nobody, UpdateError::Device(gone_unknown(nobody))), (d1, UpdateError::Device(removed(d1, "d1")))]
+    {
         let state = Device::new("d1");
         f.refused(
             CommandKind::UpdateDevice { device, state: state.clone() },
@@ -215,7 +226,7 @@ fn device_helpers_refuse_with_their_own_errors() {
     f.refused(
         CommandKind::UpdateDevice { device: d0, state: renamed.clone() },
         |e, _| e.update_device(at, d0, renamed),
-        UpdateError::IdChanged(d0, "d0".into()),
+        UpdateError::IdChanged { device: d0, id: "d0".into(), given: "d7".into() },
     );
     let bad = Device { battery_pct: Some(140.0), ..Device::new("d0") };
     let why = byterank_core::device::DeviceError { id: "d0".into(), ..why };
@@ -228,18 +239,22 @@ fn device_helpers_refuse_with_their_own_errors() {
     f.refused(
         CommandKind::SetTrust { device: nobody, trusted: true },
         |e, _| e.set_trust(at, nobody, true),
-        OperatorError::UnknownDevice(nobody),
+        OperatorError::UnknownDevice(UnknownDevice { device: nobody }),
     );
     f.refused(
         CommandKind::ResetHistory { device: nobody },
         |e, _| e.reset_history(at, nobody),
-        OperatorError::UnknownDevice(nobody),
+        OperatorError::UnknownDevice(UnknownDevice { device: nobody }),
     );
 
-    for (device, expected) in [(nobody, RemoveError::UnknownDevice(nobody)), (d1, RemoveError::DeviceRemoved(d1))] {
+    for (device, expected) in
+        [(nobody, RemoveError::Device(gone_unknown(nobody))), (d1, RemoveError::Device(removed(d1, "d1")))]
+    {
         f.refused(CommandKind::RemoveDevice { device }, |e, out| e.remove_device(at, device, out), expected);
     }
-    for (device, expected) in [(nobody, PullError::UnknownDevice(nobody)), (d1, PullError::DeviceRemoved(d1))] {
+    for (device, expected) in
+        [(nobody, PullError::Device(gone_unknown(nobody))), (d1, PullError::Device(removed(d1, "d1")))]
+    {
         f.refused(CommandKind::Pull { device }, |e, _| e.pull(at, device), expected);
     }
 }
@@ -257,23 +272,31 @@ fn job_helpers_refuse_with_their_own_errors() {
             expected,
         );
     };
-    submit(&mut f, JobSpec::new("running", 1), SubmitError::DuplicateJob("running".into()));
+    submit(&mut f, JobSpec::new("running", 1), SubmitError::DuplicateJob { job: "running".into() });
     let mut odd = JobSpec::new("odd", 1);
     odd.application = "render".into();
-    submit(&mut f, odd, SubmitError::UnknownApplication("odd".into(), "render".into(), "synthetic, gzip".into()));
+    submit(
+        &mut f,
+        odd,
+        SubmitError::UnknownApplication {
+            job: "odd".into(),
+            application: "render".into(),
+            known: "synthetic, gzip".into(),
+        },
+    );
     let mut bytes = JobSpec::new("bytes", 2);
     bytes.application = "gzip".into();
-    let Err(EngineError::Application(_, why)) = f
+    let Err(EngineError::Submit(SubmitError::Application { error: why, .. })) = f
         .engine
         .clone()
         .apply(&Command { at, kind: CommandKind::SubmitJob { job: bytes.clone(), user: "u".into() } }, &mut Vec::new())
     else {
         panic!("gzip needs bytes, not a number of chunks")
     };
-    submit(&mut f, bytes, SubmitError::Application("bytes".into(), why));
+    submit(&mut f, bytes, SubmitError::Application { job: "bytes".into(), error: why });
     let mut nobody = JobSpec::new("nobody", 1);
     nobody.preferences.hardware.gpu = true;
-    let Err(EngineError::Plan(why)) = f.engine.clone().apply(
+    let Err(EngineError::Submit(SubmitError::Plan(why))) = f.engine.clone().apply(
         &Command { at, kind: CommandKind::SubmitJob { job: nobody.clone(), user: "u".into() } },
         &mut Vec::new(),
     ) else {
@@ -284,22 +307,22 @@ fn job_helpers_refuse_with_their_own_errors() {
     f.refused(
         CommandKind::CancelJob { job: unknown },
         |e, out| e.cancel_job(at, unknown, out),
-        CancelError::UnknownJob(unknown),
+        CancelError::UnknownJob(UnknownJob { job: unknown }),
     );
     f.refused(
         CommandKind::CancelJob { job: cancelled },
         |e, out| e.cancel_job(at, cancelled, out),
-        CancelError::JobEnded(cancelled),
+        CancelError::JobEnded { job: cancelled, id: "cancelled".into() },
     );
     f.refused(
         CommandKind::ReleaseJob { job: unknown },
         |e, _| e.release_job(at, unknown),
-        ReleaseError::UnknownJob(unknown),
+        ReleaseError::UnknownJob(UnknownJob { job: unknown }),
     );
     f.refused(
         CommandKind::ReleaseJob { job: running },
         |e, _| e.release_job(at, running),
-        ReleaseError::JobRunning(running),
+        ReleaseError::JobRunning { job: running, id: "running".into() },
     );
     f.engine.release_job(at, cancelled).unwrap();
     assert_eq!(f.engine.job_id("cancelled"), None, "released: the engine forgot it");
@@ -312,11 +335,11 @@ fn attempt_helpers_refuse_with_their_own_errors() {
     let nobody = DeviceId(99);
     let unknown = AttemptId(999);
     let cases = [
-        (d0, unknown, AttemptError::UnknownAttempt(unknown)),
-        (d2, ended, AttemptError::AttemptEnded(ended)),
-        (d2, held, AttemptError::NotHolder { attempt: held, device: d2 }),
-        (d1, held, AttemptError::DeviceRemoved(d1)),
-        (nobody, held, AttemptError::UnknownDevice(nobody)),
+        (d0, unknown, AttemptError::UnknownAttempt { attempt: unknown }),
+        (d2, ended, AttemptError::AttemptEnded { attempt: ended }),
+        (d2, held, AttemptError::NotHolder { attempt: held, device: d2, id: "d2".into() }),
+        (d1, held, AttemptError::Device(removed(d1, "d1"))),
+        (nobody, held, AttemptError::Device(gone_unknown(nobody))),
     ];
     for (device, attempt, expected) in cases {
         f.refused(

@@ -110,16 +110,23 @@ impl ApiError {
 
     /// The engine's refusal, with the status it deserves.
     pub fn engine(e: EngineError) -> ApiError {
-        use EngineError as E;
+        use byterank_core::engine::{Refusal, RegisterError, SubmitError, UpdateError};
         let message = e.to_string();
-        match e {
-            E::UnknownDevice(_) | E::UnknownJob(_) | E::UnknownAttempt(_) => Self::not_found(message),
-            E::DeviceRemoved(_) => Self::gone(message),
-            E::AttemptEnded(_) => Self::gone(message),
-            E::NotHolder { .. } => Self::forbidden(message),
-            E::DuplicateDevice(_) | E::DuplicateJob(_) | E::JobEnded(_) | E::JobRunning(_) => Self::conflict(message),
-            E::BadDevice(d) => Self::bad_request(message).at(format!("device.{}", d.field)),
-            E::UnknownApplication(..) => Self::bad_request(message).at("job.application"),
+        match (&e, e.refusal()) {
+            (_, Refusal::NotFound) => Self::not_found(message),
+            (_, Refusal::Gone) => Self::gone(message),
+            (_, Refusal::Forbidden) => Self::forbidden(message),
+            (_, Refusal::Conflict) => Self::conflict(message),
+            (
+                EngineError::Register(RegisterError::BadDevice(d)) | EngineError::Update(UpdateError::BadDevice(d)),
+                _,
+            ) => Self::bad_request(message).at(format!("device.{}", d.field)),
+            (EngineError::Submit(SubmitError::UnknownApplication { .. }), _) => {
+                Self::bad_request(message).at("job.application")
+            }
+            (EngineError::Submit(SubmitError::Admission(a)), _) if a.names_the_price() => {
+                Self::bad_request(message).at("price_chips")
+            }
             _ => Self::bad_request(message),
         }
     }

@@ -296,7 +296,7 @@ fn one_run(seed: u64) -> u32 {
     }
     assert!(!d.blobs.keys().any(|k| k.starts_with("output/")), "a forgotten job's output is kept");
     if jobs > 0 && d.svc.job("j1").is_none() {
-        let spec = JobSpec { price_chips: byterank_core::ByteChips(1), ..JobSpec::new("j1", 1) };
+        let spec = JobSpec { price_chips: byterank_core::ByteChips(2), ..JobSpec::new("j1", 1) };
         d.run(|s, at| s.create_job(at, &ana, spec, None)).expect("a forgotten id can be used again");
     }
 

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use byterank::core::application::{application, APPLICATION_NAMES};
+use byterank::core::engine::Engine;
 use byterank::core::indexes::{rank_grid, IndexConfig, Lottery};
 use byterank::core::job::JobSpec;
 use byterank::core::plan::{plan_job, PlanConfig};
@@ -48,30 +48,13 @@ pub fn run(args: PlanArgs) -> Result<(), Failure> {
     // The job first: it is small, and its mistakes are found without reading the grid.
     let (job, name): (JobSpec, String) = read_json(&args.job, "job file", JOB)?;
     let bad = |e: &dyn std::fmt::Display| Failure::Input(format!("{name}: {e}"));
-    job.work().map_err(|e| bad(&e))?;
-    if application(&job.application).is_none() {
-        return Err(bad(&format_args!(
-            "job `{}`: field `application` is `{}`, which is not an application the engine runs; use one of {}",
-            job.id,
-            byterank::core::device::display_id(&job.application),
-            APPLICATION_NAMES.join(", ")
-        )));
-    }
+    // The engine's admission rules, the same for every adapter: the job's
+    // checks, a known application, a bounty of at least 1 ByteChip a task.
+    Engine::default().admit(&job, None).map_err(|e| bad(&e))?;
     let grid = read_grid(&args.grid)?;
     let mut cfg = IndexConfig::default();
     cfg.flags.fault_policy = args.fault_policy.into();
     let ranked = rank_grid(&grid, &cfg, args.lottery_seed.map_or(Lottery::Recorded, Lottery::Draw));
     let plan = plan_job(&ranked, &job, &PlanConfig::default()).map_err(|e| bad(&e))?;
-    let unpaid = plan.bounties.iter().filter(|b| b.0 == 0).count();
-    if unpaid > 0 {
-        return Err(bad(&format_args!(
-            "job `{}`: field `price_chips` = {} leaves {unpaid} of {} tasks with a bounty of 0 ByteChips; \
-             raise it: workers get 70% of the price, split by task size, and each task's bounty must be at least \
-             1 ByteChip (200 ByteChips = 1 USD)",
-            job.id,
-            job.price_chips.0,
-            plan.bounties.len()
-        )));
-    }
     print_json(&PlanReport::new(&grid, &plan))
 }

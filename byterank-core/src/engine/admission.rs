@@ -15,7 +15,7 @@ use super::config::EngineConfig;
 use super::error::SubmitError;
 use crate::application::{Application, Chunk};
 use crate::device::{display_id, id_problem};
-use crate::job::{JobError, JobSpec};
+use crate::job::JobSpec;
 use crate::plan::PlanError;
 use crate::reward::{split_price, ByteChips, JobAccount};
 
@@ -102,6 +102,13 @@ pub enum AdmissionError {
     },
 }
 
+impl AdmissionError {
+    /// Whether the job's price is at fault (raising it would admit the job).
+    pub fn names_the_price(&self) -> bool {
+        matches!(self, AdmissionError::BelowMinimumPrice { .. } | AdmissionError::Unpaid { .. })
+    }
+}
+
 /// What admission decided of a job: its chunks, money and assembly order.
 pub(super) struct Admitted {
     pub(super) chunks: Vec<Chunk>,
@@ -111,21 +118,14 @@ pub(super) struct Admitted {
     pub(super) assembly: Option<Vec<u32>>,
 }
 
-/// The rules that need no split, cheapest first: the job's and user's ids, and
-/// its price against the tasks its fields ask for. A job whose fields do not
-/// say how many tasks it has is left to [`admit`], whose sizing refuses it.
+/// The rules that need no split, in O(1): the job's own checks (ids, limits, how
+/// its work is given), the user's id, and the price against its tasks.
 pub(super) fn terms(spec: &JobSpec, user: Option<&str>, cfg: &EngineConfig) -> Result<(), SubmitError> {
     let job = || display_id(&spec.id);
-    if spec.id.is_empty() {
-        return Err(PlanError::from(JobError::EmptyId).into());
-    }
-    if let Some(problem) = id_problem(&spec.id) {
-        return Err(PlanError::from(JobError::BadId { id: job(), problem }).into());
-    }
+    let tasks = spec.tasks().map_err(PlanError::from)?;
     if let Some((user, problem)) = user.and_then(|u| Some((u, id_problem(u)?))) {
         return Err(AdmissionError::BadUser { job: job(), user: display_id(user), problem }.into());
     }
-    let Some(tasks) = task_count(spec) else { return Ok(()) };
     let price = spec.price_chips;
     let per_task = cfg.min_task_price;
     let least = u128::from(tasks) * u128::from(per_task.0);
@@ -133,23 +133,14 @@ pub(super) fn terms(spec: &JobSpec, user: Option<&str>, cfg: &EngineConfig) -> R
         return Err(AdmissionError::BelowMinimumPrice { job: job(), tasks, price, per_task, least }.into());
     }
     let rewards = &cfg.plan.rewards;
-    let workers = split_price(price, rewards).map_err(|e| SubmitError::Reward(spec.id.clone(), e))?.workers;
+    let workers =
+        split_price(price, rewards).map_err(|e| SubmitError::Reward { job: display_id(&spec.id), error: e })?.workers;
     if workers.0 < tasks {
         // Fewer chips than tasks: at least that many tasks get none.
         let unpaid = tasks - workers.0;
         return Err(AdmissionError::Unpaid { job: job(), price, unpaid, tasks, workers: share(cfg) }.into());
     }
     Ok(())
-}
-
-/// How many tasks `spec` asks for, from its fields alone (`None` when they do
-/// not say), without sizing them.
-fn task_count(spec: &JobSpec) -> Option<u64> {
-    match (spec.chunks, spec.input_bytes, spec.chunk_bytes) {
-        (Some(n), None, None) => Some(n),
-        (None, Some(total), Some(chunk)) if chunk > 0 => Some(total.div_ceil(chunk)),
-        _ => None,
-    }
 }
 
 /// The workers' share, as a fraction (`7/10`).
@@ -172,7 +163,7 @@ pub(super) fn admit(
     let tasks = work.sizes.len() as u64;
     let price = spec.price_chips;
     let rewards = &cfg.plan.rewards;
-    let chunks = app.split(spec).map_err(|e| SubmitError::Application(spec.id.clone(), e))?;
+    let chunks = app.split(spec).map_err(|e| SubmitError::Application { job: display_id(&spec.id), error: e })?;
     let mismatch = |at: u64, size: u64| {
         SubmitError::Admission(AdmissionError::SplitMismatch {
             job: job(),
@@ -193,7 +184,8 @@ pub(super) fn admit(
     if let Some(i) = chunks.iter().enumerate().position(|(i, c)| c.index as usize != i) {
         return Err(mismatch(i as u64, work.sizes[i]));
     }
-    let account = JobAccount::new(price, &work.sizes, rewards).map_err(|e| SubmitError::Reward(spec.id.clone(), e))?;
+    let account = JobAccount::new(price, &work.sizes, rewards)
+        .map_err(|e| SubmitError::Reward { job: display_id(&spec.id), error: e })?;
     let unpaid = account.bounties().filter(|b| *b == ByteChips::ZERO).count() as u64;
     if unpaid > 0 {
         return Err(SubmitError::Admission(AdmissionError::Unpaid {

@@ -44,7 +44,7 @@ impl Engine {
             for a in self.devices.held(d) {
                 held += 1;
                 if self.attempts.get(a).is_none_or(|att| att.device != d) {
-                    return Err(format!("device {d:?} holds attempt {a:?}, which is not running on it"));
+                    return Err(format!("{d} holds {a}, which is not running on it"));
                 }
             }
         }
@@ -64,7 +64,7 @@ impl Engine {
             r.running += 1;
             r.arbitration |= a.kind == CopyKind::Arbiter;
             if self.jobs.get(a.job).is_none_or(|j| j.status != JobStatus::Running) {
-                return Err(format!("attempt {id:?} runs for job {:?}, which is not running", a.job));
+                return Err(format!("{id} runs for {}, which is not running", a.job));
             }
         }
         for e in self.rescue.iter() {
@@ -79,21 +79,21 @@ impl Engine {
             let shared = self.share.key(job).is_some();
             let counted = running.get(&job).copied().unwrap_or(0);
             if j.running() != counted {
-                return Err(format!("job {job:?} counts {} running attempts, but {counted} run", j.running()));
+                return Err(format!("{job} counts {} running attempts, but {counted} run", j.running()));
             }
             if j.status != JobStatus::Running {
                 if listed || shared || j.queues.waiting() > 0 || j.tasks.len() > 0 {
-                    return Err(format!("job {job:?} ended, but keeps running state"));
+                    return Err(format!("{job} ended, but keeps running state"));
                 }
                 continue;
             }
             if !listed {
-                return Err(format!("running job {job:?} is not in the list of running jobs"));
+                return Err(format!("running {job} is not in the list of running jobs"));
             }
-            j.queues.audit().map_err(|e| format!("job {job:?}: {e}"))?;
+            j.queues.audit().map_err(|e| format!("{job}: {e}"))?;
             if shared != (j.queues.waiting() > 0) {
                 let waiting = j.queues.waiting();
-                return Err(format!("job {job:?} has {waiting} queued copies, but its fair-share place is {shared}"));
+                return Err(format!("{job} has {waiting} queued copies, but its fair-share place is {shared}"));
             }
             for (_, c) in j.queues.iter() {
                 tasks.entry((job, c.task)).or_default().queued += u32::from(!j.tasks[c.task].decided());
@@ -103,7 +103,7 @@ impl Engine {
                 .filter(|&d| self.devices.entry(d).live && self.pool_table.targets(&j.pool_of, d))
                 .count() as u32;
             if j.members() != members {
-                return Err(format!("job {job:?} counts {} live devices in its pools, but {members} are", j.members()));
+                return Err(format!("{job} counts {} live devices in its pools, but {members} are", j.members()));
             }
             let (mut open, mut unverified) = (0, 0);
             for (i, t) in j.tasks.iter().enumerate() {
@@ -111,20 +111,20 @@ impl Engine {
                 let r = tasks.get(&(job, task)).copied().unwrap_or_default();
                 let listed = j.tasks.running(task).count() as u32;
                 if listed != r.running || j.tasks.running(task).any(|a| self.attempts.get(a).is_none()) {
-                    return Err(format!("job {job:?} task {task} lists {listed} running attempts, {} run", r.running));
+                    return Err(format!("{job} task {task} lists {listed} running attempts, {} run", r.running));
                 }
                 match t.verdict() {
                     Some(v) => {
                         unverified += u32::from(v.unverified);
                         if (t.queued(), t.rescue(), r.running, t.arbiter()) != (0, 0, 0, false) {
-                            return Err(format!("job {job:?} task {task} is decided, but still has copies counted"));
+                            return Err(format!("{job} task {task} is decided, but still has copies counted"));
                         }
                     }
                     None => {
                         open += 1;
                         if (t.queued(), t.rescue(), t.arbiter()) != (r.queued, r.rescue, r.arbitration) {
                             return Err(format!(
-                                "job {job:?} task {task} counts queued {}, rescue {}, arbitration {}, but the \
+                                "{job} task {task} counts queued {}, rescue {}, arbitration {}, but the \
                                  queues hold {}, the rescue queue {} and arbitration is {}",
                                 t.queued(),
                                 t.rescue(),
@@ -139,7 +139,7 @@ impl Engine {
             }
             if (j.open_tasks(), j.unverified()) != (open, unverified) {
                 return Err(format!(
-                    "job {job:?} counts {} open and {} unverified tasks, but {open} and {unverified} are",
+                    "{job} counts {} open and {} unverified tasks, but {open} and {unverified} are",
                     j.open_tasks(),
                     j.unverified()
                 ));
@@ -147,7 +147,7 @@ impl Engine {
         }
         for &job in &self.running {
             if self.jobs.get(job).is_none_or(|j| j.status != JobStatus::Running) {
-                return Err(format!("job {job:?} is listed as running, but is not"));
+                return Err(format!("{job} is listed as running, but is not"));
             }
         }
         Ok(())

@@ -25,6 +25,27 @@ pub struct JobId(pub u32);
 #[cfg_attr(feature = "serde", serde(transparent))]
 pub struct AttemptId(pub u64);
 
+/// Messages name a handle by its number where no id is known: `device #7`.
+impl core::fmt::Display for DeviceId {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "device #{}", self.0)
+    }
+}
+
+/// `job #3`.
+impl core::fmt::Display for JobId {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "job #{}", self.0)
+    }
+}
+
+/// `attempt #4294967297`.
+impl core::fmt::Display for AttemptId {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "attempt #{}", self.0)
+    }
+}
+
 /// An input to the engine, with the instant it happens at. Instants never go back.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]

@@ -9,8 +9,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::command::{AttemptId, DeviceId};
-use super::error::{Gone, RegisterError, UpdateError};
-use crate::device::Device;
+use super::error::{DeviceGone, RegisterError, UnknownDevice, UpdateError};
+use crate::device::{display_id, Device};
 use crate::eligibility::{check_traits, traits_of, version_accepted, Traits};
 use crate::fault::{FaultHistory, Outcome};
 use crate::flags::{flags, state_flags, Flag, FlagConfig, Flags};
@@ -250,10 +250,10 @@ impl Devices {
     }
 
     /// Whether a device is live, or why not.
-    pub fn live(&self, id: DeviceId) -> Result<(), Gone> {
+    pub fn live(&self, id: DeviceId) -> Result<(), DeviceGone> {
         match self.hot.get(id.0 as usize) {
-            None => Err(Gone::Unknown(id)),
-            Some(h) if !h.live => Err(Gone::Removed(id)),
+            None => Err(UnknownDevice { device: id }.into()),
+            Some(h) if !h.live => Err(self.removed(id)),
             Some(_) => Ok(()),
         }
     }
@@ -264,6 +264,11 @@ impl Devices {
         self.hot.iter().enumerate().filter(|(_, h)| h.live).map(|(i, _)| DeviceId(i as u32))
     }
 
+    #[cold]
+    fn removed(&self, id: DeviceId) -> DeviceGone {
+        DeviceGone::Removed { device: id, id: self.entry(id).state.id.clone() }
+    }
+
     /// Live devices in id order (the ranking's snapshot order).
     pub fn live_in_id_order(&self) -> Vec<DeviceId> {
         self.names.values().copied().filter(|d| self.entry(*d).live).collect()
@@ -272,7 +277,7 @@ impl Devices {
     pub fn check_register(&self, device: &Device) -> Result<(), RegisterError> {
         device.validate()?;
         match self.handle(&device.id) {
-            Some(d) if self.entry(d).live => Err(RegisterError::DuplicateDevice(device.id.clone())),
+            Some(d) if self.entry(d).live => Err(RegisterError::DuplicateDevice { id: device.id.clone() }),
             _ => Ok(()),
         }
     }
@@ -311,7 +316,7 @@ impl Devices {
         self.live(id)?;
         let known = &self.entry(id).state.id;
         if &state.id != known {
-            return Err(UpdateError::IdChanged(id, known.clone()));
+            return Err(UpdateError::IdChanged { device: id, id: known.clone(), given: display_id(&state.id) });
         }
         state.validate().map_err(UpdateError::from)
     }

@@ -1,11 +1,15 @@
 //! What the engine refuses: bad configurations and commands it cannot apply.
 //!
-//! [`Engine::apply`](super::Engine::apply) refuses a command with an
-//! [`EngineError`], which lists every refusal of every command. The typed helpers
-//! ([`Engine::pull`](super::Engine::pull) and the others) refuse with an error that
-//! lists only what their command can be refused for; each converts into the
-//! `EngineError` that `apply` gives for the same command (`From`), and every one
-//! starts from the clock's checks, [`TimeError`].
+//! Each operation has its own error listing only what it can be refused for
+//! ([`PullError`], [`SubmitError`], ...), built from leaf errors the operations
+//! share ([`TimeError`], [`DeviceGone`], [`UnknownJob`], ...), so that every
+//! message is written once. [`Engine::apply`](super::Engine::apply) refuses a
+//! command with an [`EngineError`], which wraps the error of the command's
+//! operation: a typed helper ([`Engine::pull`](super::Engine::pull) and the
+//! others) and `apply` refuse the same command with the same error.
+//!
+//! Messages name devices and jobs by the ids people gave them (`device
+//! `phone-1``, `job `j1``) and, where no id is known, by handle (`device #7`).
 
 use alloc::string::String;
 
@@ -49,15 +53,43 @@ pub enum TimeError {
     },
     /// The command's time cannot be written down (RFC 3339 years 0000 to 9999),
     /// so a journal holding it could not be read back.
-    #[error("command at {0} ms since the epoch is outside the years 0000 to 9999: stamp it within them")]
-    OutOfRange(i64),
+    #[error("command at {ms} ms since the epoch is outside the years 0000 to 9999: stamp it within them")]
+    OutOfRange {
+        /// The command's time, in milliseconds since the epoch.
+        ms: i64,
+    },
 }
 
-/// Why a device handle cannot act: the checks of the commands of a live device.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Gone {
-    Unknown(DeviceId),
-    Removed(DeviceId),
+/// No device has this handle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {device}: register the device first, and use the handle it gets")]
+pub struct UnknownDevice {
+    /// The handle given.
+    pub device: DeviceId,
+}
+
+/// Why a device cannot act: the checks of the commands of a live device.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DeviceGone {
+    /// No device has this handle.
+    #[error(transparent)]
+    Unknown(#[from] UnknownDevice),
+    /// The device left the grid; its attempts were abandoned.
+    #[error("device `{id}` was removed and its attempts abandoned: register it again before it acts")]
+    Removed {
+        /// Its handle.
+        device: DeviceId,
+        /// Its id.
+        id: String,
+    },
+}
+
+/// No job has this handle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {job}: it was never accepted, or was released")]
+pub struct UnknownJob {
+    /// The handle given.
+    pub job: JobId,
 }
 
 /// A registration the engine refuses ([`Engine::register_device`](super::Engine::register_device)).
@@ -70,8 +102,11 @@ pub enum RegisterError {
     #[error(transparent)]
     BadDevice(#[from] DeviceError),
     /// A device with this id is registered and live.
-    #[error("device `{0}` is already registered: update it instead, or remove it first")]
-    DuplicateDevice(String),
+    #[error("device `{id}` is already registered: update it instead, or remove it first")]
+    DuplicateDevice {
+        /// The id.
+        id: String,
+    },
 }
 
 /// A device update the engine refuses ([`Engine::update_device`](super::Engine::update_device)).
@@ -80,15 +115,19 @@ pub enum UpdateError {
     /// The command's time.
     #[error(transparent)]
     Time(#[from] TimeError),
-    /// No device has this handle.
-    #[error("unknown {0:?}: register the device first, and use the handle it gets")]
-    UnknownDevice(DeviceId),
-    /// The device left the grid.
-    #[error("{0:?} was removed: register the device again before updating it")]
-    DeviceRemoved(DeviceId),
+    /// The device is unknown or was removed.
+    #[error(transparent)]
+    Device(#[from] DeviceGone),
     /// An update must keep the device's id.
-    #[error("{0:?} is device `{1}`: an update must keep its id (register another id as a new device)")]
-    IdChanged(DeviceId, String),
+    #[error("{device} is device `{id}`, not `{given}`: an update keeps its id (register another id as a new device)")]
+    IdChanged {
+        /// Its handle.
+        device: DeviceId,
+        /// Its id.
+        id: String,
+        /// The id the update gave.
+        given: String,
+    },
     /// The device's new state is invalid.
     #[error(transparent)]
     BadDevice(#[from] DeviceError),
@@ -100,12 +139,9 @@ pub enum PullError {
     /// The command's time.
     #[error(transparent)]
     Time(#[from] TimeError),
-    /// No device has this handle.
-    #[error("unknown {0:?}: register the device first, and use the handle it gets")]
-    UnknownDevice(DeviceId),
-    /// The device left the grid.
-    #[error("{0:?} was removed: register the device again before it pulls")]
-    DeviceRemoved(DeviceId),
+    /// The device is unknown or was removed.
+    #[error(transparent)]
+    Device(#[from] DeviceGone),
 }
 
 /// A device's removal the engine refuses ([`Engine::remove_device`](super::Engine::remove_device)).
@@ -114,12 +150,9 @@ pub enum RemoveError {
     /// The command's time.
     #[error(transparent)]
     Time(#[from] TimeError),
-    /// No device has this handle.
-    #[error("unknown {0:?}: only a registered device can be removed")]
-    UnknownDevice(DeviceId),
-    /// The device left the grid already.
-    #[error("{0:?} was already removed: there is nothing more to do")]
-    DeviceRemoved(DeviceId),
+    /// The device is unknown or was removed already.
+    #[error(transparent)]
+    Device(#[from] DeviceGone),
 }
 
 /// An operator's command on a device the engine refuses
@@ -132,8 +165,8 @@ pub enum OperatorError {
     #[error(transparent)]
     Time(#[from] TimeError),
     /// No device has this handle.
-    #[error("unknown {0:?}: the device must have registered once")]
-    UnknownDevice(DeviceId),
+    #[error(transparent)]
+    UnknownDevice(#[from] UnknownDevice),
 }
 
 /// A job the engine refuses ([`Engine::submit_job`](super::Engine::submit_job),
@@ -144,25 +177,48 @@ pub enum SubmitError {
     #[error(transparent)]
     Time(#[from] TimeError),
     /// A job with this id was submitted, and not released since.
-    #[error("job `{0}` was already submitted: give this one another id, or release the old one first")]
-    DuplicateJob(String),
+    #[error("job `{job}` was already submitted: give this one another id, or release the old one first")]
+    DuplicateJob {
+        /// The job's id.
+        job: String,
+    },
     /// The job's price would overflow the ledger's sums.
     #[error(
-        "job `{0}`: its price would overflow the ledger (all prices charged must sum below 2^64 ByteChips): lower it"
+        "job `{job}`: its price would overflow the ledger (all prices charged must sum below 2^64 ByteChips): lower it"
     )]
-    LedgerFull(String),
+    LedgerFull {
+        /// The job's id.
+        job: String,
+    },
     /// The job names an application the engine does not have.
-    #[error("job `{0}`: unknown application `{1}`: register it with the engine, or name a known one ({2})")]
-    UnknownApplication(String, String, String),
-    /// The application cannot split the job's input (the message names the job).
-    #[error("{1}")]
-    Application(String, ApplicationError),
+    #[error("job `{job}`: unknown application `{application}`: name one this engine runs ({known})")]
+    UnknownApplication {
+        /// The job's id.
+        job: String,
+        /// The name the job gave, as messages show ids.
+        application: String,
+        /// The names the engine knows, comma-separated.
+        known: String,
+    },
+    /// The application cannot split the job's input (its message names the job).
+    #[error("{error}")]
+    Application {
+        /// The job's id.
+        job: String,
+        /// Why.
+        error: ApplicationError,
+    },
     /// The job cannot be planned (the message names the job).
     #[error(transparent)]
     Plan(#[from] PlanError),
     /// The job's money cannot be set up.
-    #[error("job `{0}`: {1}")]
-    Reward(String, RewardError),
+    #[error("job `{job}`: {error}")]
+    Reward {
+        /// The job's id.
+        job: String,
+        /// Why.
+        error: RewardError,
+    },
     /// The job breaks an admission rule.
     #[error(transparent)]
     Admission(#[from] AdmissionError),
@@ -175,11 +231,16 @@ pub enum CancelError {
     #[error(transparent)]
     Time(#[from] TimeError),
     /// No job has this handle.
-    #[error("unknown {0:?}: it was never accepted, or was released")]
-    UnknownJob(JobId),
+    #[error(transparent)]
+    UnknownJob(#[from] UnknownJob),
     /// The job already ended.
-    #[error("{0:?} already ended: there is nothing to cancel")]
-    JobEnded(JobId),
+    #[error("job `{id}` already ended: there is nothing to cancel")]
+    JobEnded {
+        /// Its handle.
+        job: JobId,
+        /// Its id.
+        id: String,
+    },
 }
 
 /// A release the engine refuses ([`Engine::release_job`](super::Engine::release_job)).
@@ -189,11 +250,16 @@ pub enum ReleaseError {
     #[error(transparent)]
     Time(#[from] TimeError),
     /// No job has this handle.
-    #[error("unknown {0:?}: it was never accepted, or was released already")]
-    UnknownJob(JobId),
+    #[error(transparent)]
+    UnknownJob(#[from] UnknownJob),
     /// A job must end before it is released.
-    #[error("{0:?} is still running: cancel it, or wait for it to end, before releasing it")]
-    JobRunning(JobId),
+    #[error("job `{id}` is still running: cancel it, or wait for it to end, before releasing it")]
+    JobRunning {
+        /// Its handle.
+        job: JobId,
+        /// Its id.
+        id: String,
+    },
 }
 
 /// A device's word on an attempt the engine refuses: a heartbeat, a result or a
@@ -205,243 +271,112 @@ pub enum AttemptError {
     /// The command's time.
     #[error(transparent)]
     Time(#[from] TimeError),
-    /// No device has this handle.
-    #[error("unknown {0:?}: register the device first, and use the handle it gets")]
-    UnknownDevice(DeviceId),
-    /// The device left the grid; its attempts were abandoned.
-    #[error("{0:?} was removed and its attempts abandoned: stop working on them")]
-    DeviceRemoved(DeviceId),
+    /// The device is unknown or was removed (its attempts abandoned).
+    #[error(transparent)]
+    Device(#[from] DeviceGone),
     /// No attempt has this handle.
-    #[error("unknown {0:?}: use the handle the pull gave")]
-    UnknownAttempt(AttemptId),
+    #[error("unknown {attempt}: use the handle the pull gave")]
+    UnknownAttempt {
+        /// The handle given.
+        attempt: AttemptId,
+    },
     /// The attempt already ended (a second result, one after a timeout, or one for
     /// a copy that was cancelled).
-    #[error("{0:?} already ended: nothing more is taken for it, stop working on it")]
-    AttemptEnded(AttemptId),
+    #[error("{attempt} already ended: nothing more is taken for it, stop working on it")]
+    AttemptEnded {
+        /// The attempt.
+        attempt: AttemptId,
+    },
     /// The attempt belongs to another device.
-    #[error("{attempt:?} is not held by {device:?}: send it from the device that pulled it")]
+    #[error("{attempt} is not held by device `{id}`: send it from the device that pulled it")]
     NotHolder {
         /// The attempt.
         attempt: AttemptId,
         /// The device that claimed it.
         device: DeviceId,
+        /// That device's id.
+        id: String,
     },
 }
 
-/// A command the engine refuses ([`Engine::apply`](super::Engine::apply)): every
-/// refusal of every command. The engine is unchanged, its clock included.
+/// A command the engine refuses ([`Engine::apply`](super::Engine::apply)): the
+/// error of the command's operation, which its typed helper gives too. The
+/// engine is unchanged, its clock included.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum EngineError {
-    /// Commands must come in time order.
-    #[error("command at {at} is before the engine's time {now}: stamp commands in time order")]
-    TimeWentBack {
-        /// The engine's time.
-        now: Timestamp,
-        /// The command's.
-        at: Timestamp,
-    },
-    /// The command's time cannot be written down (RFC 3339 years 0000 to 9999),
-    /// so a journal holding it could not be read back.
-    #[error("command at {0} ms since the epoch is outside the years 0000 to 9999: stamp it within them")]
-    TimeOutOfRange(i64),
-    /// No device has this handle.
-    #[error("unknown {0:?}: register the device first, and use the handle it gets")]
-    UnknownDevice(DeviceId),
-    /// The device left the grid.
-    #[error("{0:?} was removed: register the device again to act")]
-    DeviceRemoved(DeviceId),
-    /// A device with this id is registered and live.
-    #[error("device `{0}` is already registered: update it instead, or remove it first")]
-    DuplicateDevice(String),
-    /// An update must keep the device's id.
-    #[error("{0:?} is device `{1}`: an update must keep its id (register another id as a new device)")]
-    IdChanged(DeviceId, String),
-    /// The device's state is invalid.
+    /// A tick or a resume at a time the engine cannot take (every other command
+    /// gives its operation's [`TimeError`]).
     #[error(transparent)]
-    BadDevice(#[from] DeviceError),
-    /// No job has this handle.
-    #[error("unknown {0:?}: it was never accepted, or was released")]
-    UnknownJob(JobId),
-    /// The job already ended.
-    #[error("{0:?} already ended: there is nothing to cancel")]
-    JobEnded(JobId),
-    /// A job must end before it is released.
-    #[error("{0:?} is still running: cancel it, or wait for it to end, before releasing it")]
-    JobRunning(JobId),
-    /// A job with this id was submitted, and not released since.
-    #[error("job `{0}` was already submitted: give this one another id, or release the old one first")]
-    DuplicateJob(String),
-    /// The job names an application the engine does not have.
-    #[error("job `{0}`: unknown application `{1}`: register it with the engine, or name a known one ({2})")]
-    UnknownApplication(String, String, String),
-    /// The application cannot split the job's input (the message names the job).
-    #[error("{1}")]
-    Application(String, ApplicationError),
-    /// The job cannot be planned.
+    Time(#[from] TimeError),
+    /// A registration.
     #[error(transparent)]
-    Plan(#[from] PlanError),
-    /// The job's money cannot be set up.
-    #[error("job `{0}`: {1}")]
-    Reward(String, RewardError),
-    /// The job breaks an admission rule.
+    Register(#[from] RegisterError),
+    /// A device update.
     #[error(transparent)]
-    Admission(#[from] AdmissionError),
-    /// The job's price would overflow the ledger's sums.
-    #[error(
-        "job `{0}`: its price would overflow the ledger (all prices charged must sum below 2^64 ByteChips): lower it"
-    )]
-    LedgerFull(String),
-    /// No attempt has this handle.
-    #[error("unknown {0:?}: use the handle the pull gave")]
-    UnknownAttempt(AttemptId),
-    /// The attempt already ended (a second result, one after a timeout, or one for
-    /// a copy that was cancelled).
-    #[error("{0:?} already ended: nothing more is taken for it, stop working on it")]
-    AttemptEnded(AttemptId),
-    /// The attempt belongs to another device.
-    #[error("{attempt:?} is not held by {device:?}: send it from the device that pulled it")]
-    NotHolder {
-        /// The attempt.
-        attempt: AttemptId,
-        /// The device that claimed it.
-        device: DeviceId,
-    },
+    Update(#[from] UpdateError),
+    /// A pull.
+    #[error(transparent)]
+    Pull(#[from] PullError),
+    /// A device's removal.
+    #[error(transparent)]
+    Remove(#[from] RemoveError),
+    /// An operator's command.
+    #[error(transparent)]
+    Operator(#[from] OperatorError),
+    /// A submission.
+    #[error(transparent)]
+    Submit(#[from] SubmitError),
+    /// A cancellation.
+    #[error(transparent)]
+    Cancel(#[from] CancelError),
+    /// A release.
+    #[error(transparent)]
+    Release(#[from] ReleaseError),
+    /// A heartbeat, result or failure.
+    #[error(transparent)]
+    Attempt(#[from] AttemptError),
 }
 
-// Each operation's refusals are `apply`'s for the same command: the conversions
-// below are exhaustive, so a refusal added to an operation must be given its
-// `EngineError`.
-
-impl From<TimeError> for EngineError {
-    fn from(e: TimeError) -> Self {
-        match e {
-            TimeError::WentBack { now, at } => EngineError::TimeWentBack { now, at },
-            TimeError::OutOfRange(ms) => EngineError::TimeOutOfRange(ms),
-        }
-    }
+/// What sort of refusal an [`EngineError`] is, for an adapter that answers in
+/// its own terms (an HTTP status, an exit code).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The command names a device, job or attempt that does not exist.
+    NotFound,
+    /// It names one that existed and is gone (a removed device, an ended attempt).
+    Gone,
+    /// It conflicts with the engine's state (a duplicate id, an ended or running job).
+    Conflict,
+    /// It acts on what belongs to another (an attempt of another device).
+    Forbidden,
+    /// Its input is invalid (a bad device or job, a time out of order).
+    Invalid,
 }
 
-impl From<Gone> for EngineError {
-    fn from(e: Gone) -> Self {
-        match e {
-            Gone::Unknown(d) => EngineError::UnknownDevice(d),
-            Gone::Removed(d) => EngineError::DeviceRemoved(d),
-        }
-    }
-}
-
-/// The conversions of a [`Gone`] into an operation's error with the same two
-/// variants.
-macro_rules! from_gone {
-    ($($error:ident),*) => {$(
-        impl From<Gone> for $error {
-            fn from(e: Gone) -> Self {
-                match e {
-                    Gone::Unknown(d) => $error::UnknownDevice(d),
-                    Gone::Removed(d) => $error::DeviceRemoved(d),
-                }
-            }
-        }
-    )*};
-}
-
-from_gone!(UpdateError, PullError, RemoveError, AttemptError);
-
-impl From<RegisterError> for EngineError {
-    fn from(e: RegisterError) -> Self {
-        match e {
-            RegisterError::Time(e) => e.into(),
-            RegisterError::BadDevice(e) => EngineError::BadDevice(e),
-            RegisterError::DuplicateDevice(id) => EngineError::DuplicateDevice(id),
-        }
-    }
-}
-
-impl From<UpdateError> for EngineError {
-    fn from(e: UpdateError) -> Self {
-        match e {
-            UpdateError::Time(e) => e.into(),
-            UpdateError::UnknownDevice(d) => EngineError::UnknownDevice(d),
-            UpdateError::DeviceRemoved(d) => EngineError::DeviceRemoved(d),
-            UpdateError::IdChanged(d, id) => EngineError::IdChanged(d, id),
-            UpdateError::BadDevice(e) => EngineError::BadDevice(e),
-        }
-    }
-}
-
-impl From<PullError> for EngineError {
-    fn from(e: PullError) -> Self {
-        match e {
-            PullError::Time(e) => e.into(),
-            PullError::UnknownDevice(d) => EngineError::UnknownDevice(d),
-            PullError::DeviceRemoved(d) => EngineError::DeviceRemoved(d),
-        }
-    }
-}
-
-impl From<RemoveError> for EngineError {
-    fn from(e: RemoveError) -> Self {
-        match e {
-            RemoveError::Time(e) => e.into(),
-            RemoveError::UnknownDevice(d) => EngineError::UnknownDevice(d),
-            RemoveError::DeviceRemoved(d) => EngineError::DeviceRemoved(d),
-        }
-    }
-}
-
-impl From<OperatorError> for EngineError {
-    fn from(e: OperatorError) -> Self {
-        match e {
-            OperatorError::Time(e) => e.into(),
-            OperatorError::UnknownDevice(d) => EngineError::UnknownDevice(d),
-        }
-    }
-}
-
-impl From<SubmitError> for EngineError {
-    fn from(e: SubmitError) -> Self {
-        match e {
-            SubmitError::Time(e) => e.into(),
-            SubmitError::DuplicateJob(id) => EngineError::DuplicateJob(id),
-            SubmitError::LedgerFull(id) => EngineError::LedgerFull(id),
-            SubmitError::UnknownApplication(id, app, known) => EngineError::UnknownApplication(id, app, known),
-            SubmitError::Application(id, e) => EngineError::Application(id, e),
-            SubmitError::Plan(e) => EngineError::Plan(e),
-            SubmitError::Reward(id, e) => EngineError::Reward(id, e),
-            SubmitError::Admission(e) => EngineError::Admission(e),
-        }
-    }
-}
-
-impl From<CancelError> for EngineError {
-    fn from(e: CancelError) -> Self {
-        match e {
-            CancelError::Time(e) => e.into(),
-            CancelError::UnknownJob(j) => EngineError::UnknownJob(j),
-            CancelError::JobEnded(j) => EngineError::JobEnded(j),
-        }
-    }
-}
-
-impl From<ReleaseError> for EngineError {
-    fn from(e: ReleaseError) -> Self {
-        match e {
-            ReleaseError::Time(e) => e.into(),
-            ReleaseError::UnknownJob(j) => EngineError::UnknownJob(j),
-            ReleaseError::JobRunning(j) => EngineError::JobRunning(j),
-        }
-    }
-}
-
-impl From<AttemptError> for EngineError {
-    fn from(e: AttemptError) -> Self {
-        match e {
-            AttemptError::Time(e) => e.into(),
-            AttemptError::UnknownDevice(d) => EngineError::UnknownDevice(d),
-            AttemptError::DeviceRemoved(d) => EngineError::DeviceRemoved(d),
-            AttemptError::UnknownAttempt(a) => EngineError::UnknownAttempt(a),
-            AttemptError::AttemptEnded(a) => EngineError::AttemptEnded(a),
-            AttemptError::NotHolder { attempt, device } => EngineError::NotHolder { attempt, device },
+impl EngineError {
+    /// What sort of refusal this is.
+    pub fn refusal(&self) -> Refusal {
+        use EngineError as E;
+        let gone = |g: &DeviceGone| match g {
+            DeviceGone::Unknown(_) => Refusal::NotFound,
+            DeviceGone::Removed { .. } => Refusal::Gone,
+        };
+        match self {
+            E::Update(UpdateError::Device(g))
+            | E::Pull(PullError::Device(g))
+            | E::Remove(RemoveError::Device(g))
+            | E::Attempt(AttemptError::Device(g)) => gone(g),
+            E::Operator(OperatorError::UnknownDevice(_))
+            | E::Cancel(CancelError::UnknownJob(_))
+            | E::Release(ReleaseError::UnknownJob(_))
+            | E::Attempt(AttemptError::UnknownAttempt { .. }) => Refusal::NotFound,
+            E::Attempt(AttemptError::AttemptEnded { .. }) => Refusal::Gone,
+            E::Attempt(AttemptError::NotHolder { .. }) => Refusal::Forbidden,
+            E::Register(RegisterError::DuplicateDevice { .. })
+            | E::Submit(SubmitError::DuplicateJob { .. })
+            | E::Cancel(CancelError::JobEnded { .. })
+            | E::Release(ReleaseError::JobRunning { .. }) => Refusal::Conflict,
+            _ => Refusal::Invalid,
         }
     }
 }

@@ -158,14 +158,17 @@ impl Engine {
     /// The checks of a submission that need the engine's state (the name, the
     /// ledger, the application), without planning.
     fn check_submission(&self, spec: &JobSpec) -> Result<&'static dyn Application, SubmitError> {
+        let job = || crate::device::display_id(&spec.id);
         if self.job_names.contains_key(&spec.id) {
-            return Err(SubmitError::DuplicateJob(spec.id.clone()));
+            return Err(SubmitError::DuplicateJob { job: job() });
         }
         if !self.ledger.can_charge(spec.price_chips) {
-            return Err(SubmitError::LedgerFull(spec.id.clone()));
+            return Err(SubmitError::LedgerFull { job: job() });
         }
-        self.apps.get(&spec.application).ok_or_else(|| {
-            SubmitError::UnknownApplication(spec.id.clone(), spec.application.clone(), self.apps.names())
+        self.apps.get(&spec.application).ok_or_else(|| SubmitError::UnknownApplication {
+            job: job(),
+            application: crate::device::display_id(&spec.application),
+            known: self.apps.names(),
         })
     }
 

@@ -11,7 +11,7 @@
 //!
 //! 1. [`CommandKind::SubmitJob`]: the job is split into chunks by its
 //!    [`Application`], planned over the current
-//!    ranking ([`plan_job`]), its copies dealt to one queue per capacity pool (never
+//!    ranking ([`plan_job`](crate::plan::plan_job)), its copies dealt to one queue per capacity pool (never
 //!    more copies of a task in a pool than it has devices), and its price charged
 //!    into escrow.
 //! 2. [`CommandKind::Pull`]: a device whose current state still qualifies gets a
@@ -84,6 +84,7 @@
 
 mod admission;
 mod applications;
+mod attempt_view;
 mod attempts;
 mod audit;
 mod command;
@@ -101,6 +102,7 @@ mod pool_map;
 mod pool_queues;
 mod prefetch;
 mod provisional;
+mod ranking;
 mod recovery;
 mod refresh;
 mod rescue;
@@ -112,16 +114,18 @@ mod timers;
 mod validation;
 
 pub use admission::AdmissionError;
+pub use attempt_view::AttemptInfo;
 pub use command::{AttemptId, Command, CommandKind, DeviceId, JobId};
 pub use config::{EngineConfig, MAX_IN_HAND, MAX_SHARE_WEIGHT};
 pub use error::{
-    AttemptError, CancelError, ConfigError, EngineError, Inconsistency, OperatorError, PullError, RegisterError,
-    ReleaseError, RemoveError, SubmitError, TimeError, UpdateError,
+    AttemptError, CancelError, ConfigError, DeviceGone, EngineError, Inconsistency, OperatorError, PullError, Refusal,
+    RegisterError, ReleaseError, RemoveError, SubmitError, TimeError, UnknownDevice, UnknownJob, UpdateError,
 };
 pub use event::{AttemptState, Event, Idle};
 pub use helpers::Pulled;
 pub use jobs::{JobProgress, Quote, QuoteBasis, TaskCopies};
 pub use ledger::Ledger;
+pub use ranking::{RankedDevice, RankingInForce};
 pub use rescue::RescueNeed;
 
 use alloc::collections::BTreeMap;
@@ -329,6 +333,35 @@ impl Engine {
         self.snapshot.rank.get(device.0 as usize).copied().unwrap_or(0)
     }
 
+    /// A running attempt: its job, task, device and deadlines; none once it
+    /// ended.
+    pub fn attempt(&self, attempt: AttemptId) -> Option<AttemptInfo> {
+        let a = self.attempts.get(attempt)?;
+        let cfg = &self.cfg;
+        Some(AttemptInfo {
+            job: a.job,
+            task: a.task,
+            replica: a.replica,
+            device: a.device,
+            delayed: a.delayed,
+            started: a.started,
+            last_beat: a.last_beat,
+            delayed_at: a.last_beat.add_millis(cfg.t1_ms),
+            stale_at: a.last_beat.add_millis(cfg.t2_ms).min(a.started.add_millis(cfg.max_attempt_ms)),
+        })
+    }
+
+    /// The attempts a device runs now, oldest first; none for an unknown device.
+    pub fn held(&self, device: DeviceId) -> impl Iterator<Item = AttemptId> + '_ {
+        self.devices.get(device).into_iter().flat_map(move |_| self.devices.held(device))
+    }
+
+    /// The ranking in force: that of the last refresh, which pulls and plans
+    /// use and [`rank`](Self::rank) reads, with each device's indexes.
+    pub fn ranking(&self) -> RankingInForce<'_> {
+        RankingInForce { order: &self.snapshot.order, ranked: &self.snapshot.ranked, devices: &self.devices }
+    }
+
     /// The handle of the job with this id.
     pub fn job_id(&self, id: &str) -> Option<JobId> {
         self.job_names.get(id).copied()
@@ -429,7 +462,7 @@ impl Engine {
             CommandKind::ReportResult { device, attempt, .. } => self.prefetch_held(device, attempt, true),
             _ => {}
         }
-        self.check_time(cmd.at)?;
+        self.check_time(cmd.at).map_err(|e| timed(&cmd.kind, e))?;
         // Every command's checks, before anything changes; each typed helper
         // (helpers.rs) runs its command's same check.
         match &cmd.kind {
@@ -443,7 +476,8 @@ impl Engine {
             CommandKind::RegisterDevice { device, .. } => self.devices.check_register(device)?,
             CommandKind::UpdateDevice { device, state } => self.devices.check_update(*device, state)?,
             CommandKind::SetTrust { device, .. } | CommandKind::ResetHistory { device } => self.check_known(*device)?,
-            CommandKind::RemoveDevice { device } | CommandKind::Pull { device } => self.devices.live(*device)?,
+            CommandKind::RemoveDevice { device } => self.devices.live(*device).map_err(RemoveError::from)?,
+            CommandKind::Pull { device } => self.devices.live(*device).map_err(PullError::from)?,
             CommandKind::CancelJob { job } => self.check_cancel(*job)?,
             CommandKind::ReleaseJob { job } => self.check_release(*job)?,
             CommandKind::Heartbeat { device, attempt } => self.check_held(*device, *attempt)?,
@@ -509,7 +543,7 @@ impl Engine {
     /// The clock's checks, every command's first.
     fn check_time(&self, at: Timestamp) -> Result<(), TimeError> {
         if !(Timestamp::MIN..=Timestamp::MAX).contains(&at) {
-            return Err(TimeError::OutOfRange(at.millis()));
+            return Err(TimeError::OutOfRange { ms: at.millis() });
         }
         if at < self.now {
             return Err(TimeError::WentBack { now: self.now, at });
@@ -520,21 +554,21 @@ impl Engine {
     /// An operator's command needs a device that registered once (it may have
     /// left since).
     fn check_known(&self, device: DeviceId) -> Result<(), OperatorError> {
-        self.devices.get(device).map(|_| ()).ok_or(OperatorError::UnknownDevice(device))
+        self.devices.get(device).map(|_| ()).ok_or(OperatorError::UnknownDevice(UnknownDevice { device }))
     }
 
     fn check_cancel(&self, job: JobId) -> Result<(), CancelError> {
         match self.jobs.get(job) {
-            None => Err(CancelError::UnknownJob(job)),
-            Some(j) if j.status != JobStatus::Running => Err(CancelError::JobEnded(job)),
+            None => Err(UnknownJob { job }.into()),
+            Some(j) if j.status != JobStatus::Running => Err(CancelError::JobEnded { job, id: j.id.clone() }),
             Some(_) => Ok(()),
         }
     }
 
     fn check_release(&self, job: JobId) -> Result<(), ReleaseError> {
         match self.jobs.get(job) {
-            None => Err(ReleaseError::UnknownJob(job)),
-            Some(j) if j.status == JobStatus::Running => Err(ReleaseError::JobRunning(job)),
+            None => Err(UnknownJob { job }.into()),
+            Some(j) if j.status == JobStatus::Running => Err(ReleaseError::JobRunning { job, id: j.id.clone() }),
             Some(_) => Ok(()),
         }
     }
@@ -552,9 +586,12 @@ impl Engine {
         self.devices.live(device)?;
         match self.attempts.get(attempt) {
             Some(a) if a.device == device => Ok(()),
-            Some(_) => Err(AttemptError::NotHolder { attempt, device }),
-            None if self.attempts.issued(attempt) => Err(AttemptError::AttemptEnded(attempt)),
-            None => Err(AttemptError::UnknownAttempt(attempt)),
+            Some(_) => {
+                let id = self.devices.entry(device).state.id.clone();
+                Err(AttemptError::NotHolder { attempt, device, id })
+            }
+            None if self.attempts.issued(attempt) => Err(AttemptError::AttemptEnded { attempt }),
+            None => Err(AttemptError::UnknownAttempt { attempt }),
         }
     }
 
@@ -577,6 +614,26 @@ impl Engine {
 
     fn app(&self, job: JobId) -> &'static dyn Application {
         self.apps.get(&self.jobs[job].spec.application).expect("checked at submission")
+    }
+}
+
+/// A time the engine cannot take, as the error of `kind`'s operation (the one
+/// its typed helper gives).
+#[cold]
+fn timed(kind: &CommandKind, e: TimeError) -> EngineError {
+    match kind {
+        CommandKind::RegisterDevice { .. } => RegisterError::Time(e).into(),
+        CommandKind::UpdateDevice { .. } => UpdateError::Time(e).into(),
+        CommandKind::SetTrust { .. } | CommandKind::ResetHistory { .. } => OperatorError::Time(e).into(),
+        CommandKind::RemoveDevice { .. } => RemoveError::Time(e).into(),
+        CommandKind::SubmitJob { .. } => SubmitError::Time(e).into(),
+        CommandKind::CancelJob { .. } => CancelError::Time(e).into(),
+        CommandKind::ReleaseJob { .. } => ReleaseError::Time(e).into(),
+        CommandKind::Pull { .. } => PullError::Time(e).into(),
+        CommandKind::Heartbeat { .. } | CommandKind::ReportResult { .. } | CommandKind::ReportError { .. } => {
+            AttemptError::Time(e).into()
+        }
+        CommandKind::Tick | CommandKind::Resume => e.into(),
     }
 }
 

@@ -147,7 +147,8 @@ impl EndedJobs {
     }
 }
 
-/// Which device holds a running attempt, on which task.
+/// Which device holds a running attempt, on which task, by the ids the service
+/// uses: read from the engine (`Engine::attempt`), never kept.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Held {
     /// The job id.

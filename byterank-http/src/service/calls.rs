@@ -3,8 +3,6 @@
 
 use byterank_core::application::Gzip;
 use byterank_core::engine::Idle;
-use byterank_core::grid::Grid;
-use byterank_core::indexes::{rank_grid, Lottery};
 use byterank_core::{AttemptId, ByteChips, Device, Event, JobSpec, Timestamp};
 
 use super::*;
@@ -199,7 +197,7 @@ impl Service {
         if let Some(key) = key {
             check_key(key)?;
             if let Some((k, task)) = self.pulled.get(&device) {
-                let running = self.attempts.get(&AttemptId(task.attempt)).is_some_and(|h| h.device == device);
+                let running = self.held(AttemptId(task.attempt)).is_some_and(|h| h.device == device);
                 if k == key && running {
                     return Ok(Pulled { task: Some(task.clone()), idle: None, retry_after_ms: None });
                 }
@@ -226,7 +224,7 @@ impl Service {
     pub(super) fn assigned(&self) -> Option<Assignment> {
         self.last_events().iter().find_map(|e| {
             let Event::TaskAssigned { attempt, .. } = e else { return None };
-            Some(self.assignment(*attempt, &self.attempts[attempt]))
+            Some(self.assignment(*attempt, &self.held(*attempt).expect("assigned by the last op")))
         })
     }
 
@@ -250,15 +248,25 @@ impl Service {
     /// that restarted resumes them at once instead of leaving them to their
     /// deadlines while they fill its slots.
     pub fn held_tasks(&self, who: &Principal) -> Result<Vec<Assignment>, ApiError> {
-        let (me, _) = self.live_device(who)?;
-        Ok(self.attempts.iter().filter(|(_, h)| h.device == me).map(|(a, h)| self.assignment(*a, h)).collect())
+        let (_, handle) = self.live_device(who)?;
+        let mut held: Vec<AttemptId> = self.engine.held(handle).collect();
+        held.sort_unstable();
+        Ok(held.into_iter().filter_map(|a| Some(self.assignment(a, &self.held(a)?))).collect())
+    }
+
+    /// A running attempt, as the engine holds it, by the ids the service uses.
+    pub(super) fn held(&self, attempt: AttemptId) -> Option<Held> {
+        let a = self.engine.attempt(attempt)?;
+        let job = self.handles.get(&a.job)?.clone();
+        let device = self.engine.device(a.device)?.id.clone();
+        Some(Held { job, task: a.task, device, replica: a.replica })
     }
 
     /// The attempt the calling device holds. Another device's attempt, running
     /// or ended, is not found: nothing about it is told to anyone but its holder.
-    fn held_by(&self, who: &Principal, attempt: AttemptId) -> Result<&Held, ApiError> {
+    fn held_by(&self, who: &Principal, attempt: AttemptId) -> Result<Held, ApiError> {
         let (me, handle) = self.live_device(who)?;
-        match self.attempts.get(&attempt) {
+        match self.held(attempt) {
             Some(h) if h.device == me => Ok(h),
             _ => match self.ended.get_for(attempt, handle) {
                 Some(state) => Err(ApiError::gone(format!(
@@ -287,7 +295,7 @@ impl Service {
     pub fn heartbeat(&mut self, at: Timestamp, who: &Principal, attempt: AttemptId) -> Result<Beat, ApiError> {
         let (device, handle) = self.live_device(who)?;
         let device = device.to_string();
-        if self.attempts.get(&attempt).is_none_or(|h| h.device != device) {
+        if self.held(attempt).is_none_or(|h| h.device != device) {
             if let Some(state) = self.ended.get_for(attempt, handle) {
                 return Ok(Beat { keep_going: false, state: Some(state) });
             }
@@ -497,9 +505,17 @@ impl Service {
     ) -> Result<(byterank_core::engine::QuoteBasis, u64), ApiError> {
         let user = user_of(who)?;
         let available = self.available(user)?;
+        self.admission_terms(spec, user)?;
         self.limits.check(spec, available, self.engine.config().plan.max_r)?;
         let basis = self.engine.quote_basis(spec, at).map_err(ApiError::engine)?;
         Ok((basis, available))
+    }
+
+    /// The engine's admission rules that need no split (a bounty of at least 1
+    /// ByteChip a task, ...), before the service's own limits: every adapter
+    /// refuses an unpaid job with the engine's one error.
+    fn admission_terms(&self, spec: &JobSpec, user: &str) -> Result<(), ApiError> {
+        self.engine.check_terms(spec, Some(user)).map_err(|e| ApiError::engine(e.into()))
     }
 
     /// The calling user creates a job; one whose tasks read input waits for it.
@@ -532,6 +548,7 @@ impl Service {
             let id = byterank_core::device::display_id(&spec.id);
             return Err(ApiError::bad_request(format!("job id `{id}` {problem}")).at("id"));
         }
+        self.admission_terms(&spec, &user)?;
         self.limits.check(&spec, self.available(&user)?, self.engine.config().plan.max_r)?;
         spec.work().map_err(|e| ApiError::bad_request(e.to_string()))?;
         let id = spec.id.clone();
@@ -690,26 +707,24 @@ impl Service {
         if top > 100_000 {
             return Err(ApiError::bad_request("list at most 100000 devices").at("top"));
         }
-        let devices: Vec<Device> = self.engine.live_devices().map(|(_, d)| d.clone()).collect();
-        let grid = Grid::new(self.engine.now(), devices).expect("the engine's devices are valid and unique");
-        let ranked = rank_grid(&grid, &self.engine.config().index, Lottery::Recorded);
-        let line = |i: usize| {
-            let ix = &ranked.indexes[i];
-            let d = &grid.devices()[i];
+        // The engine's ranking in force, which pulls use and `/v1/devices/me`
+        // reads: devices registered since its last refresh wait for the next.
+        let ranking = self.engine.ranking();
+        let line = |r: byterank_core::engine::RankedDevice| {
+            let d = self.engine.device(r.device).expect("a ranked device is known");
             RankedView {
-                rank: ranked.ranking.rank(i),
+                rank: r.rank,
                 id: d.id.clone(),
-                capacity: ix.capacity,
-                fault_rate: ix.fault_rate,
-                lottery_winner: ix.lottery_winner,
+                capacity: r.indexes.capacity,
+                fault_rate: r.indexes.fault_rate,
+                lottery_winner: r.indexes.lottery_winner,
                 trusted: d.trusted,
-                flags: ix.flags.iter().map(|f| f.name().to_string()).collect(),
+                flags: r.indexes.flags.iter().map(|f| f.name().to_string()).collect(),
             }
         };
-        let order = ranked.ranking.order();
-        let flagged = (0..grid.devices().len()).filter(|&i| ranked.ranking.rank(i) == 0);
-        let lines = order.iter().map(|&i| i as usize).chain(flagged).take(top as usize).map(line).collect();
-        Ok(GridView { devices: grid.devices().len() as u32, active: ranked.ranking.active() as u32, ranked: lines })
+        let (devices, active) = ranking.iter().fold((0, 0), |(n, a), r| (n + 1, a + u32::from(r.rank > 0)));
+        let lines = ranking.iter().take(top as usize).map(line).collect();
+        Ok(GridView { devices, active, ranked: lines })
     }
 
     /// Running jobs' pools and queues.

@@ -131,7 +131,6 @@ pub struct Service {
     jobs: BTreeMap<String, JobBook>,
     /// Engine handle to job id, for running jobs.
     handles: BTreeMap<JobId, String>,
-    attempts: BTreeMap<AttemptId, Held>,
     ended: Ended,
     /// The first answers of writes under an `Idempotency-Key`.
     #[serde(default)]
@@ -186,7 +185,6 @@ impl Service {
             device_keys: BTreeMap::new(),
             jobs: BTreeMap::new(),
             handles: BTreeMap::new(),
-            attempts: BTreeMap::new(),
             ended: Ended::default(),
             keyed: Keyed::default(),
             owners: Default::default(),
@@ -425,9 +423,10 @@ impl Service {
             }
             Op::ReportResult { device, attempt, result, .. } => {
                 let device = self.device_handle(device)?;
+                // Read before the report ends the attempt.
+                let job = self.held(*attempt).map(|h| h.job);
                 self.engine_apply(at, CommandKind::ReportResult { device, attempt: *attempt, result: result.clone() })?;
                 let late = self.events.iter().any(|e| matches!(e, Event::LateReport { .. }));
-                let job = self.attempts.get(attempt).map(|h| h.job.clone());
                 if let (false, Some(job)) = (late, job) {
                     if let Some(book) = self.jobs.get_mut(&job) {
                         book.results.push(*attempt);
@@ -500,24 +499,20 @@ impl Service {
                         Entry { job: Some(id.clone()), ..Entry::new(user_account(&book.user), at, "charge", price.0) };
                     self.effect(Effect::Entry(entry));
                 }
-                Event::TaskAssigned { job, task, device, attempt, replica, .. } => {
-                    let name = self.handles[job].clone();
-                    let device = self.engine.device(*device).map(|d| d.id.clone()).unwrap_or_default();
-                    if let Some(t) = self.jobs.get_mut(&name).and_then(|b| b.progress.get_mut(*task as usize)) {
+                Event::TaskAssigned { job, task, .. } => {
+                    let name = &self.handles[job];
+                    if let Some(t) = self.jobs.get_mut(name).and_then(|b| b.progress.get_mut(*task as usize)) {
                         t.running += 1;
                         t.attempts = t.attempts.saturating_add(1);
                     }
-                    self.attempts.insert(*attempt, Held { job: name, task: *task, device, replica: *replica });
                 }
-                Event::AttemptChanged { attempt, state, device, .. } if *state != AttemptState::Delayed => {
-                    if let Some(held) = self.attempts.remove(attempt) {
-                        if let Some(book) = self.jobs.get_mut(&held.job) {
-                            if matches!(state, AttemptState::Failed | AttemptState::Stale | AttemptState::Incorrect) {
-                                book.failures += 1;
-                            }
-                            if let Some(t) = book.progress.get_mut(held.task as usize) {
-                                t.running = t.running.saturating_sub(1);
-                            }
+                Event::AttemptChanged { job, task, attempt, state, device, .. } if *state != AttemptState::Delayed => {
+                    if let Some(book) = self.handles.get(job).and_then(|name| self.jobs.get_mut(name)) {
+                        if matches!(state, AttemptState::Failed | AttemptState::Stale | AttemptState::Incorrect) {
+                            book.failures += 1;
+                        }
+                        if let Some(t) = book.progress.get_mut(*task as usize) {
+                            t.running = t.running.saturating_sub(1);
                         }
                     }
                     self.ended.insert(*attempt, *state, *device);
