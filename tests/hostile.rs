@@ -19,6 +19,10 @@ use common::Proc;
 
 const KEY: &str = "operator-key-for-tests-0123456789";
 
+/// The tests that time calls take turns, so that neither measures the other's
+/// load on a small machine (the others run beside them as usual).
+static TIMED: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 struct Server {
     child: Proc,
     url: String,
@@ -167,6 +171,7 @@ async fn probe(base: String, token: String, job: String, busy: Arc<AtomicBool>) 
 /// server's peak memory stays under 300 MB.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn no_caller_freezes_the_service_or_exhausts_its_memory() {
+    let _turn = TIMED.lock().await;
     let server = Server::start("freeze", &[]);
     let base = server.url.clone();
     let http = client();
@@ -830,6 +835,7 @@ async fn metrics_are_histograms_with_help_lines() {
 /// default's cost in a release build is in docs/benchmarks.md.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_largest_submissions_do_not_hold_the_others() {
+    let _turn = TIMED.lock().await;
     let server = Server::start("submit", &["--max-job-copies", "10000", "--rate-per-second", "0"]);
     let base = server.url.clone();
     let http = client();

@@ -71,6 +71,9 @@ pub async fn create(
     let key = idempotency_key(&headers)?;
     let JsonBody(job) = body?;
     let throttle = app.throttle.clone();
+    // Only a caller whose key verifies waits for a submission's turn: a flood
+    // of bad keys cannot hold the turn from users.
+    app.seq.authed(Some(bearer.clone()), |_, _, _| Ok(())).await?;
     let _turn = app.throttle.submission().await?;
     let view = app
         .seq
