@@ -551,7 +551,13 @@ async fn an_idle_server_journals_nothing() {
     let http = client();
     let ana = user(&http, &base, "ana", 100).await;
     let own = owner(&http, &base, "own").await;
-    register(&http, &base, &own, "dev", 500.0).await;
+    let dev = register(&http, &base, &own, "dev", 500.0).await;
+    // A registration is a change: the next tick ranks the device, once.
+    let ranked = Instant::now();
+    while ok(&http, "GET", format!("{base}/v1/devices/me"), Some(&dev), None).await["rank"] != 1 {
+        assert!(ranked.elapsed() < Duration::from_secs(10), "the new device is never ranked");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let seq = |h: Value| h["journal_seq"].as_u64().unwrap();
     let before = seq(ok(&http, "GET", format!("{base}/health"), None, None).await);
     tokio::time::sleep(Duration::from_millis(1_500)).await;
