@@ -113,32 +113,38 @@ impl JobEntry {
     }
 
     /// Attempts of the job running now.
+    #[inline]
     pub fn running(&self) -> u32 {
         self.running
     }
 
     /// Tasks without a final verdict.
+    #[inline]
     pub fn open_tasks(&self) -> u32 {
         self.open_tasks
     }
 
     /// Tasks decided by one untrusted result.
+    #[inline]
     pub fn unverified(&self) -> u32 {
         self.unverified
     }
 
     /// Live devices in the used pools.
+    #[inline]
     pub fn members(&self) -> u32 {
         self.members
     }
 
     /// When a copy of the job was last assigned.
+    #[inline]
     pub fn last_assigned(&self) -> Timestamp {
         self.last_assigned
     }
 
     /// A copy of `task` starts running as `attempt` on `device` at `now` (an
     /// arbitration when `arbiter`).
+    #[inline]
     pub fn start_attempt(&mut self, task: u32, attempt: AttemptId, device: DeviceId, arbiter: bool, now: Timestamp) {
         self.last_assigned = now;
         self.running += 1;
@@ -150,6 +156,7 @@ impl JobEntry {
     }
 
     /// A running attempt of `task` ended, whatever its outcome.
+    #[inline]
     pub fn end_attempt(&mut self, task: u32, attempt: AttemptId) {
         self.running -= 1;
         // An ended job has no tasks any more.
@@ -160,6 +167,7 @@ impl JobEntry {
 
     /// The task's verdict is final: the outcomes waiting for it, and the
     /// attempts still running, to record and cancel.
+    #[inline]
     pub fn decide(&mut self, task: u32, verdict: Verdict) -> (Vec<(DeviceId, Outcome)>, Few<AttemptId>) {
         self.open_tasks -= 1;
         self.unverified += u32::from(verdict.unverified);
@@ -172,11 +180,13 @@ impl JobEntry {
     }
 
     /// A device of its pools left.
+    #[inline]
     pub fn member_left(&mut self) {
         self.members -= 1;
     }
 
     /// A device of its pools came back.
+    #[inline]
     pub fn member_back(&mut self) {
         self.members += 1;
     }

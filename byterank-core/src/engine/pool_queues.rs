@@ -32,10 +32,12 @@ impl PoolQueues {
     }
 
     /// Copies waiting, withdrawn ones not yet dropped included.
+    #[inline]
     pub fn waiting(&self) -> u64 {
         self.waiting
     }
 
+    #[inline]
     pub fn push(&mut self, pool: usize, copy: QueuedCopy) {
         self.queues[pool].push_back(copy);
         self.nonempty.insert(pool as u32);
@@ -44,6 +46,7 @@ impl PoolQueues {
 
     /// The first copy `take` accepts among the first `window` of a queue, from the
     /// nearest pool at or after `from` that has one; with its pool.
+    #[inline]
     pub fn take_from(
         &mut self,
         from: usize,
@@ -66,6 +69,7 @@ impl PoolQueues {
     }
 
     /// The first copy of pool `pool`'s queue.
+    #[inline]
     pub fn front(&self, pool: usize) -> Option<QueuedCopy> {
         self.queues.get(pool)?.front().copied()
     }

@@ -123,21 +123,25 @@ impl Task {
     }
 
     /// Copies in the plan.
+    #[inline]
     pub fn planned(&self) -> u32 {
         self.planned
     }
 
     /// Copies waiting in pool queues (withdrawn ones not counted).
+    #[inline]
     pub fn queued(&self) -> u32 {
         self.queued
     }
 
     /// Copies waiting in the rescue queue (an arbitration not counted).
+    #[inline]
     pub fn rescue(&self) -> u32 {
         self.rescue
     }
 
     /// A copy of the plan, replica `replica`, is dealt to a pool queue.
+    #[inline]
     pub fn plan_copy(&mut self, replica: u32) {
         self.planned += 1;
         self.queued += 1;
@@ -145,23 +149,27 @@ impl Task {
     }
 
     /// A queued copy leaves its pool queue for a device.
+    #[inline]
     pub fn take_queued(&mut self) {
         self.queued -= 1;
     }
 
     /// A queued copy moves to the rescue queue.
+    #[inline]
     pub fn queued_to_rescue(&mut self) {
         self.queued -= 1;
         self.rescue += 1;
     }
 
     /// The task needs one more copy, from the rescue queue.
+    #[inline]
     pub fn add_rescue(&mut self) {
         self.rescue += 1;
     }
 
     /// A rescue entry leaves the rescue queue for a device (a copy, or
     /// the arbitration when `copy` is false); the replica number it runs as.
+    #[inline]
     pub fn take_rescue(&mut self, copy: bool) -> u32 {
         if copy {
             self.rescue -= 1;

@@ -220,3 +220,36 @@ pub(crate) fn check_pools(p: &Pools, subset: &[u32]) -> Result<(), &'static str>
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::Device;
+    use crate::grid::Grid;
+    use crate::indexes::{rank_grid, IndexConfig, Lottery};
+    use crate::time::Timestamp;
+
+    /// The shipped policies keep the contract by construction (the planner
+    /// checks only an embedder's): every pool non-empty, from the subset, no
+    /// device twice, at least one pool used.
+    #[test]
+    fn the_shipped_policies_keep_the_contract() {
+        let devices = (0..300)
+            .map(|i| Device {
+                processor_score: Some(100.0 + f64::from(i * 37 % 400)),
+                ..Device::new(alloc::format!("d{i}"))
+            })
+            .collect();
+        let ranked = rank_grid(&Grid::new(Timestamp(0), devices).unwrap(), &IndexConfig::default(), Lottery::Recorded);
+        let subset: Vec<u32> = (0..300).filter(|i| i % 3 != 0).collect();
+        for level in [crate::job::ByteLevel::Low, crate::job::ByteLevel::Balanced, crate::job::ByteLevel::High] {
+            let mut job = JobSpec::new("j", 100);
+            job.preferences.byte_level = level;
+            for d in [Distribution::ByteRank, Distribution::Fcfs, Distribution::Random { seed: 9 }] {
+                let p = d.pools(&ranked, &job, &subset, &PoolConfig::default());
+                assert_eq!(check_pools(&p, &subset), Ok(()), "{d:?} {level:?}");
+                assert_eq!(p.pools.iter().map(Vec::len).sum::<usize>(), subset.len(), "{d:?} keeps the subset");
+            }
+        }
+    }
+}
