@@ -183,7 +183,7 @@ async fn no_caller_freezes_the_service_or_exhausts_its_memory() {
         register(&http, &base, &own, &format!("grid-{i}"), 100.0 + f64::from(i) * 10.0).await;
     }
     let cycler = register(&http, &base, &own, "cycler", 900.0).await;
-    let steady = json!({ "id": "steady", "chunks": 100_000, "price_chips": 100_000, "pools": { "s_min": 1 } });
+    let steady = json!({ "id": "steady", "chunks": 100_000, "price_chips": 150_000, "pools": { "s_min": 1 } });
     ok(&http, "POST", format!("{base}/v1/jobs"), Some(&rich), Some(steady)).await;
 
     let busy = Arc::new(AtomicBool::new(true));
@@ -196,7 +196,7 @@ async fn no_caller_freezes_the_service_or_exhausts_its_memory() {
         tokio::spawn(async move { call(&http, "POST", format!("{base}/v1/jobs/quote"), Some(&key), Some(body)).await })
     };
     // The 10,000,000-chunk quote, by a user who could pay for it.
-    let huge = quote(rich.clone(), json!({ "id": "huge", "chunks": 10_000_000u64, "price_chips": 10_000_000u64 }));
+    let huge = quote(rich.clone(), json!({ "id": "huge", "chunks": 10_000_000u64, "price_chips": 15_000_000u64 }));
     // Three concurrent quotes at r = 10 by a user with nothing.
     let poor: Vec<_> = (0..3)
         .map(|i| {
@@ -356,7 +356,7 @@ async fn each_route_answers_to_the_roles_in_the_table_only() {
     ok(&http, "POST", format!("{base}/v1/jobs"), Some(&user_key), Some(gz)).await;
 
     // Roles: A anyone (no credential), U user, O owner, D device, P operator.
-    let job = json!({ "id": "j-ROLE", "chunks": 1, "price_chips": 1 });
+    let job = json!({ "id": "j-ROLE", "chunks": 1, "price_chips": 2 });
     let table: Vec<(&str, &str, Option<Value>, &str)> = vec![
         ("GET", "/health", None, "AUODP"),
         ("GET", "/openapi.json", None, "AUODP"),
@@ -557,13 +557,19 @@ async fn an_idle_server_journals_nothing() {
     let http = client();
     let ana = user(&http, &base, "ana", 100).await;
     let own = owner(&http, &base, "own").await;
-    register(&http, &base, &own, "dev", 500.0).await;
+    let dev = register(&http, &base, &own, "dev", 500.0).await;
+    // A registration is a change: the next tick ranks the device, once.
+    let ranked = Instant::now();
+    while ok(&http, "GET", format!("{base}/v1/devices/me"), Some(&dev), None).await["rank"] != 1 {
+        assert!(ranked.elapsed() < Duration::from_secs(10), "the new device is never ranked");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let seq = |h: Value| h["journal_seq"].as_u64().unwrap();
     let before = seq(ok(&http, "GET", format!("{base}/health"), None, None).await);
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     let idle = seq(ok(&http, "GET", format!("{base}/health"), None, None).await);
     assert_eq!(idle, before, "an idle server journalled {} ops", idle - before);
-    let job = json!({ "id": "j", "chunks": 1, "price_chips": 1 });
+    let job = json!({ "id": "j", "chunks": 1, "price_chips": 2 });
     ok(&http, "POST", format!("{base}/v1/jobs"), Some(&ana), Some(job)).await;
     // Ticks come every 100 ms of real time: wait for them, however loaded the machine.
     let t = Instant::now();

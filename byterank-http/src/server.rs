@@ -467,9 +467,11 @@ async fn run(
             }
             let _ = ticker
                 .call(move |svc, at| {
-                    // With no job running and no attempt held, a tick has nothing to
-                    // time out or re-plan: an idle server journals nothing.
-                    if svc.counts().1 > 0 || svc.engine().running_attempts() > 0 {
+                    // With no job running, no attempt held and no device changed
+                    // since the last ranking, a tick has nothing to time out, re-plan
+                    // or re-rank: an idle server journals nothing.
+                    let engine = svc.engine();
+                    if svc.counts().1 > 0 || engine.running_attempts() > 0 || engine.refresh_due(at) {
                         svc.apply(at, &Op::Tick)?;
                     }
                     keep_ms.map_or(Ok(()), |keep| svc.forget_ended(at, keep))

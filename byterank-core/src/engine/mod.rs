@@ -356,6 +356,14 @@ impl Engine {
         self.devices.get(device).into_iter().flat_map(move |_| self.devices.held(device))
     }
 
+    /// Whether a tick at `at` would rank again devices that changed since the
+    /// ranking in force (registered, updated, removed, re-trusted): a host that
+    /// ticks only while work runs ticks then too, so the ranking it shows (and
+    /// [`rank`](Self::rank)) catches up with an idle grid.
+    pub fn refresh_due(&self, at: Timestamp) -> bool {
+        self.stale_ranking && at >= self.next_refresh
+    }
+
     /// The ranking in force: that of the last refresh, which pulls and plans
     /// use and [`rank`](Self::rank) reads, with each device's indexes.
     pub fn ranking(&self) -> RankingInForce<'_> {
