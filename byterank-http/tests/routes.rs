@@ -21,6 +21,7 @@ use byterank_http::journal::sqlite::{SqliteJournal, SqliteStore};
 use byterank_http::lead::Role;
 use byterank_http::sequencer::{Options, Sequencer};
 use byterank_http::server::{app_state, recover, router, ServeOptions};
+use byterank_http::service::Op;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
@@ -31,8 +32,9 @@ fn cfg() -> EngineConfig {
     EngineConfig { t1_ms: 1_000, t2_ms: 3_000, ..EngineConfig::default() }
 }
 
-/// The router over a fresh data directory, and the clock it reads.
-fn app(name: &str) -> (Router, Clock) {
+/// The router over a fresh data directory, the clock it reads, and its
+/// sequencer (for the ticks that `byterank serve`'s ticker would send).
+fn app(name: &str) -> (Router, Clock, Sequencer) {
     let dir: PathBuf = std::env::temp_dir().join(format!("byterank-routes-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -42,10 +44,16 @@ fn app(name: &str) -> (Router, Clock) {
     let opts =
         Options { snapshot_every: 1_000, operator: OperatorKey::new(KEY).unwrap(), leader: true, clock: clock.clone() };
     let seq = Sequencer::start(svc, Box::new(journal), seq, opts);
+    let ticker = seq.clone();
     let store = std::sync::Arc::new(SqliteStore::open(&dir).unwrap());
     let serve = ServeOptions::new("127.0.0.1:0".parse().unwrap(), dir, KEY.into());
     let state = app_state(seq, store, None, Role::leading(), &serve).unwrap();
-    (router(state, &serve), clock)
+    (router(state, &serve), clock, ticker)
+}
+
+/// One tick of the service's clock, as `byterank serve` sends every second.
+async fn tick(seq: &Sequencer) {
+    seq.call(|svc, at| svc.apply(at, &Op::Tick)).await.unwrap();
 }
 
 /// A request with an optional bearer key and body (JSON, or raw bytes).
@@ -130,7 +138,7 @@ fn synthetic_result(task: &Value) -> Value {
 
 #[tokio::test]
 async fn owners_and_devices() {
-    let (app, _) = app("devices");
+    let (app, clock, seq) = app("devices");
     let (s, v) = call(&app, "POST", "/v1/owners", None, Some(json!({ "owner": "olga" }))).await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     let olga = v["api_key"].as_str().unwrap().to_string();
@@ -175,6 +183,11 @@ async fn owners_and_devices() {
     // The operator trusts a device; an unknown one is not found.
     let (s, v) = call(&app, "PUT", "/v1/devices/phone-1/trust", Some(KEY), Some(json!({ "trusted": true }))).await;
     assert_eq!(s, StatusCode::OK, "{v}");
+    // The grid is the ranking in force: the devices appear at its next refresh.
+    let grid = ok(&app, "GET", "/v1/grid", Some(KEY), None).await;
+    assert_eq!(grid["ranked"], json!([]), "ranked before any refresh: {grid}");
+    clock.advance(30_000).unwrap();
+    tick(&seq).await;
     let grid = ok(&app, "GET", "/v1/grid", Some(KEY), None).await;
     let ranked = grid["ranked"].as_array().unwrap();
     assert!(ranked.iter().any(|d| d["id"] == "phone-1" && d["trusted"] == true), "{grid}");
@@ -191,7 +204,7 @@ async fn owners_and_devices() {
 
 #[tokio::test]
 async fn users_money_and_the_ledger() {
-    let (app, _) = app("money");
+    let (app, _, _) = app("money");
     let (s, v) = call(&app, "POST", "/v1/users", Some(KEY), Some(json!({ "user": "ana" }))).await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     let ana = v["api_key"].as_str().unwrap().to_string();
@@ -230,7 +243,7 @@ async fn users_money_and_the_ledger() {
 /// and the deadline passed by advancing the clock.
 #[tokio::test]
 async fn a_job_from_quote_to_completion() {
-    let (app, clock) = app("jobs");
+    let (app, clock, _) = app("jobs");
     let ana = user(&app, "ana", 10_000).await;
     let eve = user(&app, "eve", 10).await;
     let olga = owner(&app, "olga").await;
@@ -316,7 +329,7 @@ async fn a_job_from_quote_to_completion() {
 
 #[tokio::test]
 async fn cancelling_a_job_refunds_it() {
-    let (app, _) = app("cancel");
+    let (app, _, _) = app("cancel");
     let ana = user(&app, "ana", 5_000).await;
     let olga = owner(&app, "olga").await;
     device(&app, &olga, "d").await;
@@ -342,7 +355,7 @@ async fn cancelling_a_job_refunds_it() {
 /// assembled from the results the devices computed.
 #[tokio::test]
 async fn a_gzip_job_uploads_input_and_assembles_output() {
-    let (app, clock) = app("gzip");
+    let (app, clock, _) = app("gzip");
     let ana = user(&app, "ana", 100_000).await;
     let olga = owner(&app, "olga").await;
     let d = device(&app, &olga, "d").await;
@@ -387,7 +400,7 @@ async fn a_gzip_job_uploads_input_and_assembles_output() {
 
 #[tokio::test]
 async fn operator_reads_and_the_fallbacks() {
-    let (app, _) = app("operator");
+    let (app, _, _) = app("operator");
     let h = ok(&app, "GET", "/health", None, None).await;
     assert_eq!((h["status"].as_str(), h["devices"].as_u64()), (Some("ok"), Some(0)), "{h}");
     let doc = ok(&app, "GET", "/openapi.json", None, None).await;
