@@ -851,7 +851,7 @@ async fn concurrent_largest_submissions_do_not_hold_the_others() {
         register(&http, &base, &own, &format!("grid-{i}"), 100.0 + f64::from(i) * 10.0).await;
     }
     let cycler = register(&http, &base, &own, "cycler", 900.0).await;
-    let steady = json!({ "id": "steady", "chunks": 10_000, "price_chips": 10_000, "pools": { "s_min": 1 } });
+    let steady = json!({ "id": "steady", "chunks": 10_000, "price_chips": 20_000, "pools": { "s_min": 1 } });
     ok(&http, "POST", format!("{base}/v1/jobs"), Some(&rich), Some(steady)).await;
     let busy = Arc::new(AtomicBool::new(true));
     let probing = tokio::spawn(probe(base.clone(), cycler, "steady".into(), busy.clone()));
@@ -864,7 +864,7 @@ async fn concurrent_largest_submissions_do_not_hold_the_others() {
     let mut sent = Vec::new();
     for i in 0..6 {
         let body = if i % 2 == 0 {
-            json!({ "id": format!("wide-{i}"), "chunks": 10_000, "price_chips": 10_000 })
+            json!({ "id": format!("wide-{i}"), "chunks": 10_000, "price_chips": 20_000 })
         } else {
             json!({ "id": format!("deep-{i}"), "chunks": 1_000, "price_chips": 10_000, "replication": { "r": 10.0 } })
         };
