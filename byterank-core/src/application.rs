@@ -162,6 +162,28 @@ pub trait Application: Sync {
         a.size == b.size && a.digest == b.digest
     }
 
+    /// Whether a task reads its chunk of the job's input, which the job's user
+    /// uploads: an adapter then holds the job until its input has arrived and
+    /// hands each worker its chunk. Default: no (the chunks describe the work).
+    fn reads_input(&self) -> bool {
+        false
+    }
+
+    /// The metadata of a result a worker uploads as a file, for an application
+    /// whose results are files (an adapter keeps the bytes for assembly);
+    /// `None`, the default, when workers report their results' metadata
+    /// ([`ResultMeta`]) instead.
+    fn describe_file(&self, _bytes: &[u8]) -> Option<ResultMeta> {
+        None
+    }
+
+    /// The largest result `chunk` may have, bytes, so that an adapter refuses a
+    /// larger upload before reading it. Default: no bound of the application's
+    /// own (the adapter's limits apply).
+    fn max_result_bytes(&self, _chunk: &Chunk) -> Option<u64> {
+        None
+    }
+
     /// The order in which chunk results are assembled: chunk indexes, first to
     /// last. Default: ascending chunk index.
     fn assembly_order(&self, chunks: &[Chunk]) -> Vec<u32> {
@@ -439,6 +461,18 @@ impl Gzip {
 impl Application for Gzip {
     fn name(&self) -> &'static str {
         "gzip"
+    }
+
+    fn reads_input(&self) -> bool {
+        true
+    }
+
+    fn describe_file(&self, bytes: &[u8]) -> Option<ResultMeta> {
+        Some(Self::result_meta(bytes))
+    }
+
+    fn max_result_bytes(&self, chunk: &Chunk) -> Option<u64> {
+        Some(Self::max_member(chunk.len))
     }
 
     fn split(&self, job: &JobSpec) -> Result<Vec<Chunk>, ApplicationError> {

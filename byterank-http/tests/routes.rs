@@ -262,6 +262,15 @@ async fn a_job_from_quote_to_completion() {
     let dear = json!({ "id": "dear", "chunks": 2, "price_chips": 2_000 });
     refused(&app, "POST", "/v1/jobs", Some(&eve), Some(dear), StatusCode::PAYMENT_REQUIRED).await;
     refused(&app, "POST", "/v1/jobs", Some(&olga), Some(spec), StatusCode::FORBIDDEN).await;
+    // An application the engine does not run: the engine's one message, which
+    // names the ones it does, for quotes and jobs alike.
+    let odd = json!({ "id": "odd", "application": "ffmpeg", "chunks": 2, "price_chips": 2_000 });
+    for path in ["/v1/jobs/quote", "/v1/jobs"] {
+        let (s, v) = call(&app, "POST", path, Some(&ana), Some(odd.clone())).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{path}: {v}");
+        let m = v["message"].as_str().unwrap_or_default();
+        assert!(m.contains("unknown application `ffmpeg`") && m.contains("gzip"), "{path}: {v}");
+    }
     let listed = ok(&app, "GET", "/v1/jobs", Some(&ana), None).await;
     assert_eq!(listed["jobs"].as_array().map(|j| j.len()), Some(1), "{listed}");
     assert_eq!(ok(&app, "GET", "/v1/jobs", Some(&eve), None).await["jobs"], json!([]));

@@ -11,15 +11,15 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use byterank_core::application::{Gzip, Synthetic};
 use byterank_core::device::{Connection, DeviceClass};
-use byterank_core::Device;
+use byterank_core::{Chunk, Device};
 use reqwest::{Client, Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use byterank_http::api::{Assignment, Beat, Pulled, RegisterDevice, Registered, Reported};
 use byterank_http::error::ApiError;
-use byterank_http::service::compute;
 
 /// How a worker runs.
 #[derive(Clone, Debug)]
@@ -502,4 +502,14 @@ fn battery() -> Option<(f64, bool)> {
         return Some((pct.clamp(0.0, 100.0), matches!(status.trim(), "Charging" | "Full")));
     }
     None
+}
+
+/// What an honest worker produces for a task of the applications it runs: the
+/// bytes to upload (a gzip member, or a synthetic result's metadata as JSON).
+fn compute(application: &str, job: &str, chunk: &Chunk, input: &[u8]) -> Result<Vec<u8>, String> {
+    match application {
+        "gzip" => Ok(Gzip::compress_chunk(input)),
+        "synthetic" => Ok(serde_json::to_vec(&Synthetic::expected(job, chunk)).expect("metadata serializes")),
+        other => Err(format!("this worker cannot run application `{other}` (it runs gzip and synthetic)")),
+    }
 }

@@ -294,6 +294,12 @@ impl Engine {
         &self.ledger
     }
 
+    /// The application this engine runs jobs of under `name` (a built-in or
+    /// one an embedder registered): what an adapter asks of a job's application.
+    pub fn application(&self, name: &str) -> Option<&'static dyn Application> {
+        self.apps.get(name)
+    }
+
     /// The handle of the device with this id.
     pub fn device_id(&self, id: &str) -> Option<DeviceId> {
         self.devices.handle(id)

@@ -1,7 +1,6 @@
 //! The API as methods: each authorises its caller, checks the request, and records
 //! an [`Op`] (or only reads). Routes are parsing and transport around these.
 
-use byterank_core::application::Gzip;
 use byterank_core::engine::Idle;
 use byterank_core::{AttemptId, ByteChips, Device, Event, JobSpec, Timestamp};
 
@@ -239,7 +238,7 @@ impl Service {
             replica: held.replica,
             application: book.spec.application.clone(),
             chunk,
-            input: adapter(&book.spec.application).is_some_and(|a| a.reads_input),
+            input: self.engine.application(&book.spec.application).is_some_and(|a| a.reads_input()),
             heartbeat_ms: (self.engine.config().t1_ms / 3).max(1),
         }
     }
@@ -323,14 +322,15 @@ impl Service {
         let book = &self.jobs[&held.job];
         let handle = book.handle.expect("a running job");
         let chunk = self.engine.job_chunk(handle, held.task).expect("a task of a running job");
-        if book.spec.application == "gzip" && body.len() as u64 > Gzip::max_member(chunk.len) {
+        let app = self.engine.application(&book.spec.application).expect("a running job's application");
+        if let Some(max) = app.max_result_bytes(&chunk).filter(|&max| body.len() as u64 > max) {
             return Err(ApiError::too_large(format!(
-                "a gzip member of a {}-byte chunk is at most {} bytes",
-                chunk.len,
-                Gzip::max_member(chunk.len)
+                "a `{}` result of a {}-byte chunk is at most {max} bytes",
+                app.name(),
+                chunk.len
             )));
         }
-        let (result, bytes) = read_upload(&book.spec.application, body)?;
+        let (result, bytes) = read_upload(app, body)?;
         let device = held.device.clone();
         self.upload = Some(bytes);
         let r = self.record(at, Op::ReportResult { device, attempt, result, key: key.map(str::to_string) });
@@ -376,7 +376,8 @@ impl Service {
         let book = &self.jobs[&held.job];
         let handle = book.handle.expect("a running job");
         let chunk = self.engine.job_chunk(handle, held.task).expect("a task of a running job");
-        Ok((book.spec.application == "gzip").then(|| Gzip::max_member(chunk.len)))
+        let app = self.engine.application(&book.spec.application).expect("a running job's application");
+        Ok(app.max_result_bytes(&chunk))
     }
 
     /// The calling device reports that an attempt failed; a retry under the
@@ -533,13 +534,6 @@ impl Service {
             if let Some(first) = self.first_answer(&op)? {
                 return first;
             }
-        }
-        if adapter(&spec.application).is_none() {
-            return Err(ApiError::bad_request(format!(
-                "unknown application `{}` (the service runs gzip and synthetic)",
-                byterank_core::device::display_id(&spec.application)
-            ))
-            .at("application"));
         }
         if self.jobs.contains_key(&spec.id) {
             return Err(ApiError::conflict(format!("job `{}` exists: job ids are unique", spec.id)).at("id"));

@@ -28,7 +28,7 @@ mod limits;
 mod op;
 mod payouts;
 
-pub use apps::{adapter, compute, read_upload, AppAdapter, Upload};
+pub use apps::read_upload;
 pub use books::{Ended, EndedJobs, Held, JobBook, JobState, KeyEntry, Principal, TaskBook, UserBook};
 pub use calls::quote_view;
 pub use keyed::{check_key, Keyed};
@@ -358,7 +358,7 @@ impl Service {
                     ))
                     .at("price_chips"));
                 }
-                let reads_input = adapter(&job.application).is_some_and(|a| a.reads_input);
+                let reads_input = self.engine.application(&job.application).is_some_and(|a| a.reads_input());
                 if !reads_input {
                     self.engine_apply(at, CommandKind::SubmitJob { job: job.clone(), user: user.clone() })?;
                 }
