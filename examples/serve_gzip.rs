@@ -32,7 +32,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             id: format!("laptop-{}", args[3]),
             owner_key: Some(args[4].clone()),
             max_tasks: None,
-            idle_exit: Some(Duration::from_secs(3)),
+            // Long enough for the other workers to start and the job to come on
+            // a loaded machine; each worker leaves this long after the job ends.
+            idle_exit: Some(Duration::from_secs(10)),
             status_every: Duration::from_secs(30),
         };
         let summary = rt.block_on(worker::run(opts, Stop::default()))?;
@@ -72,7 +74,11 @@ async fn demo() -> Result<(), Box<dyn std::error::Error>> {
         let key = owner["api_key"].as_str().ok_or("no owner key")?.to_string();
         workers.push(Command::new(&me).args(["worker", &url, &i.to_string(), &key]).stdout(Stdio::inherit()).spawn()?);
     }
+    let waiting = Instant::now();
     while http.get(format!("{url}/health")).send().await?.json::<Value>().await?["devices"] != WORKERS {
+        if waiting.elapsed() > Duration::from_secs(60) {
+            return Err(format!("the {WORKERS} workers did not all register within 60 s").into());
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
@@ -88,6 +94,9 @@ async fn demo() -> Result<(), Box<dyn std::error::Error>> {
         let s: Value = http.get(format!("{url}/v1/jobs/compress-1")).bearer_auth(&ana).send().await?.json().await?;
         if s["state"] != "running" {
             break s;
+        }
+        if started.elapsed() > Duration::from_secs(300) {
+            return Err(format!("the job is still running after 300 s: {s}").into());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
