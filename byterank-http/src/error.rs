@@ -122,7 +122,7 @@ impl ApiError {
                 _,
             ) => Self::bad_request(message).at(format!("device.{}", d.field)),
             (EngineError::Submit(SubmitError::UnknownApplication { .. }), _) => {
-                Self::bad_request(message).at("job.application")
+                Self::bad_request(message).at("application")
             }
             (EngineError::Submit(SubmitError::Admission(a)), _) if a.names_the_price() => {
                 Self::bad_request(message).at("price_chips")
