@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use byterank_core::engine::EngineConfig;
 use byterank_core::job::{ByteLevel, Hardware, Regions, ReplicationGoal};
 use byterank_core::policy::{Distribution, DistributionPolicy, Policy};
+use byterank_core::reward::ByteChips;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
@@ -448,6 +449,7 @@ impl Scenario {
     pub fn variants(&self) -> Result<Vec<Variant>, ScenarioError> {
         let base = merge_engine("engine", EngineConfig::default(), &self.engine, &self.policies)?;
         if self.variants.is_empty() {
+            admissible("jobs", &self.jobs, &base)?;
             return Ok(vec![Variant { name: "default".into(), engine: base, jobs: self.jobs.clone() }]);
         }
         self.variants
@@ -466,7 +468,8 @@ impl Scenario {
                         check_job(&format!("variants[{i}].job"), &kind)?;
                         Ok(kind)
                     })
-                    .collect::<Result<_, ScenarioError>>()?;
+                    .collect::<Result<Vec<_>, ScenarioError>>()?;
+                admissible(&format!("variants[{i}].job"), &jobs, &engine)?;
                 Ok(Variant { name: v.name.clone(), engine, jobs })
             })
             .collect()
@@ -676,6 +679,20 @@ fn check_job(at: &str, j: &JobKind) -> Result<(), ScenarioError> {
     Ok(())
 }
 
+/// The engine's own terms of admission (a bounty for every task, the minimum
+/// price per task), checked at load: a scenario whose jobs the engine would
+/// refuse measures nothing.
+fn admissible(at: &str, jobs: &[JobKind], engine: &EngineConfig) -> Result<(), ScenarioError> {
+    let judge = byterank_core::Engine::new(engine.clone()).map_err(|e| bad(at, e))?;
+    for (i, j) in jobs.iter().enumerate() {
+        let mut spec = byterank_core::job::JobSpec::new(j.name.clone(), j.tasks);
+        spec.price_chips = ByteChips(j.price_chips.unwrap_or(100 * j.tasks));
+        spec.replication = j.replication;
+        judge.check_terms(&spec, None).map_err(|e| bad(format!("{at}[{i}].price_chips"), e))?;
+    }
+    Ok(())
+}
+
 fn to_json(t: &toml::Table) -> Json {
     serde_json::to_value(t).expect("TOML tables are JSON objects")
 }
@@ -852,6 +869,13 @@ mod tests {
         let v = "[[variants]]\nname = \"x\"\njob.replication = { r = 0.5 }\n";
         let e = Scenario::from_toml_str(&format!("{MIN}{v}")).unwrap_err();
         assert!(e.0.starts_with("variants[0].job.replication:"), "{e}");
+        // A price the engine would refuse (5 tasks, 3 ByteChips: 2 for workers).
+        let e = Scenario::from_toml_str(&MIN.replace("tasks = 5", "tasks = 5\nprice_chips = 3")).unwrap_err();
+        assert!(e.0.starts_with("jobs[0].price_chips:") && e.0.contains("bounty"), "{e}");
+        let v = "[[variants]]\nname = \"x\"\njob.price_chips = 4\n";
+        let e = Scenario::from_toml_str(&format!("{MIN}{v}")).unwrap_err();
+        assert!(e.0.starts_with("variants[0].job[0].price_chips:"), "{e}");
+        assert!(Scenario::from_toml_str(&MIN.replace("tasks = 5", "tasks = 5\nprice_chips = 8")).is_ok());
     }
 
     #[test]
