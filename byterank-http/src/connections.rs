@@ -107,8 +107,9 @@ pub async fn serve(
 /// 431 for headers past its buffer, 400 for a malformed request line) with an
 /// empty body, before any route sees it. Such an answer is the only `4xx`
 /// with `content-length: 0` this service writes (the routes' errors are JSON),
-/// so it is recognised as it is written and replaced by an [`ApiError`] with the
-/// same status, after which hyper closes the connection.
+/// so it is recognised as it is written and replaced by an
+/// [`ApiError`](crate::error::ApiError) with the same status, after which hyper
+/// closes the connection.
 pub struct JsonRefusals<S> {
     inner: S,
     /// A replacement being written: its bytes, how many are out, and the length
