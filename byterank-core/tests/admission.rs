@@ -127,10 +127,14 @@ fn a_split_with_too_few_chunks_is_refused_not_a_panic() {
 }
 
 #[test]
-fn a_split_with_the_wrong_sizes_is_refused() {
+fn a_split_with_the_wrong_sizes_is_refused_for_a_job_of_bytes() {
     let mut e = engine(EngineConfig::default());
-    let rule = refused(&mut e, &job("j", "resized", 4), "alice");
-    assert!(matches!(rule, AdmissionError::SplitMismatch { chunks: 4, tasks: 4, at: 0, size: 1, .. }), "{rule:?}");
+    let bytes = JobSpec { chunks: None, input_bytes: Some(4_000), chunk_bytes: Some(1_000), ..job("j", "resized", 4) };
+    let rule = refused(&mut e, &bytes, "alice");
+    assert!(matches!(rule, AdmissionError::SplitMismatch { chunks: 4, tasks: 4, at: 0, size: 1_000, .. }), "{rule:?}");
+    // A job of `chunks` counts abstract units: its application sizes them.
+    let mut out = Vec::new();
+    e.submit_job(LATER, job("k", "resized", 4), "alice", &mut out).unwrap();
 }
 
 #[test]

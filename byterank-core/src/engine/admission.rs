@@ -178,7 +178,10 @@ pub(super) fn admit(
         let at = tasks.min(chunks.len() as u64);
         return Err(mismatch(at, work.sizes.get(at as usize).copied().unwrap_or(0)));
     }
-    if let Some(i) = chunks.iter().zip(&work.sizes).position(|(c, &s)| c.len != s) {
+    // A job of bytes has sizes its bounties follow; a job of `chunks` counts
+    // abstract units of 1, and its application may give chunks sizes of its own.
+    let sized = work.chunk_bytes.is_some();
+    if let Some(i) = chunks.iter().zip(&work.sizes).position(|(c, &s)| sized && c.len != s) {
         return Err(mismatch(i as u64, work.sizes[i]));
     }
     if let Some(i) = chunks.iter().enumerate().position(|(i, c)| c.index as usize != i) {
