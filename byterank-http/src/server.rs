@@ -22,7 +22,7 @@ use crate::journal::postgres::{PgJournal, PgLease, PgStore};
 use crate::journal::sqlite::{SqliteJournal, SqliteStore};
 use crate::journal::{Journal, JournalError, Store};
 use crate::lead::{self, Lead, Role};
-use crate::routes::{self, AppState};
+use crate::routes::{self, App, AppState};
 use crate::sequencer::{Options, Sequencer};
 use crate::service::{Op, Service};
 
@@ -431,7 +431,7 @@ pub fn app_state(
     role: Arc<Role>,
     opts: &ServeOptions,
 ) -> Result<AppState, ServeError> {
-    Ok(AppState { seq, store, metrics, role, throttle: throttle(opts), staging: staging(opts)? })
+    Ok(AppState::new(App { seq, store, metrics, role, throttle: throttle(opts), staging: staging(opts)? }))
 }
 
 fn staging(opts: &ServeOptions) -> Result<PathBuf, ServeError> {

@@ -6,7 +6,7 @@
 //! database's write lock from the commits.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 
 use byterank_core::{EngineConfig, Timestamp};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -285,11 +285,25 @@ fn read_ops(conn: &Connection, after: u64, limit: u32) -> Result<Vec<(u64, Times
     Ok(out)
 }
 
+/// Most connections the reader holds. More readers wait for one of these rather
+/// than open their own: opening a connection (and preparing its statements
+/// again) costs far more than a read, and readers come from as many blocking
+/// threads as there are requests in flight.
+const READERS: usize = 8;
+
 /// The reader: a few connections of its own, shared by the routes.
 pub struct SqliteStore {
     path: PathBuf,
     data: PathBuf,
-    idle: Mutex<Vec<Connection>>,
+    pool: Mutex<Pool>,
+    returned: Condvar,
+}
+
+/// The reader's connections: those idle, and how many exist.
+#[derive(Default)]
+struct Pool {
+    idle: Vec<Connection>,
+    open: usize,
 }
 
 impl SqliteStore {
@@ -299,21 +313,52 @@ impl SqliteStore {
         if !path.exists() {
             return Err(JournalError::Db(format!("{}: no journal here", path.display())));
         }
-        Ok(SqliteStore { path, data: dir.to_path_buf(), idle: Mutex::new(Vec::new()) })
+        Ok(SqliteStore { path, data: dir.to_path_buf(), pool: Mutex::default(), returned: Condvar::new() })
     }
 
+    /// The pool, locked (a panic elsewhere leaves it consistent: its fields
+    /// change in single steps).
+    fn pool(&self) -> std::sync::MutexGuard<'_, Pool> {
+        self.pool.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Runs `f` on an idle connection, opening one while fewer than
+    /// [`READERS`] exist, else waiting for one to come back.
     fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T, JournalError>) -> Result<T, JournalError> {
-        let conn = self.idle.lock().expect("the pool is never poisoned").pop();
-        let conn = match conn {
-            Some(c) => c,
-            None => open(&self.path)?,
+        let conn = {
+            let mut pool = self.pool();
+            loop {
+                if let Some(c) = pool.idle.pop() {
+                    break c;
+                }
+                if pool.open < READERS {
+                    pool.open += 1;
+                    drop(pool);
+                    match open(&self.path) {
+                        Ok(c) => break c,
+                        Err(e) => {
+                            self.pool().open -= 1;
+                            self.returned.notify_one();
+                            return Err(e);
+                        }
+                    }
+                }
+                pool = self.returned.wait(pool).unwrap_or_else(std::sync::PoisonError::into_inner);
+            }
+            // The lock ends here: giving the connection back takes it again.
         };
-        let r = f(&conn);
-        let mut idle = self.idle.lock().expect("the pool is never poisoned");
-        if idle.len() < 8 {
-            idle.push(conn);
+        // Given back even if `f` panics, so that the pool never shrinks.
+        struct Back<'a>(&'a SqliteStore, Option<Connection>);
+        impl Drop for Back<'_> {
+            fn drop(&mut self) {
+                if let Some(c) = self.1.take() {
+                    self.0.pool().idle.push(c);
+                    self.0.returned.notify_one();
+                }
+            }
         }
-        r
+        let back = Back(self, Some(conn));
+        f(back.1.as_ref().expect("held until dropped"))
     }
 }
 
@@ -394,6 +439,30 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn readers_share_a_bounded_set_of_connections() {
+        let dir = std::env::temp_dir().join(format!("byterank-readers-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut journal = SqliteJournal::open(&dir).unwrap();
+        journal.commit(&[(Timestamp(5), Op::Resume)], &[]).unwrap();
+        let store = SqliteStore::open(&dir).unwrap();
+        std::thread::scope(|s| {
+            for _ in 0..4 * READERS {
+                s.spawn(|| {
+                    for _ in 0..20 {
+                        assert_eq!(store.last_seq().unwrap(), 1);
+                    }
+                });
+            }
+        });
+        let pool = store.pool.lock().unwrap();
+        assert!(pool.open >= 1 && pool.open <= READERS, "{} connections opened", pool.open);
+        assert_eq!(pool.idle.len(), pool.open, "every connection came back");
+        drop(pool);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn snapshot_files_keep_the_newest_and_ignore_a_torn_write() {

@@ -23,9 +23,29 @@ pub mod operators;
 pub mod staging;
 pub mod tasks;
 
-/// What every route reaches.
+/// What every route reaches: one shared [`App`], so that handing it to each
+/// request (axum clones the state per extractor) is one reference count, not a
+/// copy of its handles and paths.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<App>);
+
+impl AppState {
+    /// Shares `app` with every route.
+    pub fn new(app: App) -> AppState {
+        AppState(Arc::new(app))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = App;
+
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}
+
+/// The handles and settings behind [`AppState`].
+pub struct App {
     /// The state's thread.
     pub seq: Sequencer,
     /// Downloads and history.
