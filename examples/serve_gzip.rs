@@ -9,7 +9,7 @@
 //! ```
 //!
 //! The workers are this same program, started again with `worker URL N KEY`
-//! (KEY: their owner's key).
+//! (KEY: their owner's key); each leaves when its input closes.
 
 use std::io::Read;
 use std::process::{Command, Stdio};
@@ -32,12 +32,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             id: format!("laptop-{}", args[3]),
             owner_key: Some(args[4].clone()),
             max_tasks: None,
-            // Long enough for the other workers to start and the job to come on
-            // a loaded machine; each worker leaves this long after the job ends.
-            idle_exit: Some(Duration::from_secs(10)),
+            // The workers stay until the example closes their input (below):
+            // however long the engine takes to recover a copy, they are there.
+            idle_exit: None,
             status_every: Duration::from_secs(30),
         };
-        let summary = rt.block_on(worker::run(opts, Stop::default()))?;
+        let stop = Stop::default();
+        let on_eof = stop.clone();
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+            on_eof.press();
+        });
+        let summary = rt.block_on(worker::run(opts, stop))?;
         println!("worker {}: {}", args[3], serde_json::to_string(&summary)?);
         return Ok(());
     }
@@ -72,7 +78,13 @@ async fn demo() -> Result<(), Box<dyn std::error::Error>> {
             .json()
             .await?;
         let key = owner["api_key"].as_str().ok_or("no owner key")?.to_string();
-        workers.push(Command::new(&me).args(["worker", &url, &i.to_string(), &key]).stdout(Stdio::inherit()).spawn()?);
+        workers.push(
+            Command::new(&me)
+                .args(["worker", &url, &i.to_string(), &key])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::inherit())
+                .spawn()?,
+        );
     }
     let waiting = Instant::now();
     while http.get(format!("{url}/health")).send().await?.json::<Value>().await?["devices"] != WORKERS {
@@ -118,6 +130,10 @@ async fn demo() -> Result<(), Box<dyn std::error::Error>> {
         n("escrow")
     );
     assert_eq!(n("charged"), n("wallets") + n("platform") + n("refunded") + n("escrow"));
+    // Closing a worker's input is its Ctrl-C: it finishes what it holds and leaves.
+    for w in &mut workers {
+        drop(w.stdin.take());
+    }
     for mut w in workers {
         w.wait()?;
     }
