@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use byterank_core::engine::EngineConfig;
-use byterank_core::job::{ByteLevel, Hardware, Regions, ReplicationGoal};
+use byterank_core::job::{ByteLevel, Hardware, JobSpec, Preferences, Regions, ReplicationGoal};
 use byterank_core::policy::{Distribution, DistributionPolicy, Policy};
 use byterank_core::reward::ByteChips;
 use serde::{Deserialize, Serialize};
@@ -290,6 +290,22 @@ pub struct JobKind {
     /// Replication goal (none: r = 1).
     #[serde(default)]
     pub replication: Option<ReplicationGoal>,
+}
+
+impl JobKind {
+    /// The job the simulator submits for this kind, under `id`.
+    pub fn spec(&self, id: String) -> JobSpec {
+        let mut spec = JobSpec::new(id, self.tasks);
+        spec.price_chips = ByteChips(self.price_chips.unwrap_or(100 * self.tasks));
+        spec.preferences = Preferences {
+            byte_level: self.byte_level,
+            trusted: self.trusted,
+            regions: self.regions.clone(),
+            hardware: self.hardware.clone(),
+        };
+        spec.replication = self.replication;
+        spec
+    }
 }
 
 /// A variant: overrides of engine and job settings.
@@ -685,10 +701,7 @@ fn check_job(at: &str, j: &JobKind) -> Result<(), ScenarioError> {
 fn admissible(at: &str, jobs: &[JobKind], engine: &EngineConfig) -> Result<(), ScenarioError> {
     let judge = byterank_core::Engine::new(engine.clone()).map_err(|e| bad(at, e))?;
     for (i, j) in jobs.iter().enumerate() {
-        let mut spec = byterank_core::job::JobSpec::new(j.name.clone(), j.tasks);
-        spec.price_chips = ByteChips(j.price_chips.unwrap_or(100 * j.tasks));
-        spec.replication = j.replication;
-        judge.check_terms(&spec, None).map_err(|e| bad(format!("{at}[{i}].price_chips"), e))?;
+        judge.check_terms(&j.spec(j.name.clone()), None).map_err(|e| bad(format!("{at}[{i}].price_chips"), e))?;
     }
     Ok(())
 }

@@ -1,8 +1,6 @@
 //! Jobs: their submission, the simulator's side of a running job, and its end.
 
 use byterank_core::engine::{AttemptId, JobId};
-use byterank_core::job::{JobSpec, Preferences};
-use byterank_core::reward::ByteChips;
 
 use super::joint::{joint_failure, TaskRec};
 use super::output::JobStatus;
@@ -34,15 +32,7 @@ impl Sim<'_> {
         self.next_arrival += 1;
         let j = &self.jobs[i as usize];
         let kind = &self.variant.jobs[self.live[i as usize].kind];
-        let mut spec = JobSpec::new(j.id.clone(), kind.tasks);
-        spec.price_chips = ByteChips(kind.price_chips.unwrap_or(100 * kind.tasks));
-        spec.preferences = Preferences {
-            byte_level: kind.byte_level,
-            trusted: kind.trusted,
-            regions: kind.regions.clone(),
-            hardware: kind.hardware.clone(),
-        };
-        spec.replication = kind.replication;
+        let spec = kind.spec(j.id.clone());
         // The job is known as accepted before the engine's notices about it are handled.
         self.drive_then(
             now,
