@@ -113,11 +113,20 @@ async fn register(http: &Client, base: &str, owner_key: &str, id: &str, score: f
     r["token"].as_str().unwrap().to_string()
 }
 
-/// How long each `/health` and each task cycle took while `busy` held.
+/// When each `/health` and each task cycle started and how long it took, while
+/// `busy` held.
 #[derive(Debug, Default)]
 struct Probe {
-    healths: Vec<Duration>,
-    cycles: Vec<Duration>,
+    healths: Vec<(Instant, Duration)>,
+    cycles: Vec<(Instant, Duration)>,
+}
+
+impl Probe {
+    /// The calls that started inside `window`.
+    fn during(&self, window: &std::ops::Range<Instant>) -> (Vec<Duration>, Vec<Duration>) {
+        let pick = |v: &[(Instant, Duration)]| v.iter().filter(|(t, _)| window.contains(t)).map(|&(_, d)| d).collect();
+        (pick(&self.healths), pick(&self.cycles))
+    }
 }
 
 /// The 95th percentile and the largest of `d`.
@@ -126,14 +135,17 @@ fn p95_max(d: &mut [Duration]) -> (Duration, Duration) {
     (d[(d.len() * 95).div_ceil(100).min(d.len()) - 1], d[d.len() - 1])
 }
 
-async fn probe(base: String, token: String, job: String, busy: Arc<AtomicBool>) -> Probe {
+/// Times `/health` and task cycles (pull, heartbeat, result) of the device
+/// `token` until `busy` clears. Synthetic tasks of any job are run; another
+/// application's task is handed back and not counted.
+async fn probe(base: String, token: String, busy: Arc<AtomicBool>) -> Probe {
     let http = client();
     let mut p = Probe::default();
     while busy.load(Ordering::Relaxed) {
         let t = Instant::now();
         let h = http.get(format!("{base}/health")).send().await.unwrap();
         assert!(h.status().is_success());
-        p.healths.push(t.elapsed());
+        p.healths.push((t, t.elapsed()));
         let t = Instant::now();
         let (s, pulled) = call(&http, "POST", format!("{base}/v1/tasks/pull"), Some(&token), None).await;
         assert!(s.is_success(), "{pulled}");
@@ -141,8 +153,9 @@ async fn probe(base: String, token: String, job: String, busy: Arc<AtomicBool>) 
             let a = task["attempt"].as_u64().unwrap();
             let (s, beat) = call(&http, "POST", format!("{base}/v1/tasks/{a}/heartbeat"), Some(&token), None).await;
             assert!(s.is_success(), "{beat}");
-            if task["job"] != job.as_str() {
-                // Another job's task (the gzip job once its input is in): hand it back.
+            let job = task["job"].as_str().unwrap().to_string();
+            if job == "big" {
+                // The gzip job once its input is in: hand it back.
                 let (s, v) = call(&http, "POST", format!("{base}/v1/tasks/{a}/error"), Some(&token), None).await;
                 assert!(s.is_success(), "{v}");
                 continue;
@@ -157,18 +170,42 @@ async fn probe(base: String, token: String, job: String, busy: Arc<AtomicBool>) 
                 .send()
                 .await
                 .unwrap();
-            assert!(r.status().is_success(), "{}", r.text().await.unwrap());
-            p.cycles.push(t.elapsed());
+            // A job cancelled meanwhile ends its attempts: 410 is its answer.
+            assert!(r.status().is_success() || r.status() == StatusCode::GONE, "{}", r.text().await.unwrap());
+            p.cycles.push((t, t.elapsed()));
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     p
 }
 
+/// Checks the calls timed inside `window`: enough of them to have a 95th
+/// percentile worth the name, 95% within 100 ms, none held for a second.
+/// (A freeze held every call for seconds; a single slow fsync on a shared
+/// machine is not one.)
+fn answered_within_bounds(p: &Probe, window: &std::ops::Range<Instant>, what: &str) {
+    let (mut healths, mut cycles) = p.during(window);
+    assert!(healths.len() >= 30 && cycles.len() >= 30, "the probe ran under {what}: {p:?}");
+    let (health, cycle) = (p95_max(&mut healths), p95_max(&mut cycles));
+    eprintln!(
+        "under {what} for {:?}: /health p95 {:?} max {:?} ({} calls); task cycle p95 {:?} max {:?} ({} cycles)",
+        window.end - window.start,
+        health.0,
+        health.1,
+        healths.len(),
+        cycle.0,
+        cycle.1,
+        cycles.len(),
+    );
+    let bound = Duration::from_millis(100);
+    assert!(health.0 < bound && cycle.0 < bound, "calls waited: /health {health:?}, cycle {cycle:?}");
+    assert!(health.1 < bound * 10 && cycle.1 < bound * 10, "a call was held: /health {health:?}, cycle {cycle:?}");
+}
+
 /// The three freezes: a 10,000,000-chunk quote, concurrent quotes at r = 10,
-/// and a 200 MB upload (with the quotes a paying user may make beside them).
-/// Meanwhile `/health` and a task cycle each answer within 100 ms, and the
-/// server's peak memory stays under 300 MB.
+/// and a 200 MB upload (with the quotes a paying user may make beside them),
+/// kept up for seconds. Meanwhile `/health` and a task cycle answer within
+/// 100 ms, and the server's peak memory stays under 300 MB.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn no_caller_freezes_the_service_or_exhausts_its_memory() {
     let _turn = TIMED.lock().await;
@@ -187,85 +224,74 @@ async fn no_caller_freezes_the_service_or_exhausts_its_memory() {
     ok(&http, "POST", format!("{base}/v1/jobs"), Some(&rich), Some(steady)).await;
 
     let busy = Arc::new(AtomicBool::new(true));
-    let probing = tokio::spawn(probe(base.clone(), cycler, "steady".into(), busy.clone()));
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let probing = tokio::spawn(probe(base.clone(), cycler, busy.clone()));
+    tokio::time::sleep(Duration::from_millis(300)).await;
 
     let started = Instant::now();
-    let quote = |key: String, body: Value| {
-        let (http, base) = (http.clone(), base.clone());
-        tokio::spawn(async move { call(&http, "POST", format!("{base}/v1/jobs/quote"), Some(&key), Some(body)).await })
-    };
-    // The 10,000,000-chunk quote, by a user who could pay for it.
-    let huge = quote(rich.clone(), json!({ "id": "huge", "chunks": 10_000_000u64, "price_chips": 15_000_000u64 }));
-    // Three concurrent quotes at r = 10 by a user with nothing.
-    let poor: Vec<_> = (0..3)
-        .map(|i| {
-            let body = json!({ "id": format!("r10-{i}"), "chunks": 10_000, "price_chips": 100_000,
-                "replication": { "r": 10.0 } });
-            quote(broke.clone(), body)
-        })
-        .collect();
-    // Concurrent quotes at r = 10 that a paying user may make: planned beside the
-    // engine, one at a time.
-    let paid: Vec<_> = (0..3)
-        .map(|i| {
-            let body = json!({ "id": format!("paid-{i}"), "chunks": 10_000, "price_chips": 100_000,
-                "replication": { "r": 10.0 } });
-            quote(rich.clone(), body)
-        })
-        .collect();
-    // A 200 MB upload.
+    // A 200 MB upload, beside the quotes.
     let size: u64 = 200_000_000;
     let gz = json!({ "id": "big", "application": "gzip", "input_bytes": size, "chunk_bytes": 4_000_000,
         "price_chips": 1_000 });
     ok(&http, "POST", format!("{base}/v1/jobs"), Some(&rich), Some(gz)).await;
-    let body = vec![b'r'; size as usize];
-    let up = http
-        .put(format!("{base}/v1/jobs/big/input"))
-        .bearer_auth(&rich)
-        .header("content-type", "application/octet-stream")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let up_status = up.status();
-    let up_body = up.text().await.unwrap();
-
-    let (s, v) = huge.await.unwrap();
-    assert_eq!((s, v["field"].as_str()), (StatusCode::BAD_REQUEST, Some("chunks")), "{v}");
-    for q in poor {
-        let (s, v) = q.await.unwrap();
-        assert_eq!(s, StatusCode::PAYMENT_REQUIRED, "{v}");
+    let upload = {
+        let (http, base, key) = (http.clone(), base.clone(), rich.clone());
+        tokio::spawn(async move {
+            let up = http
+                .put(format!("{base}/v1/jobs/big/input"))
+                .bearer_auth(&key)
+                .header("content-type", "application/octet-stream")
+                .body(vec![b'r'; size as usize])
+                .send()
+                .await
+                .unwrap();
+            (up.status(), up.text().await.unwrap())
+        })
+    };
+    let quote = |key: String, body: Value| {
+        let (http, base) = (http.clone(), base.clone());
+        tokio::spawn(async move { call(&http, "POST", format!("{base}/v1/jobs/quote"), Some(&key), Some(body)).await })
+    };
+    let mut waves = 0;
+    while waves == 0 || !upload.is_finished() || started.elapsed() < Duration::from_secs(3) {
+        waves += 1;
+        // The 10,000,000-chunk quote, by a user who could pay for it.
+        let huge = quote(rich.clone(), json!({ "id": "huge", "chunks": 10_000_000u64, "price_chips": 15_000_000u64 }));
+        // Three concurrent quotes at r = 10 by a user with nothing.
+        let poor: Vec<_> = (0..3)
+            .map(|i| {
+                let body = json!({ "id": format!("r10-{i}"), "chunks": 10_000, "price_chips": 100_000,
+                    "replication": { "r": 10.0 } });
+                quote(broke.clone(), body)
+            })
+            .collect();
+        // Concurrent quotes at r = 10 that a paying user may make.
+        let paid: Vec<_> = (0..3)
+            .map(|i| {
+                let body = json!({ "id": format!("paid-{i}"), "chunks": 10_000, "price_chips": 100_000,
+                    "replication": { "r": 10.0 } });
+                quote(rich.clone(), body)
+            })
+            .collect();
+        let (s, v) = huge.await.unwrap();
+        assert_eq!((s, v["field"].as_str()), (StatusCode::BAD_REQUEST, Some("chunks")), "{v}");
+        for q in poor {
+            let (s, v) = q.await.unwrap();
+            assert_eq!(s, StatusCode::PAYMENT_REQUIRED, "{v}");
+        }
+        for q in paid {
+            let (s, v) = q.await.unwrap();
+            assert_eq!(s, StatusCode::OK, "{v}");
+            assert_eq!(v["tasks"], 10_000);
+        }
     }
-    for q in paid {
-        let (s, v) = q.await.unwrap();
-        assert_eq!(s, StatusCode::OK, "{v}");
-        assert_eq!(v["tasks"], 10_000);
-    }
+    let (up_status, up_body) = upload.await.unwrap();
     assert_eq!(up_status, StatusCode::OK, "{up_body}");
-    let took = started.elapsed();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let window = started..Instant::now();
     busy.store(false, Ordering::Relaxed);
-    let mut p = probing.await.unwrap();
+    let p = probing.await.unwrap();
     let peak = server.peak_rss();
-    assert!(p.cycles.len() >= 10 && p.healths.len() >= 10, "the probe ran: {p:?}");
-    let (health, cycle) = (p95_max(&mut p.healths), p95_max(&mut p.cycles));
-    eprintln!(
-        "under {took:?} of hostile load: /health p95 {:?} max {:?} ({} calls); task cycle p95 {:?} max {:?} \
-         ({} cycles); peak RSS {} MB",
-        health.0,
-        health.1,
-        p.healths.len(),
-        cycle.0,
-        cycle.1,
-        p.cycles.len(),
-        peak >> 20
-    );
-    // Within 100 ms, but for the scheduling noise of a shared machine: 95% of
-    // calls, and none held for as long as a freeze (seconds before).
-    let bound = Duration::from_millis(100);
-    assert!(health.0 < bound && cycle.0 < bound, "calls waited: /health {health:?}, cycle {cycle:?}");
-    assert!(health.1 < bound * 10 && cycle.1 < bound * 10, "a call was held: /health {health:?}, cycle {cycle:?}");
+    answered_within_bounds(&p, &window, &format!("{waves} waves of hostile quotes and a 200 MB upload"));
+    eprintln!("peak RSS {} MB", peak >> 20);
     assert!(peak < 300 << 20, "peak RSS {} MB", peak >> 20);
 }
 
@@ -835,17 +861,18 @@ async fn metrics_are_histograms_with_help_lines() {
 
 /// Submissions are planned on the engine thread, bounded by the copy cap: a
 /// funded user's concurrent submissions of the largest jobs the cap allows
-/// (at r = 1 and at r = 10, beside one over it) leave `/health` and a task
-/// cycle answering within 100 ms, and memory under 300 MB. The cap is set
-/// here to what a debug build plans in a few tens of milliseconds; the
-/// default's cost in a release build is in docs/benchmarks.md.
+/// (at r = 1 and at r = 10, beside one over it), wave after wave for seconds
+/// (each wave's jobs cancelled after it), leave `/health` and a task cycle
+/// answering within 100 ms, and memory under 300 MB. The cap is set here to
+/// what a debug build plans in a few tens of milliseconds; the default's cost
+/// in a release build is in docs/benchmarks.md.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_largest_submissions_do_not_hold_the_others() {
     let _turn = TIMED.lock().await;
     let server = Server::start("submit", &["--max-job-copies", "10000", "--rate-per-second", "0"]);
     let base = server.url.clone();
     let http = client();
-    let rich = user(&http, &base, "rich", 10_000_000).await;
+    let rich = user(&http, &base, "rich", 100_000_000).await;
     let own = owner(&http, &base, "own").await;
     for i in 0..40 {
         register(&http, &base, &own, &format!("grid-{i}"), 100.0 + f64::from(i) * 10.0).await;
@@ -854,47 +881,45 @@ async fn concurrent_largest_submissions_do_not_hold_the_others() {
     let steady = json!({ "id": "steady", "chunks": 10_000, "price_chips": 20_000, "pools": { "s_min": 1 } });
     ok(&http, "POST", format!("{base}/v1/jobs"), Some(&rich), Some(steady)).await;
     let busy = Arc::new(AtomicBool::new(true));
-    let probing = tokio::spawn(probe(base.clone(), cycler, "steady".into(), busy.clone()));
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let probing = tokio::spawn(probe(base.clone(), cycler, busy.clone()));
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let started = Instant::now();
     let submit = |body: Value| {
         let (http, base, key) = (http.clone(), base.clone(), rich.clone());
         tokio::spawn(async move { call(&http, "POST", format!("{base}/v1/jobs"), Some(&key), Some(body)).await })
     };
-    let mut sent = Vec::new();
-    for i in 0..6 {
-        let body = if i % 2 == 0 {
-            json!({ "id": format!("wide-{i}"), "chunks": 10_000, "price_chips": 20_000 })
-        } else {
-            json!({ "id": format!("deep-{i}"), "chunks": 1_000, "price_chips": 10_000, "replication": { "r": 10.0 } })
-        };
-        sent.push(submit(body));
+    let mut waves = 0;
+    while started.elapsed() < Duration::from_secs(3) {
+        waves += 1;
+        let mut sent = Vec::new();
+        let mut ids = Vec::new();
+        for i in 0..6 {
+            let id = format!("w{waves}-{i}");
+            let body = if i % 2 == 0 {
+                json!({ "id": id, "chunks": 10_000, "price_chips": 20_000 })
+            } else {
+                json!({ "id": id, "chunks": 1_000, "price_chips": 10_000, "replication": { "r": 10.0 } })
+            };
+            ids.push(id);
+            sent.push(submit(body));
+        }
+        let over = submit(json!({ "id": format!("over-{waves}"), "chunks": 1_001, "price_chips": 10_010,
+            "replication": { "r": 10.0 } }));
+        for s in sent {
+            let (s, v) = s.await.unwrap();
+            assert_eq!(s, StatusCode::CREATED, "{v}");
+        }
+        let (s, v) = over.await.unwrap();
+        assert_eq!((s, v["field"].as_str()), (StatusCode::BAD_REQUEST, Some("replication")), "{v}");
+        for id in ids {
+            ok(&http, "DELETE", format!("{base}/v1/jobs/{id}"), Some(&rich), None).await;
+        }
     }
-    let over = submit(json!({ "id": "over", "chunks": 1_001, "price_chips": 10_010, "replication": { "r": 10.0 } }));
-    for s in sent {
-        let (s, v) = s.await.unwrap();
-        assert_eq!(s, StatusCode::CREATED, "{v}");
-    }
-    let (s, v) = over.await.unwrap();
-    assert_eq!((s, v["field"].as_str()), (StatusCode::BAD_REQUEST, Some("replication")), "{v}");
-    let took = started.elapsed();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let window = started..Instant::now();
     busy.store(false, Ordering::Relaxed);
-    let mut p = probing.await.unwrap();
+    let p = probing.await.unwrap();
     let peak = server.peak_rss();
-    assert!(p.cycles.len() >= 5 && p.healths.len() >= 5, "the probe ran: {p:?}");
-    let (health, cycle) = (p95_max(&mut p.healths), p95_max(&mut p.cycles));
-    eprintln!(
-        "6 submissions of 10,000 copies in {took:?}: /health p95 {:?} max {:?}; task cycle p95 {:?} max {:?}; \
-         peak RSS {} MB",
-        health.0,
-        health.1,
-        cycle.0,
-        cycle.1,
-        peak >> 20
-    );
-    let bound = Duration::from_millis(100);
-    assert!(health.0 < bound && cycle.0 < bound, "calls waited: /health {health:?}, cycle {cycle:?}");
-    assert!(health.1 < bound * 10 && cycle.1 < bound * 10, "a call was held: /health {health:?}, cycle {cycle:?}");
+    answered_within_bounds(&p, &window, &format!("{waves} waves of 6 submissions of 10,000 copies"));
+    eprintln!("peak RSS {} MB", peak >> 20);
     assert!(peak < 300 << 20, "peak RSS {} MB", peak >> 20);
 }
