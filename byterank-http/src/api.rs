@@ -397,9 +397,9 @@ pub struct TaskView {
     /// `waiting`, `running` or `done`.
     pub state: String,
     /// Attempts running now.
-    pub running: u16,
-    /// Attempts given out.
-    pub attempts: u16,
+    pub running: u32,
+    /// Attempts given out (one per device that took a copy).
+    pub attempts: u32,
 }
 
 /// Per-task progress paging.

@@ -114,7 +114,7 @@ fn user_of(who: &Principal) -> Result<&str, ApiError> {
 }
 
 /// One job's line.
-pub fn line(id: &str, book: &JobBook) -> JobLine {
+pub fn line(svc: &Service, id: &str, book: &JobBook) -> JobLine {
     JobLine {
         id: id.into(),
         state: book.state.clone(),
@@ -123,7 +123,7 @@ pub fn line(id: &str, book: &JobBook) -> JobLine {
         tasks: book.tasks,
         done: book.done,
         unverified: book.unverified,
-        running: book.progress.iter().map(|t| u32::from(t.running)).sum(),
+        running: svc.running_attempts(book),
         failures: book.failures,
         created_at: book.created_at.map(|t| t.millis()),
         output: book.has_output,
@@ -153,7 +153,7 @@ pub fn jobs(svc: &Service, who: &Principal, q: &JobsQuery) -> Result<JobList, Ap
             i + 1
         }
     };
-    let page: Vec<JobLine> = mine.iter().skip(start).take(limit as usize).map(|(id, b)| line(id, b)).collect();
+    let page: Vec<JobLine> = mine.iter().skip(start).take(limit as usize).map(|(id, b)| line(svc, id, b)).collect();
     let more = start + page.len() < mine.len();
     let next = if more { page.last().map(|l| l.id.clone()) } else { None };
     Ok(JobList { jobs: page, next })

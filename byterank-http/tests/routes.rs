@@ -290,6 +290,18 @@ async fn a_job_from_quote_to_completion() {
     assert_eq!(held.as_array().map(|h| h.len()), Some(1), "{held}");
     let beat = ok(&app, "POST", &format!("/v1/tasks/{a}/heartbeat"), Some(&d1), None).await;
     assert_eq!(beat["continue"], true, "{beat}");
+    // Per-task progress: the task d1 holds runs, the other waits.
+    let held_task = lost["task"].as_u64().unwrap();
+    let view = ok(&app, "GET", "/v1/jobs/j?tasks=true", Some(&ana), None).await;
+    let want: Vec<Value> = (0..2)
+        .map(|t| {
+            let (state, n) = if t == held_task { ("running", 1) } else { ("waiting", 0) };
+            json!({ "task": t, "state": state, "running": n, "attempts": n })
+        })
+        .collect();
+    assert_eq!((view["progress"].clone(), view["running"].as_u64()), (json!(want), Some(1)), "{view}");
+    let page = ok(&app, "GET", "/v1/jobs/j?tasks=true&from=1&limit=5", Some(&ana), None).await;
+    assert_eq!(page["progress"], json!(want[1..]), "{page}");
     refused(&app, "POST", &format!("/v1/tasks/{a}/heartbeat"), Some(&d2), None, StatusCode::NOT_FOUND).await;
     refused(&app, "POST", "/v1/tasks/seven/heartbeat", Some(&d1), None, StatusCode::BAD_REQUEST).await;
     clock.advance(3_500).unwrap();
@@ -324,6 +336,9 @@ async fn a_job_from_quote_to_completion() {
         // Rescued copies wait out rescue_wait; the clock, not the test, waits.
         clock.advance(1_000).unwrap();
     }
+    let done = ok(&app, "GET", "/v1/jobs/j?tasks=true", Some(&ana), None).await;
+    let none = done["progress"].as_array().is_none_or(Vec::is_empty);
+    assert!(none && done["running"] == 0, "an ended job has no progress to show: {done}");
     let (s, out) = send(&app, "GET", "/v1/jobs/j/output", Some(&ana), Payload::None).await;
     assert_eq!(s, StatusCode::OK);
     assert!(!out.is_empty());

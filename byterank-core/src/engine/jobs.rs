@@ -56,6 +56,8 @@ pub struct TaskCopies {
     pub rescue: u32,
     /// Attempts running now.
     pub running: u32,
+    /// Devices given a copy so far (each at most once): the attempts it had.
+    pub tried: u32,
     /// A trusted arbitration is asked for or running.
     pub arbitration: bool,
     /// Its verdict is final.

@@ -438,6 +438,7 @@ impl Engine {
             queued: t.queued(),
             rescue: t.rescue(),
             running: j.tasks.running(task).count() as u32,
+            tried: j.tasks.tried(task).count() as u32,
             arbitration: t.arbiter(),
             decided: t.decided(),
         })

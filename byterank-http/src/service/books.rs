@@ -1,5 +1,5 @@
 //! What the service keeps beside the engine: accounts and keys, each job's book
-//! (its owner, its input, per-task progress, its end), and which device holds
+//! (its owner, its input, its end), and which device holds
 //! which attempt. All of it is derived from the journal, so it is snapshotted with
 //! the engine and rebuilt by replay.
 
@@ -58,17 +58,6 @@ pub enum JobState {
     Cancelled,
 }
 
-/// One task's progress.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TaskBook {
-    /// Attempts running now.
-    pub running: u16,
-    /// Attempts ever given out.
-    pub attempts: u16,
-    /// Its verdict is final.
-    pub done: bool,
-}
-
 /// A job as the service keeps it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct JobBook {
@@ -90,8 +79,6 @@ pub struct JobBook {
     pub pjf: f64,
     /// Tasks decided by one untrusted result.
     pub unverified: u32,
-    /// Per-task progress while it runs (dropped when it ends).
-    pub progress: Vec<TaskBook>,
     /// Attempts whose uploaded results are stored, while it runs.
     pub results: Vec<AttemptId>,
     /// Whether its input is stored (blob `input/<job>`).

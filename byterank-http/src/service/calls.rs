@@ -637,29 +637,21 @@ impl Service {
         if limit > 10_000 {
             return Err(ApiError::bad_request("list at most 10000 tasks at a time").at("limit"));
         }
-        let progress = if q.tasks {
-            let from = q.from as usize;
-            book.progress
-                .iter()
-                .enumerate()
-                .skip(from)
-                .take(limit as usize)
-                .map(|(i, t)| TaskView {
-                    task: i as u32,
-                    state: if t.done {
+        let progress = match book.handle.filter(|_| q.tasks) {
+            Some(h) => (q.from..book.tasks.min(q.from.saturating_add(limit)))
+                .filter_map(|task| {
+                    let t = self.engine.task_copies(h, task)?;
+                    let state = if t.decided {
                         "done"
                     } else if t.running > 0 {
                         "running"
                     } else {
                         "waiting"
-                    }
-                    .into(),
-                    running: t.running,
-                    attempts: t.attempts,
+                    };
+                    Some(TaskView { task, state: state.into(), running: t.running, attempts: t.tried })
                 })
-                .collect()
-        } else {
-            Vec::new()
+                .collect(),
+            None => Vec::new(),
         };
         Ok(JobView {
             id: job.into(),
@@ -669,7 +661,7 @@ impl Service {
             tasks: book.tasks,
             done: book.done,
             unverified: book.unverified,
-            running: book.progress.iter().map(|t| u32::from(t.running)).sum(),
+            running: self.running_attempts(book),
             copies: book.copies,
             pjf: book.pjf,
             refunded: book.refunded.0,

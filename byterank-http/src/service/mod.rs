@@ -29,7 +29,7 @@ mod op;
 mod payouts;
 
 pub use apps::read_upload;
-pub use books::{Ended, EndedJobs, Held, JobBook, JobState, KeyEntry, Principal, TaskBook, UserBook};
+pub use books::{Ended, EndedJobs, Held, JobBook, JobState, KeyEntry, Principal, UserBook};
 pub use calls::quote_view;
 pub use keyed::{check_key, Keyed};
 pub use limits::{task_count, WorkLimits};
@@ -239,6 +239,11 @@ impl Service {
     /// Every user's id and book.
     pub fn user_books(&self) -> impl Iterator<Item = (&str, &UserBook)> {
         self.users.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// Attempts of a job running now (none once it ended), as the engine has them.
+    pub fn running_attempts(&self, book: &JobBook) -> u32 {
+        book.handle.and_then(|h| self.engine.job_progress(h)).map_or(0, |p| p.running)
     }
 
     /// A job's book.
@@ -494,34 +499,20 @@ impl Service {
                     book.copies = *copies;
                     book.pjf = *pjf;
                     book.charged_at = Some(at);
-                    book.progress = vec![TaskBook::default(); *tasks as usize];
                     let entry =
                         Entry { job: Some(id.clone()), ..Entry::new(user_account(&book.user), at, "charge", price.0) };
                     self.effect(Effect::Entry(entry));
-                }
-                Event::TaskAssigned { job, task, .. } => {
-                    let name = &self.handles[job];
-                    if let Some(t) = self.jobs.get_mut(name).and_then(|b| b.progress.get_mut(*task as usize)) {
-                        t.running += 1;
-                        t.attempts = t.attempts.saturating_add(1);
-                    }
                 }
                 Event::AttemptChanged { job, task, attempt, state, device, .. } if *state != AttemptState::Delayed => {
                     if let Some(book) = self.handles.get(job).and_then(|name| self.jobs.get_mut(name)) {
                         if matches!(state, AttemptState::Failed | AttemptState::Stale | AttemptState::Incorrect) {
                             book.failures += 1;
                         }
-                        if let Some(t) = book.progress.get_mut(*task as usize) {
-                            t.running = t.running.saturating_sub(1);
-                        }
                     }
                     self.ended.insert(*attempt, *state, *device);
                 }
-                Event::TaskValidated { job, task, .. } => {
+                Event::TaskValidated { job, .. } => {
                     if let Some(book) = self.handles.get(job).and_then(|n| self.jobs.get_mut(n)) {
-                        if let Some(t) = book.progress.get_mut(*task as usize) {
-                            t.done = true;
-                        }
                         book.done += 1;
                     }
                 }
@@ -582,7 +573,6 @@ impl Service {
         let name = self.handles.remove(&job).expect("a running job has a name");
         let book = self.jobs.get_mut(&name).expect("booked");
         book.handle = None;
-        book.progress = Vec::new();
         book.ended_at = Some(at);
         self.ended_jobs.push(at, &name);
         let mut keys: Vec<String> = core::mem::take(&mut book.results).into_iter().map(result_key).collect();
@@ -633,7 +623,6 @@ impl JobBook {
             copies: 0,
             pjf: 0.0,
             unverified: 0,
-            progress: Vec::new(),
             results: Vec::new(),
             has_input: false,
             has_output: false,

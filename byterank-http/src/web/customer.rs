@@ -118,7 +118,7 @@ fn job_facts(svc: &Service, who: &Principal, id: &str, now: i64) -> Result<JobFa
         _ => return Err(not_found()),
     }
     Ok(JobFacts {
-        line: listing::line(id, book),
+        line: listing::line(svc, id, book),
         copies: book.copies,
         pjf: book.pjf,
         refunded: book.refunded.0,
