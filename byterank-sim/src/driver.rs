@@ -104,6 +104,8 @@ pub enum Notice {
     JobFailed {
         /// The job.
         job: JobId,
+        /// The engine's reason.
+        reason: String,
     },
     /// A device's owner was paid.
     Credited {
@@ -182,7 +184,8 @@ impl Driver {
                 Event::JobCompleted { job, results, unverified, .. } => {
                     Notice::JobCompleted { job, results, unverified }
                 }
-                Event::JobFailed { job, .. } | Event::JobCancelled { job, .. } => Notice::JobFailed { job },
+                Event::JobFailed { job, reason } => Notice::JobFailed { job, reason },
+                Event::JobCancelled { job } => Notice::JobFailed { job, reason: "cancelled".to_string() },
                 Event::RewardCredited { device, amount, .. } => Notice::Credited { device, amount: amount.0 },
                 _ => continue,
             });

@@ -185,14 +185,14 @@ pub fn write_study(dir: &Path, out: &Outcome) -> io::Result<()> {
     csv(
         dir,
         "jobs.csv",
-        "variant,replication,seed,job,kind,status,tasks,copies,attempts,validated,submit_s,end_s,makespan_s,opt_s,makespan_over_opt,pjf_plan,pjf_model,joint_failure,wrong_assembled,colluded_assembled,unverified",
+        "variant,replication,seed,job,kind,status,tasks,copies,attempts,validated,submit_s,end_s,makespan_s,opt_s,makespan_over_opt,pjf_plan,pjf_model,joint_failure,wrong_assembled,colluded_assembled,unverified,fail_reason",
         |w| {
             let opt = |x: Option<f64>| x.map_or(String::new(), |x| format!("{x:.3}"));
             for r in &saved.records {
                 for j in &r.jobs {
                     writeln!(
                         w,
-                        "{},{},{},{},{},{},{},{},{},{},{:.3},{},{},{},{},{:.6},{:.6},{},{},{},{}",
+                        "{},{},{},{},{},{},{},{},{},{},{:.3},{},{},{},{},{:.6},{:.6},{},{},{},{},{}",
                         field(&r.variant),
                         r.replication,
                         r.seed,
@@ -213,7 +213,8 @@ pub fn write_study(dir: &Path, out: &Outcome) -> io::Result<()> {
                         j.joint_failure,
                         j.wrong_assembled,
                         j.colluded_assembled,
-                        j.unverified
+                        j.unverified,
+                        field(j.fail_reason.as_deref().unwrap_or(""))
                     )?;
                 }
             }

@@ -38,6 +38,9 @@ pub struct JobRecord {
     pub kind: String,
     /// How it ended (`completed`, `failed`, `rejected`, `unfinished`, `pending`).
     pub status: String,
+    /// Why the engine failed it, when it did.
+    #[serde(default)]
+    pub fail_reason: Option<String>,
     /// Unique tasks.
     pub tasks: u32,
     /// Copies planned.
@@ -341,6 +344,7 @@ pub fn record(world: &World, variant: &Variant, run: &RunOut, replication: u32, 
                 id: j.id.clone(),
                 kind: j.kind.clone(),
                 status: status_name(j.status),
+                fail_reason: j.fail_reason.clone(),
                 tasks: j.tasks,
                 copies: j.copies,
                 attempts: j.attempts,

@@ -1,11 +1,12 @@
 //! The text tables of a study: the policy table (means over replications with
 //! their 95% intervals), the job table (percentiles over every job of every
 //! replication) and the paired table (differences from the baseline, with a
-//! verdict), and the legend of every column.
+//! verdict), the failed jobs with the engine's reasons, and the legend of every
+//! column.
 
 use std::fmt::Write as _;
 
-use crate::replications::{Study, METRICS};
+use crate::replications::{RunRecord, Study, METRICS};
 use crate::stats::MeanCi;
 
 fn cell(m: Option<&MeanCi>, decimals: usize, replications: u32) -> String {
@@ -114,6 +115,23 @@ pub fn tables(study: &Study) -> String {
         s.push_str(&paired_table(study));
     }
     s
+}
+
+/// Every failed job of every run, with when and why the engine failed it: empty
+/// when none failed.
+pub fn failures(records: &[RunRecord]) -> String {
+    let mut rows = vec![["variant", "seed", "job", "at s", "reason"].map(String::from).to_vec()];
+    for r in records {
+        for j in r.jobs.iter().filter(|j| j.status == "failed") {
+            let at = j.end_s.map_or("-".to_string(), |s| format!("{s:.0}"));
+            let reason = j.fail_reason.clone().unwrap_or_default();
+            rows.push(vec![r.variant.clone(), r.seed.to_string(), j.id.clone(), at, reason]);
+        }
+    }
+    if rows.len() == 1 {
+        return String::new();
+    }
+    format!("\nfailed jobs\n{}", layout(&rows))
 }
 
 /// The meaning of every column of the tables, as (column, meaning).

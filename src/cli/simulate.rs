@@ -164,6 +164,7 @@ pub fn run(args: SimulateArgs) -> Result<(), Failure> {
             let out = studies.pop().expect("one study");
             output::write_study(&args.out, &out)?;
             write!(stdout, "{}", tables::tables(&out.study))?;
+            write!(stdout, "{}", tables::failures(&out.records))?;
             let s = &out.study;
             writeln!(
                 stdout,

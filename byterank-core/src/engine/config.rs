@@ -58,6 +58,28 @@ pub struct EngineConfig {
     /// is the floor every one of them shares.
     #[cfg_attr(feature = "serde", serde(default))]
     pub min_task_price: ByteChips,
+    /// Which failed attempts count toward a task's `max_failures` (default
+    /// [`FailureAttribution::Task`], spec §11c).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub failure_attribution: FailureAttribution,
+}
+
+/// Which failed attempts count toward a task's failure limit (`max_failures`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum FailureAttribution {
+    /// Only outcomes that point at the task count: error reports (FAILED) and
+    /// results that fail integrity (INCORRECT), once per distinct device. Stale,
+    /// offline, departed and abandoned attempts point at the device: they are
+    /// recorded on its history and get the task a new copy. A copy no device may
+    /// take fails its job only after waiting `starve_ms` (spec §11c).
+    #[default]
+    Task,
+    /// Every failed attempt but one abandoned by a departing device counts, and a
+    /// copy no device may take fails its job at once: the rule before §11c, kept
+    /// so the simulator can compare.
+    Any,
 }
 
 impl Default for EngineConfig {
@@ -79,6 +101,7 @@ impl Default for EngineConfig {
             share_weights: [1, 2, 4],
             lottery_seed: 0,
             min_task_price: ByteChips::ZERO,
+            failure_attribution: FailureAttribution::Task,
         }
     }
 }

@@ -8,6 +8,7 @@ use alloc::vec::Vec;
 
 use super::attempts::{Due, Touch};
 use super::command::{AttemptId, DeviceId, JobId};
+use super::config::FailureAttribution;
 use super::event::{AttemptState, Event};
 use super::rescue::{Entry, RescueNeed};
 use super::{Engine, JobStatus};
@@ -82,7 +83,9 @@ impl Engine {
     /// - an arbitration no live trusted device of the job may take falls back to
     ///   copies towards a majority (the job's pools lost their trusted devices);
     /// - a copy no live device of the job may take fails its job: every one of
-    ///   them has tried the task;
+    ///   them has tried the task (under [`FailureAttribution::Task`], once it has
+    ///   waited `starve_ms` in the rescue queue, so a device joining the job's
+    ///   pools may still take it);
     /// - a job with nothing running whose queued copies found no taker for
     ///   `rescue_wait` (the devices of their pools and lower ones all tried those
     ///   tasks, or left) has them moved to the rescue queue, where any eligible
@@ -112,6 +115,12 @@ impl Engine {
                     self.progress(e.job, e.task, out);
                 }
                 RescueNeed::Copy => {
+                    // Under §11c's attribution the copy waits `starve_ms` for a
+                    // device that has not tried the task (one joining the pools).
+                    let patient = self.cfg.failure_attribution == FailureAttribution::Task;
+                    if patient && e.since.add_millis(self.cfg.starve_ms) > self.now {
+                        continue;
+                    }
                     let reason =
                         format!("task {} needs another copy and every device that may run it has tried it", e.task);
                     self.end_job(e.job, JobStatus::Failed, reason, out);

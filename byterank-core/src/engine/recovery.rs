@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 
 use super::attempts::{Attempt, CopyKind};
 use super::command::{AttemptId, JobId};
+use super::config::FailureAttribution;
 use super::event::{AttemptState, Event};
 use super::rescue::{Entry, RescueNeed};
 use super::task::{agreement, by_quorum};
@@ -17,6 +18,9 @@ impl Engine {
     /// An attempt ended without a valid result (already off the books). Its outcome
     /// waits in the task's blame list until the task's verdict is final elsewhere;
     /// if the job fails instead, the fault is the system's and nothing is recorded.
+    /// Under [`FailureAttribution::Task`] only outcomes that point at the task
+    /// (FAILED, INCORRECT) count toward `max_failures`, once per distinct device;
+    /// the rest point at the device and only get the task a new copy (§11c).
     pub(super) fn failed(&mut self, a: Attempt, attempt: AttemptId, state: AttemptState, out: &mut Vec<Event>) {
         out.push(Event::AttemptChanged { job: a.job, task: a.task, attempt, device: a.device, state });
         let j = &mut self.jobs[a.job];
@@ -32,13 +36,21 @@ impl Engine {
             incorrect: state == AttemptState::Incorrect,
         };
         j.tasks.push_blame(a.task, a.device, outcome);
-        let t = &mut j.tasks[a.task];
-        // A device leaving is not the task's fault: it does not count towards
-        // `max_failures`.
-        if state != AttemptState::Abandoned {
-            t.failures += 1;
-            if t.failures >= self.cfg.max_failures {
-                let reason = format!("task {} failed {} times", a.task, t.failures);
+        let failures = match self.cfg.failure_attribution {
+            FailureAttribution::Task => match state {
+                AttemptState::Failed | AttemptState::Incorrect => Some(j.tasks.push_erred(a.task, a.device)),
+                _ => None,
+            },
+            // A device leaving is not the task's fault; everything else counts.
+            FailureAttribution::Any => (state != AttemptState::Abandoned).then(|| j.tasks[a.task].failures + 1),
+        };
+        if let Some(n) = failures {
+            j.tasks[a.task].failures = n;
+            if n >= self.cfg.max_failures {
+                let reason = match self.cfg.failure_attribution {
+                    FailureAttribution::Task => format!("task {} failed on {n} distinct devices", a.task),
+                    FailureAttribution::Any => format!("task {} failed {n} times", a.task),
+                };
                 self.end_job(a.job, JobStatus::Failed, reason, out);
                 return;
             }

@@ -73,7 +73,8 @@ pub(super) struct Task {
     queued: u32,
     /// Copies waiting in the rescue queue (not counting an arbitration).
     rescue: u32,
-    /// Failed, stale and malformed attempts (`max_failures` bounds them).
+    /// Failed attempts that count toward `max_failures` (which count is the
+    /// engine's `failure_attribution`).
     pub failures: u32,
     /// Copies issued beyond the plan to reach a majority (`max_failures` bounds them).
     pub extra: u32,
@@ -220,11 +221,15 @@ struct Spill {
     tried: Vec<DeviceId>,
     /// Outcomes to record on devices once the task's verdict is final elsewhere.
     blame: Vec<(DeviceId, Outcome)>,
+    /// Devices whose attempt pointed at the task (an error report or a result
+    /// that failed integrity), each once.
+    #[cfg_attr(feature = "serde", serde(default))]
+    erred: Vec<DeviceId>,
 }
 
 impl Spill {
     fn is_empty(&self) -> bool {
-        self.running.is_empty() && self.tried.is_empty() && self.blame.is_empty()
+        self.running.is_empty() && self.tried.is_empty() && self.blame.is_empty() && self.erred.is_empty()
     }
 }
 
@@ -384,6 +389,16 @@ impl Tasks {
     /// An outcome to record on a device once the task's verdict is final.
     pub fn push_blame(&mut self, task: u32, device: DeviceId, outcome: Outcome) {
         self.spill_mut(task).blame.push((device, outcome));
+    }
+
+    /// A device's attempt pointed at the task: the distinct devices that did so,
+    /// this one included.
+    pub fn push_erred(&mut self, task: u32, device: DeviceId) -> u32 {
+        let erred = &mut self.spill_mut(task).erred;
+        if !erred.contains(&device) {
+            erred.push(device);
+        }
+        erred.len() as u32
     }
 
     /// The task's verdict is final: it forgets who ran it, and hands over its

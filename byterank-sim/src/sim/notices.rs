@@ -91,7 +91,7 @@ impl Sim<'_> {
         let ended: Vec<JobId> = notices
             .iter()
             .filter_map(|n| match n {
-                Notice::JobCompleted { job, .. } | Notice::JobFailed { job } => Some(*job),
+                Notice::JobCompleted { job, .. } | Notice::JobFailed { job, .. } => Some(*job),
                 _ => None,
             })
             .collect();
@@ -206,8 +206,9 @@ impl Sim<'_> {
                 j.unverified = *unverified;
                 self.end_job(ji, now, JobStatus::Completed);
             }
-            Notice::JobFailed { job } => {
+            Notice::JobFailed { job, reason } => {
                 let ji = self.job_of_engine[job.0 as usize] as usize;
+                self.jobs[ji].fail_reason = Some(reason.clone());
                 self.end_job(ji, now, JobStatus::Failed);
             }
             Notice::Credited { device, amount } => {

@@ -41,6 +41,8 @@ pub struct JobOut {
     pub end_s: Option<f64>,
     /// How it ended.
     pub status: JobStatus,
+    /// Why the engine failed it, when it did.
+    pub fail_reason: Option<String>,
     /// The clairvoyant lower bound on its makespan, s.
     pub lower_bound_s: f64,
     /// The plan's probability of joint failure.
@@ -80,6 +82,7 @@ impl JobOut {
             submit_s: at as f64 / 1000.0,
             end_s: None,
             status: JobStatus::Pending,
+            fail_reason: None,
             lower_bound_s,
             pjf_plan: 0.0,
             achievable: false,
