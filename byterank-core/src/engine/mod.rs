@@ -108,6 +108,7 @@ mod refresh;
 mod rescue;
 mod share;
 mod targeting;
+mod tails;
 mod task;
 mod tasks;
 mod timers;
@@ -116,7 +117,7 @@ mod validation;
 pub use admission::AdmissionError;
 pub use attempt_view::AttemptInfo;
 pub use command::{AttemptId, Command, CommandKind, DeviceId, JobId};
-pub use config::{EngineConfig, MAX_IN_HAND, MAX_SHARE_WEIGHT};
+pub use config::{EngineConfig, Speculation, MAX_IN_HAND, MAX_SHARE_WEIGHT};
 pub use error::{
     AttemptError, CancelError, ConfigError, DeviceGone, EngineError, Inconsistency, OperatorError, PullError, Refusal,
     RegisterError, ReleaseError, RemoveError, SubmitError, TimeError, UnknownDevice, UnknownJob, UpdateError,
