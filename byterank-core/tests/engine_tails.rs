@@ -22,12 +22,11 @@ const START: i64 = 1_795_662_000_000;
 
 /// A copy the driver's model has running.
 #[derive(Clone, Copy, Debug)]
-struct Copy {
+struct Run {
     device: DeviceId,
     job: JobId,
     task: u32,
     ends: i64,
-    speculative: bool,
 }
 
 /// The driver: the engine, and its own model of the grid.
@@ -35,7 +34,7 @@ struct Driver {
     engine: Engine,
     now: i64,
     devices: Vec<(DeviceId, f64)>,
-    running: BTreeMap<AttemptId, Copy>,
+    running: BTreeMap<AttemptId, Run>,
     /// Every (job, task, device) that got a copy: never twice.
     given: BTreeSet<(JobId, u32, DeviceId)>,
     /// Speculative copies by (job, task).
@@ -45,7 +44,7 @@ struct Driver {
     /// Credits by (job, task): devices paid.
     paid: BTreeMap<(JobId, u32), Vec<DeviceId>>,
     /// Attempts cancelled, with their device and task.
-    cancelled: Vec<Copy>,
+    cancelled: Vec<Run>,
     ended: BTreeMap<JobId, (JobStatus, i64)>,
     /// A device that reports a wrong result on each of its copies.
     liar: Option<DeviceId>,
@@ -97,7 +96,7 @@ impl Driver {
                     assert!(self.given.insert((job, task, device)), "{device} got a second copy of task {task}");
                     let rate = self.devices.iter().find(|d| d.0 == device).unwrap().1;
                     let ends = self.now + (WORK / rate).ceil() as i64;
-                    self.running.insert(attempt, Copy { device, job, task, ends, speculative });
+                    self.running.insert(attempt, Run { device, job, task, ends });
                     if speculative {
                         *self.speculative.entry((job, task)).or_default() += 1;
                     }
@@ -137,7 +136,7 @@ impl Driver {
     /// One step: copies that end report (in attempt order), then idle devices pull
     /// (in `order`), then time moves on.
     fn step(&mut self, order: &[usize]) {
-        let due: Vec<(AttemptId, Copy)> =
+        let due: Vec<(AttemptId, Run)> =
             self.running.iter().filter(|(_, c)| c.ends <= self.now).map(|(a, c)| (*a, *c)).collect();
         for (attempt, c) in due {
             if !self.running.contains_key(&attempt) {
@@ -278,7 +277,7 @@ fn a_speculative_copy_counts_towards_the_quorum_and_nothing_is_paid_twice() {
         d.run(job, &order, 400_000).expect("completes");
         d.check_books();
         assert!(!d.speculative.is_empty(), "the slow devices' tasks get speculative copies");
-        for (&(j, task), _) in &d.speculative {
+        for &(j, task) in d.speculative.keys() {
             let valid = d.validated[&(j, task)];
             assert!(valid >= 2, "task {task} decided by a quorum: {valid}");
             if let Some(l) = d.liar {
@@ -353,4 +352,3 @@ fn random_grids_keep_the_books() {
         assert!(f64::from(total) <= (0.1 * tasks as f64).ceil(), "{total} speculative copies of {tasks} tasks");
     }
 }
-

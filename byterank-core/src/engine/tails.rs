@@ -183,7 +183,7 @@ impl Engine {
         }
         let work = j.tail.work()?;
         let ours = now.0 as f64 + work / rate;
-        let Some(listed) = j.tail.listed.as_mut() else { return None };
+        let listed = j.tail.listed.as_mut()?;
         let mut best: Option<(f64, u32)> = None;
         let mut looked = 0;
         let mut i = j.tail.cursor.min(listed.len());
