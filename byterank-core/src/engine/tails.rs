@@ -128,7 +128,9 @@ impl Engine {
     /// its jobs in its tail has a task it is expected to end sooner (see the
     /// module's doc and [`Speculation`](super::Speculation)). True if it did.
     pub(super) fn speculate(&mut self, device: DeviceId, out: &mut Vec<Event>) -> bool {
-        if !self.cfg.speculation.enabled {
+        // Every running job with a copy queued is in the fair share: when all
+        // are, none is in its tail (one comparison on a pull that found nothing).
+        if !self.cfg.speculation.enabled || self.share.len() >= self.running.len() {
             return false;
         }
         let share = self.cfg.speculation.max_share;
