@@ -41,6 +41,8 @@ pub enum Notice {
         attempt: AttemptId,
         /// From the rescue queue.
         rescue: bool,
+        /// A speculative copy of a task in its job's tail.
+        speculative: bool,
     },
     /// A pull found nothing.
     NoTask {
@@ -162,8 +164,8 @@ impl Driver {
                 Event::JobAccepted { job, copies, pjf, achievable, .. } => {
                     Notice::JobAccepted { job, copies, pjf, achievable }
                 }
-                Event::TaskAssigned { job, task, device, attempt, rescue, .. } => {
-                    Notice::Assigned { job, task, device, attempt, rescue }
+                Event::TaskAssigned { job, task, device, attempt, rescue, speculative, .. } => {
+                    Notice::Assigned { job, task, device, attempt, rescue, speculative }
                 }
                 Event::NoTask { device, .. } => Notice::NoTask { device },
                 Event::AttemptChanged { device, attempt, state, .. } => match state {

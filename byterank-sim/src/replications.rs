@@ -120,7 +120,7 @@ fn mean_of(v: impl Iterator<Item = f64>) -> Option<f64> {
 }
 
 /// Every per-run metric, in table order.
-pub const METRICS: [Metric; 9] = [
+pub const METRICS: [Metric; 10] = [
     Metric {
         key: "jobs_completed",
         label: "done",
@@ -192,6 +192,14 @@ pub const METRICS: [Metric; 9] = [
         better: Better::Neither,
         decimals: 3,
         get: |r| Some(r.summary.utilization),
+    },
+    Metric {
+        key: "speculative_per_job",
+        label: "spec/job",
+        meaning: "speculative copies per accepted job (copies of a job's last tasks on devices expected to end them sooner)",
+        better: Better::Neither,
+        decimals: 1,
+        get: |r| Some(r.summary.speculative_per_job),
     },
 ];
 

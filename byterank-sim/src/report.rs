@@ -87,6 +87,9 @@ pub struct VariantSummary {
     pub jobs_unfinished: u64,
     /// Attempts assigned per unique task of accepted jobs.
     pub copies_run_per_task: f64,
+    /// Speculative copies per accepted job.
+    #[serde(default)]
+    pub speculative_per_job: f64,
     /// Wrong results in assembled outputs, counted by the simulator.
     pub wrong_results_assembled: u64,
     /// Of those, colluders' results.
@@ -210,6 +213,11 @@ pub fn summarize(run: &RunOut) -> VariantSummary {
         jobs_rejected: count(JobStatus::Rejected),
         jobs_unfinished: count(JobStatus::Unfinished) + count(JobStatus::Pending),
         copies_run_per_task: if tasks == 0 { 0.0 } else { attempts as f64 / tasks as f64 },
+        speculative_per_job: if accepted.is_empty() {
+            0.0
+        } else {
+            accepted.iter().map(|j| f64::from(j.speculative)).sum::<f64>() / accepted.len() as f64
+        },
         wrong_results_assembled: done.iter().map(|j| u64::from(j.wrong_assembled)).sum(),
         colluded_results_assembled: done.iter().map(|j| u64::from(j.colluded_assembled)).sum(),
         colluded_over_honest: done.iter().map(|j| u64::from(j.colluded_over_honest)).sum(),

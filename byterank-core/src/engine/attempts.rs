@@ -26,6 +26,9 @@ pub(super) enum CopyKind {
     Rescue,
     /// A trusted device's copy that settles a disagreement.
     Arbiter,
+    /// A copy beyond the plan of a task in its job's tail, on a device expected
+    /// to end it sooner than its running copies.
+    Speculative,
 }
 
 /// One running attempt.

@@ -62,6 +62,10 @@ pub struct EngineConfig {
     /// [`FailureAttribution::Task`], spec §11c).
     #[cfg_attr(feature = "serde", serde(default))]
     pub failure_attribution: FailureAttribution,
+    /// Short tails: speculative copies of a job's last tasks and its last copies
+    /// kept off slow devices (see [`Speculation`]).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub speculation: Speculation,
 }
 
 /// Which failed attempts count toward a task's failure limit (`max_failures`).
@@ -80,6 +84,32 @@ pub enum FailureAttribution {
     /// copy no device may take fails its job at once: the rule before §11c, kept
     /// so the simulator can compare.
     Any,
+}
+
+/// Short tails, after LATE (Zaharia et al., OSDI 2008): when a device finds no
+/// copy of a job that has none queued, it may get a speculative copy of the
+/// running task with the longest estimated time to end, if it is expected to end
+/// it sooner; and in a job's tail a device far slower than the job's median gets
+/// no regular copy of it. `docs/simulator.md` ("Tails") gives the rules and their measure.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default))]
+pub struct Speculation {
+    /// Both rules on (default true); off is the engine without them.
+    pub enabled: bool,
+    /// Speculative copies a job may get, as a share of its tasks (default 0.1;
+    /// at least one copy when positive). A task gets at most one.
+    pub max_share: f64,
+    /// How much slower than the job's median device a device must be to get no
+    /// regular copy in the job's tail, which begins when fewer copies are queued
+    /// than the job's pool devices divided by this factor (default 4).
+    pub slow_factor: f64,
+}
+
+impl Default for Speculation {
+    fn default() -> Self {
+        Speculation { enabled: true, max_share: 0.1, slow_factor: 4.0 }
+    }
 }
 
 impl Default for EngineConfig {
@@ -102,6 +132,7 @@ impl Default for EngineConfig {
             lottery_seed: 0,
             min_task_price: ByteChips::ZERO,
             failure_attribution: FailureAttribution::Task,
+            speculation: Speculation::default(),
         }
     }
 }
@@ -143,6 +174,10 @@ impl EngineConfig {
         let ok = weights.iter().all(|w| (1..=MAX_SHARE_WEIGHT).contains(w));
         rule(ok, "share_weights", &format!("{weights:?}"), "between 1 and 1024 each")?;
         // `lottery_seed`: any value.
+        let spec = &self.speculation;
+        rule(unit(spec.max_share), "speculation.max_share", &spec.max_share, "a number in [0, 1]")?;
+        let slow = spec.slow_factor;
+        rule(finite_min(slow, 1.0), "speculation.slow_factor", &slow, "a finite number >= 1")?;
 
         let c = &self.index.capacity;
         let constants = [
@@ -232,6 +267,9 @@ mod tests {
             ("queue_window", |c| c.queue_window = 0),
             ("share_weights", |c| c.share_weights = [1, 0, 4]),
             ("share_weights", |c| c.share_weights = [1, 2, (1 << 20) + 1]),
+            ("speculation.max_share", |c| c.speculation.max_share = 1.5),
+            ("speculation.slow_factor", |c| c.speculation.slow_factor = 0.5),
+            ("speculation.slow_factor", |c| c.speculation.slow_factor = f64::NAN),
             ("index.capacity.processor_default", |c| c.index.capacity.processor_default = f64::NAN),
             ("index.capacity.category_default", |c| c.index.capacity.category_default = f64::INFINITY),
             ("index.capacity.speed_default", |c| c.index.capacity.speed_default = f64::NAN),

@@ -65,6 +65,9 @@ impl Engine {
                 }
             }
         }
+        if self.speculate(device, out) {
+            return;
+        }
         out.push(Event::NoTask { device, reason: Idle::NothingForIt });
     }
 
@@ -112,6 +115,9 @@ impl Engine {
     fn serve_from(&mut self, job: JobId, device: DeviceId, out: &mut Vec<Event>) -> bool {
         let j = &self.jobs[job];
         if !self.pool_table.targets(&j.pool_of, device) || !self.devices.may_run(device, &j.spec, j.chunk_bytes) {
+            return false;
+        }
+        if self.slow_for_tail(job, device) {
             return false;
         }
         let copy = self.take_from_pools(job, device);
@@ -166,7 +172,8 @@ impl Engine {
         self.jobs[job].start_attempt(task, attempt, device, kind == CopyKind::Arbiter, self.now);
         self.devices.hold(device, attempt, self.now);
         let rescue = kind != CopyKind::Planned;
-        out.push(Event::TaskAssigned { job, task, replica, device, attempt, rescue });
+        let speculative = kind == CopyKind::Speculative;
+        out.push(Event::TaskAssigned { job, task, replica, device, attempt, rescue, speculative });
     }
 
     /// Takes a running attempt off the books: its device's hands and its task.
@@ -262,6 +269,7 @@ impl Engine {
         }
         j.pools = pools;
         j.pool_failure = pool_failure;
+        self.set_median_rate(job);
         let pjf = self.pjf_in_force(job);
         out.push(Event::PlanChanged { job, pools: used as u32, pjf });
         for task in rescued {

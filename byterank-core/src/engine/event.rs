@@ -96,8 +96,11 @@ pub enum Event {
         device: DeviceId,
         /// The attempt's handle, for heartbeats and results.
         attempt: AttemptId,
-        /// Whether it came from the rescue queue.
+        /// Whether it came from the rescue queue (a speculative copy counts as one).
         rescue: bool,
+        /// Whether it is a speculative copy of a task in its job's tail.
+        #[cfg_attr(feature = "serde", serde(default))]
+        speculative: bool,
     },
     /// A pull found no task the device may take.
     NoTask {

@@ -10,6 +10,7 @@ use alloc::vec::Vec;
 use super::command::{AttemptId, DeviceId, JobId};
 use super::pool_map::PoolMap;
 use super::pool_queues::{PoolQueues, QueuedCopy};
+use super::tails::Tail;
 use super::task::Verdict;
 use super::tasks::{Few, Tasks};
 use super::JobStatus;
@@ -57,6 +58,10 @@ pub(super) struct JobEntry {
     /// The application's assembly order, checked at admission, when it is not
     /// ascending index order.
     pub(super) assembly: Option<Vec<u32>>,
+    /// What its tail needs: the work it learned, its median device, its
+    /// speculative copies.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub(super) tail: Tail,
 }
 
 /// What a job starts with ([`JobEntry::new`]).
@@ -109,6 +114,7 @@ impl JobEntry {
             last_assigned: now,
             starving_since: None,
             assembly,
+            tail: Tail::default(),
         }
     }
 

@@ -249,6 +249,7 @@ impl Engine {
             spec,
         };
         self.jobs.insert(JobEntry::new(entry, &plan.queues, self.now));
+        self.set_median_rate(job);
         self.running.push(job);
         let level = self.jobs[job].spec.preferences.byte_level;
         let weight = self.cfg.share_weights[match level {

@@ -107,6 +107,7 @@ mod recovery;
 mod refresh;
 mod rescue;
 mod share;
+mod tails;
 mod targeting;
 mod task;
 mod tasks;
@@ -116,7 +117,7 @@ mod validation;
 pub use admission::AdmissionError;
 pub use attempt_view::AttemptInfo;
 pub use command::{AttemptId, Command, CommandKind, DeviceId, JobId};
-pub use config::{EngineConfig, FailureAttribution, MAX_IN_HAND, MAX_SHARE_WEIGHT};
+pub use config::{EngineConfig, FailureAttribution, Speculation, MAX_IN_HAND, MAX_SHARE_WEIGHT};
 pub use error::{
     AttemptError, CancelError, ConfigError, DeviceGone, EngineError, Inconsistency, OperatorError, PullError, Refusal,
     RegisterError, ReleaseError, RemoveError, SubmitError, TimeError, UnknownDevice, UnknownJob, UpdateError,

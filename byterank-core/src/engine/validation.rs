@@ -34,6 +34,7 @@ impl Engine {
             self.failed(a, attempt, AttemptState::Incorrect, out);
             return;
         }
+        self.learn_work(a.job, a.device, self.now.0 - a.started.0);
         let trusted = self.devices.trusted(a.device);
         if a.kind == CopyKind::Arbiter {
             self.jobs[a.job].tasks[a.task].set_arbiter(false);

@@ -119,10 +119,13 @@ impl Sim<'_> {
                 let j = &mut self.jobs[ji];
                 (j.copies, j.pjf_plan, j.achievable) = (*copies, *pjf, *achievable);
             }
-            Notice::Assigned { job, task, device, attempt, rescue } => {
+            Notice::Assigned { job, task, device, attempt, rescue, speculative } => {
                 let d = self.by_engine[device.0 as usize];
                 let line = if *rescue { Line::Rescue } else { Line::First };
                 self.start_attempt(d, now, *job, *task, *attempt, line);
+                if *speculative {
+                    self.jobs[self.job_of_engine[job.0 as usize] as usize].speculative += 1;
+                }
             }
             Notice::NoTask { device } => {
                 let d = self.by_engine[device.0 as usize];

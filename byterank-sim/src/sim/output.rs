@@ -35,6 +35,8 @@ pub struct JobOut {
     pub copies: u32,
     /// Attempts the engine assigned.
     pub attempts: u32,
+    /// Of those, speculative copies of tasks in the job's tail.
+    pub speculative: u32,
     /// Submission time, s.
     pub submit_s: f64,
     /// End time, s (completion or failure).
@@ -79,6 +81,7 @@ impl JobOut {
             tasks: kind.tasks as u32,
             copies: 0,
             attempts: 0,
+            speculative: 0,
             submit_s: at as f64 / 1000.0,
             end_s: None,
             status: JobStatus::Pending,
