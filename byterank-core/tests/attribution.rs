@@ -94,6 +94,10 @@ impl T {
         self.ok(CommandKind::ReportResult { device, attempt, result });
     }
 
+    fn malformed(&mut self, device: DeviceId, attempt: AttemptId) {
+        self.ok(CommandKind::ReportResult { device, attempt, result: ResultMeta::default() });
+    }
+
     fn error(&mut self, device: DeviceId, attempt: AttemptId) {
         self.ok(CommandKind::ReportError { device, attempt });
     }
@@ -131,6 +135,8 @@ enum Act {
     Right,
     /// Reports an error: points at the task.
     Error,
+    /// Returns a result that fails integrity: points at the task.
+    Malformed,
     /// Goes silent: stale at T2, points at the device.
     Crash,
     /// Heartbeats until the hard deadline makes it stale.
@@ -148,6 +154,7 @@ fn walk(t: &mut T, d: &[DeviceId], job: JobId, acts: &[Act]) -> Vec<JobStatus> {
         match act {
             Act::Right => t.right(dev, a, task),
             Act::Error => t.error(dev, a),
+            Act::Malformed => t.malformed(dev, a),
             Act::Crash => t.wait(4_000, &[]),
             Act::Slow => t.wait(11_000, &[(dev, a)]),
             Act::Leave => {
@@ -187,7 +194,7 @@ fn crashing_slow_and_leaving_devices_never_fail_the_job() {
 #[test]
 fn a_task_erring_on_max_failures_distinct_devices_fails_its_job() {
     use Act::*;
-    let acts = [Error, Crash, Error, Leave, Slow, Error, Right];
+    let acts = [Error, Crash, Malformed, Leave, Slow, Error, Right];
     let (mut t, d) = T::new(config(3, FailureAttribution::Task), acts.len());
     let job = t.submit(1);
     let after = walk(&mut t, &d, job, &acts[..6]);
@@ -246,7 +253,8 @@ struct Model {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
-    /// Devices of random habits work a job of a few tasks, round after round
+    /// Devices of random habits (right results, errors, malformed results,
+    /// silence, stalls, departures) work a job of a few tasks, round after round
     /// (departed devices come back the next round). At every command the job
     /// has failed exactly when the model says a task erred on `max_failures`
     /// distinct devices; no crash, stall or departure ever fails it.
@@ -276,7 +284,11 @@ proptest! {
                         m.decided.insert(task);
                     }
                     4 | 5 => {
-                        t.error(dev, a);
+                        if habits[i][task as usize] == 4 {
+                            t.error(dev, a);
+                        } else {
+                            t.malformed(dev, a);
+                        }
                         let erred = m.erred.entry(task).or_default();
                         erred.insert(dev);
                         expect_failed |= erred.len() as u32 >= max_failures;

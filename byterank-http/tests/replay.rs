@@ -97,6 +97,23 @@ impl Driver {
     }
 }
 
+/// What device reports for a chunk: the right result, or the liar's wrong one.
+fn result_body(inputs: &BTreeMap<String, Vec<u8>>, job: &str, chunk: &byterank_core::Chunk, lie: bool) -> Vec<u8> {
+    match inputs.get(job) {
+        Some(input) => {
+            let part = &input[chunk.offset as usize..(chunk.offset + chunk.len) as usize];
+            Gzip::compress_chunk(if lie { b"not the input" } else { part })
+        }
+        None => {
+            let mut meta = byterank_core::application::Synthetic::expected(job, chunk);
+            if lie {
+                meta.digest = "f00d".into();
+            }
+            serde_json::to_vec(&meta).unwrap()
+        }
+    }
+}
+
 /// Returns how many gzip outputs it checked.
 fn one_run(seed: u64) -> u32 {
     let mut checked = 0;
@@ -203,23 +220,7 @@ fn one_run(seed: u64) -> u32 {
                 if n_dev > 1 {
                     d.run(|s, at| s.report_result(at, other, a, b"{}", None));
                 }
-                let body = match d.inputs.get(&job) {
-                    Some(input) => {
-                        let part = &input[chunk.offset as usize..(chunk.offset + chunk.len) as usize];
-                        let mut bytes = Gzip::compress_chunk(part);
-                        if k == liar {
-                            bytes = Gzip::compress_chunk(b"not the input");
-                        }
-                        bytes
-                    }
-                    None => {
-                        let mut meta = byterank_core::application::Synthetic::expected(&job, &chunk);
-                        if k == liar {
-                            meta.digest = "f00d".into();
-                        }
-                        serde_json::to_vec(&meta).unwrap()
-                    }
-                };
+                let body = result_body(&d.inputs, &job, &chunk, k == liar);
                 match rng.random_range(0..10) {
                     0 => {
                         d.run(|s, at| s.report_error(at, &devices[k], a, None));
@@ -256,6 +257,17 @@ fn one_run(seed: u64) -> u32 {
                 d.run(|s, at| s.apply(at, &Op::Tick));
             }
         }
+    }
+    // Every device works off what is left (the liar still lies): a job ends by
+    // its results, since stale and crashed attempts never fail it.
+    for _ in 0..120 {
+        for (k, device) in devices.iter().enumerate() {
+            let Some(t) = d.run(|s, at| s.pull(at, device, None)).and_then(|p| p.task) else { continue };
+            let body = result_body(&d.inputs, &t.job, &t.chunk, k == liar);
+            d.run(|s, at| s.report_result(at, device, AttemptId(t.attempt), &body, None));
+        }
+        d.now += 1_000;
+        d.run(|s, at| s.apply(at, &Op::Tick));
     }
     // Let every deadline pass so that every job ends.
     for _ in 0..40 {

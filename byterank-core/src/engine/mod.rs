@@ -29,9 +29,11 @@
 //!    job's target subset, to more copies until a quorum agrees. Then the task's
 //!    other copies are withdrawn or cancelled, outcomes are recorded, and its
 //!    bounty is paid to the owners of the devices whose results agree.
-//! 5. Copies that fail or go stale are replaced through the rescue queue; a task
-//!    that fails `max_failures` times, or needs more than `max_failures` extra
-//!    copies to reach a verdict, fails its job.
+//! 5. Copies that fail or go stale are replaced through the rescue queue. Stale
+//!    and abandoned attempts point at their device, never at the task; a task
+//!    whose error reports or failed integrity checks come from `max_failures`
+//!    distinct devices, or that needs more than `max_failures` extra copies to
+//!    reach a verdict, fails its job ([`FailureAttribution`]).
 //! 6. When every task's verdict is final the job completes: one result per task,
 //!    in assembly order; the rest of the price goes to the platform.
 //!
