@@ -147,15 +147,14 @@ fn pjf_observed_matches_the_model() {
 /// comparison misses its 95% interval with probability 0.05 if the model is right,
 /// so at least five of six must hold (two misses or more: 3% by chance). Measured:
 /// all six hold, the model 0.02 to 0.03 above the observation.
-/// The model knows the planned copies only: speculative copies of a job's
-/// tail (which save some tasks whose planned copies all fail) are off here.
 #[test]
 fn pjf_observed_matches_the_model_under_churn() {
     const CHURNY: &str = r#"
 name = "pjf-churn"
 horizon_s = 86400
-[engine]
-speculation.enabled = false
+# The model is of first-line copies run to their end: a speculative copy that
+# decides a task first cancels them, some before they would have failed.
+engine.speculation.enabled = false
 [grid]
 devices = 400
 [churn]
