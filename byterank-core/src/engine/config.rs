@@ -3,6 +3,7 @@
 use alloc::format;
 use alloc::string::ToString;
 
+use super::admission::ReplicationAdmission;
 use super::attempts::Deadlines;
 use super::error::ConfigError;
 use crate::indexes::IndexConfig;
@@ -58,6 +59,11 @@ pub struct EngineConfig {
     /// is the floor every one of them shares.
     #[cfg_attr(feature = "serde", serde(default))]
     pub min_task_price: ByteChips,
+    /// What admission does with a job whose replication cannot be met (default
+    /// strict: refused, or waiting until its deadline, unless it accepts
+    /// unverified results; lenient places what it can and runs).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub replication_admission: ReplicationAdmission,
 }
 
 impl Default for EngineConfig {
@@ -79,6 +85,7 @@ impl Default for EngineConfig {
             share_weights: [1, 2, 4],
             lottery_seed: 0,
             min_task_price: ByteChips::ZERO,
+            replication_admission: ReplicationAdmission::Strict,
         }
     }
 }
@@ -119,7 +126,7 @@ impl EngineConfig {
         let weights = self.share_weights;
         let ok = weights.iter().all(|w| (1..=MAX_SHARE_WEIGHT).contains(w));
         rule(ok, "share_weights", &format!("{weights:?}"), "between 1 and 1024 each")?;
-        // `lottery_seed`: any value.
+        // `lottery_seed`, `replication_admission`: any value.
 
         let c = &self.index.capacity;
         let constants = [

@@ -81,8 +81,9 @@ impl Engine {
     /// - rescue entries no longer needed are dropped;
     /// - an arbitration no live trusted device of the job may take falls back to
     ///   copies towards a majority (the job's pools lost their trusted devices);
-    /// - a copy no live device of the job may take fails its job: every one of
-    ///   them has tried the task;
+    /// - a copy no live device of the job may take fails its job (every one of
+    ///   them has tried the task), unless the job set a deadline: it waits for
+    ///   devices until then;
     /// - a job with nothing running whose queued copies found no taker for
     ///   `rescue_wait` (the devices of their pools and lower ones all tried those
     ///   tasks, or left) has them moved to the rescue queue, where any eligible
@@ -111,6 +112,8 @@ impl Engine {
                     self.rescue.retain(|x| *x != e);
                     self.progress(e.job, e.task, out);
                 }
+                // A job with a deadline waits for devices until then.
+                RescueNeed::Copy if j.spec.deadline_s.is_some() => {}
                 RescueNeed::Copy => {
                     let reason =
                         format!("task {} needs another copy and every device that may run it has tried it", e.task);
@@ -128,6 +131,28 @@ impl Engine {
             {
                 self.unstall(job, patience, out);
             }
+        }
+    }
+
+    /// Fails every running job whose deadline (`deadline_s` after its
+    /// submission) has come, naming it.
+    pub(super) fn fire_job_deadlines(&mut self, out: &mut Vec<Event>) {
+        while let Some(&(at, job)) = self.job_deadlines.first() {
+            if at > self.now {
+                break;
+            }
+            self.job_deadlines.pop_first();
+            let Some(j) = self.jobs.get(job) else { continue };
+            if j.status != JobStatus::Running {
+                continue;
+            }
+            let open = j.open_tasks();
+            let reason = format!(
+                "the job reached its deadline (`deadline_s` = {}) with {open} of {} tasks without a verdict",
+                j.spec.deadline_s.unwrap_or_default(),
+                j.task_count,
+            );
+            self.end_job(job, JobStatus::Failed, reason, out);
         }
     }
 

@@ -672,6 +672,7 @@ impl Service {
             running: book.progress.iter().map(|t| u32::from(t.running)).sum(),
             copies: book.copies,
             pjf: book.pjf,
+            replicas: book.replicas.map(Into::into),
             refunded: book.refunded.0,
             reason: book.reason.clone(),
             output: book.has_output,
@@ -776,6 +777,7 @@ impl Service {
             pending_payouts: out.pending,
             paid_out: out.paid,
             refunded: sum(&l.refunded),
+            earned_unverified: sum(&l.unverified),
             platform: l.platform.0,
             escrow: l.escrow.0,
             conserves: l.conserves() && self.payout_book().consistent(|o| self.earned(o)),
@@ -798,6 +800,7 @@ pub fn quote_view(q: &byterank_core::engine::Quote, available: u64) -> QuoteView
         achievable: q.achievable,
         price: q.price.0,
         available,
+        replicas: q.replicas.into(),
     }
 }
 
