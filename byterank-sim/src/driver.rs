@@ -111,6 +111,8 @@ pub enum Notice {
         device: DeviceId,
         /// ByteChips.
         amount: u64,
+        /// Earned by a result nothing cross-checked.
+        unverified: bool,
     },
 }
 
@@ -183,7 +185,9 @@ impl Driver {
                     Notice::JobCompleted { job, results, unverified }
                 }
                 Event::JobFailed { job, .. } | Event::JobCancelled { job, .. } => Notice::JobFailed { job },
-                Event::RewardCredited { device, amount, .. } => Notice::Credited { device, amount: amount.0 },
+                Event::RewardCredited { device, amount, unverified, .. } => {
+                    Notice::Credited { device, amount: amount.0, unverified }
+                }
                 _ => continue,
             });
         }

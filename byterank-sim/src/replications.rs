@@ -117,7 +117,7 @@ fn mean_of(v: impl Iterator<Item = f64>) -> Option<f64> {
 }
 
 /// Every per-run metric, in table order.
-pub const METRICS: [Metric; 9] = [
+pub const METRICS: [Metric; 10] = [
     Metric {
         key: "jobs_completed",
         label: "done",
@@ -173,6 +173,14 @@ pub const METRICS: [Metric; 9] = [
         better: Better::Lower,
         decimals: 1,
         get: |r| Some(r.summary.wrong_results_assembled as f64),
+    },
+    Metric {
+        key: "tasks_unverified",
+        label: "unverified",
+        meaning: "tasks of completed jobs decided by one untrusted result (nothing cross-checked them)",
+        better: Better::Lower,
+        decimals: 1,
+        get: |r| Some(r.summary.tasks_unverified as f64),
     },
     Metric {
         key: "rewards_gini",
