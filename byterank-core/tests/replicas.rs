@@ -225,6 +225,25 @@ fn a_deadline_waits_for_a_second_device_and_completes_verified() {
     assert!(d.engine.ledger().unverified.is_empty());
 }
 
+/// A copy left in a pool queue whose every device already ran its task is moved
+/// to the rescue queue when a pull meets it, not left for the stalled-job
+/// rescue (here an hour away): a device that joins later takes it at once.
+#[test]
+fn copies_no_device_of_their_pool_may_take_are_rescued_at_once() {
+    let cfg = EngineConfig { rescue_wait_ms: 3_600_000, ..EngineConfig::default() };
+    let (mut d, mut devices) = Driver::new(cfg, 1);
+    submit(&mut d, JobSpec { deadline_s: Some(7_200), ..job("j") }).unwrap();
+    d.work_all(&devices, "j");
+    let rescued = d.events.iter().filter(|e| matches!(e, Event::TaskRescued { .. })).count();
+    assert_eq!(rescued, TASKS as usize, "each task's copy the device could not take");
+    devices.push(d.register(1));
+    d.tick_after(30_000);
+    d.work_all(&devices, "j");
+    let handle = d.engine.job_id("j").unwrap();
+    assert_eq!(d.engine.job_status(handle), Some(JobStatus::Completed), "{:#?}", d.events.last());
+    assert!(d.events.iter().all(|e| !matches!(e, Event::TaskValidated { unverified: true, .. })));
+}
+
 #[test]
 fn a_deadline_with_no_second_device_fails_the_job_and_pays_nothing() {
     let (mut d, devices) = Driver::new(EngineConfig::default(), 1);
