@@ -97,6 +97,8 @@ impl Engine {
             .rescue
             .iter()
             .copied()
+            // A copy of a job with a deadline waits for devices: not asked.
+            .filter(|e| e.need == RescueNeed::Arbitration || self.jobs[e.job].spec.deadline_s.is_none())
             .filter(|e| !self.someone_may_take(e.job, e.task, e.need == RescueNeed::Arbitration))
             .collect();
         for e in stuck {
@@ -112,8 +114,6 @@ impl Engine {
                     self.rescue.retain(|x| *x != e);
                     self.progress(e.job, e.task, out);
                 }
-                // A job with a deadline waits for devices until then.
-                RescueNeed::Copy if j.spec.deadline_s.is_some() => {}
                 RescueNeed::Copy => {
                     let reason =
                         format!("task {} needs another copy and every device that may run it has tried it", e.task);
