@@ -96,6 +96,7 @@ fn history() -> Vec<Effect> {
                 device: Some(format!("device-{:06}", (i % 20) * OWNERS)),
                 amount: 350,
                 payout: None,
+                unverified: false,
             })
         })
         .collect()

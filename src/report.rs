@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use byterank_core::engine::Replicas;
 use byterank_core::grid::{Grid, GridSnapshot};
 use byterank_core::indexes::RankedGrid;
 use byterank_core::plan::{JobPlan, ReplicationPlan};
@@ -155,11 +156,14 @@ pub struct PlanReport<'a> {
     pub price: &'a PriceSplit,
     /// Each task's bounty, ByteChips.
     pub bounties: &'a [ByteChips],
+    /// The copies asked for and placed, on how many distinct devices, and what
+    /// the job does about those no pool could hold.
+    pub replicas: Replicas,
 }
 
 impl<'a> PlanReport<'a> {
     /// Lays out a plan over its grid.
-    pub fn new(grid: &'a Grid, plan: &'a JobPlan) -> PlanReport<'a> {
+    pub fn new(grid: &'a Grid, plan: &'a JobPlan, replicas: Replicas) -> PlanReport<'a> {
         let id = |i: &u32| grid.device(*i as usize).id.as_str();
         PlanReport {
             job: &plan.job,
@@ -172,6 +176,7 @@ impl<'a> PlanReport<'a> {
             replication: &plan.replication,
             price: &plan.split,
             bounties: &plan.bounties,
+            replicas,
         }
     }
 }

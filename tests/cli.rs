@@ -365,6 +365,37 @@ fn plan_refuses_an_unpaid_job_with_the_engines_admission_error() {
     }
 }
 
+/// A job asking more copies of a task than its pools have devices is refused
+/// with the engine's own error, runs unverified only when it says so, and
+/// waits when it sets a deadline: `replicas` says which, and the figures.
+#[test]
+fn plan_reports_replicas_and_refuses_a_shortfall_with_the_engines_error() {
+    let job = r#"{"id": "j", "chunks": 4, "price_chips": 4000, "replication": {"r": 10}}"#;
+    let out = byterank_stdin(&["plan", "--grid", SAMPLE, "--job", "-"], job.as_bytes());
+    let line = refused(&out, &["stdin: job `j`: replication r = 10 needs 10 distinct devices per task"]);
+    assert!(line.contains("accept_unverified") && line.contains("deadline_s"), "{line}");
+    for (extra, status) in [(r#""accept_unverified": true"#, "unverified"), (r#""deadline_s": 600"#, "waiting")] {
+        let job = job.replace("\"price_chips\"", &format!("{extra}, \"price_chips\""));
+        let out = byterank_stdin(&["plan", "--grid", SAMPLE, "--job", "-"], job.as_bytes());
+        assert!(out.status.success(), "{job}: {}", String::from_utf8_lossy(&out.stderr));
+        let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let r = &plan["replicas"];
+        let devices: u64 = plan["pools"].as_array().unwrap()[..plan["pools_used"].as_u64().unwrap() as usize]
+            .iter()
+            .map(|p| p.as_array().unwrap().len() as u64)
+            .sum();
+        let placed: u64 = plan["queues"].as_array().unwrap().iter().map(|q| q.as_array().unwrap().len() as u64).sum();
+        assert_eq!(r["status"], status, "{r}");
+        assert_eq!(r["asked"], 40, "{r}");
+        assert_eq!(r["per_task"], 10, "{r}");
+        assert_eq!(r["devices"].as_u64(), Some(devices), "{r}");
+        assert_eq!(r["placed"].as_u64(), Some(placed), "{r}");
+        assert_eq!(placed, 4 * devices, "each task on every device of its pools");
+        assert_eq!(r["unplaced"].as_u64(), Some(40 - placed), "{r}");
+        assert_eq!(r["short_tasks"], 4, "{r}");
+    }
+}
+
 // ---- Accepted silently before ----
 
 #[test]

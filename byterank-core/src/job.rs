@@ -53,6 +53,16 @@ pub struct JobSpec {
     /// The replication goal; missing means no replication (r = 1).
     #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
     pub replication: Option<ReplicationGoal>,
+    /// Run even when the replication asked for cannot be met, its tasks that
+    /// could not be cross-checked completing as unverified (default false: such
+    /// a job is refused, or waits for devices when it sets `deadline_s`).
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "core::ops::Not::not"))]
+    pub accept_unverified: bool,
+    /// Seconds from submission after which a job still running fails, naming
+    /// its deadline; a job whose replication cannot be met yet waits for
+    /// devices until then.
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    pub deadline_s: Option<u64>,
 }
 
 #[cfg(feature = "serde")]
@@ -363,6 +373,9 @@ pub enum JobError {
     },
 }
 
+/// The latest deadline a job may set: a year, in seconds.
+pub const MAX_DEADLINE_S: u64 = 365 * 24 * 3600;
+
 /// The largest `pools.s_min`: no grid has a million devices in one pool.
 pub const MAX_S_MIN: usize = 1_000_000;
 
@@ -402,6 +415,8 @@ impl JobSpec {
             requirements: Requirements::default(),
             pools: PoolSettings::default(),
             replication: None,
+            accept_unverified: false,
+            deadline_s: None,
         }
     }
 
@@ -457,6 +472,10 @@ impl JobSpec {
                 range("replication.r", r, r >= 1.0 && r <= limits.max_r, rule)?;
             }
             None => {}
+        }
+        if let Some(d) = self.deadline_s {
+            let rule = "within 1..=31536000 (seconds from submission, at most a year)";
+            range("deadline_s", d as f64, (1..=MAX_DEADLINE_S).contains(&d), rule)?;
         }
         if self.price_chips.0 > limits.max_price {
             return Err(JobError::PriceTooHigh { id: id(), price: self.price_chips.0, max: limits.max_price });

@@ -10,7 +10,9 @@
 //! 4. **Queues**: the `M` copies dealt to the used pools' queues round-robin from
 //!    pool 1, except that a pool never holds more copies of one task than it has
 //!    devices (the copy goes to the next pool down), so small pools can make queue
-//!    lengths differ by more than one.
+//!    lengths differ by more than one. The plan says how many copies the job
+//!    asked for, how many were placed, and on how many distinct devices: a
+//!    task's copies beyond the used pools' devices cannot be placed.
 //! 5. **Bounties**: the workers' 70% of the price, per task ([`crate::reward`]).
 //!
 //! # How replicas reach pool queues
@@ -99,6 +101,15 @@ pub struct ReplicationPlan {
     /// copies than the used pools have devices, since a device never runs two
     /// copies of one task.
     pub unplaced: usize,
+    /// The most copies the solver asked for one task: to cross-check it, that
+    /// many distinct devices must run it.
+    pub per_task: u32,
+    /// The tasks given fewer copies than asked, and how many each lacks, in task
+    /// order.
+    pub short: Vec<(u32, u32)>,
+    /// Distinct devices in the used pools: the most copies of one task that can
+    /// be placed.
+    pub devices: usize,
     /// The assignment used.
     pub assignment: Assignment,
     /// The failure probability assumed for each used pool, pool 1 first.
@@ -233,6 +244,8 @@ pub fn plan_job(ranked: &RankedGrid, job: &JobSpec, cfg: &PlanConfig) -> Result<
     let probs = slots(copies);
     let task_of_slot = replication::assign(&probs, m, cfg.assignment).map_err(rep_err)?;
     let sizes: Vec<usize> = pools[..k].iter().map(Vec::len).collect();
+    let asked_of = copies_of(task_of_slot.iter().copied(), m);
+    let per_task = asked_of.iter().copied().max().unwrap_or(0);
     let placed = place_copies(&task_of_slot, m, &sizes);
     let placed_probs: Vec<f64> = placed.iter().map(|c| pool_failure[c.pool as usize]).collect();
     let placed_tasks: Vec<u32> = placed.iter().map(|c| c.copy.task).collect();
@@ -249,6 +262,14 @@ pub fn plan_job(ranked: &RankedGrid, job: &JobSpec, cfg: &PlanConfig) -> Result<
         q.sort_unstable();
     }
     let unplaced = copies - placed.len();
+    let short: Vec<(u32, u32)> = match unplaced {
+        0 => Vec::new(),
+        _ => {
+            let placed_of = copies_of(placed.iter().map(|c| c.copy.task), m);
+            let lacking = asked_of.iter().zip(&placed_of).map(|(a, p)| a - p);
+            lacking.enumerate().filter(|(_, n)| *n > 0).map(|(t, n)| (t as u32, n)).collect()
+        }
+    };
     let copies = placed.len();
 
     let reward_err = |e| PlanError::Reward(job.id.clone(), e);
@@ -268,12 +289,24 @@ pub fn plan_job(ranked: &RankedGrid, job: &JobSpec, cfg: &PlanConfig) -> Result<
             pjf,
             achievable,
             unplaced,
+            per_task,
+            short,
+            devices: sizes.iter().sum(),
             assignment: cfg.assignment,
             pool_failure,
         },
         split,
         bounties,
     })
+}
+
+/// How many of `tasks` name each of the `m` tasks.
+fn copies_of(tasks: impl Iterator<Item = u32>, m: usize) -> Vec<u32> {
+    let mut count = alloc::vec![0u32; m];
+    for t in tasks {
+        count[t as usize] += 1;
+    }
+    count
 }
 
 /// A copy placed in a pool queue (0-based pool).

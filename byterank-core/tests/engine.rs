@@ -13,6 +13,10 @@
 //! - a wrong result is assembled or paid only where nothing could stop it: a
 //!   quorum of colluders agreeing on it, or a single-copy task's lone result
 //!   (reported as unverified); never when a trusted device reported on the task;
+//! - a task is decided (and paid) as unverified only when its job asked one copy
+//!   of it, or accepted unverified results for copies its grid could not hold;
+//!   a job whose replicas cannot all be placed is otherwise refused, or waits
+//!   for devices until its deadline;
 //! - each device's fault history holds exactly one outcome per attempt of a task
 //!   that reached a verdict (none for cancelled copies or tasks whose job did not
 //!   complete them), failed and incorrect ones as the driver caused them;
@@ -32,7 +36,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use byterank_core::application::{Chunk, ResultMeta, Synthetic};
 use byterank_core::device::{Device, Region};
 use byterank_core::engine::{
-    AttemptId, AttemptState, Command, CommandKind, DeviceId, Engine, EngineConfig, EngineError, Event, JobId, JobStatus,
+    AttemptId, AttemptState, Command, CommandKind, DeviceId, Engine, EngineConfig, EngineError, Event, JobId,
+    JobStatus, ReplicaStatus, Replicas,
 };
 use byterank_core::job::{JobSpec, Regions, ReplicationGoal};
 use byterank_core::reward::ByteChips;
@@ -283,6 +288,14 @@ fn run(s: &Scenario) -> World {
             spec.preferences.byte_level = byterank_core::job::ByteLevel::High;
         }
         spec.price_chips = ByteChips(1000 * chunks + 7);
+        // Replicas the grid cannot hold: the first job refuses them, the
+        // second waits for devices until its deadline, the third accepts
+        // unverified results.
+        match j % 3 {
+            1 => spec.deadline_s = Some(2 * 3_600),
+            2 => spec.accept_unverified = true,
+            _ => {}
+        }
         if j == 2 {
             spec.preferences.regions = Regions::Only(vec![Region::Europe]);
         }
@@ -457,12 +470,29 @@ fn check(s: &Scenario, w: &World) -> Result<(), TestCaseError> {
     // Every job ends, exactly once, without the driver forcing anything.
     let mut ends: BTreeMap<JobId, usize> = BTreeMap::new();
     let mut accepted: BTreeMap<JobId, (usize, u32, u64)> = BTreeMap::new();
+    let mut replicas: BTreeMap<JobId, Replicas> = BTreeMap::new();
     for e in &w.events {
         match e {
-            Event::JobAccepted { job, id, tasks, copies, price, .. } => {
+            Event::JobAccepted { job, id, tasks, copies, price, replicas: r, .. } => {
                 let index: usize = id.trim_start_matches("job-").parse().unwrap();
                 prop_assert_eq!(*tasks as u64, s.jobs[index].0);
                 accepted.insert(*job, (*tasks as usize, *copies, price.0));
+                prop_assert_eq!(r.placed, *copies);
+                prop_assert_eq!(r.asked, r.placed + r.unplaced);
+                // Copies the grid could not hold run only as the job asked.
+                let short = r.unplaced > 0;
+                let how = if !short {
+                    ReplicaStatus::Met
+                } else if s.jobs[index].1 {
+                    ReplicaStatus::Trusted
+                } else if index % 3 == 2 {
+                    ReplicaStatus::Unverified
+                } else {
+                    ReplicaStatus::Waiting
+                };
+                prop_assert_eq!(r.status, how, "{}", id);
+                prop_assert!(!short || !index.is_multiple_of(3) || s.jobs[index].1, "{} should have been refused", id);
+                replicas.insert(*job, *r);
             }
             Event::JobCompleted { job, .. } | Event::JobCancelled { job } => *ends.entry(*job).or_default() += 1,
             Event::JobFailed { job, reason } => {
@@ -512,7 +542,16 @@ fn check(s: &Scenario, w: &World) -> Result<(), TestCaseError> {
         let reports = reports_of(job, task);
         let (tasks, planned, _) = accepted[&job];
         if unverified {
-            prop_assert!(planned < 2 * tasks as u32, "{:?}: tasks planned with two copies are cross-checked", job);
+            // Unverified only where the job asked one copy of a task, or
+            // accepted unverified results for copies its grid could not hold.
+            let r = replicas[&job];
+            prop_assert!(
+                r.asked < 2 * tasks as u32 || r.status == ReplicaStatus::Unverified,
+                "{:?}: tasks asked with two copies are cross-checked ({:?}, {} planned)",
+                job,
+                r,
+                planned
+            );
             prop_assert!(!trusted_device(m.attempts[&attempt].2));
         }
         if reports.iter().any(|(d, _)| trusted_device(*d)) {
@@ -547,9 +586,16 @@ fn check(s: &Scenario, w: &World) -> Result<(), TestCaseError> {
     // Money, from the model's bounties and the events.
     let mut paid: BTreeMap<(JobId, u32), Vec<(DeviceId, u64)>> = BTreeMap::new();
     let mut refunds: BTreeMap<JobId, u64> = BTreeMap::new();
+    let mut unverified_wallets: BTreeMap<String, u64> = BTreeMap::new();
     for e in &w.events {
         match e {
-            Event::RewardCredited { device, job, task, amount } => {
+            Event::RewardCredited { device, job, task, amount, unverified } => {
+                // Paid as unverified exactly when its task was decided so.
+                let decided_unverified = verdict.get(&(*job, *task)).map(|v| v.1);
+                prop_assert_eq!(Some(*unverified), decided_unverified, "{:?} task {}", job, task);
+                if *unverified {
+                    *unverified_wallets.entry(format!("owner-{}", device.0 % 4)).or_default() += amount.0;
+                }
                 paid.entry((*job, *task)).or_default().push((*device, amount.0));
             }
             Event::Refunded { job, amount, .. } => *refunds.entry(*job).or_default() += amount.0,
@@ -594,6 +640,8 @@ fn check(s: &Scenario, w: &World) -> Result<(), TestCaseError> {
     prop_assert_eq!(ledger.escrow, ByteChips::ZERO);
     let engine_wallets: BTreeMap<String, u64> = ledger.wallets.iter().map(|(k, v)| (k.clone(), v.0)).collect();
     prop_assert_eq!(engine_wallets, wallets);
+    let engine_unverified: BTreeMap<String, u64> = ledger.unverified.iter().map(|(k, v)| (k.clone(), v.0)).collect();
+    prop_assert_eq!(engine_unverified, unverified_wallets, "unverified earnings kept apart");
 
     // Fault histories: one outcome per attempt of a decided task, as caused.
     let mut expected: BTreeMap<DeviceId, (usize, usize, usize)> = BTreeMap::new(); // (all, failed, incorrect)
@@ -689,6 +737,39 @@ fn a_quiet_grid_completes_a_replicated_job_and_pays_every_copy() {
     let paid: u64 = w.engine.ledger().wallets.values().map(|c| c.0).sum();
     assert_eq!(paid, 8_400);
     assert_eq!(w.engine.ledger().platform.0, 12_007 - 8_400);
+}
+
+#[test]
+fn a_short_grid_refuses_waits_or_runs_unverified_as_each_job_asked() {
+    // Two honest devices, one in Europe; three jobs asking three copies a task:
+    // the first is refused, the second waits for devices until its deadline,
+    // the third (Europe only: one device) accepts unverified results.
+    let r3 = Some(ReplicationGoal::R(3.0));
+    let s = Scenario {
+        devices: vec![0, 0],
+        jobs: vec![(4, false, r3), (4, false, r3), (4, false, r3)],
+        mischief: 0.0,
+        cancel: false,
+        seed: 5,
+    };
+    let w = run(&s);
+    check(&s, &w).unwrap();
+    let statuses: Vec<(String, ReplicaStatus)> = w
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::JobAccepted { id, replicas, .. } => Some((id.clone(), replicas.status)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [(job_name(1), ReplicaStatus::Waiting), (job_name(2), ReplicaStatus::Unverified)],
+        "the first job was refused"
+    );
+    assert!(w.engine.job_id(&job_name(0)).is_none());
+    let unverified = w.events.iter().filter(|e| matches!(e, Event::RewardCredited { unverified: true, .. })).count();
+    assert_eq!(unverified, 4, "the Europe-only job's four tasks, each paid once as unverified");
 }
 
 #[test]

@@ -58,6 +58,7 @@ fn leaf(e: &EngineError) -> usize {
             AdmissionError::Unpaid { .. } => 15,
             AdmissionError::SplitMismatch { .. } => 16,
             AdmissionError::BadAssemblyOrder { .. } => 17,
+            AdmissionError::ReplicationShortfall { .. } => 24,
         },
         E::Cancel(CancelError::UnknownJob(_)) | E::Release(ReleaseError::UnknownJob(_)) => 18,
         E::Cancel(CancelError::JobEnded { .. }) => 19,
@@ -68,7 +69,7 @@ fn leaf(e: &EngineError) -> usize {
     }
 }
 
-const LEAVES: usize = 24;
+const LEAVES: usize = 25;
 
 /// One value of every refusal, in every operation that can give it.
 fn every_refusal() -> Vec<EngineError> {
@@ -152,6 +153,15 @@ fn every_refusal() -> Vec<EngineError> {
         .into(),
         SubmitError::Admission(AdmissionError::BadAssemblyOrder { job: "j1".into(), application: "twice", tasks: 3 })
             .into(),
+        SubmitError::Admission(AdmissionError::ReplicationShortfall {
+            job: "j1".into(),
+            goal: "replication r = 2".into(),
+            per_task: 2,
+            devices: 1,
+            asked: 80,
+            unplaced: 40,
+        })
+        .into(),
         CancelError::UnknownJob(UnknownJob { job }).into(),
         ReleaseError::UnknownJob(UnknownJob { job }).into(),
         CancelError::JobEnded { job, id: "j1".into() }.into(),

@@ -352,6 +352,50 @@ pub struct QuoteView {
     pub price: u64,
     /// What the user may spend now.
     pub available: u64,
+    /// The copies its replication asked for, those placed, on how many
+    /// distinct devices, and what it does about the rest.
+    pub replicas: ReplicasView,
+}
+
+/// What became of the copies a job's replication asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ReplicasView {
+    /// Copies asked for, replicas included.
+    pub asked: u32,
+    /// Copies placed in pool queues.
+    pub placed: u32,
+    /// Copies no pool could hold (a task gets at most one copy per distinct
+    /// device of the pools the job may use).
+    pub unplaced: u32,
+    /// The most copies asked for one task: the distinct devices that
+    /// cross-check it.
+    pub per_task: u32,
+    /// Distinct devices in the pools the job may use.
+    pub devices: u32,
+    /// Tasks placed with fewer copies than asked.
+    pub short_tasks: u32,
+    /// `met` (every copy placed), `unverified` (the job runs with what was
+    /// placed: its short tasks complete unverified, as `accept_unverified`
+    /// asked) or `waiting` (the unplaced copies wait for devices until the
+    /// job's `deadline_s`; its tasks reach a verdict only cross-checked) or
+    /// `trusted` (fewer copies placed, but only trusted devices run the job:
+    /// each of their results is verified).
+    #[schema(value_type = String, example = "met")]
+    pub status: byterank_core::engine::ReplicaStatus,
+}
+
+impl From<byterank_core::engine::Replicas> for ReplicasView {
+    fn from(r: byterank_core::engine::Replicas) -> Self {
+        ReplicasView {
+            asked: r.asked,
+            placed: r.placed,
+            unplaced: r.unplaced,
+            per_task: r.per_task,
+            devices: r.devices,
+            short_tasks: r.short_tasks,
+            status: r.status,
+        }
+    }
 }
 
 /// A job's status.
@@ -377,6 +421,9 @@ pub struct JobView {
     pub copies: u32,
     /// PJF in force.
     pub pjf: f64,
+    /// What became of the copies its replication asked for (once accepted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<ReplicasView>,
     /// ByteChips refunded.
     pub refunded: u64,
     /// Why it failed.
@@ -497,6 +544,11 @@ pub struct LedgerView {
     pub paid_out: u64,
     /// Refunded to users, in all.
     pub refunded: u64,
+    /// Of what workers earned, in all, what results nothing cross-checked
+    /// earned (tasks decided by one untrusted result): never counted as
+    /// verified work.
+    #[serde(default)]
+    pub earned_unverified: u64,
     /// The platform's revenue.
     pub platform: u64,
     /// Held for running jobs.

@@ -110,7 +110,7 @@ impl ApiError {
 
     /// The engine's refusal, with the status it deserves.
     pub fn engine(e: EngineError) -> ApiError {
-        use byterank_core::engine::{Refusal, RegisterError, SubmitError, UpdateError};
+        use byterank_core::engine::{AdmissionError, Refusal, RegisterError, SubmitError, UpdateError};
         let message = e.to_string();
         match (&e, e.refusal()) {
             (_, Refusal::NotFound) => Self::not_found(message),
@@ -126,6 +126,9 @@ impl ApiError {
             }
             (EngineError::Submit(SubmitError::Admission(a)), _) if a.names_the_price() => {
                 Self::bad_request(message).at("price_chips")
+            }
+            (EngineError::Submit(SubmitError::Admission(AdmissionError::ReplicationShortfall { .. })), _) => {
+                Self::bad_request(message).at("replication")
             }
             _ => Self::bad_request(message),
         }

@@ -82,3 +82,17 @@ fn openapi_spec_validator_accepts_the_document() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn quotes_and_jobs_say_what_became_of_their_replicas() {
+    let doc = document();
+    let schemas = &doc["components"]["schemas"];
+    for answer in ["QuoteView", "JobView"] {
+        assert!(schemas[answer]["properties"]["replicas"].is_object(), "{answer}: {}", schemas[answer]);
+    }
+    let replicas = &schemas["ReplicasView"]["properties"];
+    for field in ["asked", "placed", "unplaced", "per_task", "devices", "short_tasks", "status"] {
+        assert!(replicas[field].is_object(), "ReplicasView.{field}: {replicas}");
+    }
+    assert!(schemas["LedgerView"]["properties"]["earned_unverified"].is_object());
+}

@@ -351,6 +351,72 @@ async fn a_job_from_quote_to_completion() {
     refused(&app, "DELETE", "/v1/jobs/j", Some(&ana), None, StatusCode::CONFLICT).await;
 }
 
+/// One device and a job asking two copies a task: refused with the shortfall
+/// named and nothing charged; quoted and run with `accept_unverified`, every
+/// task reported and paid as unverified; with a deadline it waits.
+#[tokio::test]
+async fn replicas_one_device_cannot_hold() {
+    let (app, clock, seq) = app("replicas");
+    let ana = user(&app, "ana", 10_000).await;
+    let olga = owner(&app, "olga").await;
+    let d = device(&app, &olga, "d1").await;
+    let spec = json!({ "id": "r2", "chunks": 4, "price_chips": 1_000, "replication": { "r": 2 } });
+    for path in ["/v1/jobs/quote", "/v1/jobs"] {
+        let (s, v) = call(&app, "POST", path, Some(&ana), Some(spec.clone())).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{path}: {v}");
+        let m = v["message"].as_str().unwrap_or_default();
+        assert!(m.contains("2 distinct devices per task") && m.contains("have 1"), "{path}: {m}");
+        assert!(m.contains("accept_unverified") && m.contains("deadline_s"), "{path}: {m}");
+    }
+    let b = ok(&app, "GET", "/v1/billing", Some(&ana), None).await;
+    assert_eq!(b["available"].as_u64(), Some(10_000), "nothing charged: {b}");
+    refused(&app, "GET", "/v1/jobs/r2", Some(&ana), None, StatusCode::NOT_FOUND).await;
+
+    // Accepting unverified results: the quote and the answer say what runs.
+    let mut lax = spec.clone();
+    lax["accept_unverified"] = json!(true);
+    let q = ok(&app, "POST", "/v1/jobs/quote", Some(&ana), Some(lax.clone())).await;
+    let want = json!({ "asked": 8, "placed": 4, "unplaced": 4, "per_task": 2, "devices": 1, "short_tasks": 4,
+        "status": "unverified" });
+    assert_eq!(q["replicas"], want, "{q}");
+    let (s, v) = call(&app, "POST", "/v1/jobs", Some(&ana), Some(lax)).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["replicas"], want, "{v}");
+    for _ in 0..8 {
+        let task = pull(&app, &d).await;
+        let Some(a) = task["attempt"].as_u64() else { break };
+        ok(&app, "POST", &format!("/v1/tasks/{a}/result"), Some(&d), Some(synthetic_result(&task))).await;
+    }
+    let status = ok(&app, "GET", "/v1/jobs/r2", Some(&ana), None).await;
+    assert_eq!((status["state"].as_str(), status["unverified"].as_u64()), (Some("completed"), Some(4)), "{status}");
+    let l = ok(&app, "GET", "/v1/ledger", Some(KEY), None).await;
+    // 70% of 1,000 over four tasks: each one's bounty of 175, paid unverified.
+    assert_eq!((l["wallets"].as_u64(), l["earned_unverified"].as_u64()), (Some(700), Some(700)), "{l}");
+    assert_eq!(l["conserves"], true, "{l}");
+
+    // With a deadline the job waits for a second device, and fails at its
+    // deadline without one: nothing more is paid.
+    let mut wait = spec.clone();
+    wait["id"] = json!("r2-wait");
+    wait["deadline_s"] = json!(30);
+    let (s, v) = call(&app, "POST", "/v1/jobs", Some(&ana), Some(wait)).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["replicas"]["status"], "waiting", "{v}");
+    for _ in 0..8 {
+        let task = pull(&app, &d).await;
+        let Some(a) = task["attempt"].as_u64() else { break };
+        ok(&app, "POST", &format!("/v1/tasks/{a}/result"), Some(&d), Some(synthetic_result(&task))).await;
+    }
+    assert_eq!(ok(&app, "GET", "/v1/jobs/r2-wait", Some(&ana), None).await["state"], "running");
+    clock.advance(31_000).unwrap();
+    tick(&seq).await;
+    let status = ok(&app, "GET", "/v1/jobs/r2-wait", Some(&ana), None).await;
+    assert_eq!(status["state"], "failed", "{status}");
+    assert!(status["reason"].as_str().is_some_and(|r| r.contains("deadline")), "{status}");
+    let l = ok(&app, "GET", "/v1/ledger", Some(KEY), None).await;
+    assert_eq!(l["wallets"].as_u64(), Some(700), "nothing paid for the waiting job: {l}");
+}
+
 #[tokio::test]
 async fn cancelling_a_job_refunds_it() {
     let (app, _, _) = app("cancel");

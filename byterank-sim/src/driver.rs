@@ -115,6 +115,8 @@ pub enum Notice {
         device: DeviceId,
         /// ByteChips.
         amount: u64,
+        /// Earned by a result nothing cross-checked.
+        unverified: bool,
     },
 }
 
@@ -188,7 +190,9 @@ impl Driver {
                 }
                 Event::JobFailed { job, reason } => Notice::JobFailed { job, reason },
                 Event::JobCancelled { job } => Notice::JobFailed { job, reason: "cancelled".to_string() },
-                Event::RewardCredited { device, amount, .. } => Notice::Credited { device, amount: amount.0 },
+                Event::RewardCredited { device, amount, unverified, .. } => {
+                    Notice::Credited { device, amount: amount.0, unverified }
+                }
                 _ => continue,
             });
         }

@@ -178,6 +178,14 @@ pub const METRICS: [Metric; 10] = [
         get: |r| Some(r.summary.wrong_results_assembled as f64),
     },
     Metric {
+        key: "tasks_unverified",
+        label: "unverified",
+        meaning: "tasks of completed jobs decided by one untrusted result (nothing cross-checked them)",
+        better: Better::Lower,
+        decimals: 1,
+        get: |r| Some(r.summary.tasks_unverified as f64),
+    },
+    Metric {
         key: "rewards_gini",
         label: "gini",
         meaning: "Gini coefficient of the ByteChips earned across every device (0: equal pay)",

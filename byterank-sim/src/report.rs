@@ -101,6 +101,10 @@ pub struct VariantSummary {
     pub misassembled: u64,
     /// Tasks of completed jobs decided by one untrusted result (the engine's count).
     pub tasks_unverified: u64,
+    /// ByteChips paid for results nothing cross-checked (part of the rewards,
+    /// never counted as verified work).
+    #[serde(default)]
+    pub paid_unverified: u64,
     /// Accepted jobs whose plan could not meet their bound on the PJF.
     pub jobs_unachievable: u64,
     /// Mean of the plans' probability of joint failure over ended jobs.
@@ -223,6 +227,7 @@ pub fn summarize(run: &RunOut) -> VariantSummary {
         colluded_over_honest: done.iter().map(|j| u64::from(j.colluded_over_honest)).sum(),
         misassembled: done.iter().map(|j| u64::from(j.misassembled)).sum(),
         tasks_unverified: done.iter().map(|j| u64::from(j.unverified)).sum(),
+        paid_unverified: run.credited_unverified,
         jobs_unachievable: accepted.iter().filter(|j| !j.achievable).count() as u64,
         pjf_predicted: mean(&|j| j.pjf_plan),
         pjf_model: mean(&|j| j.pjf_model),

@@ -290,6 +290,13 @@ pub struct JobKind {
     /// Replication goal (none: r = 1).
     #[serde(default)]
     pub replication: Option<ReplicationGoal>,
+    /// Run with unverified results when the grid cannot hold every copy.
+    #[serde(default)]
+    pub accept_unverified: bool,
+    /// Seconds after its submission at which a job still running fails; a job
+    /// whose copies do not all fit waits for devices until then.
+    #[serde(default)]
+    pub deadline_s: Option<u64>,
 }
 
 impl JobKind {
@@ -304,6 +311,8 @@ impl JobKind {
             hardware: self.hardware.clone(),
         };
         spec.replication = self.replication;
+        spec.accept_unverified = self.accept_unverified;
+        spec.deadline_s = self.deadline_s;
         spec
     }
 }

@@ -230,6 +230,34 @@ fn trusted_only_jobs_never_assemble_colluders() {
     assert_eq!(summarize(run), *v);
 }
 
+/// On a grid too small for the replicas its jobs ask, nothing is decided or
+/// paid unverified unless the job accepted it or admission is lenient: the
+/// simulator counts unverified rewards from the engine's events, and checks
+/// them against the tasks the engine reported unverified.
+#[test]
+fn replicas_the_grid_cannot_hold_are_unverified_only_where_asked() {
+    let text = include_str!("../../examples/scenarios/short-grid.toml");
+    let mut totals: std::collections::BTreeMap<String, (u64, u64)> = Default::default();
+    for seed in 21..=25 {
+        let (summary, runs) = run(text, Some(seed));
+        for (run, v) in runs.iter().zip(&summary.variants) {
+            assert!(v.ledger_conserves, "{}: ledger", v.name);
+            let unverified: u64 = run.jobs.iter().map(|j| u64::from(j.unverified)).sum();
+            assert_eq!(unverified, v.tasks_unverified, "{}", v.name);
+            assert!(v.paid_unverified >= v.tasks_unverified, "{}: each unverified task paid", v.name);
+            assert!(v.paid_unverified <= run.credited, "{}", v.name);
+            let t = totals.entry(v.name.clone()).or_default();
+            t.0 += v.paid_unverified;
+            t.1 += v.jobs_rejected;
+        }
+    }
+    // (paid unverified, jobs refused) over the seeds, by variant.
+    assert_eq!((totals["strict"].0, totals["wait"].0), (0, 0), "nothing paid unverified unless asked");
+    assert!(totals["unverified"].0 > 0 && totals["lenient"].0 > 0, "these seeds have jobs short of devices");
+    assert!(totals["strict"].1 > totals["lenient"].1, "strict refuses what lenient runs");
+    assert!(totals["wait"].1 <= totals["lenient"].1, "a job with a deadline waits instead");
+}
+
 #[test]
 fn every_shipped_scenario_parses() {
     for text in [
@@ -239,6 +267,7 @@ fn every_shipped_scenario_parses() {
         include_str!("../../examples/scenarios/million-devices.toml"),
         include_str!("../../examples/scenarios/scale-100k.toml"),
         include_str!("../../examples/scenarios/joint-failures.toml"),
+        include_str!("../../examples/scenarios/short-grid.toml"),
     ] {
         let sc = Scenario::from_toml_str(text).unwrap();
         assert!(!sc.variants().unwrap().is_empty());

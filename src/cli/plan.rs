@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use byterank::core::engine::Engine;
+use byterank::core::engine::{Engine, EngineConfig, Replicas};
 use byterank::core::indexes::{rank_grid, IndexConfig, Lottery};
 use byterank::core::job::JobSpec;
 use byterank::core::plan::{plan_job, PlanConfig};
@@ -20,7 +20,10 @@ use super::{print_json, read_grid, read_json, Failure, Shape};
 /// never holds more copies of one task than it has devices: such a copy goes to
 /// the next pool down (so queue lengths can differ by more than one), and one no
 /// pool can hold is counted in `unplaced`. The PJF is that of the copies as placed
-/// (docs/pools.md).
+/// (docs/pools.md). A job whose copies do not all fit is refused, as the engine
+/// refuses it, unless it sets `accept_unverified` or `deadline_s`; `replicas`
+/// says how many copies were asked, placed, on how many distinct devices, and
+/// what becomes of the rest.
 #[derive(Args)]
 pub struct PlanArgs {
     /// The grid file (JSON, docs/formats.md); `-` reads stdin.
@@ -56,5 +59,8 @@ pub fn run(args: PlanArgs) -> Result<(), Failure> {
     cfg.flags.fault_policy = args.fault_policy.into();
     let ranked = rank_grid(&grid, &cfg, args.lottery_seed.map_or(Lottery::Recorded, Lottery::Draw));
     let plan = plan_job(&ranked, &job, &PlanConfig::default()).map_err(|e| bad(&e))?;
-    print_json(&PlanReport::new(&grid, &plan))
+    // The engine's replication rule: refused when its pools cannot hold the
+    // copies it asks, unless it accepts unverified results or waits.
+    let replicas = Replicas::admit(&job, &plan, &EngineConfig::default()).map_err(|e| bad(&e))?;
+    print_json(&PlanReport::new(&grid, &plan, replicas))
 }

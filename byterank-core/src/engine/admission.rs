@@ -6,7 +6,9 @@
 //! price per task, when it has one), its application splits it into exactly
 //! the chunks its work implies and gives a valid assembly order. The cheap
 //! rules come first, so that a 10,000,000-chunk job for 1 ByteChip is refused
-//! before anything is split.
+//! before anything is split. Once planned, a job whose replication its pools
+//! cannot hold is refused, unless it accepts unverified results or waits for
+//! devices until a deadline it set ([`ReplicationAdmission`]).
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -15,8 +17,8 @@ use super::config::EngineConfig;
 use super::error::SubmitError;
 use crate::application::{Application, Chunk};
 use crate::device::{display_id, id_problem};
-use crate::job::JobSpec;
-use crate::plan::PlanError;
+use crate::job::{JobSpec, ReplicationGoal};
+use crate::plan::{JobPlan, PlanError};
 use crate::reward::{split_price, ByteChips, JobAccount};
 
 /// A job the admission rules refuse ([`Engine::submit_job`](super::Engine::submit_job),
@@ -87,6 +89,27 @@ pub enum AdmissionError {
         /// The size the work implies for it.
         size: u64,
     },
+    /// The job's replication cannot be met on the devices its plan may use, and
+    /// it neither accepts unverified results nor waits for devices.
+    #[error(
+        "job `{job}`: {goal} needs {per_task} distinct devices per task but the pools it may use have {devices} \
+         ({unplaced} of {asked} copies cannot be placed): set `accept_unverified` to run with unverified results, \
+         or `deadline_s` to wait for devices"
+    )]
+    ReplicationShortfall {
+        /// The job.
+        job: String,
+        /// Its replication goal, as written in the job file (`replication r = 2`).
+        goal: String,
+        /// The most copies the plan asks for one task.
+        per_task: u32,
+        /// Distinct devices in the pools the job may use.
+        devices: u64,
+        /// Copies asked for.
+        asked: u64,
+        /// Copies that cannot be placed.
+        unplaced: u64,
+    },
     /// The application's assembly order is not a permutation of the chunks.
     #[error(
         "job `{job}`: application `{application}` gives an assembly order that is not each of its {tasks} \
@@ -107,6 +130,66 @@ impl AdmissionError {
     pub fn names_the_price(&self) -> bool {
         matches!(self, AdmissionError::BelowMinimumPrice { .. } | AdmissionError::Unpaid { .. })
     }
+}
+
+/// What admission does with a job whose replication cannot be met: its target
+/// subset has fewer distinct devices than a task's copies need, so some copies
+/// cannot be placed ([`EngineConfig::replication_admission`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum ReplicationAdmission {
+    /// Refused with the shortfall named, unless the job sets `accept_unverified`
+    /// (it runs, and its tasks short of copies complete unverified) or
+    /// `deadline_s` (it runs and waits for devices until its deadline; its
+    /// tasks reach a verdict only as cross-checked ones).
+    #[default]
+    Strict,
+    /// The copies that fit are placed, the rest dropped, and the job runs: its
+    /// tasks short of copies complete unverified.
+    Lenient,
+}
+
+/// How a job admitted with copies its pools cannot hold runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Shortfall {
+    /// Every copy was placed, or the unplaced ones are dropped: its tasks
+    /// short of copies complete unverified.
+    Drop,
+    /// The unplaced copies wait in the rescue queue for devices that have not
+    /// run their tasks; they count towards each task's verdict.
+    Wait,
+}
+
+/// What admission does with a plan whose copies do not all fit in its pools.
+pub(super) fn replication_rule(
+    spec: &JobSpec,
+    plan: &JobPlan,
+    cfg: &EngineConfig,
+) -> Result<Shortfall, AdmissionError> {
+    let r = &plan.replication;
+    // A job run only by trusted devices has each result verified by its
+    // device (spec §11, rule 2): copies short of the plan cost no verification.
+    let lenient = cfg.replication_admission == ReplicationAdmission::Lenient;
+    if r.unplaced == 0 || lenient || spec.accept_unverified || spec.preferences.trusted {
+        return Ok(Shortfall::Drop);
+    }
+    if spec.deadline_s.is_some() {
+        return Ok(Shortfall::Wait);
+    }
+    let goal = match spec.replication {
+        Some(ReplicationGoal::R(x)) => alloc::format!("replication r = {x}"),
+        Some(ReplicationGoal::MaxPjf(d)) => alloc::format!("replication max_pjf = {d}"),
+        None => String::from("replication"),
+    };
+    Err(AdmissionError::ReplicationShortfall {
+        job: display_id(&spec.id),
+        goal,
+        per_task: r.per_task,
+        devices: r.devices as u64,
+        asked: (r.copies + r.unplaced) as u64,
+        unplaced: r.unplaced as u64,
+    })
 }
 
 /// What admission decided of a job: its chunks, money and assembly order.

@@ -3,6 +3,7 @@
 use alloc::format;
 use alloc::string::ToString;
 
+use super::admission::ReplicationAdmission;
 use super::attempts::Deadlines;
 use super::error::ConfigError;
 use crate::indexes::IndexConfig;
@@ -66,6 +67,11 @@ pub struct EngineConfig {
     /// kept off slow devices (see [`Speculation`]).
     #[cfg_attr(feature = "serde", serde(default))]
     pub speculation: Speculation,
+    /// What admission does with a job whose replication cannot be met (default
+    /// strict: refused, or waiting until its deadline, unless it accepts
+    /// unverified results; lenient places what it can and runs).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub replication_admission: ReplicationAdmission,
 }
 
 /// Which failed attempts count toward a task's failure limit (`max_failures`).
@@ -133,6 +139,7 @@ impl Default for EngineConfig {
             min_task_price: ByteChips::ZERO,
             failure_attribution: FailureAttribution::Task,
             speculation: Speculation::default(),
+            replication_admission: ReplicationAdmission::Strict,
         }
     }
 }
@@ -173,7 +180,7 @@ impl EngineConfig {
         let weights = self.share_weights;
         let ok = weights.iter().all(|w| (1..=MAX_SHARE_WEIGHT).contains(w));
         rule(ok, "share_weights", &format!("{weights:?}"), "between 1 and 1024 each")?;
-        // `lottery_seed`: any value.
+        // `lottery_seed`, `replication_admission`: any value.
         let spec = &self.speculation;
         rule(unit(spec.max_share), "speculation.max_share", &spec.max_share, "a number in [0, 1]")?;
         let slow = spec.slow_factor;

@@ -120,9 +120,19 @@ impl Engine {
         if self.slow_for_tail(job, device) {
             return false;
         }
-        let copy = self.take_from_pools(job, device);
+        let mut dead = Vec::new();
+        let copy = self.take_from_pools(job, device, &mut dead);
         if self.jobs[job].queues.waiting() == 0 {
             self.share.leave(job);
+        }
+        // Copies no device of their pool may take (each ran the task) would wait
+        // for the stalled-job rescue: they go to the rescue queue now, where any
+        // device of the job's pools that has not run the task may take them.
+        let since = self.now.add_millis(-self.cfg.rescue_wait_ms);
+        for c in dead {
+            self.jobs[job].tasks[c.task].queued_to_rescue();
+            self.rescue.push(Entry { job, task: c.task, since, need: RescueNeed::Copy });
+            out.push(Event::TaskRescued { job, task: c.task, need: RescueNeed::Copy });
         }
         let Some(copy) = copy else { return false };
         self.share.served(job);
@@ -132,8 +142,11 @@ impl Engine {
 
     /// The first copy `device` may take from its pool of `job` or a lower one.
     /// Copies of tasks whose verdict is final were withdrawn: they are dropped here.
-    fn take_from_pools(&mut self, job: JobId, device: DeviceId) -> Option<QueuedCopy> {
+    /// Copies met on the way that every device of their pool has run go to `dead`:
+    /// counted over the task's devices that ran it (a few), not the pool's.
+    fn take_from_pools(&mut self, job: JobId, device: DeviceId, dead: &mut Vec<QueuedCopy>) -> Option<QueuedCopy> {
         let window = self.cfg.queue_window;
+        let table = &self.pool_table;
         let j = &mut self.jobs[job];
         let own = self.pool_table.get(&j.pool_of, device) as usize;
         if own == 0 {
@@ -142,10 +155,13 @@ impl Engine {
         // The policy's first pool (the paper's: the own pool), then lower ones.
         let from = self.cfg.plan.distribution.first_pool(own - 1);
         loop {
-            let tasks = &j.tasks;
-            let (pool, taken) = j
-                .queues
-                .take_from(from, window, &mut |c| tasks[c.task].decided() || !tasks.has_tried(c.task, device))?;
+            let (tasks, pools, pool_of) = (&j.tasks, &j.pools, &j.pool_of);
+            let mut take = |c: QueuedCopy| tasks[c.task].decided() || !tasks.has_tried(c.task, device);
+            let mut unreachable = |k: usize, c: QueuedCopy| {
+                let in_pool = tasks.tried(c.task).filter(|&d| table.get(pool_of, d) as usize == k + 1).count();
+                pools.get(k).is_some_and(|p| in_pool >= p.len())
+            };
+            let (pool, taken) = j.queues.take_from(from, window, &mut take, &mut unreachable, dead)?;
             if let Some(next) = j.queues.front(pool) {
                 j.tasks.prefetch(next.task);
             }

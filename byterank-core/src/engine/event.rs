@@ -4,6 +4,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::command::{AttemptId, DeviceId, JobId};
+use super::jobs::Replicas;
 use super::rescue::RescueNeed;
 use crate::flags::Flags;
 use crate::reward::ByteChips;
@@ -83,6 +84,9 @@ pub enum Event {
         achievable: bool,
         /// What the user paid.
         price: ByteChips,
+        /// The copies asked for and placed, on how many distinct devices, and
+        /// what the job does about copies no pool could hold.
+        replicas: Replicas,
     },
     /// A copy of a task was given to a device.
     TaskAssigned {
@@ -199,6 +203,9 @@ pub enum Event {
         task: u32,
         /// The amount.
         amount: ByteChips,
+        /// Earned by a result nothing cross-checked (a task decided by one
+        /// untrusted result): paid, but never counted as verified work.
+        unverified: bool,
     },
     /// Unearned bounties went back to the user of a failed or cancelled job.
     Refunded {

@@ -1,7 +1,8 @@
 //! A job's life in the engine: submission (split, plan, queues, escrow), completion,
 //! and the end of a job (assembly order, refunds, compaction).
 
-use super::admission::{admit, terms, Admitted};
+use super::admission::{admit, replication_rule, terms, AdmissionError, Admitted, Shortfall};
+use super::rescue::{Entry, RescueNeed};
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -81,6 +82,79 @@ pub struct Quote {
     pub achievable: bool,
     /// What the user would be charged.
     pub price: ByteChips,
+    /// The copies asked for and placed, and what becomes of the rest.
+    pub replicas: Replicas,
+}
+
+/// What became of the copies a job's replication asked for: in a quote and in
+/// the engine's acceptance of a job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Replicas {
+    /// Copies the replication goal asked for, replicas included.
+    pub asked: u32,
+    /// Copies placed in pool queues.
+    pub placed: u32,
+    /// Copies no pool could hold: a task gets at most one copy per distinct
+    /// device of the pools the job may use.
+    pub unplaced: u32,
+    /// The most copies asked for one task: it is cross-checked only by that
+    /// many distinct devices (or one trusted device).
+    pub per_task: u32,
+    /// Distinct devices in the pools the job may use.
+    pub devices: u32,
+    /// Tasks placed with fewer copies than asked.
+    pub short_tasks: u32,
+    /// What the job does about them.
+    pub status: ReplicaStatus,
+}
+
+/// What a job does about copies that could not be placed ([`Replicas`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum ReplicaStatus {
+    /// Every copy asked for was placed.
+    Met,
+    /// The job runs with what was placed: its short tasks complete unverified
+    /// (the job set `accept_unverified`, or admission is lenient).
+    Unverified,
+    /// The unplaced copies wait for devices that have not run their tasks, until
+    /// the job's deadline; its short tasks reach a verdict only cross-checked.
+    Waiting,
+    /// Fewer copies were placed than asked, but the job runs only on trusted
+    /// devices, whose every result is verified.
+    Trusted,
+}
+
+impl Replicas {
+    /// What admission makes of `plan`, the plan of `spec`, under `cfg`: the
+    /// replicas as the engine would report them, or the refusal naming the
+    /// shortfall. For an adapter that plans without an engine (`byterank plan`).
+    pub fn admit(spec: &JobSpec, plan: &JobPlan, cfg: &EngineConfig) -> Result<Replicas, AdmissionError> {
+        let shortfall = replication_rule(spec, plan, cfg)?;
+        Ok(Replicas::of(spec, plan, shortfall))
+    }
+
+    fn of(spec: &JobSpec, plan: &JobPlan, shortfall: Shortfall) -> Replicas {
+        let r = &plan.replication;
+        let status = match (r.unplaced, shortfall) {
+            (0, _) => ReplicaStatus::Met,
+            (_, Shortfall::Wait) => ReplicaStatus::Waiting,
+            (_, Shortfall::Drop) if spec.preferences.trusted => ReplicaStatus::Trusted,
+            (_, Shortfall::Drop) => ReplicaStatus::Unverified,
+        };
+        let n = |x: usize| u32::try_from(x).unwrap_or(u32::MAX);
+        Replicas {
+            asked: n(r.copies + r.unplaced),
+            placed: n(r.copies),
+            unplaced: n(r.unplaced),
+            per_task: r.per_task,
+            devices: n(r.devices),
+            short_tasks: n(r.short.len()),
+            status,
+        }
+    }
 }
 
 /// A job that passed every check and has its plan: submitting it cannot fail.
@@ -88,6 +162,7 @@ pub(super) struct Ready {
     spec: JobSpec,
     admitted: Admitted,
     plan: JobPlan,
+    shortfall: Shortfall,
     /// A ranking of the devices as they are now, when they changed since the last
     /// refresh: the job is planned on it, and it is installed with the job.
     ranking: Option<(Vec<DeviceId>, RankedGrid)>,
@@ -114,13 +189,14 @@ impl QuoteBasis {
     /// The quote of `spec`, the job the basis was taken for: the same answer
     /// [`Engine::quote`] gives with the engine as it was then.
     pub fn quote(&self, spec: &JobSpec) -> Result<Quote, EngineError> {
-        let (admitted, plan) = plan_submission(self.app, &self.ranked, &self.cfg, spec, None)?;
-        Ok(quote_of(spec, &admitted.chunks, &plan))
+        let (admitted, plan, shortfall) = plan_submission(self.app, &self.ranked, &self.cfg, spec, None)?;
+        Ok(quote_of(spec, &admitted.chunks, &plan, shortfall))
     }
 }
 
-fn quote_of(spec: &JobSpec, chunks: &[Chunk], plan: &JobPlan) -> Quote {
+fn quote_of(spec: &JobSpec, chunks: &[Chunk], plan: &JobPlan, shortfall: Shortfall) -> Quote {
     Quote {
+        replicas: Replicas::of(spec, plan, shortfall),
         tasks: chunks.len() as u32,
         copies: plan.replication.copies as u32,
         pools: plan.pools_used as u32,
@@ -138,10 +214,11 @@ fn plan_submission(
     cfg: &EngineConfig,
     spec: &JobSpec,
     user: Option<&str>,
-) -> Result<(Admitted, JobPlan), SubmitError> {
+) -> Result<(Admitted, JobPlan, Shortfall), SubmitError> {
     let admitted = admit(app, spec, user, cfg)?;
     let plan = plan_job(ranked, spec, &cfg.plan)?;
-    Ok((admitted, plan))
+    let shortfall = replication_rule(spec, &plan, cfg)?;
+    Ok((admitted, plan, shortfall))
 }
 
 impl Engine {
@@ -154,7 +231,8 @@ impl Engine {
         let ranking = self.stale_ranking.then(|| self.rank_at(at));
         let ranked = ranking.as_ref().map_or(&self.snapshot.ranked, |(_, r)| r);
         let plan = plan_job(ranked, spec, &self.cfg.plan)?;
-        Ok(Ready { spec: spec.clone(), admitted, plan, ranking })
+        let shortfall = replication_rule(spec, &plan, &self.cfg)?;
+        Ok(Ready { spec: spec.clone(), admitted, plan, shortfall, ranking })
     }
 
     /// The checks of a submission that need the engine's state (the name, the
@@ -198,7 +276,7 @@ impl Engine {
     pub fn quote(&self, spec: &JobSpec, at: Timestamp) -> Result<Quote, EngineError> {
         let at = at.max(self.now);
         let ready = self.prepare(spec, None, at)?;
-        Ok(quote_of(spec, &ready.admitted.chunks, &ready.plan))
+        Ok(quote_of(spec, &ready.admitted.chunks, &ready.plan, ready.shortfall))
     }
 
     /// What [`quote`](Self::quote) needs of the engine, taken now and owned: the
@@ -212,7 +290,7 @@ impl Engine {
     }
 
     pub(super) fn submit(&mut self, ready: Ready, user: &str, out: &mut Vec<Event>) {
-        let Ready { spec, admitted, plan, ranking } = ready;
+        let Ready { spec, admitted, plan, shortfall, ranking } = ready;
         let Admitted { chunks, account, chunk_bytes, assembly } = admitted;
         if let Some((order, ranked)) = ranking {
             self.install(order, ranked, out);
@@ -231,6 +309,7 @@ impl Engine {
             pjf: plan.replication.pjf,
             achievable: plan.replication.achievable,
             price: spec.price_chips,
+            replicas: Replicas::of(&spec, &plan, shortfall),
         });
         self.job_names.insert(spec.id.clone(), job);
         self.targeting.set(job, &[], &pools);
@@ -258,6 +337,21 @@ impl Engine {
             ByteLevel::High => 2,
         }];
         self.share.join(job, weight);
+        if shortfall == Shortfall::Wait {
+            // Copies no pool could hold wait in the rescue queue, for any device
+            // of the job's pools that has not run their task, at once.
+            let since = self.now.add_millis(-self.cfg.rescue_wait_ms);
+            for &(task, missing) in &plan.replication.short {
+                for _ in 0..missing {
+                    self.jobs[job].tasks[task].plan_rescue();
+                    self.rescue.push(Entry { job, task, since, need: RescueNeed::Copy });
+                }
+            }
+        }
+        if let Some(s) = self.jobs[job].spec.deadline_s {
+            let ms = i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX);
+            self.job_deadlines.insert((self.now.add_millis(ms), job));
+        }
     }
 
     pub(super) fn maybe_complete(&mut self, job: JobId, out: &mut Vec<Event>) {

@@ -13,6 +13,11 @@ pub struct Ledger {
     pub charged: BTreeMap<String, ByteChips>,
     /// What each device owner has earned.
     pub wallets: BTreeMap<String, ByteChips>,
+    /// Of each owner's earnings, what results nothing cross-checked earned
+    /// (tasks decided by one untrusted result): part of `wallets`, kept apart
+    /// so that unverified work is never counted as verified.
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "BTreeMap::is_empty"))]
+    pub unverified: BTreeMap<String, ByteChips>,
     /// What went back to each user (unearned bounties of failed or cancelled jobs).
     pub refunded: BTreeMap<String, ByteChips>,
     /// The platform's revenue: its 30%, and bounties nobody earned.
@@ -40,7 +45,10 @@ impl Ledger {
         self.escrow = self.escrow.checked_sub(amount).expect("escrow holds every running job's price");
     }
 
-    pub(crate) fn pay(&mut self, owner: &str, amount: ByteChips) {
+    pub(crate) fn pay(&mut self, owner: &str, amount: ByteChips, unverified: bool) {
+        if unverified {
+            *self.unverified.entry(owner.into()).or_default() += amount;
+        }
         match self.wallets.get_mut(owner) {
             Some(w) => *w += amount,
             None => {

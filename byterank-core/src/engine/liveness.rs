@@ -85,7 +85,8 @@ impl Engine {
     /// - a copy no live device of the job may take fails its job: every one of
     ///   them has tried the task (under [`FailureAttribution::Task`], once it has
     ///   waited `starve_ms` in the rescue queue, so a device joining the job's
-    ///   pools may still take it);
+    ///   pools may still take it), unless the job set a deadline: it waits for
+    ///   devices until then;
     /// - a job with nothing running whose queued copies found no taker for
     ///   `rescue_wait` (the devices of their pools and lower ones all tried those
     ///   tasks, or left) has them moved to the rescue queue, where any eligible
@@ -99,6 +100,8 @@ impl Engine {
             .rescue
             .iter()
             .copied()
+            // A copy of a job with a deadline waits for devices: not asked.
+            .filter(|e| e.need == RescueNeed::Arbitration || self.jobs[e.job].spec.deadline_s.is_none())
             .filter(|e| !self.someone_may_take(e.job, e.task, e.need == RescueNeed::Arbitration))
             .collect();
         for e in stuck {
@@ -137,6 +140,28 @@ impl Engine {
             {
                 self.unstall(job, patience, out);
             }
+        }
+    }
+
+    /// Fails every running job whose deadline (`deadline_s` after its
+    /// submission) has come, naming it.
+    pub(super) fn fire_job_deadlines(&mut self, out: &mut Vec<Event>) {
+        while let Some(&(at, job)) = self.job_deadlines.first() {
+            if at > self.now {
+                break;
+            }
+            self.job_deadlines.pop_first();
+            let Some(j) = self.jobs.get(job) else { continue };
+            if j.status != JobStatus::Running {
+                continue;
+            }
+            let open = j.open_tasks();
+            let reason = format!(
+                "the job reached its deadline (`deadline_s` = {}) with {open} of {} tasks without a verdict",
+                j.spec.deadline_s.unwrap_or_default(),
+                j.task_count,
+            );
+            self.end_job(job, JobStatus::Failed, reason, out);
         }
     }
 

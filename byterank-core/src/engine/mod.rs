@@ -116,7 +116,7 @@ mod tasks;
 mod timers;
 mod validation;
 
-pub use admission::AdmissionError;
+pub use admission::{AdmissionError, ReplicationAdmission};
 pub use attempt_view::AttemptInfo;
 pub use command::{AttemptId, Command, CommandKind, DeviceId, JobId};
 pub use config::{EngineConfig, FailureAttribution, Speculation, MAX_IN_HAND, MAX_SHARE_WEIGHT};
@@ -126,7 +126,7 @@ pub use error::{
 };
 pub use event::{AttemptState, Event, Idle};
 pub use helpers::Pulled;
-pub use jobs::{JobProgress, Quote, QuoteBasis, TaskCopies};
+pub use jobs::{JobProgress, Quote, QuoteBasis, ReplicaStatus, Replicas, TaskCopies};
 pub use ledger::Ledger;
 pub use ranking::{RankedDevice, RankingInForce};
 pub use rescue::RescueNeed;
@@ -217,6 +217,9 @@ pub struct Engine {
     next_refresh: Timestamp,
     lottery_day: Option<i64>,
     ledger: Ledger,
+    /// Running jobs' deadlines, earliest first.
+    #[cfg_attr(feature = "serde", serde(default))]
+    job_deadlines: alloc::collections::BTreeSet<(Timestamp, JobId)>,
 }
 
 impl Default for Engine {
@@ -272,6 +275,7 @@ impl Engine {
             next_refresh: Timestamp::MIN,
             lottery_day: None,
             ledger: Ledger::default(),
+            job_deadlines: alloc::collections::BTreeSet::new(),
         })
     }
 

@@ -45,21 +45,41 @@ impl PoolQueues {
     }
 
     /// The first copy `take` accepts among the first `window` of a queue, from the
-    /// nearest pool at or after `from` that has one; with its pool.
+    /// nearest pool at or after `from` that has one; with its pool. Copies met on
+    /// the way that `take` refuses and `dead` (asked with their pool) says no
+    /// device of their pool may take are removed into `dropped`.
     #[inline]
     pub fn take_from(
         &mut self,
         from: usize,
         window: usize,
         take: &mut dyn FnMut(QueuedCopy) -> bool,
+        dead: &mut dyn FnMut(usize, QueuedCopy) -> bool,
+        dropped: &mut Vec<QueuedCopy>,
     ) -> Option<(usize, QueuedCopy)> {
         let mut next = from as u32;
         while let Some(&k) = self.nonempty.range(next..).next() {
             let q = &mut self.queues[k as usize];
-            if let Some(c) = q.iter().take(window).position(|c| take(*c)).and_then(|at| q.remove(at)) {
-                if q.is_empty() {
-                    self.nonempty.remove(&k);
+            let (mut i, mut seen, mut found) = (0, 0, None);
+            while seen < window && i < q.len() {
+                let c = q[i];
+                seen += 1;
+                if take(c) {
+                    found = q.remove(i);
+                    break;
                 }
+                if dead(k as usize, c) {
+                    q.remove(i);
+                    self.waiting -= 1;
+                    dropped.push(c);
+                } else {
+                    i += 1;
+                }
+            }
+            if q.is_empty() {
+                self.nonempty.remove(&k);
+            }
+            if let Some(c) = found {
                 self.waiting -= 1;
                 return Some((k as usize, c));
             }

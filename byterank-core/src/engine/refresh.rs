@@ -16,6 +16,7 @@ use crate::time::{Timestamp, DAY_MS, HOUR_MS};
 impl Engine {
     pub(super) fn pass_time(&mut self, out: &mut Vec<Event>) {
         self.fire_timers(out);
+        self.fire_job_deadlines(out);
         let day = self.now.millis().div_euclid(DAY_MS);
         let mut refresh = self.now >= self.next_refresh;
         if self.lottery_day != Some(day) {

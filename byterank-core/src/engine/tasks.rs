@@ -149,6 +149,13 @@ impl Task {
         self.next_replica = self.next_replica.max(replica + 1);
     }
 
+    /// A copy of the plan no pool could hold waits in the rescue queue.
+    #[inline]
+    pub fn plan_rescue(&mut self) {
+        self.planned += 1;
+        self.rescue += 1;
+    }
+
     /// A queued copy leaves its pool queue for a device.
     #[inline]
     pub fn take_queued(&mut self) {

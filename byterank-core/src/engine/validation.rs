@@ -83,8 +83,9 @@ impl Engine {
             out.push(Event::AttemptChanged { job, task, attempt: r.attempt, device: r.device, state });
             if ok && each > ByteChips::ZERO {
                 self.ledger.release(each);
-                self.ledger.pay(self.devices.owner(r.device), each);
-                out.push(Event::RewardCredited { device: r.device, job, task, amount: each });
+                self.ledger.pay(self.devices.owner(r.device), each, d.unverified);
+                let unverified = d.unverified;
+                out.push(Event::RewardCredited { device: r.device, job, task, amount: each, unverified });
             }
         }
         for (device, outcome) in blame {

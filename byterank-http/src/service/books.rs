@@ -77,6 +77,9 @@ pub struct JobBook {
     pub copies: u32,
     /// PJF at acceptance, or as last re-planned.
     pub pjf: f64,
+    /// What became of the copies its replication asked for, at acceptance.
+    #[serde(default)]
+    pub replicas: Option<byterank_core::engine::Replicas>,
     /// Tasks decided by one untrusted result.
     pub unverified: u32,
     /// Attempts whose uploaded results are stored, while it runs.

@@ -664,6 +664,7 @@ impl Service {
             running: self.running_attempts(book),
             copies: book.copies,
             pjf: book.pjf,
+            replicas: book.replicas.map(Into::into),
             refunded: book.refunded.0,
             reason: book.reason.clone(),
             output: book.has_output,
@@ -768,6 +769,7 @@ impl Service {
             pending_payouts: out.pending,
             paid_out: out.paid,
             refunded: sum(&l.refunded),
+            earned_unverified: sum(&l.unverified),
             platform: l.platform.0,
             escrow: l.escrow.0,
             conserves: l.conserves() && self.payout_book().consistent(|o| self.earned(o)),
@@ -790,6 +792,7 @@ pub fn quote_view(q: &byterank_core::engine::Quote, available: u64) -> QuoteView
         achievable: q.achievable,
         price: q.price.0,
         available,
+        replicas: q.replicas.into(),
     }
 }
 

@@ -92,6 +92,10 @@ pub struct Entry {
     /// The payout, for payout lines.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payout: Option<u64>,
+    /// A reward earned by a result nothing cross-checked (a task decided by
+    /// one untrusted result): paid, but never counted as verified work.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unverified: bool,
 }
 
 /// The account name of a worker (device owner) in the history.
@@ -491,13 +495,14 @@ impl Service {
         let mut ended = Vec::new();
         for e in &events {
             match e {
-                Event::JobAccepted { job, id, tasks, copies, pjf, price, .. } => {
+                Event::JobAccepted { job, id, tasks, copies, pjf, price, replicas, .. } => {
                     self.handles.insert(*job, id.clone());
                     let book = self.jobs.get_mut(id).expect("the service submits only jobs it booked");
                     book.handle = Some(*job);
                     book.tasks = *tasks;
                     book.copies = *copies;
                     book.pjf = *pjf;
+                    book.replicas = Some(*replicas);
                     book.charged_at = Some(at);
                     let entry =
                         Entry { job: Some(id.clone()), ..Entry::new(user_account(&book.user), at, "charge", price.0) };
@@ -521,12 +526,13 @@ impl Service {
                         book.pjf = *pjf;
                     }
                 }
-                Event::RewardCredited { device, job, task, amount } => {
+                Event::RewardCredited { device, job, task, amount, unverified } => {
                     let owner = self.engine.owner(*device).unwrap_or_default().to_string();
                     let entry = Entry {
                         job: self.handles.get(job).cloned(),
                         task: Some(*task),
                         device: self.engine.device(*device).map(|d| d.id.clone()),
+                        unverified: *unverified,
                         ..Entry::new(worker_account(&owner), at, "reward", amount.0)
                     };
                     self.effect(Effect::Entry(entry));
@@ -622,6 +628,7 @@ impl JobBook {
             done: 0,
             copies: 0,
             pjf: 0.0,
+            replicas: None,
             unverified: 0,
             results: Vec::new(),
             has_input: false,
@@ -639,7 +646,17 @@ impl JobBook {
 
 impl Entry {
     fn new(account: String, at: Timestamp, kind: &str, amount: u64) -> Entry {
-        Entry { account, at: at.millis(), kind: kind.into(), job: None, task: None, device: None, amount, payout: None }
+        Entry {
+            account,
+            at: at.millis(),
+            kind: kind.into(),
+            job: None,
+            task: None,
+            device: None,
+            amount,
+            payout: None,
+            unverified: false,
+        }
     }
 }
 

@@ -214,10 +214,13 @@ impl Sim<'_> {
                 self.jobs[ji].fail_reason = Some(reason.clone());
                 self.end_job(ji, now, JobStatus::Failed);
             }
-            Notice::Credited { device, amount } => {
+            Notice::Credited { device, amount, unverified } => {
                 let d = self.by_engine[device.0 as usize];
                 self.devs[d as usize].totals.earned += amount;
                 self.credited += amount;
+                if *unverified {
+                    self.credited_unverified += amount;
+                }
             }
         }
     }

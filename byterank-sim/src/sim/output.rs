@@ -181,6 +181,9 @@ pub struct RunOut {
     pub ledger_conserves: bool,
     /// Sum of the rewards credited, as seen in the engine's events.
     pub credited: u64,
+    /// Of those, what results nothing cross-checked earned (tasks decided by
+    /// one untrusted result).
+    pub credited_unverified: u64,
     /// Sum of the owners' wallets in the engine's ledger.
     pub wallets: u64,
     /// Attempts whose results the device returned.
@@ -293,6 +296,7 @@ impl Sim<'_> {
             end_s: end as f64 / 1000.0,
             ledger_conserves: ledger.conserves(),
             credited: self.credited,
+            credited_unverified: self.credited_unverified,
             wallets: ledger.wallets.values().map(|c| c.0).sum(),
             results: self.results,
             utilization: if online == 0 { 0.0 } else { busy as f64 / online as f64 },

@@ -62,6 +62,8 @@ pub(super) struct Sim<'a> {
     /// The engine's decisions not yet handled (a buffer reused across calls).
     pub(super) notices: Vec<Notice>,
     pub(super) credited: u64,
+    /// Of `credited`, what unverified results earned.
+    pub(super) credited_unverified: u64,
     pub(super) results: u64,
     /// Closed online spells (see [`RunOut::availability`]).
     pub(super) online_log: Vec<(u32, SimTime, SimTime)>,
@@ -95,6 +97,7 @@ pub fn run_variant(
         series: Vec::new(),
         notices: Vec::new(),
         credited: 0,
+        credited_unverified: 0,
         results: 0,
         online_log: Vec::new(),
         closing: false,
