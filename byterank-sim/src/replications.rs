@@ -120,7 +120,7 @@ fn mean_of(v: impl Iterator<Item = f64>) -> Option<f64> {
 }
 
 /// Every per-run metric, in table order.
-pub const METRICS: [Metric; 10] = [
+pub const METRICS: [Metric; 11] = [
     Metric {
         key: "jobs_completed",
         label: "done",
