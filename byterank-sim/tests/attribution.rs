@@ -1,7 +1,7 @@
 //! Failure attribution on a churny grid: with the engine's default rule no job
-//! fails while the grid has devices that may run it; with the old rule ("any":
-//! every stale attempt counts toward `max_failures`) jobs do fail, so this test
-//! can tell the two apart.
+//! fails while the grid has devices that may run it; with the rule "any"
+//! (every stale attempt counts toward `max_failures`) jobs do fail, so this
+//! test can tell the two apart.
 
 use byterank_sim::replications::{self, Plan};
 use byterank_sim::{tables, Scenario};
@@ -64,7 +64,7 @@ fn churn_fails_no_job_under_the_default_rule_and_some_under_any() {
         }
     }
     assert!(completed >= 12, "the default rule completes the jobs ({completed} of 16)");
-    assert!(failed_any > 0, "the old rule fails jobs on this grid");
+    assert!(failed_any > 0, "the rule \"any\" fails jobs on this grid");
     // The printed list names every failed job, with its reason.
     let printed = tables::failures(&out.records);
     assert_eq!(printed.lines().filter(|l| l.starts_with("any ")).count(), failed_any, "{printed}");

@@ -86,8 +86,8 @@ pub enum FailureAttribution {
     /// take fails its job only after waiting `starve_ms` (spec §11c).
     #[default]
     Task,
-    /// Every failed attempt but one abandoned by a departing device counts, and a
-    /// copy no device may take fails its job at once: the rule before §11c, kept
+    /// Every failed attempt but one abandoned by a departing device counts, stale
+    /// ones included, and a copy no device may take fails its job at once: kept
     /// so the simulator can compare.
     Any,
 }
