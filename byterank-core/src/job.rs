@@ -53,6 +53,11 @@ pub struct JobSpec {
     /// The replication goal; missing means no replication (r = 1).
     #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
     pub replication: Option<ReplicationGoal>,
+    /// The largest probability that a task's accepted result is wrong, from the
+    /// credibility of the devices that agree on it (missing: the engine's
+    /// `credibility.max_error`).
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    pub max_error: Option<f64>,
 }
 
 #[cfg(feature = "serde")]
@@ -402,6 +407,7 @@ impl JobSpec {
             requirements: Requirements::default(),
             pools: PoolSettings::default(),
             replication: None,
+            max_error: None,
         }
     }
 
@@ -457,6 +463,9 @@ impl JobSpec {
                 range("replication.r", r, r >= 1.0 && r <= limits.max_r, rule)?;
             }
             None => {}
+        }
+        if let Some(e) = self.max_error {
+            range("max_error", e, (0.0..=1.0).contains(&e), "a probability within [0, 1]")?;
         }
         if self.price_chips.0 > limits.max_price {
             return Err(JobError::PriceTooHigh { id: id(), price: self.price_chips.0, max: limits.max_price });

@@ -4,6 +4,7 @@ use alloc::format;
 use alloc::string::ToString;
 
 use super::attempts::Deadlines;
+use super::credibility::CredibilityConfig;
 use super::error::ConfigError;
 use crate::indexes::IndexConfig;
 use crate::plan::PlanConfig;
@@ -58,6 +59,9 @@ pub struct EngineConfig {
     /// is the floor every one of them shares.
     #[cfg_attr(feature = "serde", serde(default))]
     pub min_task_price: ByteChips,
+    /// Credibility-weighted verdicts (on by default).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub credibility: CredibilityConfig,
 }
 
 impl Default for EngineConfig {
@@ -79,6 +83,7 @@ impl Default for EngineConfig {
             share_weights: [1, 2, 4],
             lottery_seed: 0,
             min_task_price: ByteChips::ZERO,
+            credibility: CredibilityConfig::default(),
         }
     }
 }
@@ -120,6 +125,9 @@ impl EngineConfig {
         let ok = weights.iter().all(|w| (1..=MAX_SHARE_WEIGHT).contains(w));
         rule(ok, "share_weights", &format!("{weights:?}"), "between 1 and 1024 each")?;
         // `lottery_seed`: any value.
+        let cr = &self.credibility;
+        rule(unit(cr.assumed_bad), "credibility.assumed_bad", &cr.assumed_bad, "a number in [0, 1]")?;
+        rule(unit(cr.max_error), "credibility.max_error", &cr.max_error, "a number in [0, 1]")?;
 
         let c = &self.index.capacity;
         let constants = [
@@ -209,6 +217,8 @@ mod tests {
             ("queue_window", |c| c.queue_window = 0),
             ("share_weights", |c| c.share_weights = [1, 0, 4]),
             ("share_weights", |c| c.share_weights = [1, 2, (1 << 20) + 1]),
+            ("credibility.assumed_bad", |c| c.credibility.assumed_bad = f64::NAN),
+            ("credibility.max_error", |c| c.credibility.max_error = 1.5),
             ("index.capacity.processor_default", |c| c.index.capacity.processor_default = f64::NAN),
             ("index.capacity.category_default", |c| c.index.capacity.category_default = f64::INFINITY),
             ("index.capacity.speed_default", |c| c.index.capacity.speed_default = f64::NAN),

@@ -89,6 +89,7 @@ mod attempts;
 mod audit;
 mod command;
 mod config;
+mod credibility;
 mod devices;
 mod distribution;
 mod error;
@@ -117,6 +118,7 @@ pub use admission::AdmissionError;
 pub use attempt_view::AttemptInfo;
 pub use command::{AttemptId, Command, CommandKind, DeviceId, JobId};
 pub use config::{EngineConfig, MAX_IN_HAND, MAX_SHARE_WEIGHT};
+pub use credibility::CredibilityConfig;
 pub use error::{
     AttemptError, CancelError, ConfigError, DeviceGone, EngineError, Inconsistency, OperatorError, PullError, Refusal,
     RegisterError, ReleaseError, RemoveError, SubmitError, TimeError, UnknownDevice, UnknownJob, UpdateError,
@@ -214,6 +216,9 @@ pub struct Engine {
     next_refresh: Timestamp,
     lottery_day: Option<i64>,
     ledger: Ledger,
+    /// What the engine saw of each device's results.
+    #[cfg_attr(feature = "serde", serde(default))]
+    credibility: credibility::Credibility,
 }
 
 impl Default for Engine {
@@ -269,6 +274,7 @@ impl Engine {
             next_refresh: Timestamp::MIN,
             lottery_day: None,
             ledger: Ledger::default(),
+            credibility: credibility::Credibility::default(),
         })
     }
 

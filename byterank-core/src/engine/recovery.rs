@@ -6,11 +6,12 @@ use alloc::format;
 use alloc::vec::Vec;
 
 use super::attempts::{Attempt, CopyKind};
-use super::command::{AttemptId, JobId};
+use super::command::{AttemptId, DeviceId, JobId};
 use super::event::{AttemptState, Event};
 use super::rescue::{Entry, RescueNeed};
 use super::task::{agreement, by_quorum};
 use super::{Engine, JobStatus};
+use crate::application::ResultMeta;
 use crate::fault::Outcome;
 
 impl Engine {
@@ -60,8 +61,15 @@ impl Engine {
         if j.status != JobStatus::Running || j.tasks[task].decided() {
             return;
         }
-        let (best, disputed) = agreement(app, self.provisional.metas(j.tasks.results(task)));
-        if disputed {
+        let q = j.tasks[task].quorum(quorum);
+        let reports = self.provisional.iter(j.tasks.results(task));
+        let metas: Vec<&ResultMeta> = reports.clone().map(|r| &r.meta).collect();
+        let devices: Vec<DeviceId> = reports.map(|r| r.device).collect();
+        let credible = |i| self.credible(job, q, &metas, &devices, i);
+        let (best, disputed) = agreement(app, metas.iter().copied());
+        // A quorum agrees, but no agreeing group is credible enough for the job.
+        let doubtful = best >= q && by_quorum(app, metas.iter().copied(), q, || false, credible).is_none();
+        if disputed || doubtful {
             if j.tasks[task].arbiter() || self.trusted_running(job, task) {
                 return;
             }
@@ -72,11 +80,10 @@ impl Engine {
                 return;
             }
         }
-        // Without an arbiter, a quorum the results hold decides (after a
-        // dispute, or once a re-plan left the task fewer copies).
-        let q = j.tasks[task].quorum(quorum);
+        // Without an arbiter, a credible quorum the results hold decides (after
+        // a dispute, or once a re-plan left the task fewer copies).
         if best >= q {
-            if let Some(d) = by_quorum(app, self.provisional.metas(j.tasks.results(task)), q, || false) {
+            if let Some(d) = by_quorum(app, metas.iter().copied(), q, || false, credible) {
                 self.finalize(job, task, d, None, out);
                 return;
             }
@@ -85,16 +92,19 @@ impl Engine {
         let live = j.tasks.live_copies(task);
         let t = &mut j.tasks[task];
         let since = self.now;
-        let needed = t.quorum(quorum).saturating_sub(best);
+        // A doubtful group needs one more agreeing result to weigh enough.
+        let needed = if doubtful { 1 } else { t.quorum(quorum).saturating_sub(best) };
         // Each rescue copy below adds one live copy.
         let mut live = live;
         while live < needed {
             live += 1;
-            if disputed {
+            if disputed || doubtful {
                 t.extra += 1;
                 if t.extra > max_extra {
-                    let reason =
-                        format!("task {task}: no {} results agreed within {max_extra} extra copies", t.quorum(quorum));
+                    let reason = format!(
+                        "task {task}: no {} credible results agreed within {max_extra} extra copies",
+                        t.quorum(quorum)
+                    );
                     self.end_job(job, JobStatus::Failed, reason, out);
                     return;
                 }

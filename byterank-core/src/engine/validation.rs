@@ -6,7 +6,8 @@
 use alloc::vec::Vec;
 
 use super::attempts::CopyKind;
-use super::command::{AttemptId, JobId};
+use super::command::{AttemptId, DeviceId, JobId};
+use super::credibility::{group_error, within};
 use super::event::{AttemptState, Event};
 use super::task::{decide, Decision, Report, Seen, Verdict};
 use super::Engine;
@@ -42,11 +43,14 @@ impl Engine {
         let tasks = &self.jobs[a.job].tasks;
         let quorum = tasks[a.task].quorum(self.cfg.quorum);
         let seen = Seen { attempt, device: a.device, meta, delayed: a.delayed };
-        let stored = self.provisional.metas(tasks.results(a.task));
+        let stored = self.provisional.iter(tasks.results(a.task));
+        let metas: Vec<&ResultMeta> = stored.clone().map(|r| &r.meta).chain([meta]).collect();
+        let devices: Vec<DeviceId> = stored.map(|r| r.device).chain([a.device]).collect();
         // Asked only once results disagree: may a trusted device settle them?
         let arbiter =
             || tasks[a.task].arbiter() || self.trusted_running(a.job, a.task) || self.may_arbitrate(a.job, a.task);
-        match decide(app, stored.chain([meta]), trusted, quorum, arbiter) {
+        let credible = |i| self.credible(a.job, quorum, &metas, &devices, i);
+        match decide(app, metas.iter().copied(), trusted, quorum, arbiter, credible) {
             Some(d) => self.finalize(a.job, a.task, d, Some(seen), out),
             None => {
                 let report = Report { attempt, device: a.device, meta: meta.clone(), delayed: a.delayed };
@@ -74,6 +78,8 @@ impl Engine {
         let (blame, cancel) = j.decide(task, Verdict { attempt, unverified: d.unverified });
         let each = j.account.settle(task as usize, valid);
         out.push(Event::TaskValidated { job, task, attempt, valid: valid as u32, unverified: d.unverified });
+        let judge = results().nth(d.truth).expect("the deciding result").device;
+        self.weigh(results().map(|r| (r.device, agrees(&r))), judge);
         for r in results() {
             let ok = agrees(&r);
             let outcome = Outcome { failed: false, delayed: r.delayed, incorrect: !ok };
@@ -101,5 +107,69 @@ impl Engine {
             }
         }
         self.maybe_complete(job, out);
+    }
+
+    /// Whether the results agreeing with result `i` (of the task's results
+    /// `metas`, from `devices`, in order) are credible enough for the job: the
+    /// probability that they are all wrong is within its `max_error`. Always so
+    /// with credibility off, and for a quorum of one (a single-copy task).
+    pub(super) fn credible(
+        &self,
+        job: JobId,
+        quorum: usize,
+        metas: &[&ResultMeta],
+        devices: &[DeviceId],
+        i: usize,
+    ) -> bool {
+        let c = &self.cfg.credibility;
+        if !c.enabled || quorum < 2 {
+            return true;
+        }
+        let app = self.app(job);
+        let bound = self.jobs[job].spec.max_error.unwrap_or(c.max_error);
+        let agreeing = (0..metas.len()).filter(|&j| app.agree(metas[j], metas[i]));
+        within(group_error(agreeing.map(|j| self.device_error(devices[j]))), bound)
+    }
+
+    /// The probability that a result of the device is wrong: 0 if the operator
+    /// trusts it, else from its credibility record.
+    fn device_error(&self, d: DeviceId) -> f64 {
+        if self.devices.trusted(d) {
+            0.0
+        } else {
+            self.credibility.error(d, self.cfg.credibility.assumed_bad)
+        }
+    }
+
+    /// What a final verdict teaches about the devices whose results it judged
+    /// (`results`: device, and whether its result agrees): decided by a trusted
+    /// device (`judge`), agreeing untrusted devices passed a check and the
+    /// others are caught; decided by agreement, an agreeing device passed a
+    /// check when the others that agree with it weigh at least as much as one
+    /// device that passed a check (their error is at most `assumed_bad / 2`).
+    /// Results judged only by untrusted agreement never catch anyone: the
+    /// disagreeing device may be the honest one.
+    fn weigh(&mut self, results: impl Iterator<Item = (DeviceId, bool)> + Clone, judge: DeviceId) {
+        if self.devices.trusted(judge) {
+            for (d, ok) in results.filter(|&(d, _)| !self.devices.trusted(d)) {
+                if ok {
+                    self.credibility.confirm(d);
+                } else {
+                    self.credibility.catch(d);
+                }
+            }
+            return;
+        }
+        let voucher = self.cfg.credibility.assumed_bad / 2.0;
+        let agreeing: Vec<DeviceId> = results.filter(|&(_, ok)| ok).map(|(d, _)| d).collect();
+        let others = |d: DeviceId| group_error(agreeing.iter().filter(|&&o| o != d).map(|&o| self.device_error(o)));
+        let vouched: Vec<DeviceId> = agreeing
+            .iter()
+            .copied()
+            .filter(|&d| !self.devices.trusted(d) && agreeing.len() > 1 && within(others(d), voucher))
+            .collect();
+        for d in vouched {
+            self.credibility.vouch(d);
+        }
     }
 }
