@@ -50,8 +50,9 @@ impl Engine {
     /// Makes sure a task without a verdict can still reach one. Results that
     /// disagree wait for a trusted arbiter while one is asked for or running, or
     /// ask for one when a trusted device of the job's pools may arbitrate;
-    /// without one, a quorum the results hold decides; otherwise the task gets
-    /// enough copies (replacements, or extra copies towards a majority) that a
+    /// without one, a credible quorum the results hold decides; otherwise the
+    /// task gets enough copies (replacements, extra copies towards a majority,
+    /// or one more copy for a quorum not credible enough) that a credible
     /// quorum can still agree. Called whenever one of the task's copies ends, so
     /// an undecided task always has something coming.
     pub(super) fn progress(&mut self, job: JobId, task: u32, out: &mut Vec<Event>) {
@@ -69,7 +70,7 @@ impl Engine {
         let (best, disputed) = agreement(app, metas.iter().copied());
         // A quorum agrees, but no agreeing group is credible enough for the job.
         let doubtful = best >= q && by_quorum(app, metas.iter().copied(), q, || false, credible).is_none();
-        if disputed || doubtful {
+        if disputed {
             if j.tasks[task].arbiter() || self.trusted_running(job, task) {
                 return;
             }
@@ -92,7 +93,9 @@ impl Engine {
         let live = j.tasks.live_copies(task);
         let t = &mut j.tasks[task];
         let since = self.now;
-        // A doubtful group needs one more agreeing result to weigh enough.
+        // A doubtful group needs one more agreeing result to weigh enough: a
+        // copy through the rescue queue, where fast trusted devices come first
+        // (their result decides) and any eligible device after `rescue_wait`.
         let needed = if doubtful { 1 } else { t.quorum(quorum).saturating_sub(best) };
         // Each rescue copy below adds one live copy.
         let mut live = live;

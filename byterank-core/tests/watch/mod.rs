@@ -136,10 +136,13 @@ impl Watch {
                 touched.insert(*task);
             }
         }
+        // Failed integrity: judged incorrect before any verdict of the command
+        // (a verdict judges its results after announcing itself).
         let malformed = |attempt: AttemptId| {
-            events.iter().any(|e| {
+            let verdict = events.iter().position(|e| matches!(e, Event::TaskValidated { .. }));
+            events.iter().take(verdict.unwrap_or(events.len())).any(|e| {
                 matches!(e, Event::AttemptChanged { attempt: a, state: AttemptState::Incorrect, .. } if *a == attempt)
-            }) && !events.iter().any(|e| matches!(e, Event::TaskValidated { .. }))
+            })
         };
         let mut decided_now: Vec<(Task, AttemptId)> = Vec::new();
         for e in events {
