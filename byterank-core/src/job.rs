@@ -560,6 +560,8 @@ mod tests {
         assert_eq!(work(r#"{"id": "j", "chunks": 0}"#), "job `j`: `chunks` must be at least 1");
         assert!(work(r#"{"id": "j", "chunks": 3, "replication": {"max_pjf": 1.5}}"#).contains("replication.max_pjf"));
         assert!(work(r#"{"id": "j", "chunks": 3, "replication": {"r": 0.5}}"#).contains("replication.r"));
+        assert!(work(r#"{"id": "j", "chunks": 3, "max_error": 1.5}"#).contains("max_error"));
+        assert!(work(r#"{"id": "j", "chunks": 3, "max_error": -0.1}"#).contains("max_error"));
         assert!(work(r#"{"id": "j", "chunks": 3, "pools": {"s_min": 0}}"#).contains("pools.s_min"));
         let huge = work(r#"{"id": "j", "chunks": 3, "pools": {"s_min": 1000000000}}"#);
         assert_eq!(huge, "job `j`: `pools.s_min` = 1000000000 must be within 1..=1000000 (devices per pool)");

@@ -188,11 +188,10 @@ job.replication = { r = 1 }
     assert!(inside >= 5, "{inside} of 6 comparisons inside their interval");
 }
 
-/// Colluders agree with each other, so a task whose copies are all colluders'
-/// reaches the engine's quorum (2 agreeing results) without a dispute: with r = 2 and
-/// 10% colluders, about 1% of tasks. In `colluders.toml` 25 colluded results are
-/// assembled with r = 2 (there were 106 before the engine's quorum and trusted
-/// arbitration).
+/// Colluders agree with each other, so under the plain quorum rule (the
+/// `-quorum` variants) a task whose copies are all colluders' reaches the quorum
+/// (2 agreeing results) without a dispute: with r = 2 and 10% colluders, about 1%
+/// of tasks. Credibility (the default) stops most of them.
 /// Where the job's pools hold a trusted device, a colluders' result never wins over
 /// an honest one the engine took: the disagreement goes to the trusted arbiter,
 /// and a later quorum of colluders does not decide. Colluders can still win a task
