@@ -25,7 +25,10 @@
 //! 4. Every planned copy runs. A result that passes the application's integrity
 //!    check is provisional until the task's verdict is final: `quorum` agreeing
 //!    results, or one from a trusted device (a single-copy task: its one result,
-//!    unverified). Disagreements go to a trusted arbiter, or, with none in the
+//!    unverified). A quorum counts only when it is credible: the devices that
+//!    agree are unlikely enough to be all wrong, from the checks they passed
+//!    (`credibility`); otherwise the task gets one more copy, trusted devices
+//!    first. Disagreements go to a trusted arbiter, or, with none in the
 //!    job's target subset, to more copies until a quorum agrees. Then the task's
 //!    other copies are withdrawn or cancelled, outcomes are recorded, and its
 //!    bounty is paid to the owners of the devices whose results agree.
@@ -42,8 +45,9 @@
 //!
 //! # Example
 //!
-//! Two devices run a two-task job at r = 2: every task's two copies agree, so
-//! every verdict is final and the job completes.
+//! Two devices run a two-task job at r = 2; the operator trusts the laptop, so
+//! its result decides each task (two untrusted devices that passed no check
+//! would not be credible enough on their own) and the job completes verified.
 //!
 //! ```
 //! use byterank_core::application::{Chunk, Synthetic};
@@ -65,6 +69,7 @@
 //!     let [Event::DeviceRegistered { device, .. }] = events[..] else { unreachable!() };
 //!     devices.push(device);
 //! }
+//! apply(&mut engine, CommandKind::SetTrust { device: devices[0], trusted: true })?;
 //! let mut job = JobSpec::new("hello", 2);
 //! job.replication = Some(ReplicationGoal::R(2.0));
 //! apply(&mut engine, CommandKind::SubmitJob { job, user: "alice".into() })?;
@@ -78,7 +83,7 @@
 //!         completed |= events.iter().any(|e| matches!(e, Event::JobCompleted { unverified: 0, .. }));
 //!     }
 //! }
-//! assert!(completed, "both tasks cross-checked by two agreeing copies");
+//! assert!(completed, "both tasks verified by the trusted laptop");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 

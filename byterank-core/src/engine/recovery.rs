@@ -6,12 +6,11 @@ use alloc::format;
 use alloc::vec::Vec;
 
 use super::attempts::{Attempt, CopyKind};
-use super::command::{AttemptId, DeviceId, JobId};
+use super::command::{AttemptId, JobId};
 use super::event::{AttemptState, Event};
 use super::rescue::{Entry, RescueNeed};
 use super::task::{agreement, by_quorum};
 use super::{Engine, JobStatus};
-use crate::application::ResultMeta;
 use crate::fault::Outcome;
 
 impl Engine {
@@ -63,13 +62,18 @@ impl Engine {
             return;
         }
         let q = j.tasks[task].quorum(quorum);
-        let reports = self.provisional.iter(j.tasks.results(task));
-        let metas: Vec<&ResultMeta> = reports.clone().map(|r| &r.meta).collect();
-        let devices: Vec<DeviceId> = reports.map(|r| r.device).collect();
-        let credible = |i| self.credible(job, q, &metas, &devices, i);
-        let (best, disputed) = agreement(app, metas.iter().copied());
+        // In a block: the borrowed results are gone before the engine changes.
+        let (best, disputed, found) = {
+            let reports = self.provisional.iter(j.tasks.results(task));
+            let metas = reports.clone().map(|r| &r.meta);
+            let results = reports.map(|r| (r.device, &r.meta));
+            let credible = |i| self.credible(job, q, results.clone(), i);
+            let (best, disputed) = agreement(app, metas.clone());
+            let found = if best >= q { by_quorum(app, metas, q, || false, credible) } else { None };
+            (best, disputed, found)
+        };
         // A quorum agrees, but no agreeing group is credible enough for the job.
-        let doubtful = best >= q && by_quorum(app, metas.iter().copied(), q, || false, credible).is_none();
+        let doubtful = best >= q && found.is_none();
         if disputed {
             if j.tasks[task].arbiter() || self.trusted_running(job, task) {
                 return;
@@ -83,11 +87,9 @@ impl Engine {
         }
         // Without an arbiter, a credible quorum the results hold decides (after
         // a dispute, or once a re-plan left the task fewer copies).
-        if best >= q {
-            if let Some(d) = by_quorum(app, metas.iter().copied(), q, || false, credible) {
-                self.finalize(job, task, d, None, out);
-                return;
-            }
+        if let Some(d) = found {
+            self.finalize(job, task, d, None, out);
+            return;
         }
         let j = &mut self.jobs[job];
         let live = j.tasks.live_copies(task);

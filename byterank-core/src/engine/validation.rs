@@ -43,14 +43,18 @@ impl Engine {
         let tasks = &self.jobs[a.job].tasks;
         let quorum = tasks[a.task].quorum(self.cfg.quorum);
         let seen = Seen { attempt, device: a.device, meta, delayed: a.delayed };
-        let stored = self.provisional.iter(tasks.results(a.task));
-        let metas: Vec<&ResultMeta> = stored.clone().map(|r| &r.meta).chain([meta]).collect();
-        let devices: Vec<DeviceId> = stored.map(|r| r.device).chain([a.device]).collect();
-        // Asked only once results disagree: may a trusted device settle them?
-        let arbiter =
-            || tasks[a.task].arbiter() || self.trusted_running(a.job, a.task) || self.may_arbitrate(a.job, a.task);
-        let credible = |i| self.credible(a.job, quorum, &metas, &devices, i);
-        match decide(app, metas.iter().copied(), trusted, quorum, arbiter, credible) {
+        // In a block: the borrowed results are gone before the engine changes.
+        let decision = {
+            let stored = self.provisional.iter(tasks.results(a.task));
+            let metas = stored.clone().map(|r| &r.meta).chain([meta]);
+            let results = stored.map(|r| (r.device, &r.meta)).chain([(a.device, meta)]);
+            // Asked only once results disagree: may a trusted device settle them?
+            let arbiter =
+                || tasks[a.task].arbiter() || self.trusted_running(a.job, a.task) || self.may_arbitrate(a.job, a.task);
+            let credible = |i| self.credible(a.job, quorum, results.clone(), i);
+            decide(app, metas, trusted, quorum, arbiter, credible)
+        };
+        match decision {
             Some(d) => self.finalize(a.job, a.task, d, Some(seen), out),
             None => {
                 let report = Report { attempt, device: a.device, meta: meta.clone(), delayed: a.delayed };
@@ -109,16 +113,16 @@ impl Engine {
         self.maybe_complete(job, out);
     }
 
-    /// Whether the results agreeing with result `i` (of the task's results
-    /// `metas`, from `devices`, in order) are credible enough for the job: the
-    /// probability that they are all wrong is within its `max_error`. Always so
-    /// with credibility off, and for a quorum of one (a single-copy task).
-    pub(super) fn credible(
+    /// Whether the results agreeing with result `i` of the task's `results`
+    /// (device and result, in arrival order) are credible enough for the job:
+    /// the probability that they are all wrong is within its `max_error`.
+    /// Always so with credibility off, and for a quorum of one (a single-copy
+    /// task). Asked only of a quorum found, so at most once or twice a task.
+    pub(super) fn credible<'a>(
         &self,
         job: JobId,
         quorum: usize,
-        metas: &[&ResultMeta],
-        devices: &[DeviceId],
+        results: impl Iterator<Item = (DeviceId, &'a ResultMeta)> + Clone,
         i: usize,
     ) -> bool {
         let c = &self.cfg.credibility;
@@ -127,8 +131,9 @@ impl Engine {
         }
         let app = self.app(job);
         let bound = self.jobs[job].spec.max_error.unwrap_or(c.max_error);
-        let agreeing = (0..metas.len()).filter(|&j| app.agree(metas[j], metas[i]));
-        within(group_error(agreeing.map(|j| self.device_error(devices[j]))), bound)
+        let Some((_, truth)) = results.clone().nth(i) else { return false };
+        let agreeing = results.filter(|(_, r)| app.agree(r, truth));
+        within(group_error(agreeing.map(|(d, _)| self.device_error(d))), bound)
     }
 
     /// The probability that a result of the device is wrong: 0 if the operator
