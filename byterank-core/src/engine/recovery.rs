@@ -67,7 +67,7 @@ impl Engine {
             let reports = self.provisional.iter(j.tasks.results(task));
             let metas = reports.clone().map(|r| &r.meta);
             let results = reports.map(|r| (r.device, &r.meta));
-            let credible = |i| self.credible(job, q, results.clone(), i);
+            let credible = |i| self.credible(job, q, task, results.clone(), i);
             let (best, disputed) = agreement(app, metas.clone());
             let found = if best >= q { by_quorum(app, metas, q, || false, credible) } else { None };
             (best, disputed, found)

@@ -51,7 +51,7 @@ impl Engine {
             // Asked only once results disagree: may a trusted device settle them?
             let arbiter =
                 || tasks[a.task].arbiter() || self.trusted_running(a.job, a.task) || self.may_arbitrate(a.job, a.task);
-            let credible = |i| self.credible(a.job, quorum, results.clone(), i);
+            let credible = |i| self.credible(a.job, quorum, a.task, results.clone(), i);
             decide(app, metas, trusted, quorum, arbiter, credible)
         };
         match decision {
@@ -116,17 +116,22 @@ impl Engine {
     /// Whether the results agreeing with result `i` of the task's `results`
     /// (device and result, in arrival order) are credible enough for the job:
     /// the probability that they are all wrong is within its `max_error`.
-    /// Always so with credibility off, and for a quorum of one (a single-copy
-    /// task). Asked only of a quorum found, so at most once or twice a task.
+    /// Always so with credibility off, for a quorum of one (a single-copy task),
+    /// and when no trusted device runs the task or may take it. Asked only of a
+    /// quorum found, so at most once or twice a task.
     pub(super) fn credible<'a>(
         &self,
         job: JobId,
         quorum: usize,
+        task: u32,
         results: impl Iterator<Item = (DeviceId, &'a ResultMeta)> + Clone,
         i: usize,
     ) -> bool {
         let c = &self.cfg.credibility;
-        if !c.enabled || quorum < 2 {
+        // Nothing could check the group (no trusted device runs the task or may
+        // take it): more untrusted votes are all there is, and a small grid may
+        // have no device left to cast one, so the plain quorum decides.
+        if !c.enabled || quorum < 2 || !(self.trusted_running(job, task) || self.may_arbitrate(job, task)) {
             return true;
         }
         let app = self.app(job);

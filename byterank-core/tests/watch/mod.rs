@@ -65,9 +65,10 @@ impl Watch {
     }
 
     /// Whether the results agreeing with `truth` are credible enough for the
-    /// default bound (the test jobs set none of their own).
-    fn credible(&self, results: &[(DeviceId, ResultMeta)], truth: &ResultMeta, quorum: usize) -> bool {
-        if !self.credibility.enabled || quorum < 2 {
+    /// default bound (the test jobs set none of their own). With no trusted
+    /// device that could check the task (`checkable`), any quorum is.
+    fn credible(&self, results: &[(DeviceId, ResultMeta)], truth: &ResultMeta, quorum: usize, checkable: bool) -> bool {
+        if !self.credibility.enabled || quorum < 2 || !checkable {
             return true;
         }
         let e = results.iter().filter(|(_, r)| r == truth).fold(1.0, |p, (d, _)| p * self.error(*d));
@@ -185,9 +186,12 @@ impl Watch {
             let truth = results.iter().find(|(d, _)| Some(*d) == decider).map(|(_, r)| r.clone());
             if let Some(truth) = truth {
                 let quorum = engine.task_copies(task.0, task.1).map_or(1, |c| self.quorum.min(c.planned).max(1));
+                // Whether a trusted device could have checked it, as the verdict
+                // was reached (the deciding device counts as having tried it).
+                let checkable = self.arbiter_for(engine, task).is_some();
                 if !by_trust {
                     self.credible_checked += 1;
-                    if !self.credible(&results, &truth, quorum as usize) {
+                    if !self.credible(&results, &truth, quorum as usize, checkable) {
                         return Err(format!("task {task:?} was decided by a group not credible enough: {results:?}"));
                     }
                 }
@@ -250,8 +254,9 @@ impl Watch {
         let best = results.iter().map(|(_, r)| results.iter().filter(|(_, o)| o == r).count()).max().unwrap_or(0);
         let quorum = self.quorum.min(c.planned).max(1) as usize;
         let live = (c.queued + c.rescue + c.running) as usize;
+        let checkable = self.arbiter_for(engine, (job, task)).is_some();
         let credible = results.iter().any(|(_, r)| {
-            results.iter().filter(|(_, o)| o == r).count() >= quorum && self.credible(results, r, quorum)
+            results.iter().filter(|(_, o)| o == r).count() >= quorum && self.credible(results, r, quorum, checkable)
         });
         // With credibility on, a group is weighed when a result arrives or a
         // copy ends: one that became credible since (its devices passed checks
