@@ -63,6 +63,11 @@ pub struct JobSpec {
     /// devices until then.
     #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
     pub deadline_s: Option<u64>,
+    /// The largest probability that a task's accepted result is wrong, from the
+    /// credibility of the devices that agree on it (missing: the engine's
+    /// `credibility.max_error`).
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    pub max_error: Option<f64>,
 }
 
 #[cfg(feature = "serde")]
@@ -417,6 +422,7 @@ impl JobSpec {
             replication: None,
             accept_unverified: false,
             deadline_s: None,
+            max_error: None,
         }
     }
 
@@ -476,6 +482,9 @@ impl JobSpec {
         if let Some(d) = self.deadline_s {
             let rule = "within 1..=31536000 (seconds from submission, at most a year)";
             range("deadline_s", d as f64, (1..=MAX_DEADLINE_S).contains(&d), rule)?;
+        }
+        if let Some(e) = self.max_error {
+            range("max_error", e, (0.0..=1.0).contains(&e), "a probability within [0, 1]")?;
         }
         if self.price_chips.0 > limits.max_price {
             return Err(JobError::PriceTooHigh { id: id(), price: self.price_chips.0, max: limits.max_price });
@@ -570,6 +579,8 @@ mod tests {
         assert_eq!(work(r#"{"id": "j", "chunks": 0}"#), "job `j`: `chunks` must be at least 1");
         assert!(work(r#"{"id": "j", "chunks": 3, "replication": {"max_pjf": 1.5}}"#).contains("replication.max_pjf"));
         assert!(work(r#"{"id": "j", "chunks": 3, "replication": {"r": 0.5}}"#).contains("replication.r"));
+        assert!(work(r#"{"id": "j", "chunks": 3, "max_error": 1.5}"#).contains("max_error"));
+        assert!(work(r#"{"id": "j", "chunks": 3, "max_error": -0.1}"#).contains("max_error"));
         assert!(work(r#"{"id": "j", "chunks": 3, "pools": {"s_min": 0}}"#).contains("pools.s_min"));
         let huge = work(r#"{"id": "j", "chunks": 3, "pools": {"s_min": 1000000000}}"#);
         assert_eq!(huge, "job `j`: `pools.s_min` = 1000000000 must be within 1..=1000000 (devices per pool)");

@@ -265,7 +265,7 @@ fn run(s: &Scenario) -> World {
         now: 1_795_662_000_000,
         rng: ChaCha8Rng::seed_from_u64(s.seed),
         model: Model::default(),
-        watch: watch::Watch::new(config().quorum),
+        watch: watch::Watch::new(config().quorum, config().credibility),
     };
     let behaviour: Vec<Behaviour> = s.devices.iter().map(|&b| BEHAVIOURS[b]).collect();
     let mut ids = Vec::new();
@@ -733,7 +733,8 @@ fn a_quiet_grid_completes_a_replicated_job_and_pays_every_copy() {
     check(&s, &w).unwrap();
     assert_eq!(w.engine.job_status(JobId(0)), Some(JobStatus::Completed));
     // 70% of 12,007 is 8,404: 12 bounties of 700 (four of 701), each split over two
-    // agreeing copies; the odd chips of the four stay with the platform.
+    // agreeing copies; the odd chips of the four stay with the platform. No
+    // device is trusted, so nothing could check a pair: the plain quorum decides.
     let paid: u64 = w.engine.ledger().wallets.values().map(|c| c.0).sum();
     assert_eq!(paid, 8_400);
     assert_eq!(w.engine.ledger().platform.0, 12_007 - 8_400);

@@ -139,7 +139,7 @@ fn step() -> impl Strategy<Value = Step> {
 
 fn run(steps: &[(Step, i64)]) -> Result<(), TestCaseError> {
     let cfg = EngineConfig { max_failures: 2, rescue_wait_ms: 0, ..EngineConfig::default() };
-    let mut watch = watch::Watch::new(cfg.quorum);
+    let mut watch = watch::Watch::new(cfg.quorum, cfg.credibility);
     let mut engine: Engine = Engine::new(cfg).unwrap();
     let mut now = 1_795_662_000_000i64;
     let mut attempts: Vec<(DeviceId, AttemptId, JobId, u32)> = Vec::new();

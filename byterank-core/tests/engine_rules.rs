@@ -20,9 +20,13 @@ struct T {
 
 impl T {
     /// Devices `d0..dn`, best first (processor scores fall), the operator trusting
-    /// those asked.
+    /// those asked. Verdicts follow the plain quorum rule (credibility off): the
+    /// scenarios here are about quorum, arbitration and rescue; credibility has
+    /// its own tests (`tests/credibility.rs`).
     fn new(trusted: &[bool]) -> (T, Vec<DeviceId>) {
-        T::with(EngineConfig::default(), trusted)
+        let mut cfg = EngineConfig::default();
+        cfg.credibility.enabled = false;
+        T::with(cfg, trusted)
     }
 
     fn with(cfg: EngineConfig, trusted: &[bool]) -> (T, Vec<DeviceId>) {

@@ -95,6 +95,10 @@ pub struct RunRecord {
     pub jobs: Vec<JobRecord>,
     /// Lorenz curve of the rewards across devices (101 points).
     pub lorenz: Vec<(f64, f64)>,
+    /// The bound on a verdict's probability of being wrong the engine held
+    /// jobs to (`None`: credibility off, the plain quorum rule).
+    #[serde(default)]
+    pub max_error: Option<f64>,
 }
 
 /// A metric measured once per run and compared over replications.
@@ -251,6 +255,14 @@ pub struct VariantStudy {
     pub ledger_conserves: bool,
     /// Assembled results of another task, over every replication (must be 0).
     pub misassembled: u64,
+    /// Wrong results over the tasks assembled in completed jobs of every
+    /// replication, with the 95% Wilson interval: the error rate observed.
+    #[serde(default)]
+    pub wrong_share: Option<Proportion>,
+    /// The bound on a verdict's probability of being wrong that the engine held
+    /// jobs to (`None`: credibility off).
+    #[serde(default)]
+    pub max_error: Option<f64>,
 }
 
 /// The whole study, `summary.json`.
@@ -378,6 +390,7 @@ pub fn record(world: &World, variant: &Variant, run: &RunOut, replication: u32, 
             })
             .collect(),
         lorenz: lorenz(&earned, 100),
+        max_error: variant.engine.credibility.enabled.then_some(variant.engine.credibility.max_error),
     }
 }
 
@@ -522,6 +535,12 @@ pub fn aggregate(meta: &Meta, records: &[RunRecord]) -> Study {
                     .count() as u64,
                 ledger_conserves: runs.iter().all(|r| r.summary.ledger_conserves),
                 misassembled: runs.iter().map(|r| r.summary.misassembled).sum(),
+                wrong_share: {
+                    let wrong = done.iter().map(|j| u64::from(j.wrong_assembled)).sum();
+                    let tasks = done.iter().map(|j| u64::from(j.tasks)).sum();
+                    Some(Proportion::wilson(wrong, tasks))
+                },
+                max_error: runs.first().and_then(|r| r.max_error),
             }
         })
         .collect();

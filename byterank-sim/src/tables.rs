@@ -96,6 +96,26 @@ pub fn paired_table(study: &Study) -> String {
     layout(&rows)
 }
 
+/// The error table: each variant's bound on a verdict's probability of being
+/// wrong against the share of assembled results that were wrong, with its 95%
+/// Wilson interval (over every completed job of every replication).
+pub fn error_table(study: &Study) -> String {
+    let mut rows =
+        vec![["variant", "max_error", "tasks", "wrong", "error rate", "95% interval"].map(String::from).to_vec()];
+    for v in &study.variants {
+        let Some(w) = &v.wrong_share else { continue };
+        rows.push(vec![
+            v.name.clone(),
+            v.max_error.map_or("off".into(), |b| format!("{b}")),
+            w.jobs.to_string(),
+            w.count.to_string(),
+            format!("{:.5}", w.rate),
+            format!("[{:.5}, {:.5}]", w.lo, w.hi),
+        ]);
+    }
+    layout(&rows)
+}
+
 /// Everything a run prints: the three tables with their titles.
 pub fn tables(study: &Study) -> String {
     let mut s = String::new();
@@ -110,6 +130,10 @@ pub fn tables(study: &Study) -> String {
     s.push_str(&policy_table(study));
     let _ = writeln!(s, "\njobs of every replication: percentiles");
     s.push_str(&job_table(study));
+    if study.variants.iter().any(|v| v.wrong_share.as_ref().is_some_and(|w| w.count > 0)) {
+        let _ = writeln!(s, "\nwrong results assembled against the bound on a verdict's error");
+        s.push_str(&error_table(study));
+    }
     if study.variants.len() > 1 {
         let _ = writeln!(s, "\npaired differences from {} (variant minus {0}, by replication)", study.baseline);
         s.push_str(&paired_table(study));
@@ -152,6 +176,8 @@ pub fn legend() -> Vec<(&'static str, String)> {
         ("difference", "mean over replications of (variant − baseline), paired by seed".to_string()),
         ("95% interval", "the Student-t interval of that mean".to_string()),
         ("pairs", "replications where both have a value".to_string()),
+        ("max_error", "the bound on the probability that a verdict by agreement is wrong (off: the plain quorum rule)".to_string()),
+        ("tasks, wrong, error rate", "tasks assembled in completed jobs, the wrong ones among them, and their share with its 95% Wilson interval".to_string()),
         ("verdict", "better or worse (higher or lower for gini and util) where the interval excludes zero; otherwise no difference".to_string()),
     ]);
     l

@@ -5,6 +5,7 @@ use alloc::string::ToString;
 
 use super::admission::ReplicationAdmission;
 use super::attempts::Deadlines;
+use super::credibility::CredibilityConfig;
 use super::error::ConfigError;
 use crate::indexes::IndexConfig;
 use crate::plan::PlanConfig;
@@ -72,6 +73,9 @@ pub struct EngineConfig {
     /// unverified results; lenient places what it can and runs).
     #[cfg_attr(feature = "serde", serde(default))]
     pub replication_admission: ReplicationAdmission,
+    /// Credibility-weighted verdicts (on by default).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub credibility: CredibilityConfig,
 }
 
 /// Which failed attempts count toward a task's failure limit (`max_failures`).
@@ -140,6 +144,7 @@ impl Default for EngineConfig {
             failure_attribution: FailureAttribution::Task,
             speculation: Speculation::default(),
             replication_admission: ReplicationAdmission::Strict,
+            credibility: CredibilityConfig::default(),
         }
     }
 }
@@ -185,6 +190,9 @@ impl EngineConfig {
         rule(unit(spec.max_share), "speculation.max_share", &spec.max_share, "a number in [0, 1]")?;
         let slow = spec.slow_factor;
         rule(finite_min(slow, 1.0), "speculation.slow_factor", &slow, "a finite number >= 1")?;
+        let cr = &self.credibility;
+        rule(unit(cr.assumed_bad), "credibility.assumed_bad", &cr.assumed_bad, "a number in [0, 1]")?;
+        rule(unit(cr.max_error), "credibility.max_error", &cr.max_error, "a number in [0, 1]")?;
 
         let c = &self.index.capacity;
         let constants = [
@@ -277,6 +285,8 @@ mod tests {
             ("speculation.max_share", |c| c.speculation.max_share = 1.5),
             ("speculation.slow_factor", |c| c.speculation.slow_factor = 0.5),
             ("speculation.slow_factor", |c| c.speculation.slow_factor = f64::NAN),
+            ("credibility.assumed_bad", |c| c.credibility.assumed_bad = f64::NAN),
+            ("credibility.max_error", |c| c.credibility.max_error = 1.5),
             ("index.capacity.processor_default", |c| c.index.capacity.processor_default = f64::NAN),
             ("index.capacity.category_default", |c| c.index.capacity.category_default = f64::INFINITY),
             ("index.capacity.speed_default", |c| c.index.capacity.speed_default = f64::NAN),

@@ -25,7 +25,10 @@
 //! 4. Every planned copy runs. A result that passes the application's integrity
 //!    check is provisional until the task's verdict is final: `quorum` agreeing
 //!    results, or one from a trusted device (a single-copy task: its one result,
-//!    unverified). Disagreements go to a trusted arbiter, or, with none in the
+//!    unverified). A quorum counts only when it is credible: the devices that
+//!    agree are unlikely enough to be all wrong, from the checks they passed
+//!    (`credibility`); otherwise the task gets one more copy, trusted devices
+//!    first. Disagreements go to a trusted arbiter, or, with none in the
 //!    job's target subset, to more copies until a quorum agrees. Then the task's
 //!    other copies are withdrawn or cancelled, outcomes are recorded, and its
 //!    bounty is paid to the owners of the devices whose results agree.
@@ -44,8 +47,9 @@
 //!
 //! # Example
 //!
-//! Two devices run a two-task job at r = 2: every task's two copies agree, so
-//! every verdict is final and the job completes.
+//! Two devices run a two-task job at r = 2; the operator trusts the laptop, so
+//! its result decides each task (two untrusted devices that passed no check
+//! would not be credible enough on their own) and the job completes verified.
 //!
 //! ```
 //! use byterank_core::application::{Chunk, Synthetic};
@@ -67,6 +71,7 @@
 //!     let [Event::DeviceRegistered { device, .. }] = events[..] else { unreachable!() };
 //!     devices.push(device);
 //! }
+//! apply(&mut engine, CommandKind::SetTrust { device: devices[0], trusted: true })?;
 //! let mut job = JobSpec::new("hello", 2);
 //! job.replication = Some(ReplicationGoal::R(2.0));
 //! apply(&mut engine, CommandKind::SubmitJob { job, user: "alice".into() })?;
@@ -80,7 +85,7 @@
 //!         completed |= events.iter().any(|e| matches!(e, Event::JobCompleted { unverified: 0, .. }));
 //!     }
 //! }
-//! assert!(completed, "both tasks cross-checked by two agreeing copies");
+//! assert!(completed, "both tasks verified by the trusted laptop");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -91,6 +96,7 @@ mod attempts;
 mod audit;
 mod command;
 mod config;
+mod credibility;
 mod devices;
 mod distribution;
 mod error;
@@ -120,6 +126,7 @@ pub use admission::{AdmissionError, ReplicationAdmission};
 pub use attempt_view::AttemptInfo;
 pub use command::{AttemptId, Command, CommandKind, DeviceId, JobId};
 pub use config::{EngineConfig, FailureAttribution, Speculation, MAX_IN_HAND, MAX_SHARE_WEIGHT};
+pub use credibility::CredibilityConfig;
 pub use error::{
     AttemptError, CancelError, ConfigError, DeviceGone, EngineError, Inconsistency, OperatorError, PullError, Refusal,
     RegisterError, ReleaseError, RemoveError, SubmitError, TimeError, UnknownDevice, UnknownJob, UpdateError,
@@ -220,6 +227,9 @@ pub struct Engine {
     /// Running jobs' deadlines, earliest first.
     #[cfg_attr(feature = "serde", serde(default))]
     job_deadlines: alloc::collections::BTreeSet<(Timestamp, JobId)>,
+    /// What the engine saw of each device's results.
+    #[cfg_attr(feature = "serde", serde(default))]
+    credibility: credibility::Credibility,
 }
 
 impl Default for Engine {
@@ -276,6 +286,7 @@ impl Engine {
             lottery_day: None,
             ledger: Ledger::default(),
             job_deadlines: alloc::collections::BTreeSet::new(),
+            credibility: credibility::Credibility::default(),
         })
     }
 

@@ -9,7 +9,6 @@ use alloc::vec::Vec;
 
 use super::task::Report;
 use super::tasks::Few;
-use crate::application::ResultMeta;
 
 /// No slot: the end of a chain, or a task with no provisional result.
 pub(super) const NONE: u32 = u32::MAX;
@@ -39,11 +38,6 @@ impl Provisional {
             at = link.next;
             link.report.as_ref()
         })
-    }
-
-    /// The metadata of the results chained from `head`, in arrival order.
-    pub fn metas(&self, head: u32) -> impl Iterator<Item = &ResultMeta> + Clone {
-        self.iter(head).map(|r| &r.meta)
     }
 
     /// Appends a result to the chain at `head`.
@@ -87,6 +81,7 @@ impl Provisional {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::application::ResultMeta;
     use crate::engine::{AttemptId, DeviceId};
 
     fn report(attempt: u64) -> Report {

@@ -61,8 +61,9 @@ impl Engine {
     /// Makes sure a task without a verdict can still reach one. Results that
     /// disagree wait for a trusted arbiter while one is asked for or running, or
     /// ask for one when a trusted device of the job's pools may arbitrate;
-    /// without one, a quorum the results hold decides; otherwise the task gets
-    /// enough copies (replacements, or extra copies towards a majority) that a
+    /// without one, a credible quorum the results hold decides; otherwise the
+    /// task gets enough copies (replacements, extra copies towards a majority,
+    /// or one more copy for a quorum not credible enough) that a credible
     /// quorum can still agree. Called whenever one of the task's copies ends, so
     /// an undecided task always has something coming.
     pub(super) fn progress(&mut self, job: JobId, task: u32, out: &mut Vec<Event>) {
@@ -72,7 +73,19 @@ impl Engine {
         if j.status != JobStatus::Running || j.tasks[task].decided() {
             return;
         }
-        let (best, disputed) = agreement(app, self.provisional.metas(j.tasks.results(task)));
+        let q = j.tasks[task].quorum(quorum);
+        // In a block: the borrowed results are gone before the engine changes.
+        let (best, disputed, found) = {
+            let reports = self.provisional.iter(j.tasks.results(task));
+            let metas = reports.clone().map(|r| &r.meta);
+            let results = reports.map(|r| (r.device, &r.meta));
+            let credible = |i| self.credible(job, q, task, results.clone(), i);
+            let (best, disputed) = agreement(app, metas.clone());
+            let found = if best >= q { by_quorum(app, metas, q, || false, credible) } else { None };
+            (best, disputed, found)
+        };
+        // A quorum agrees, but no agreeing group is credible enough for the job.
+        let doubtful = best >= q && found.is_none();
         if disputed {
             if j.tasks[task].arbiter() || self.trusted_running(job, task) {
                 return;
@@ -84,29 +97,31 @@ impl Engine {
                 return;
             }
         }
-        // Without an arbiter, a quorum the results hold decides (after a
-        // dispute, or once a re-plan left the task fewer copies).
-        let q = j.tasks[task].quorum(quorum);
-        if best >= q {
-            if let Some(d) = by_quorum(app, self.provisional.metas(j.tasks.results(task)), q, || false) {
-                self.finalize(job, task, d, None, out);
-                return;
-            }
+        // Without an arbiter, a credible quorum the results hold decides (after
+        // a dispute, or once a re-plan left the task fewer copies).
+        if let Some(d) = found {
+            self.finalize(job, task, d, None, out);
+            return;
         }
         let j = &mut self.jobs[job];
         let live = j.tasks.live_copies(task);
         let t = &mut j.tasks[task];
         let since = self.now;
-        let needed = t.quorum(quorum).saturating_sub(best);
+        // A doubtful group needs one more agreeing result to weigh enough: a
+        // copy through the rescue queue, where fast trusted devices come first
+        // (their result decides) and any eligible device after `rescue_wait`.
+        let needed = if doubtful { 1 } else { t.quorum(quorum).saturating_sub(best) };
         // Each rescue copy below adds one live copy.
         let mut live = live;
         while live < needed {
             live += 1;
-            if disputed {
+            if disputed || doubtful {
                 t.extra += 1;
                 if t.extra > max_extra {
-                    let reason =
-                        format!("task {task}: no {} results agreed within {max_extra} extra copies", t.quorum(quorum));
+                    let reason = format!(
+                        "task {task}: no {} credible results agreed within {max_extra} extra copies",
+                        t.quorum(quorum)
+                    );
                     self.end_job(job, JobStatus::Failed, reason, out);
                     return;
                 }

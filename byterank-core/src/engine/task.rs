@@ -74,7 +74,8 @@ pub(super) fn agreement<'a>(
 
 /// Whether the newest of a task's results (the last) makes the verdict final:
 /// its device is trusted, or it completes a quorum (`quorum`, from
-/// [`Task::quorum`](super::tasks::Task::quorum)) of agreeing results. Once
+/// [`Task::quorum`](super::tasks::Task::quorum)) of agreeing results that is
+/// credible (`credible`, asked of the index of a result of the group). Once
 /// results disagree and a trusted arbiter is running, asked for or may be had
 /// (`arbiter`, asked only then), only the arbiter decides: a quorum formed
 /// after a disagreement could be colluders outvoting an honest result.
@@ -84,20 +85,22 @@ pub(super) fn decide<'a>(
     trusted: bool,
     quorum: usize,
     arbiter: impl FnOnce() -> bool,
+    credible: impl Fn(usize) -> bool,
 ) -> Option<Decision> {
     let newest = results.clone().count().checked_sub(1)?;
     if trusted {
         return Some(Decision { truth: newest, unverified: false });
     }
-    by_quorum(app, results, quorum, arbiter)
+    by_quorum(app, results, quorum, arbiter, credible)
 }
 
-/// The verdict a quorum of the results gives, if any (see [`decide`]).
+/// The verdict a credible quorum of the results gives, if any (see [`decide`]).
 pub(super) fn by_quorum<'a>(
     app: &dyn Application,
     results: impl Iterator<Item = &'a ResultMeta> + Clone,
     quorum: usize,
     arbiter: impl FnOnce() -> bool,
+    credible: impl Fn(usize) -> bool,
 ) -> Option<Decision> {
     if agreement(app, results.clone()).1 && arbiter() {
         return None;
@@ -105,7 +108,7 @@ pub(super) fn by_quorum<'a>(
     let n = results.clone().count();
     (0..n).find_map(|i| {
         let agreeing = agreeing(app, results.clone(), i);
-        (agreeing >= quorum).then_some(Decision { truth: i, unverified: agreeing == 1 })
+        (agreeing >= quorum && credible(i)).then_some(Decision { truth: i, unverified: agreeing == 1 })
     })
 }
 
@@ -122,34 +125,50 @@ mod tests {
     fn quorum_agreement_trust_and_single_copies() {
         let app = &Synthetic;
         let r = metas(&["a", "b", "b"]);
-        assert_eq!(decide(app, r[..1].iter(), false, 2, || false), None, "one of three copies is only provisional");
-        assert_eq!(decide(app, r[..2].iter(), false, 2, || false), None);
-        assert_eq!(agreement(app, r[..2].iter()), (1, true), "a disagreement");
-        assert_eq!(decide(app, r.iter(), false, 2, || true), None, "after a disagreement, the arbiter decides");
         assert_eq!(
-            decide(app, r.iter(), false, 2, || false),
+            decide(app, r[..1].iter(), false, 2, || false, |_| true),
+            None,
+            "one of three copies is only provisional"
+        );
+        assert_eq!(decide(app, r[..2].iter(), false, 2, || false, |_| true), None);
+        assert_eq!(agreement(app, r[..2].iter()), (1, true), "a disagreement");
+        assert_eq!(
+            decide(app, r.iter(), false, 2, || true, |_| true),
+            None,
+            "after a disagreement, the arbiter decides"
+        );
+        assert_eq!(
+            decide(app, r.iter(), false, 2, || false, |_| true),
             Some(Decision { truth: 1, unverified: false }),
             "no arbiter: two agree"
         );
 
+        let two = metas(&["b", "b"]);
+        assert_eq!(decide(app, two.iter(), false, 2, || false, |_| false), None, "a quorum not credible enough waits");
+        assert_eq!(
+            decide(app, two.iter(), false, 2, || false, |i| i == 0),
+            Some(Decision { truth: 0, unverified: false }),
+            "a credible quorum decides"
+        );
+
         let lone = metas(&["a"]);
         assert_eq!(
-            decide(app, lone.iter(), false, 1, || true),
+            decide(app, lone.iter(), false, 1, || true, |_| true),
             Some(Decision { truth: 0, unverified: true }),
             "single copy"
         );
         assert_eq!(
-            decide(app, lone.iter(), true, 1, || true),
+            decide(app, lone.iter(), true, 1, || true, |_| true),
             Some(Decision { truth: 0, unverified: false }),
             "trusted"
         );
 
         let pair = metas(&["a", "b"]);
         assert_eq!(
-            decide(app, pair.iter(), true, 2, || true),
+            decide(app, pair.iter(), true, 2, || true, |_| true),
             Some(Decision { truth: 1, unverified: false }),
             "trusted decides"
         );
-        assert_eq!(decide(app, pair[..0].iter(), true, 2, || true), None, "no result, no verdict");
+        assert_eq!(decide(app, pair[..0].iter(), true, 2, || true, |_| true), None, "no result, no verdict");
     }
 }

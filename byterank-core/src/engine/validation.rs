@@ -6,7 +6,8 @@
 use alloc::vec::Vec;
 
 use super::attempts::CopyKind;
-use super::command::{AttemptId, JobId};
+use super::command::{AttemptId, DeviceId, JobId};
+use super::credibility::{group_error, within};
 use super::event::{AttemptState, Event};
 use super::task::{decide, Decision, Report, Seen, Verdict};
 use super::Engine;
@@ -43,11 +44,18 @@ impl Engine {
         let tasks = &self.jobs[a.job].tasks;
         let quorum = tasks[a.task].quorum(self.cfg.quorum);
         let seen = Seen { attempt, device: a.device, meta, delayed: a.delayed };
-        let stored = self.provisional.metas(tasks.results(a.task));
-        // Asked only once results disagree: may a trusted device settle them?
-        let arbiter =
-            || tasks[a.task].arbiter() || self.trusted_running(a.job, a.task) || self.may_arbitrate(a.job, a.task);
-        match decide(app, stored.chain([meta]), trusted, quorum, arbiter) {
+        // In a block: the borrowed results are gone before the engine changes.
+        let decision = {
+            let stored = self.provisional.iter(tasks.results(a.task));
+            let metas = stored.clone().map(|r| &r.meta).chain([meta]);
+            let results = stored.map(|r| (r.device, &r.meta)).chain([(a.device, meta)]);
+            // Asked only once results disagree: may a trusted device settle them?
+            let arbiter =
+                || tasks[a.task].arbiter() || self.trusted_running(a.job, a.task) || self.may_arbitrate(a.job, a.task);
+            let credible = |i| self.credible(a.job, quorum, a.task, results.clone(), i);
+            decide(app, metas, trusted, quorum, arbiter, credible)
+        };
+        match decision {
             Some(d) => self.finalize(a.job, a.task, d, Some(seen), out),
             None => {
                 let report = Report { attempt, device: a.device, meta: meta.clone(), delayed: a.delayed };
@@ -75,6 +83,8 @@ impl Engine {
         let (blame, cancel) = j.decide(task, Verdict { attempt, unverified: d.unverified });
         let each = j.account.settle(task as usize, valid);
         out.push(Event::TaskValidated { job, task, attempt, valid: valid as u32, unverified: d.unverified });
+        let judge = results().nth(d.truth).expect("the deciding result").device;
+        self.weigh(results().map(|r| (r.device, agrees(&r))), judge);
         for r in results() {
             let ok = agrees(&r);
             let outcome = Outcome { failed: false, delayed: r.delayed, incorrect: !ok };
@@ -103,5 +113,75 @@ impl Engine {
             }
         }
         self.maybe_complete(job, out);
+    }
+
+    /// Whether the results agreeing with result `i` of the task's `results`
+    /// (device and result, in arrival order) are credible enough for the job:
+    /// the probability that they are all wrong is within its `max_error`.
+    /// Always so with credibility off, for a quorum of one (a single-copy task),
+    /// and when no trusted device runs the task or may take it. Asked only of a
+    /// quorum found, so at most once or twice a task.
+    pub(super) fn credible<'a>(
+        &self,
+        job: JobId,
+        quorum: usize,
+        task: u32,
+        results: impl Iterator<Item = (DeviceId, &'a ResultMeta)> + Clone,
+        i: usize,
+    ) -> bool {
+        let c = &self.cfg.credibility;
+        // Nothing could check the group (no trusted device runs the task or may
+        // take it): more untrusted votes are all there is, and a small grid may
+        // have no device left to cast one, so the plain quorum decides.
+        if !c.enabled || quorum < 2 || !(self.trusted_running(job, task) || self.may_arbitrate(job, task)) {
+            return true;
+        }
+        let app = self.app(job);
+        let bound = self.jobs[job].spec.max_error.unwrap_or(c.max_error);
+        let Some((_, truth)) = results.clone().nth(i) else { return false };
+        let agreeing = results.filter(|(_, r)| app.agree(r, truth));
+        within(group_error(agreeing.map(|(d, _)| self.device_error(d))), bound)
+    }
+
+    /// The probability that a result of the device is wrong: 0 if the operator
+    /// trusts it, else from its credibility record.
+    fn device_error(&self, d: DeviceId) -> f64 {
+        if self.devices.trusted(d) {
+            0.0
+        } else {
+            self.credibility.error(d, self.cfg.credibility.assumed_bad)
+        }
+    }
+
+    /// What a final verdict teaches about the devices whose results it judged
+    /// (`results`: device, and whether its result agrees): decided by a trusted
+    /// device (`judge`), agreeing untrusted devices passed a check and the
+    /// others are caught; decided by agreement, an agreeing device passed a
+    /// check when the others that agree with it weigh at least as much as one
+    /// device that passed a check (their error is at most `assumed_bad / 2`).
+    /// Results judged only by untrusted agreement never catch anyone: the
+    /// disagreeing device may be the honest one.
+    fn weigh(&mut self, results: impl Iterator<Item = (DeviceId, bool)> + Clone, judge: DeviceId) {
+        if self.devices.trusted(judge) {
+            for (d, ok) in results.filter(|&(d, _)| !self.devices.trusted(d)) {
+                if ok {
+                    self.credibility.confirm(d);
+                } else {
+                    self.credibility.catch(d);
+                }
+            }
+            return;
+        }
+        let voucher = self.cfg.credibility.assumed_bad / 2.0;
+        let agreeing: Vec<DeviceId> = results.filter(|&(_, ok)| ok).map(|(d, _)| d).collect();
+        let others = |d: DeviceId| group_error(agreeing.iter().filter(|&&o| o != d).map(|&o| self.device_error(o)));
+        let vouched: Vec<DeviceId> = agreeing
+            .iter()
+            .copied()
+            .filter(|&d| !self.devices.trusted(d) && agreeing.len() > 1 && within(others(d), voucher))
+            .collect();
+        for d in vouched {
+            self.credibility.vouch(d);
+        }
     }
 }

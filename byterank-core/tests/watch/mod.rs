@@ -6,7 +6,12 @@
 //! - an undecided task of a running job always has something coming: a trusted
 //!   arbitration asked for or running, a trusted device's copy running, or enough
 //!   live copies (queued, rescued, running) that a quorum can still agree; and
-//!   without an arbiter, results that hold a quorum have decided it.
+//!   without an arbiter, results that hold a quorum have decided it (with
+//!   credibility on: a quorum not yet credible has a copy coming);
+//! - with credibility on, a verdict by agreement is credible in a model of
+//!   credibility the watch keeps from the verdicts it saw (the rule of
+//!   `CredibilityConfig`, recomputed here): the product of the agreeing devices'
+//!   error estimates is within the bound.
 //!
 //! The model knows trust, liveness, who ran what and every result from the
 //! commands and events alone; it asks the engine only for a job's pools (its
@@ -16,7 +21,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use byterank_core::application::ResultMeta;
-use byterank_core::engine::{AttemptId, AttemptState, Command, CommandKind, DeviceId, Engine, Event, JobId, JobStatus};
+use byterank_core::engine::{
+    AttemptId, AttemptState, Command, CommandKind, CredibilityConfig, DeviceId, Engine, Event, JobId, JobStatus,
+};
 
 type Task = (JobId, u32);
 
@@ -32,11 +39,68 @@ pub struct Watch {
     /// Checks made, for the test to show they ran.
     pub verdicts_checked: u64,
     pub tasks_checked: u64,
+    /// Verdicts by agreement whose credibility was checked.
+    pub credible_checked: u64,
+    credibility: CredibilityConfig,
+    /// Each attempt's device, from `TaskAssigned`.
+    device_of: BTreeMap<AttemptId, DeviceId>,
+    /// Checks passed since last caught, and whether caught, by device.
+    checks: BTreeMap<DeviceId, (u32, bool)>,
 }
 
 impl Watch {
-    pub fn new(quorum: u32) -> Watch {
-        Watch { quorum, ..Watch::default() }
+    pub fn new(quorum: u32, credibility: CredibilityConfig) -> Watch {
+        Watch { quorum, credibility, ..Watch::default() }
+    }
+
+    /// The model's probability that a result of `d` is wrong.
+    fn error(&self, d: DeviceId) -> f64 {
+        if self.trusted.contains(&d) {
+            return 0.0;
+        }
+        match self.checks.get(&d).copied().unwrap_or_default() {
+            (_, true) => 1.0,
+            (k, false) => self.credibility.assumed_bad / (f64::from(k) + 1.0),
+        }
+    }
+
+    /// Whether the results agreeing with `truth` are credible enough for the
+    /// default bound (the test jobs set none of their own). With no trusted
+    /// device that could check the task (`checkable`), any quorum is.
+    fn credible(&self, results: &[(DeviceId, ResultMeta)], truth: &ResultMeta, quorum: usize, checkable: bool) -> bool {
+        if !self.credibility.enabled || quorum < 2 || !checkable {
+            return true;
+        }
+        let e = results.iter().filter(|(_, r)| r == truth).fold(1.0, |p, (d, _)| p * self.error(*d));
+        e <= self.credibility.max_error * (1.0 + 1e-9)
+    }
+
+    /// What a verdict teaches: decided by trust, agreeing devices pass and the
+    /// others are caught; by agreement, an agreeing device passes when another
+    /// the others agreeing weigh at least one device that passed a check.
+    fn learn(&mut self, results: &[(DeviceId, ResultMeta)], truth: &ResultMeta, by_trust: bool) {
+        let untrusted = results.iter().filter(|(d, _)| !self.trusted.contains(d));
+        if by_trust {
+            for (d, r) in untrusted {
+                let c = self.checks.entry(*d).or_default();
+                *c = if r == truth { (c.0 + 1, false) } else { (0, true) };
+            }
+            return;
+        }
+        let agreeing: Vec<DeviceId> = results.iter().filter(|(_, r)| r == truth).map(|(d, _)| *d).collect();
+        let others = |d: &DeviceId| agreeing.iter().filter(|o| *o != d).fold(1.0, |p, o| p * self.error(*o));
+        let voucher = self.credibility.assumed_bad / 2.0 * (1.0 + 1e-9);
+        let vouched: Vec<DeviceId> = agreeing
+            .iter()
+            .copied()
+            .filter(|d| !self.trusted.contains(d) && agreeing.len() > 1 && others(d) <= voucher)
+            .collect();
+        for d in vouched {
+            let c = self.checks.entry(d).or_default();
+            if !c.1 {
+                c.0 += 1;
+            }
+        }
     }
 
     /// Takes in a command the engine accepted, with its events, and checks the
@@ -73,10 +137,13 @@ impl Watch {
                 touched.insert(*task);
             }
         }
+        // Failed integrity: judged incorrect before any verdict of the command
+        // (a verdict judges its results after announcing itself).
         let malformed = |attempt: AttemptId| {
-            events.iter().any(|e| {
+            let verdict = events.iter().position(|e| matches!(e, Event::TaskValidated { .. }));
+            events.iter().take(verdict.unwrap_or(events.len())).any(|e| {
                 matches!(e, Event::AttemptChanged { attempt: a, state: AttemptState::Incorrect, .. } if *a == attempt)
-            }) && !events.iter().any(|e| matches!(e, Event::TaskValidated { .. }))
+            })
         };
         let mut decided_now: Vec<(Task, AttemptId)> = Vec::new();
         for e in events {
@@ -85,6 +152,7 @@ impl Watch {
                     self.live.insert(device);
                 }
                 Event::TaskAssigned { job, task, device, attempt, .. } => {
+                    self.device_of.insert(attempt, device);
                     self.running.insert(attempt, ((job, task), device));
                     self.tried.insert(((job, task), device));
                     touched.insert((job, task));
@@ -109,11 +177,26 @@ impl Watch {
                 self.pending.entry(task).or_default().push((device, result.clone()));
             }
         }
-        for (task, _) in decided_now {
+        for (task, attempt) in decided_now {
             let results = self.pending.remove(&task).unwrap_or_default();
             self.verdicts_checked += 1;
             let by_trust = results.iter().any(|(d, _)| self.trusted.contains(d));
             let disputed = results.iter().any(|(_, r)| *r != results[0].1);
+            let decider = self.device_of.get(&attempt).copied();
+            let truth = results.iter().find(|(d, _)| Some(*d) == decider).map(|(_, r)| r.clone());
+            if let Some(truth) = truth {
+                let quorum = engine.task_copies(task.0, task.1).map_or(1, |c| self.quorum.min(c.planned).max(1));
+                // Whether a trusted device could have checked it, as the verdict
+                // was reached (the deciding device counts as having tried it).
+                let checkable = self.arbiter_for(engine, task).is_some();
+                if !by_trust {
+                    self.credible_checked += 1;
+                    if !self.credible(&results, &truth, quorum as usize, checkable) {
+                        return Err(format!("task {task:?} was decided by a group not credible enough: {results:?}"));
+                    }
+                }
+                self.learn(&results, &truth, by_trust);
+            }
             if by_trust || !disputed {
                 continue;
             }
@@ -171,8 +254,20 @@ impl Watch {
         let best = results.iter().map(|(_, r)| results.iter().filter(|(_, o)| o == r).count()).max().unwrap_or(0);
         let quorum = self.quorum.min(c.planned).max(1) as usize;
         let live = (c.queued + c.rescue + c.running) as usize;
-        if best >= quorum {
+        let checkable = self.arbiter_for(engine, (job, task)).is_some();
+        let credible = results.iter().any(|(_, r)| {
+            results.iter().filter(|(_, o)| o == r).count() >= quorum && self.credible(results, r, quorum, checkable)
+        });
+        // With credibility on, a group is weighed when a result arrives or a
+        // copy ends: one that became credible since (its devices passed checks
+        // elsewhere) is decided by the copy coming.
+        if best >= quorum && credible && !self.credibility.enabled {
             return Err(format!("task {job:?}/{task} holds a quorum of {results:?} and no arbiter, but is undecided"));
+        }
+        if best >= quorum && live == 0 {
+            return Err(format!(
+                "task {job:?}/{task} holds a quorum of {results:?} not credible enough, with no arbiter and nothing coming"
+            ));
         }
         if best + live < quorum {
             return Err(format!(
