@@ -205,7 +205,7 @@ impl Engine {
             if j.tail.speculated.contains(&task) || j.tasks.has_tried(task, device) {
                 continue;
             }
-            let have = self.provisional.metas(j.tasks.results(task)).count();
+            let have = self.provisional.iter(j.tasks.results(task)).count();
             let need = t.quorum(quorum).saturating_sub(have);
             let mut ends: Vec<f64> = j
                 .tasks
