@@ -803,21 +803,30 @@ fn colluders_lose_to_a_trusted_device_and_to_honest_quorums() {
 #[test]
 fn faults_are_exercised() {
     // A check on the driver itself: with every kind of adversary, the engine sees
-    // every kind of trouble, and still ends every job.
-    let s = Scenario {
-        devices: (0..10).chain(0..10).chain([0, 0, 1, 1]).collect(),
-        jobs: vec![
-            (120, false, Some(ReplicationGoal::R(2.0))),
-            (80, false, Some(ReplicationGoal::MaxPjf(0.05))),
-            (40, true, None),
-        ],
-        mischief: 0.4,
-        cancel: true,
-        seed: 7,
-    };
-    let w = run(&s);
-    check(&s, &w).unwrap();
-    let count = |f: &dyn Fn(&Event) -> bool| w.events.iter().filter(|e| f(e)).count();
+    // every kind of trouble (over a few seeds: which trouble a run meets depends
+    // on what the engine decided), and still ends every job.
+    let mut events = Vec::new();
+    let mut checked = (0, 0);
+    for seed in [7, 8, 9] {
+        let s = Scenario {
+            devices: (0..10).chain(0..10).chain([0, 0, 1, 1]).collect(),
+            jobs: vec![
+                (120, false, Some(ReplicationGoal::R(2.0))),
+                (80, false, Some(ReplicationGoal::MaxPjf(0.05))),
+                (40, true, None),
+            ],
+            mischief: 0.4,
+            cancel: true,
+            seed,
+        };
+        let w = run(&s);
+        check(&s, &w).unwrap();
+        assert!(w.events.iter().any(|e| matches!(e, Event::JobCompleted { .. })), "seed {seed}: a job completed");
+        checked.0 += w.watch.verdicts_checked;
+        checked.1 += w.watch.tasks_checked;
+        events.extend(w.events);
+    }
+    let count = |f: &dyn Fn(&Event) -> bool| events.iter().filter(|e| f(e)).count();
     let state = |st: AttemptState| count(&|e| matches!(e, Event::AttemptChanged { state, .. } if *state == st));
     for st in [
         AttemptState::Failed,
@@ -827,11 +836,10 @@ fn faults_are_exercised() {
         AttemptState::Completed,
         AttemptState::Abandoned,
     ] {
-        assert!(state(st) > 0, "no {st:?} in {} events", w.events.len());
+        assert!(state(st) > 0, "no {st:?} in {} events", events.len());
     }
     assert!(count(&|e| matches!(e, Event::TaskRescued { .. })) > 0);
     assert!(count(&|e| matches!(e, Event::LateReport { .. })) > 0);
     assert!(count(&|e| matches!(e, Event::DeviceRemoved { .. })) > 0);
-    assert!(count(&|e| matches!(e, Event::JobCompleted { .. })) >= 1);
-    assert!(w.watch.verdicts_checked > 0 && w.watch.tasks_checked > 0, "the per-command rules ran");
+    assert!(checked.0 > 0 && checked.1 > 0, "the per-command rules ran");
 }
