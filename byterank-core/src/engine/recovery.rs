@@ -19,6 +19,9 @@ impl Engine {
     /// if the job fails instead, the fault is the system's and nothing is recorded.
     pub(super) fn failed(&mut self, a: Attempt, attempt: AttemptId, state: AttemptState, out: &mut Vec<Event>) {
         out.push(Event::AttemptChanged { job: a.job, task: a.task, attempt, device: a.device, state });
+        let lost =
+            state == AttemptState::Abandoned || (state == AttemptState::Stale && self.devices.session_lost(a.device));
+        self.devices.track_mut(a.device).failed(lost);
         let j = &mut self.jobs[a.job];
         if j.status != JobStatus::Running {
             return;

@@ -34,6 +34,7 @@ impl Engine {
             self.failed(a, attempt, AttemptState::Incorrect, out);
             return;
         }
+        self.devices.track_mut(a.device).result(a.started, self.now);
         let trusted = self.devices.trusted(a.device);
         if a.kind == CopyKind::Arbiter {
             self.jobs[a.job].tasks[a.task].set_arbiter(false);
