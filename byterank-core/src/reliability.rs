@@ -143,13 +143,18 @@ pub struct Reliability {
     pub exposure_ms: f64,
     /// Expected time from taking an attempt to its result, ms.
     pub attempt_ms: f64,
+    /// The grid's calibration of the session model: the share of attempts lost
+    /// with a session over the share the model predicts for the grid (1 without
+    /// history).
+    pub lost_scale: f64,
 }
 
 impl Reliability {
     /// The probability that an attempt of `d_ms` ends without a result.
     pub fn failure(&self, d_ms: f64) -> f64 {
-        let survive = libm::pow(self.exposure_ms / (self.exposure_ms + d_ms.max(0.0)), self.sessions);
-        (1.0 - (1.0 - self.p_fault) * survive).clamp(0.0, 1.0)
+        let end = 1.0 - libm::pow(self.exposure_ms / (self.exposure_ms + d_ms.max(0.0)), self.sessions);
+        let lost = (end * self.lost_scale).clamp(0.0, 1.0);
+        (1.0 - (1.0 - self.p_fault) * (1.0 - lost)).clamp(0.0, 1.0)
     }
 
     /// The probability that an attempt of the device's expected length fails.
@@ -164,13 +169,16 @@ pub struct GridRates {
     fault: f64,
     session_ms: f64,
     attempt_ms: f64,
+    lost_scale: f64,
 }
 
 impl GridRates {
     /// Pools the tracks of the devices in view at `now` with the prior.
     pub fn pool<'a>(tracks: impl IntoIterator<Item = &'a Track>, now: Timestamp, prior: &FailurePrior) -> GridRates {
         let (mut faults, mut tries, mut ended, mut online, mut results, mut result_ms) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+        let mut lost = 0.0;
         for t in tracks {
+            lost += f64::from(t.lost);
             faults += f64::from(t.faults);
             tries += f64::from(t.faults) + f64::from(t.results);
             ended += f64::from(t.sessions_ended);
@@ -179,10 +187,18 @@ impl GridRates {
             result_ms += t.result_ms as f64;
         }
         let p = prior;
+        let (a, b) = (p.session_weight + ended, p.session_weight * p.session_ms + online);
+        let attempt_ms = (p.attempt_weight * p.attempt_ms + result_ms) / (p.attempt_weight + results);
+        // The session model's share of attempts lost for the grid as a whole,
+        // against the share lost: the model is its prior, worth `fault_weight`
+        // attempts.
+        let model = (1.0 - libm::pow(b / (b + attempt_ms), a)).max(1e-12);
+        let seen = (p.fault_weight * model + lost) / (p.fault_weight + tries + lost);
         GridRates {
             fault: (p.fault_weight * p.fault + faults) / (p.fault_weight + tries),
-            session_ms: (p.session_weight * p.session_ms + online) / (p.session_weight + ended),
-            attempt_ms: (p.attempt_weight * p.attempt_ms + result_ms) / (p.attempt_weight + results),
+            session_ms: b / a,
+            attempt_ms,
+            lost_scale: seen / model,
         }
     }
 
@@ -195,6 +211,7 @@ impl GridRates {
             sessions: ws + f64::from(t.sessions_ended),
             exposure_ms: ws * self.session_ms + t.exposure_ms(now),
             attempt_ms: (wa * self.attempt_ms + t.result_ms as f64) / (wa + f64::from(t.results)),
+            lost_scale: self.lost_scale,
         }
     }
 }
@@ -242,15 +259,19 @@ mod tests {
         assert!((r.p_fault - 0.25).abs() < 0.01, "{}", r.p_fault);
         assert!((r.attempt_ms - 60_000.0).abs() < 2_000.0, "{}", r.attempt_ms);
         // A 60 s attempt under 30-minute exponential sessions: 1 - exp(-1/30).
+        // No attempt was lost with a session: the grid's calibration scales the
+        // session model's share down to what was seen.
         let ok = 1.0 - r.failure(60_000.0);
-        let want = 0.75 * libm::exp(-1.0 / 30.0);
+        let want = 0.75 * (1.0 - (1.0 - libm::exp(-1.0 / 30.0)) * r.lost_scale);
+        assert!(r.lost_scale < 0.05, "{}", r.lost_scale);
         assert!((ok - want).abs() < 0.002, "{ok} vs {want}");
     }
 
     /// Longer attempts fail more often, and more churn means more failures.
     #[test]
     fn failure_grows_with_length_and_churn() {
-        let r = Reliability { p_fault: 0.1, sessions: 3.0, exposure_ms: 3.0 * H as f64, attempt_ms: 1.0 };
+        let r =
+            Reliability { p_fault: 0.1, sessions: 3.0, exposure_ms: 3.0 * H as f64, attempt_ms: 1.0, lost_scale: 1.0 };
         let mut last = r.failure(0.0);
         assert!((last - 0.1).abs() < 1e-12);
         for d in [1_000.0, 60_000.0, 600_000.0, 3.6e6, 3.6e8] {
