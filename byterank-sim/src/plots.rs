@@ -496,7 +496,7 @@ pub fn calibration(study: &Study, saved: &Saved) -> Result<String, Box<dyn std::
         }
         let mut entries: Vec<(String, RGBColor, bool)> =
             study.variants.iter().enumerate().map(|(i, v)| (v.name.clone(), color(i), false)).collect();
-        entries.push(("diagonal: observed = predicted".into(), BLACK, true));
+        entries.push(("diagonal: observed = predicted".into(), BLACK, false));
         entries.push(("bars: 95% Wilson interval; k/n jobs".into(), WHITE, false));
         entries.push(("(a share of 0 draws only its interval)".into(), WHITE, false));
         legend(&side, &entries)?;
