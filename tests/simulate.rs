@@ -62,6 +62,7 @@ fn writes_every_output_and_prints_the_tables() {
         "makespan-ecdf.svg",
         "ratio-ecdf.svg",
         "pjf.svg",
+        "calibration.svg",
         "wrong.svg",
         "lorenz.svg",
         "queue.svg",

@@ -10,6 +10,7 @@ use crate::flags::{flags, FlagConfig, Flags};
 use crate::grid::GridSnapshot;
 use crate::lottery::{draw, win_probability, LotteryConfig};
 use crate::rank::{byte_rank, RankEntry, Ranking};
+use crate::reliability::Reliability;
 
 /// Every tunable constant of the grid indexes. `Default` gives the paper's values.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -57,6 +58,11 @@ pub struct RankedGrid {
     pub ranking: Ranking,
     /// What eligibility checks, packed, by device index.
     pub eligibility: EligibilityIndex,
+    /// The failure model's estimate of each device, by device index, when the
+    /// snapshot comes with a history of attempts and sessions (the engine's);
+    /// empty otherwise ([`crate::reliability`]).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub reliability: Vec<Reliability>,
 }
 
 /// Computes every device's indexes at the snapshot's instant.
@@ -95,7 +101,7 @@ pub fn rank_grid<G: GridSnapshot + ?Sized>(grid: &G, cfg: &IndexConfig, lottery:
         })
         .collect();
     let ranking = byte_rank(&entries, cfg.lottery.boost);
-    RankedGrid { indexes, ranking, eligibility: EligibilityIndex::new(grid) }
+    RankedGrid { indexes, ranking, eligibility: EligibilityIndex::new(grid), reliability: Vec::new() }
 }
 
 #[cfg(test)]

@@ -29,6 +29,9 @@
 //! - [`job`]: the job file (work size, price, preferences, requirements).
 //! - [`eligibility`], [`pools`], [`replication`], [`reward`]: the target subset,
 //!   capacity pools and ByteLevel, copies for a bound on joint failure, bounties.
+//! - [`reliability`]: the failure model, the probability that an attempt on a
+//!   device ends without a result, from its attempts and sessions as the engine
+//!   saw them; the replication plan's failure probabilities.
 //! - [`plan`]: all of those decisions for one job, in one call.
 //! - [`policy`]: how the target subset becomes pools and which pools a device
 //!   takes from, a trait with the paper's policy and two baselines; an embedder
@@ -99,6 +102,7 @@ pub mod plan;
 pub mod policy;
 pub mod pools;
 pub mod rank;
+pub mod reliability;
 pub mod replication;
 pub mod reward;
 pub mod time;

@@ -20,9 +20,11 @@
 //! The paper's replication model pins copies to devices; distribution is pull-based.
 //! The plan bridges the two with *slots*: slot `j` of the `M` is dealt to pool
 //! `j mod K` (K pools used), and its failure probability is that of a device drawn
-//! from its pool: the mean fault rate of the pool's devices, floored at
-//! [`PlanConfig::min_failure_probability`] (an empty fault history is not proof of
-//! reliability). The replication assignment then maps slots to tasks, so a task's
+//! from its pool: the mean over the pool's devices of the probability that an
+//! attempt of the expected length ends without a result ([`crate::reliability`];
+//! the paper's fault rate `R` with [`FailureModel::Paper`], or when the snapshot has
+//! no engine history), floored at [`PlanConfig::min_failure_probability`] (an empty
+//! history is not proof of reliability). The replication assignment then maps slots to tasks, so a task's
 //! copies sit in the queues of pools whose devices together make its joint failure
 //! unlikely. Within a queue, copies are ordered by replica number, then task, so
 //! that early pulls start distinct tasks.
@@ -35,6 +37,7 @@ use crate::indexes::RankedGrid;
 use crate::job::{JobError, JobSpec, ReplicationGoal, Work};
 use crate::policy::{check_pools, DistributionPolicy, Pools};
 use crate::pools::{PoolConfig, PoolParams};
+use crate::reliability::{FailureModel, FailurePrior};
 use crate::replication::{self, Assignment, ReplicationError};
 use crate::reward::{bounties, split_price, ByteChips, PriceSplit, RewardConfig, RewardError};
 
@@ -57,6 +60,12 @@ pub struct PlanConfig {
     /// How the target subset becomes pools and which pools a device takes from
     /// (default: the paper's; [`crate::policy`]).
     pub distribution: Distribution,
+    /// The failure probability assumed for a copy (default: the session model).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub failure_model: FailureModel,
+    /// The session model's priors.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub failure_prior: FailurePrior,
 }
 
 impl Default for PlanConfig {
@@ -68,6 +77,8 @@ impl Default for PlanConfig {
             min_failure_probability: 0.001,
             rewards: RewardConfig::default(),
             distribution: Distribution::ByteRank,
+            failure_model: FailureModel::default(),
+            failure_prior: FailurePrior::default(),
         }
     }
 }
@@ -221,10 +232,15 @@ pub fn plan_job(ranked: &RankedGrid, job: &JobSpec, cfg: &PlanConfig) -> Result<
         return Err(PlanError::NoEligibleDevice { job: job.id.clone(), reasons: count_reasons(ranked, job, &work) });
     };
 
+    let sessions = cfg.failure_model == FailureModel::Sessions && ranked.reliability.len() == ranked.indexes.len();
+    let failure = |i: u32| match sessions {
+        true => ranked.reliability[i as usize].expected_failure(),
+        false => ranked.indexes[i as usize].fault_rate,
+    };
     let pool_failure: Vec<f64> = pools[..pools_used]
         .iter()
         .map(|pool| {
-            let mean = pool.iter().map(|&i| ranked.indexes[i as usize].fault_rate).sum::<f64>() / pool.len() as f64;
+            let mean = pool.iter().map(|&i| failure(i)).sum::<f64>() / pool.len() as f64;
             mean.clamp(cfg.min_failure_probability, 1.0)
         })
         .collect();

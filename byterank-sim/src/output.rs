@@ -56,7 +56,7 @@ pub struct Sweep {
 }
 
 /// Every file the simulator writes into an output folder.
-pub const FILES: [&str; 19] = [
+pub const FILES: [&str; 20] = [
     "summary.json",
     "runs.json",
     "jobs.csv",
@@ -70,6 +70,7 @@ pub const FILES: [&str; 19] = [
     "makespan-ecdf.svg",
     "ratio-ecdf.svg",
     "pjf.svg",
+    "calibration.svg",
     "lorenz.svg",
     "queue.svg",
     "load.svg",
@@ -327,12 +328,17 @@ pub fn render(dir: &Path) -> io::Result<()> {
         let study: Study = read_json(dir, "summary.json")?;
         let saved: Saved = read_json(dir, "runs.json")?;
         type Plot = fn(&Study, &Saved) -> Result<String, Box<dyn std::error::Error>>;
-        let list: [(&str, Plot, &str); 9] = [
+        let list: [(&str, Plot, &str); 10] = [
             ("means.svg", |s, _| crate::plots::means(s), "Means over replications with their 95% intervals"),
             ("paired.svg", |s, _| crate::plots::paired(s), "Paired differences from the baseline, with verdicts"),
             ("makespan-ecdf.svg", crate::plots::makespan_ecdf, "Makespan distribution per variant, OPT dashed"),
             ("ratio-ecdf.svg", crate::plots::ratio_ecdf, "Makespan over OPT per variant"),
             ("pjf.svg", |s, _| crate::plots::pjf(s), "Joint failures: observed, planned and modelled (log scale)"),
+            (
+                "calibration.svg",
+                crate::plots::calibration,
+                "Calibration: the plan's PJF against joint failures, binned",
+            ),
             ("wrong.svg", crate::plots::wrong, "Wrong results assembled per variant"),
             ("lorenz.svg", crate::plots::lorenz, "Rewards across devices per variant"),
             ("queue.svg", |_, s| crate::plots::queue(s), "Open tasks over time, per variant"),

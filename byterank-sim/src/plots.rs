@@ -413,6 +413,98 @@ pub fn pjf(study: &Study) -> Result<String, Box<dyn std::error::Error>> {
     Ok(svg)
 }
 
+/// Edges of the calibration plot's bins of predicted PJF.
+const CALIBRATION_EDGES: [f64; 7] = [0.0, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0];
+
+/// One bin of the calibration plot: ended jobs whose plan's PJF fell in it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CalibrationBin {
+    /// Mean of the plan's PJF over the bin's jobs.
+    pub predicted: f64,
+    /// Share of them with a joint failure, with its Wilson interval.
+    pub observed: crate::report::Proportion,
+}
+
+/// Ended jobs binned by the plan's PJF (edges [`CALIBRATION_EDGES`]), empty bins
+/// left out.
+pub fn calibration_bins<'a>(jobs: impl IntoIterator<Item = &'a crate::replications::JobRecord>) -> Vec<CalibrationBin> {
+    let n = CALIBRATION_EDGES.len() - 1;
+    let mut acc = vec![(0.0f64, 0u64, 0u64); n];
+    for j in jobs.into_iter().filter(|j| matches!(j.status.as_str(), "completed" | "failed")) {
+        let b = CALIBRATION_EDGES[1..].iter().position(|&e| j.pjf_plan < e).unwrap_or(n - 1);
+        acc[b].0 += j.pjf_plan;
+        acc[b].1 += 1;
+        acc[b].2 += u64::from(j.joint_failure);
+    }
+    acc.into_iter()
+        .filter(|a| a.1 > 0)
+        .map(|(sum, jobs, joint)| CalibrationBin {
+            predicted: sum / jobs as f64,
+            observed: crate::report::Proportion::wilson(joint, jobs),
+        })
+        .collect()
+}
+
+/// Calibration of the plan's PJF: ended jobs binned by it, the share of each bin
+/// with a joint failure (95% Wilson interval, its `n`) against the bin's mean
+/// prediction, one colour per variant, on log axes with the diagonal of a
+/// perfect prediction.
+pub fn calibration(study: &Study, saved: &Saved) -> Result<String, Box<dyn std::error::Error>> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (1000, 560)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let (plot, side) = root.split_horizontally(730);
+        let bins: Vec<Vec<CalibrationBin>> =
+            study.variants.iter().map(|v| calibration_bins(saved.jobs_of(&v.name))).collect();
+        let lo = 1e-3;
+        let mut chart = ChartBuilder::on(&plot)
+            .caption("Calibration of the plan's PJF (log scales)", font(17))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d((lo / 2.0..1.0).log_scale(), (lo / 2.0..1.0).log_scale())?;
+        chart
+            .configure_mesh()
+            .x_label_formatter(&|x: &f64| short(*x))
+            .y_label_formatter(&|x: &f64| short(*x))
+            .x_desc("plan's PJF, mean of the bin")
+            .y_desc("share of the bin's jobs with a joint failure")
+            .draw()?;
+        chart.draw_series(LineSeries::new([(lo / 2.0, lo / 2.0), (1.0, 1.0)], BLACK.stroke_width(1)))?;
+        if bins.iter().all(Vec::is_empty) {
+            no_data(&plot, "no ended job in any variant")?;
+        }
+        for (i, vb) in bins.iter().enumerate() {
+            let c = color(i);
+            // Variants side by side within a bin, so their intervals do not overlap.
+            let shift = 1.0 + 0.06 * (i as f64 - (bins.len() as f64 - 1.0) / 2.0);
+            for b in vb {
+                let x = (b.predicted * shift).max(lo / 2.0);
+                let o = &b.observed;
+                chart.draw_series(LineSeries::new([(x, o.lo.max(lo / 2.0)), (x, o.hi)], c.stroke_width(2)))?;
+                if o.rate > 0.0 {
+                    chart.draw_series([Circle::new((x, o.rate), 4, c.filled())])?;
+                }
+                let (qx, qy) = rel(&plot, chart.backend_coord(&(x, o.hi)));
+                plot.draw(&Text::new(
+                    format!("{}/{}", o.count, o.jobs),
+                    (qx, qy - 4),
+                    anchored(9, HPos::Center, VPos::Bottom),
+                ))?;
+            }
+        }
+        let mut entries: Vec<(String, RGBColor, bool)> =
+            study.variants.iter().enumerate().map(|(i, v)| (v.name.clone(), color(i), false)).collect();
+        entries.push(("diagonal: observed = predicted".into(), BLACK, false));
+        entries.push(("bars: 95% Wilson interval; k/n jobs".into(), WHITE, false));
+        entries.push(("(a share of 0 draws only its interval)".into(), WHITE, false));
+        legend(&side, &entries)?;
+        root.present()?;
+    }
+    Ok(svg)
+}
+
 /// The Lorenz curve of the rewards per variant (mean over replications), one
 /// small panel each, with the diagonal of equal pay.
 pub fn lorenz(study: &Study, saved: &Saved) -> Result<String, Box<dyn std::error::Error>> {

@@ -231,6 +231,18 @@ impl EngineConfig {
         rule(finite_min(p.max_r, 1.0), "plan.max_r", &p.max_r, "a finite number >= 1")?;
         let floor = p.min_failure_probability;
         rule(unit(floor), "plan.min_failure_probability", &floor, "a number in [0, 1]")?;
+        let f = &p.failure_prior;
+        rule(unit(f.fault), "plan.failure_prior.fault", &f.fault, "a number in [0, 1]")?;
+        let positive = [
+            ("plan.failure_prior.fault_weight", f.fault_weight),
+            ("plan.failure_prior.session_ms", f.session_ms),
+            ("plan.failure_prior.session_weight", f.session_weight),
+            ("plan.failure_prior.attempt_ms", f.attempt_ms),
+            ("plan.failure_prior.attempt_weight", f.attempt_weight),
+        ];
+        for (field, x) in positive {
+            rule(x.is_finite() && x > 0.0, field, &x, "a finite number > 0")?;
+        }
         let pools = &p.pools;
         rule(pools.target_pools >= 1, "plan.pools.target_pools", &pools.target_pools, "at least 1")?;
         let factor = pools.c_min_factor;
@@ -311,6 +323,9 @@ mod tests {
             ("index.lottery.beta", |c| c.index.lottery.beta = f64::INFINITY),
             ("plan.max_r", |c| c.plan.max_r = 0.5),
             ("plan.min_failure_probability", |c| c.plan.min_failure_probability = 2.0),
+            ("plan.failure_prior.fault", |c| c.plan.failure_prior.fault = -0.1),
+            ("plan.failure_prior.session_ms", |c| c.plan.failure_prior.session_ms = 0.0),
+            ("plan.failure_prior.attempt_weight", |c| c.plan.failure_prior.attempt_weight = f64::NAN),
             ("plan.pools.target_pools", |c| c.plan.pools.target_pools = 0),
             ("plan.pools.c_min_factor", |c| c.plan.pools.c_min_factor = f64::NAN),
             ("plan.pools.level_share", |c| c.plan.pools.level_share = [0.5, 1.5, 1.0]),

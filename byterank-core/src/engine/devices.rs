@@ -15,6 +15,7 @@ use crate::eligibility::{check_traits, traits_of, version_accepted, Traits};
 use crate::fault::{FaultHistory, Outcome};
 use crate::flags::{flags, state_flags, Flag, FlagConfig, Flags};
 use crate::job::JobSpec;
+use crate::reliability::Track;
 use crate::time::Timestamp;
 
 /// One device.
@@ -87,6 +88,10 @@ pub(super) struct Devices {
     /// The live devices the operator trusts: the arbiters a disputed task may
     /// have (few, so asking each is cheap).
     trusted_live: BTreeSet<DeviceId>,
+    /// What the failure model reads of each device, by handle: its attempts'
+    /// ends and its online sessions ([`crate::reliability`]).
+    #[cfg_attr(feature = "serde", serde(default))]
+    tracks: Vec<Track>,
 }
 
 /// The hot record of an entry, its attempts and last task taken from `was`.
@@ -299,6 +304,7 @@ impl Devices {
             }
             self.owner_of[id.0 as usize] = owner;
             self.rehot(id, cfg);
+            self.session(id, now);
             return id;
         }
         state.trusted = false;
@@ -309,7 +315,42 @@ impl Devices {
         self.hot.push(hot_of(&entry, None, cfg));
         self.owner_of.push(owner);
         self.entries.push(entry);
+        self.session(id, now);
         id
+    }
+
+    /// Opens or closes the device's session to match its state at `now`: live and
+    /// not reported offline is online.
+    fn session(&mut self, id: DeviceId, now: Timestamp) {
+        let e = &self.entries[id.0 as usize];
+        let online = e.live && e.state.online != Some(false);
+        let t = self.track_mut(id);
+        match online {
+            true => t.online(now),
+            false => t.offline(now),
+        }
+    }
+
+    /// Whether the device is gone or reported offline: an attempt it held that
+    /// ends now was lost with its session.
+    pub fn session_lost(&self, id: DeviceId) -> bool {
+        let e = self.entry(id);
+        !e.live || e.state.online == Some(false)
+    }
+
+    /// What the failure model has seen of the device (nothing, for a device
+    /// of a state saved before the model kept records).
+    pub fn track(&self, id: DeviceId) -> Track {
+        self.tracks.get(id.0 as usize).copied().unwrap_or_default()
+    }
+
+    /// The failure model's record of the device, to note an attempt's end.
+    pub fn track_mut(&mut self, id: DeviceId) -> &mut Track {
+        let i = id.0 as usize;
+        if self.tracks.len() <= i {
+            self.tracks.resize(i + 1, Track::default());
+        }
+        &mut self.tracks[i]
     }
 
     pub fn check_update(&self, id: DeviceId, state: &Device) -> Result<(), UpdateError> {
@@ -322,21 +363,23 @@ impl Devices {
     }
 
     /// Takes a device's report, keeping what the engine owns.
-    pub fn update(&mut self, id: DeviceId, state: &Device, cfg: &FlagConfig) {
+    pub fn update(&mut self, id: DeviceId, state: &Device, now: Timestamp, cfg: &FlagConfig) {
         let e = self.entry_mut(id);
         let mut next = state.clone();
         keep_owned(&mut next, &e.state);
         e.state = next;
         self.rehot(id, cfg);
+        self.session(id, now);
     }
 
     /// Marks a device gone, keeping only its id, trust, history and owner (results
     /// it returned before leaving may still validate and be paid); returns the
     /// attempts it held.
-    pub fn remove(&mut self, id: DeviceId) -> Vec<AttemptId> {
+    pub fn remove(&mut self, id: DeviceId, now: Timestamp) -> Vec<AttemptId> {
         self.trusted_live.remove(&id);
+        self.entry_mut(id).live = false;
+        self.session(id, now);
         let e = self.entry_mut(id);
-        e.live = false;
         let name = core::mem::take(&mut e.state.id);
         e.state = Device { trusted: e.state.trusted, faults: e.state.faults, ..Device::new(name) };
         let overflow = core::mem::take(&mut e.held);

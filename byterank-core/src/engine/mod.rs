@@ -352,6 +352,12 @@ impl Engine {
         self.devices.live(device).is_ok()
     }
 
+    /// What the failure model has seen of a device (its attempts' ends and its
+    /// sessions; [`crate::reliability`]), gone devices included.
+    pub fn failure_track(&self, device: DeviceId) -> Option<crate::reliability::Track> {
+        self.devices.get(device).map(|_| self.devices.track(device))
+    }
+
     /// A device's ByteRank at the last refresh (0: flagged or not yet ranked).
     pub fn rank(&self, device: DeviceId) -> u32 {
         self.snapshot.rank.get(device.0 as usize).copied().unwrap_or(0)
@@ -545,7 +551,7 @@ impl Engine {
                 out.push(Event::DeviceRegistered { device: id, id: device.id.clone() });
             }
             CommandKind::UpdateDevice { device, state } => {
-                self.devices.update(*device, state, &self.cfg.index.flags);
+                self.devices.update(*device, state, self.now, &self.cfg.index.flags);
                 self.stale_ranking = true;
             }
             CommandKind::SetTrust { device, trusted } => {
@@ -630,7 +636,7 @@ impl Engine {
 
     fn remove(&mut self, device: DeviceId, out: &mut Vec<Event>) {
         self.stale_ranking = true;
-        for attempt in self.devices.remove(device) {
+        for attempt in self.devices.remove(device, self.now) {
             // An earlier abandonment may have ended the job, and this attempt with it.
             if let Some(a) = self.finish_attempt(attempt) {
                 self.failed(a, attempt, AttemptState::Abandoned, out);

@@ -23,6 +23,9 @@ impl Engine {
     /// the rest point at the device and only get the task a new copy (§11c).
     pub(super) fn failed(&mut self, a: Attempt, attempt: AttemptId, state: AttemptState, out: &mut Vec<Event>) {
         out.push(Event::AttemptChanged { job: a.job, task: a.task, attempt, device: a.device, state });
+        let lost =
+            state == AttemptState::Abandoned || (state == AttemptState::Stale && self.devices.session_lost(a.device));
+        self.devices.track_mut(a.device).failed(lost);
         let j = &mut self.jobs[a.job];
         if j.status != JobStatus::Running {
             return;

@@ -11,6 +11,7 @@ use super::{Engine, JobStatus, Snapshot, View};
 use crate::flags::Flags;
 use crate::indexes::{rank_grid, Lottery, RankedGrid};
 use crate::lottery::{draw, win_probability};
+use crate::reliability::{FailureModel, GridRates, Track};
 use crate::time::{Timestamp, DAY_MS, HOUR_MS};
 
 impl Engine {
@@ -55,7 +56,13 @@ impl Engine {
     pub(super) fn rank_at(&self, at: Timestamp) -> (Vec<DeviceId>, RankedGrid) {
         let order = self.devices.live_in_id_order();
         let view = View { devices: &self.devices, order: &order, now: at };
-        let ranked = rank_grid(&view, &self.cfg.index, Lottery::Recorded);
+        let mut ranked = rank_grid(&view, &self.cfg.index, Lottery::Recorded);
+        if self.cfg.plan.failure_model == FailureModel::Sessions {
+            let prior = &self.cfg.plan.failure_prior;
+            let tracks: Vec<Track> = order.iter().map(|&d| self.devices.track(d)).collect();
+            let grid = GridRates::pool(&tracks, at, prior);
+            ranked.reliability = tracks.iter().map(|t| grid.estimate(t, at, prior)).collect();
+        }
         (order, ranked)
     }
 

@@ -36,6 +36,7 @@ impl Engine {
             return;
         }
         self.learn_work(a.job, a.device, self.now.0 - a.started.0);
+        self.devices.track_mut(a.device).result(a.started, self.now);
         let trusted = self.devices.trusted(a.device);
         if a.kind == CopyKind::Arbiter {
             self.jobs[a.job].tasks[a.task].set_arbiter(false);
