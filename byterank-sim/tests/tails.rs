@@ -7,11 +7,16 @@ use byterank_sim::stats::Verdict;
 use byterank_sim::Scenario;
 
 /// A small mixed grid (phones to desktops) with churn; jobs of replicated tasks.
+/// Credibility is off: its extra copies for doubtful pairs wait for trusted
+/// devices first, a tail of its own that speculation does not shorten, and this
+/// test is of speculation alone.
 const GRID: &str = r#"
 name = "tails"
 description = "small, mixed speeds"
 seed = 11
 horizon_s = 7200
+[engine]
+credibility.enabled = false
 [grid]
 devices = 200
 [churn]
