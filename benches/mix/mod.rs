@@ -4,7 +4,7 @@
 
 use byterank::core::application::{Chunk, ResultMeta, Synthetic};
 use byterank::core::device::Device;
-use byterank::core::engine::{AttemptId, Command, CommandKind, DeviceId, Engine, EngineConfig, Event, JobId};
+use byterank::core::engine::{AttemptId, AttemptState, Command, CommandKind, DeviceId, Engine, EngineConfig, Event, JobId};
 use byterank::core::job::{ByteLevel, JobSpec, ReplicationGoal};
 use byterank::core::time::Timestamp;
 
@@ -29,6 +29,10 @@ pub struct Mix {
     submitted: u32,
     /// Each running job's name, by job handle.
     names: std::collections::BTreeMap<JobId, String>,
+    /// Attempts the engine cancelled (a speculative or agreeing copy decided
+    /// their task) that a worker still holds: the host tells the worker, which
+    /// drops the attempt at its next turn.
+    cancelled: std::collections::HashSet<AttemptId>,
 }
 
 /// A worker's task: its attempt, job and task index.
@@ -51,6 +55,7 @@ impl Mix {
             cycles: 0,
             submitted: 0,
             names: Default::default(),
+            cancelled: Default::default(),
         };
         for i in 0..devices {
             let device =
@@ -67,6 +72,11 @@ impl Mix {
     fn apply(&mut self, kind: CommandKind) {
         self.out.clear();
         self.engine.apply(&Command { at: Timestamp(self.now), kind }, &mut self.out).expect("valid commands");
+        for e in &self.out {
+            if let Event::AttemptChanged { attempt, state: AttemptState::Cancelled, .. } = e {
+                self.cancelled.insert(*attempt);
+            }
+        }
     }
 
     fn submit(&mut self) {
@@ -103,6 +113,7 @@ impl Mix {
         if self.cycles.is_multiple_of(u64::from(self.devices)) {
             self.apply(CommandKind::Tick);
         }
+        let held = held.filter(|(attempt, ..)| !self.cancelled.remove(attempt));
         if let Some((attempt, job, task)) = held {
             self.apply(CommandKind::Heartbeat { device, attempt });
             let chunk = Chunk { index: task, offset: u64::from(task), len: 1 };
