@@ -4,7 +4,9 @@
 
 use byterank::core::application::{Chunk, ResultMeta, Synthetic};
 use byterank::core::device::Device;
-use byterank::core::engine::{AttemptId, AttemptState, Command, CommandKind, DeviceId, Engine, EngineConfig, Event, JobId};
+use byterank::core::engine::{
+    AttemptId, AttemptState, Command, CommandKind, DeviceId, Engine, EngineConfig, Event, JobId,
+};
 use byterank::core::job::{ByteLevel, JobSpec, ReplicationGoal};
 use byterank::core::time::Timestamp;
 
