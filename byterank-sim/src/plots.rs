@@ -425,7 +425,7 @@ pub struct CalibrationBin {
     pub observed: crate::report::Proportion,
 }
 
-/// Ended jobs binned by the plan's PJF (edges [`CALIBRATION_EDGES`]), empty bins
+/// Ended jobs binned by the plan's PJF (edges 0, 0.003, 0.01, 0.03, 0.1, 0.3, 1), empty bins
 /// left out.
 pub fn calibration_bins<'a>(jobs: impl IntoIterator<Item = &'a crate::replications::JobRecord>) -> Vec<CalibrationBin> {
     let n = CALIBRATION_EDGES.len() - 1;
