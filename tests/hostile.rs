@@ -179,6 +179,29 @@ async fn probe(base: String, token: String, busy: Arc<AtomicBool>) -> Probe {
     p
 }
 
+/// A grid of 40 devices for the hostile calls to plan on, a steady job of
+/// `chunks` paid by `payer`, and the device `cycler` running it under [`probe`]
+/// (started, and given 300 ms to warm up) until the returned flag clears.
+async fn probed_grid(
+    http: &Client,
+    base: &str,
+    payer: &str,
+    chunks: u64,
+    price: u64,
+) -> (Arc<AtomicBool>, tokio::task::JoinHandle<Probe>) {
+    let own = owner(http, base, "own").await;
+    for i in 0..40 {
+        register(http, base, &own, &format!("grid-{i}"), 100.0 + f64::from(i) * 10.0).await;
+    }
+    let cycler = register(http, base, &own, "cycler", 900.0).await;
+    let steady = json!({ "id": "steady", "chunks": chunks, "price_chips": price, "pools": { "s_min": 1 } });
+    ok(http, "POST", format!("{base}/v1/jobs"), Some(payer), Some(steady)).await;
+    let busy = Arc::new(AtomicBool::new(true));
+    let probing = tokio::spawn(probe(base.to_string(), cycler, busy.clone()));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    (busy, probing)
+}
+
 /// Checks the calls timed inside `window`: enough of them to have a 95th
 /// percentile worth the name, 95% within 100 ms, none held for a second.
 /// (A freeze held every call for seconds; a single slow fsync on a shared
@@ -214,18 +237,7 @@ async fn no_caller_freezes_the_service_or_exhausts_its_memory() {
     let http = client();
     let rich = user(&http, &base, "rich", 5_000_000).await;
     let broke = user(&http, &base, "broke", 0).await;
-    // A grid for the quotes to plan on, and the device whose cycle is timed.
-    let own = owner(&http, &base, "own").await;
-    for i in 0..40 {
-        register(&http, &base, &own, &format!("grid-{i}"), 100.0 + f64::from(i) * 10.0).await;
-    }
-    let cycler = register(&http, &base, &own, "cycler", 900.0).await;
-    let steady = json!({ "id": "steady", "chunks": 100_000, "price_chips": 150_000, "pools": { "s_min": 1 } });
-    ok(&http, "POST", format!("{base}/v1/jobs"), Some(&rich), Some(steady)).await;
-
-    let busy = Arc::new(AtomicBool::new(true));
-    let probing = tokio::spawn(probe(base.clone(), cycler, busy.clone()));
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (busy, probing) = probed_grid(&http, &base, &rich, 100_000, 150_000).await;
 
     let started = Instant::now();
     // A 200 MB upload, beside the quotes.
@@ -873,16 +885,7 @@ async fn concurrent_largest_submissions_do_not_hold_the_others() {
     let base = server.url.clone();
     let http = client();
     let rich = user(&http, &base, "rich", 100_000_000).await;
-    let own = owner(&http, &base, "own").await;
-    for i in 0..40 {
-        register(&http, &base, &own, &format!("grid-{i}"), 100.0 + f64::from(i) * 10.0).await;
-    }
-    let cycler = register(&http, &base, &own, "cycler", 900.0).await;
-    let steady = json!({ "id": "steady", "chunks": 10_000, "price_chips": 20_000, "pools": { "s_min": 1 } });
-    ok(&http, "POST", format!("{base}/v1/jobs"), Some(&rich), Some(steady)).await;
-    let busy = Arc::new(AtomicBool::new(true));
-    let probing = tokio::spawn(probe(base.clone(), cycler, busy.clone()));
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (busy, probing) = probed_grid(&http, &base, &rich, 10_000, 20_000).await;
     let started = Instant::now();
     let submit = |body: Value| {
         let (http, base, key) = (http.clone(), base.clone(), rich.clone());
